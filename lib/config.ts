@@ -1,0 +1,125 @@
+import { parseDuration } from './duration.ts';
+import { ConfigError } from './errors.ts';
+import { BUILT_IN_PACKAGES, type PackageCatalogue, parseCatalogue } from './packages.ts';
+
+/** How to reach one LiteLLM proxy; the client is built from this, never from globals. */
+export interface LiteLlmTarget {
+  readonly url: string;
+  readonly publicUrl: string;
+  readonly masterKeySecretId: string;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  readonly verifyTls: boolean;
+  readonly maxConnections: number;
+}
+
+export interface Config {
+  readonly litellm: LiteLlmTarget;
+  readonly apiTokensSecretId: string;
+  readonly packages: PackageCatalogue;
+  readonly defaultPackage: string;
+  readonly forceDbDelete: boolean;
+  readonly labEventSource: string;
+  readonly eventBusName: string;
+  readonly keySecretPrefix: string;
+  readonly labUserDomain: string;
+  readonly secretsCacheMs: number;
+  readonly sweepGrace: string;
+  readonly warnBefore: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function text(env: Env, name: string, fallback?: string): string {
+  const value = env[name]?.trim();
+  if (value) return value;
+  if (fallback !== undefined) return fallback;
+  throw new ConfigError(`${name} is required`);
+}
+
+function integer(env: Env, name: string, fallback: number, min: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) throw new ConfigError(`${name} must be an integer >= ${min}`);
+  return value;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be true or false`);
+}
+
+function httpUrl(env: Env, name: string, fallback?: string): string {
+  const value = text(env, name, fallback);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`${name} must be an http(s) URL`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+function duration(env: Env, name: string, fallback: string): string {
+  const value = text(env, name, fallback);
+  if (!parseDuration(value)) throw new ConfigError(`${name} must be a duration such as 24h or 7d`);
+  return value;
+}
+
+function catalogue(env: Env): PackageCatalogue {
+  const raw = env.PACKAGES_JSON?.trim();
+  if (!raw) return BUILT_IN_PACKAGES;
+  try {
+    return parseCatalogue(raw);
+  } catch (error) {
+    throw new ConfigError(`PACKAGES_JSON ${(error as Error).message}`);
+  }
+}
+
+/** Read and check the environment once; throws a ConfigError naming the variable at fault. */
+export function readConfig(env: Env): Config {
+  const url = httpUrl(env, 'LITELLM_URL');
+  const packages = catalogue(env);
+  const defaultPackage = text(env, 'DEFAULT_PACKAGE', 'ai-developer');
+  if (!packages[defaultPackage]) {
+    const source = env.PACKAGES_JSON?.trim() ? 'PACKAGES_JSON' : 'the built-in catalogue';
+    throw new ConfigError(`DEFAULT_PACKAGE "${defaultPackage}" is not defined in ${source}`);
+  }
+  return {
+    litellm: {
+      url,
+      publicUrl: httpUrl(env, 'LITELLM_PUBLIC_URL', url),
+      masterKeySecretId: text(env, 'LITELLM_MASTER_KEY_SECRET_ID'),
+      timeoutMs: integer(env, 'LITELLM_TIMEOUT_MS', 30_000, 1),
+      retries: integer(env, 'LITELLM_RETRIES', 3, 0),
+      verifyTls: flag(env, 'LITELLM_VERIFY_TLS', true),
+      maxConnections: integer(env, 'LITELLM_MAX_CONNECTIONS', 10, 1),
+    },
+    apiTokensSecretId: text(env, 'API_TOKENS_SECRET_ID'),
+    packages,
+    defaultPackage,
+    forceDbDelete: flag(env, 'FORCE_DB_DELETE', false),
+    labEventSource: text(env, 'LAB_EVENT_SOURCE', 'rhdp.lab'),
+    eventBusName: text(env, 'EVENT_BUS_NAME', 'default'),
+    keySecretPrefix: text(env, 'KEY_SECRET_PREFIX', 'litellm-virtual-keys/'),
+    labUserDomain: text(env, 'LAB_USER_DOMAIN', 'lab.opentlc.com'),
+    secretsCacheMs: integer(env, 'SECRETS_CACHE_MS', 300_000, 0),
+    sweepGrace: duration(env, 'SWEEP_GRACE', '0h'),
+    warnBefore: duration(env, 'WARN_BEFORE', '24h'),
+  };
+}
+
+let cached: Config | undefined;
+
+/** The process's configuration, read on first use (at cold start, from each handler module). */
+export function getConfig(): Config {
+  cached ??= readConfig(process.env);
+  return cached;
+}

@@ -1,0 +1,74 @@
+export interface FieldError {
+  readonly field: string;
+  readonly message: string;
+}
+
+const PROBLEM_BASE = 'urn:litellm-virtual-keys:problem:';
+
+/** An error that knows its HTTP status and RFC 9457 problem type; `detail` is safe to show callers. */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly status: number,
+    readonly problem: string,
+    readonly title: string,
+    detail: string,
+    readonly errors: readonly FieldError[] = [],
+    options?: ErrorOptions,
+  ) {
+    super(detail, options);
+  }
+  get type(): string {
+    return PROBLEM_BASE + this.problem;
+  }
+  /** Client mistakes are permanent: retrying the same input cannot succeed. */
+  get permanent(): boolean {
+    return this.status < 500;
+  }
+}
+
+export class BadRequestError extends HttpError {
+  override name = 'BadRequestError';
+  constructor(detail: string, errors: readonly FieldError[] = []) {
+    super(400, 'invalid-request', 'Invalid request', detail, errors);
+  }
+}
+
+export class NotFoundError extends HttpError {
+  override name = 'NotFoundError';
+  constructor(detail: string) {
+    super(404, 'lab-not-found', 'Lab not found', detail);
+  }
+}
+
+export class ConflictError extends HttpError {
+  override name = 'ConflictError';
+  constructor(detail: string) {
+    super(409, 'alias-conflict', 'Key alias held elsewhere', detail);
+  }
+}
+
+/** LiteLLM answered with something we did not expect; 502. */
+export class UpstreamError extends HttpError {
+  override name = 'UpstreamError';
+  constructor(detail: string, options?: ErrorOptions) {
+    super(502, 'litellm-error', 'LiteLLM error', detail, [], options);
+  }
+}
+
+/** LiteLLM or AWS could not be reached (or kept failing); 503, worth retrying later. */
+export class UnavailableError extends HttpError {
+  override name = 'UnavailableError';
+  constructor(
+    detail: string,
+    readonly retryAfterSeconds = 30,
+    options?: ErrorOptions,
+  ) {
+    super(503, 'unavailable', 'Dependency unavailable', detail, [], options);
+  }
+}
+
+/** The deployment is misconfigured (bad env, unreadable master-key secret); never retried blindly. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}

@@ -1,0 +1,139 @@
+import { createHash } from 'node:crypto';
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  InvalidRequestException,
+  PutSecretValueCommand,
+  ResourceExistsException,
+  ResourceNotFoundException,
+  RestoreSecretCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { awsUnavailable } from './aws-errors.ts';
+import { UnavailableError } from './errors.ts';
+import { hashKey, MANAGED_BY } from './key-identity.ts';
+
+/**
+ * Raw key values, one Secrets Manager secret per key. The value is stored before LiteLLM ever
+ * sees it, and secrets are written only through atomic operations (CreateSecret, PutSecretValue
+ * with a request token), so concurrent callers always end up agreeing on one value.
+ */
+export type StoredKey =
+  | { readonly state: 'present'; readonly value: string; readonly arn: string }
+  | { readonly state: 'absent' };
+
+export interface PinnedKey {
+  readonly value: string;
+  readonly arn: string;
+  /** False when another caller pinned the value first and this one adopted it. */
+  readonly won: boolean;
+}
+
+let client: SecretsManagerClient | undefined;
+
+/** One client per container; region, credentials and endpoint come from the SDK's standard configuration. */
+function secretsManager(): SecretsManagerClient {
+  client ??= new SecretsManagerClient({});
+  return client;
+}
+
+function isScheduledForDeletion(error: unknown): boolean {
+  return (
+    error instanceof InvalidRequestException &&
+    /marked for deletion|scheduled for deletion/i.test(error.message)
+  );
+}
+
+async function send<T>(action: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (
+      error instanceof ResourceNotFoundException ||
+      error instanceof ResourceExistsException ||
+      isScheduledForDeletion(error)
+    ) {
+      throw error;
+    }
+    throw awsUnavailable(`Secrets Manager ${action}`, error) ?? error;
+  }
+}
+
+/** The stored value; a secret scheduled for deletion counts as absent. */
+export async function readStoredKey(name: string): Promise<StoredKey> {
+  try {
+    const out = await send('GetSecretValue', () =>
+      secretsManager().send(new GetSecretValueCommand({ SecretId: name })),
+    );
+    if (!out.SecretString || !out.ARN) return { state: 'absent' };
+    return { state: 'present', value: out.SecretString, arn: out.ARN };
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException || isScheduledForDeletion(error))
+      return { state: 'absent' };
+    throw error;
+  }
+}
+
+async function readPresent(name: string): Promise<{ value: string; arn: string }> {
+  const stored = await readStoredKey(name);
+  if (stored.state !== 'present')
+    throw new UnavailableError(`Secrets Manager secret ${name} vanished while in use`, 5);
+  return stored;
+}
+
+/** Same request token for the same supersession, so racing replacements collide instead of both landing. */
+function requestToken(seed: string): string {
+  return createHash('sha256').update(`replace:${seed}`).digest('hex').slice(0, 64);
+}
+
+/**
+ * Store `value` as the key of `name` unless one is stored already; the loser of a race gets the
+ * winner's value. A secret left scheduled for deletion is restored and given the new value.
+ */
+export async function pinStoredKey(
+  name: string,
+  value: string,
+  tags: Record<string, string>,
+): Promise<PinnedKey> {
+  try {
+    const out = await send('CreateSecret', () =>
+      secretsManager().send(
+        new CreateSecretCommand({
+          Name: name,
+          SecretString: value,
+          Description: `LiteLLM virtual key, managed by ${MANAGED_BY}`,
+          Tags: Object.entries({ 'managed-by': MANAGED_BY, ...tags }).map(([Key, Value]) => ({ Key, Value })),
+        }),
+      ),
+    );
+    return { value, arn: out.ARN ?? name, won: true };
+  } catch (error) {
+    if (error instanceof ResourceExistsException) return { ...(await readPresent(name)), won: false };
+    if (!isScheduledForDeletion(error)) throw error;
+  }
+  await send('RestoreSecret', () => secretsManager().send(new RestoreSecretCommand({ SecretId: name })));
+  const restored = await readPresent(name);
+  return replaceStoredKey(name, value, hashKey(restored.value));
+}
+
+/**
+ * Put a new value in place of the one identified by `supersedes` (the old key's hash). Two callers
+ * replacing the same old value share a request token: the first value wins, the second reads it.
+ */
+export async function replaceStoredKey(name: string, value: string, supersedes: string): Promise<PinnedKey> {
+  try {
+    const out = await send('PutSecretValue', () =>
+      secretsManager().send(
+        new PutSecretValueCommand({
+          SecretId: name,
+          SecretString: value,
+          ClientRequestToken: requestToken(supersedes),
+        }),
+      ),
+    );
+    return { value, arn: out.ARN ?? name, won: true };
+  } catch (error) {
+    if (error instanceof ResourceExistsException) return { ...(await readPresent(name)), won: false };
+    throw error;
+  }
+}

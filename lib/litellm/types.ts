@@ -1,0 +1,53 @@
+/** Shapes of LiteLLM's key API that this service reads or sends (see README, "LiteLLM API facts"). */
+
+/** A row of LiteLLM_VerificationToken as /key/info (`info`) and /key/list (full objects) return it. */
+export interface KeyRecord {
+  readonly token?: string;
+  readonly key_alias: string | null;
+  readonly key_name?: string | null;
+  readonly expires: string | null;
+  readonly models: readonly string[];
+  readonly metadata: Readonly<Record<string, unknown>> | null;
+  readonly user_id: string | null;
+  readonly team_id?: string | null;
+  readonly spend?: number;
+  readonly max_budget?: number | null;
+  readonly blocked?: boolean | null;
+  readonly created_at?: string | null;
+}
+
+/** Body of POST /key/generate as we send it: always with our own pinned `key` value. */
+export interface GenerateKeyRequest {
+  readonly key: string;
+  readonly key_alias: string;
+  readonly models: readonly string[];
+  readonly duration: string;
+  readonly user_id: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly max_budget?: number | null;
+  readonly tpm_limit?: number;
+  readonly rpm_limit?: number;
+}
+
+export interface GenerateKeyResponse {
+  readonly key: string;
+  readonly token_id?: string | null;
+  readonly token?: string | null;
+  readonly key_alias?: string | null;
+  readonly expires: string | null;
+  readonly models?: readonly string[];
+}
+
+export interface KeyListPage {
+  readonly keys: readonly KeyRecord[];
+  readonly total_count: number;
+  readonly current_page: number;
+  readonly total_pages: number;
+}
+
+export interface KeyListQuery {
+  readonly key_alias?: string;
+  readonly user_id?: string;
+  readonly page?: number;
+  readonly size?: number;
+}

@@ -1,0 +1,106 @@
+import middy from '@middy/core';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import httpJsonBodyParser from '@middy/http-json-body-parser';
+import secretsManager from '@middy/secrets-manager';
+import type { APIGatewayProxyEventV2, Context, EventBridgeEvent } from 'aws-lambda';
+import type { Config } from './config.ts';
+import { type HttpResult, logFailure, problemResponse, toHttpError } from './http.ts';
+import { setLogContext } from './log.ts';
+
+/** The Lambda context once the master-key secret is loaded (as middy hands it over: string or parsed JSON). */
+export interface ServiceContext extends Context {
+  readonly litellmSecret: unknown;
+}
+
+export type LabEvent = EventBridgeEvent<string, unknown>;
+type HttpHandler = (event: APIGatewayProxyEventV2, context: ServiceContext) => Promise<HttpResult>;
+type EventHandler<R> = (event: LabEvent, context: ServiceContext) => Promise<R>;
+
+/** The master key, cached for `SECRETS_CACHE_MS` so a rotated key is picked up without a redeploy. */
+function masterKeySecret(config: Config) {
+  return secretsManager({
+    fetchData: { litellmSecret: config.litellm.masterKeySecretId },
+    setToContext: true,
+    cacheKey: 'litellm-master-key',
+    cacheExpiry: config.secretsCacheMs,
+    // Fetched on the first invocation, not at import: a failed prefetch would be an unhandled rejection.
+    disablePrefetch: true,
+  });
+}
+
+function invocationLogContext(functionName: string): middy.MiddlewareObj<unknown, unknown, Error, Context> {
+  return {
+    before: (request) => {
+      setLogContext({ function: functionName, request_id: request.context.awsRequestId });
+    },
+  };
+}
+
+/** Any failure becomes an RFC 9457 response; registered first, so its onError runs last. */
+function problemResponses(functionName: string): middy.MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
+  return {
+    onError: (request) => {
+      const mapped = toHttpError(request.error);
+      logFailure(`${functionName} failed`, request.error, mapped, { route: request.event.routeKey });
+      request.response = problemResponse(mapped);
+    },
+  };
+}
+
+/** HTTP API (payload 2.0): headers normalised, JSON body parsed (base64 too), master key loaded, problems mapped. */
+export function httpChain(
+  config: Config,
+  functionName: string,
+  handler: HttpHandler,
+  options = { jsonBody: false },
+) {
+  const chain = middy<APIGatewayProxyEventV2, HttpResult, Error, ServiceContext>()
+    .use(invocationLogContext(functionName))
+    .use(problemResponses(functionName))
+    .use(httpHeaderNormalizer());
+  // Content-Type is not insisted on, so a curl without -H is understood; the option exists in
+  // @middy/http-json-body-parser 6.4.5's code but not in its typings.
+  const bodyOptions = { disableContentTypeCheck: true } as Parameters<typeof httpJsonBodyParser>[0];
+  if (options.jsonBody) chain.use(httpJsonBodyParser(bodyOptions));
+  return chain.use(masterKeySecret(config)).handler(handler);
+}
+
+/**
+ * EventBridge: a permanent failure (bad detail) is logged and settled, so Lambda does not retry it;
+ * anything else is rethrown, so Lambda retries and finally parks the event in the failure queue.
+ */
+export function eventChain<R>(config: Config, functionName: string, handler: EventHandler<R>) {
+  return middy<LabEvent, R | { outcome: 'rejected'; status: number; detail: string }, Error, ServiceContext>()
+    .use(invocationLogContext(functionName))
+    .use({
+      onError: (request) => {
+        const mapped = toHttpError(request.error);
+        const guid = (request.event.detail as { guid?: unknown } | null)?.guid;
+        logFailure(`${functionName} failed`, request.error, mapped, {
+          detail_type: request.event['detail-type'],
+          event_id: request.event.id,
+          guid: typeof guid === 'string' ? guid : undefined,
+        });
+        if (mapped.permanent) {
+          request.response = { outcome: 'rejected', status: mapped.status, detail: mapped.message };
+        }
+      },
+    })
+    .use(masterKeySecret(config))
+    .handler(handler);
+}
+
+export function isHttpEvent(event: unknown): event is APIGatewayProxyEventV2 {
+  return typeof event === 'object' && event !== null && 'requestContext' in event && 'routeKey' in event;
+}
+
+/** Call a chain built for ServiceContext with the plain Lambda context; the secrets middleware completes it. */
+export function withServiceContext<E, R>(chain: (event: E, context: ServiceContext) => Promise<R>) {
+  return (event: E, context: Context) => chain(event, context as ServiceContext);
+}
+
+/** Lambda time left, less a margin to still answer; bounds every LiteLLM retry. */
+export function deadlineOf(context: Context, marginMs = 1000): () => number {
+  const end = Date.now() + context.getRemainingTimeInMillis() - marginMs;
+  return () => end;
+}

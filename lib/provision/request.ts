@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import type { Config } from '../config.ts';
+import { durationMs, parseDuration } from '../duration.ts';
+import { BadRequestError } from '../errors.ts';
+import { RESERVED_METADATA } from '../key-identity.ts';
+import { durationSchema, guidSchema, NAME_PATTERN, parseInput } from '../schemas.ts';
+
+/** A provision request after validation, with the package resolved. */
+export interface ProvisionRequest {
+  readonly guid: string;
+  readonly packageName: string;
+  readonly models: readonly string[];
+  /** Whether the caller chose the models (they must exist) or the package did. */
+  readonly customModels: boolean;
+  readonly duration: string;
+  readonly userId: string;
+  readonly maxBudget: number | null;
+  readonly tpmLimit?: number;
+  readonly rpmLimit?: number;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+const TEN_YEARS_MS = 3653 * 86_400_000;
+const MAX_USERS = 200;
+
+const fields = {
+  guid: guidSchema,
+  package: z.string({ error: 'must be a string' }).min(1).max(64).optional(),
+  models: z
+    .array(z.string().min(1, 'must not be empty').max(256), { error: 'must be a list of model names' })
+    .min(1, 'must name at least one model')
+    .max(100)
+    .refine((models) => new Set(models).size === models.length, 'must not repeat a model')
+    .optional(),
+  duration: durationSchema
+    .refine((text) => {
+      const ms = durationMs(parseDuration(text) ?? { text, amount: 0, unit: 's' });
+      return ms > 0 && ms <= TEN_YEARS_MS;
+    }, 'must be longer than zero and at most ten years')
+    .optional(),
+  user_id: z
+    .string({ error: 'must be a string' })
+    .min(1)
+    .max(255)
+    .regex(/^[^\s\p{Cc}]+$/u, 'must not contain spaces or control characters')
+    .optional(),
+  users: z
+    .union(
+      [
+        z.number().int().min(1).max(MAX_USERS),
+        z
+          .array(z.string().regex(NAME_PATTERN, 'user names follow the guid rules'))
+          .min(1)
+          .max(MAX_USERS)
+          .refine((users) => new Set(users).size === users.length, 'must not repeat a user'),
+      ],
+      { error: `must be a count 1-${MAX_USERS} or a list of up to ${MAX_USERS} distinct user names` },
+    )
+    .optional(),
+  max_budget: z.number({ error: 'must be a number or null' }).nonnegative().finite().nullable().optional(),
+  metadata: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'names are 1-64 of letters, digits, _ . : -'),
+      z.string({ error: 'values must be strings' }).max(256, 'values are at most 256 characters'),
+      { error: 'must be an object of strings' },
+    )
+    .refine((metadata) => Object.keys(metadata).length <= 20, 'has at most 20 entries')
+    .refine(
+      (metadata) => !RESERVED_METADATA.some((name) => name in metadata),
+      `must not set ${RESERVED_METADATA.join(', ')}: the service sets them`,
+    )
+    .optional(),
+};
+
+/** HTTP bodies name only known fields (a typo must not fall back to a default); event details may carry more. */
+const httpSchema = z.strictObject(fields);
+const eventSchema = z.looseObject(fields);
+
+export type ProvisionSource = 'http' | 'event';
+
+/** Validate a provision body or event detail and resolve its package; throws 400 naming each bad field. */
+export function parseProvisionRequest(
+  input: unknown,
+  source: ProvisionSource,
+  config: Pick<Config, 'packages' | 'defaultPackage' | 'labUserDomain'>,
+): ProvisionRequest & { readonly users?: number | readonly string[] } {
+  const body = parseInput(source === 'http' ? httpSchema : eventSchema, input, 'provision request');
+  const packageName = body.package ?? config.defaultPackage;
+  const pkg = config.packages[packageName];
+  if (!pkg) {
+    const known = Object.keys(config.packages).join(', ');
+    throw new BadRequestError(`unknown package "${packageName}"`, [
+      { field: 'package', message: `must be one of ${known}` },
+    ]);
+  }
+  return {
+    guid: body.guid,
+    packageName,
+    models: body.models ?? pkg.models,
+    customModels: body.models !== undefined,
+    duration: body.duration ?? pkg.duration,
+    userId: body.user_id ?? `${body.guid}@${config.labUserDomain}`,
+    maxBudget: body.max_budget !== undefined ? body.max_budget : (pkg.max_budget ?? null),
+    ...(pkg.tpm_limit === undefined ? {} : { tpmLimit: pkg.tpm_limit }),
+    ...(pkg.rpm_limit === undefined ? {} : { rpmLimit: pkg.rpm_limit }),
+    metadata: body.metadata ?? {},
+    ...(body.users === undefined ? {} : { users: body.users }),
+  };
+}

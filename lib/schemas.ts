@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.ts';
+import { BadRequestError, type FieldError } from './errors.ts';
+
+/** Lab GUIDs and user names: 1-40 of a-z, 0-9 and '-', not starting or ending with '-'. */
+export const NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+
+export const guidSchema = z
+  .string({ error: 'must be a string' })
+  .regex(NAME_PATTERN, 'must be 1-40 lowercase letters, digits or "-", not starting or ending with "-"');
+
+export const durationSchema = z
+  .string({ error: 'must be a string' })
+  .refine((text) => parseDuration(text) !== undefined, {
+    message: 'must be digits followed by one of s, m, h, d, w, mo (for example 7d, 168h, 30m)',
+  });
+
+function fieldOf(path: readonly PropertyKey[]): string {
+  return path.map(String).join('.') || '(body)';
+}
+
+/** zod issues as our field errors; each unknown field is named on its own. */
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        field: fieldOf([...issue.path, key]),
+        message: 'is not a known field',
+      }));
+    }
+    if (issue.code === 'invalid_type' && issue.input === undefined) {
+      return [{ field: fieldOf(issue.path), message: 'is required' }];
+    }
+    return [{ field: fieldOf(issue.path), message: issue.message }];
+  });
+}
+
+/** Parse `input` or throw a 400 naming every bad field. */
+export function parseInput<T extends z.ZodType>(schema: T, input: unknown, what: string): z.infer<T> {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new BadRequestError(`${what} must be a JSON object`, [
+      { field: '(body)', message: 'must be a JSON object' },
+    ]);
+  }
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const errors = fieldErrors(parsed.error);
+  throw new BadRequestError(
+    `${what} is invalid: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`,
+    errors,
+  );
+}

@@ -1,0 +1,59 @@
+import './logs.ts';
+import { clearCache } from '@middy/util';
+import { closeLiteLlmConnections } from '../../lib/litellm/transport.ts';
+import { LiteLlmStandIn } from './litellm/server.ts';
+import { SecretsManagerStandIn } from './secrets-manager-stand-in.ts';
+
+export const MASTER_KEY = 'sk-master-0123456789abcdef0123456789abcdef';
+export const MASTER_KEY_SECRET_ID = 'litellm-virtual-keys/litellm-master-key';
+export const API_TOKENS_SECRET_ID = 'litellm-virtual-keys/api-tokens';
+
+export interface Harness {
+  readonly litellm: LiteLlmStandIn;
+  readonly secrets: SecretsManagerStandIn;
+  /** Clear faults, counters and state between tests (the master-key secret stays). */
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Both stand-ins on loopback and the environment the functions read, set before any handler is
+ * imported (configuration is read once per process, as in Lambda).
+ */
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const [litellm, secrets] = await Promise.all([
+    LiteLlmStandIn.start({ masterKey: MASTER_KEY }),
+    SecretsManagerStandIn.start(),
+  ]);
+  secrets.put(MASTER_KEY_SECRET_ID, JSON.stringify({ master_key: MASTER_KEY }));
+  secrets.put(API_TOKENS_SECRET_ID, JSON.stringify({ rhdp: 'test-api-token-rhdp-0001' }));
+  Object.assign(process.env, {
+    LITELLM_URL: `${litellm.url}/`,
+    LITELLM_PUBLIC_URL: 'https://litellm.example.com',
+    LITELLM_MASTER_KEY_SECRET_ID: MASTER_KEY_SECRET_ID,
+    API_TOKENS_SECRET_ID,
+    LITELLM_TIMEOUT_MS: '1500',
+    LITELLM_RETRIES: '2',
+    SECRETS_CACHE_MS: '60000',
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'AKIDSTANDIN',
+    AWS_SECRET_ACCESS_KEY: 'stand-in-secret',
+    AWS_MAX_ATTEMPTS: '2',
+    ...env,
+  });
+  const keep = [MASTER_KEY_SECRET_ID, API_TOKENS_SECRET_ID];
+  return {
+    litellm,
+    secrets,
+    reset: async () => {
+      await litellm.reset();
+      secrets.reset(keep);
+    },
+    close: async () => {
+      clearCache();
+      await closeLiteLlmConnections();
+      await Promise.all([litellm.close(), secrets.close()]);
+    },
+  };
+}

@@ -1,0 +1,93 @@
+/** How the stand-in misbehaves: random rates (seeded, so runs repeat) and scripted one-shot faults. */
+export type FaultKind =
+  | '500'
+  | '503'
+  /** connection reset before the request is applied */
+  | 'reset'
+  /** the request is applied, then the connection is reset: the answer is lost */
+  | 'reset-after'
+  /** no answer at all, until the client gives up */
+  | 'hang'
+  /** applied, then no answer */
+  | 'hang-after';
+
+export interface FaultRates {
+  latencyMs: number;
+  errorRate: number;
+  resetRate: number;
+  hangRate: number;
+  /** Endpoints the rates apply to, such as 'POST /key/generate'; empty means all. */
+  endpoints: string[];
+  /** /key/delete answers 200 but keeps the keys (the "deleted key still there" fault). */
+  stickyDelete: boolean;
+  /** Pause between /key/generate's alias check and its insert, widening LiteLLM's race window. */
+  aliasRaceGapMs: number;
+}
+
+interface Scripted {
+  endpoint: string;
+  kind: FaultKind;
+  remaining: number;
+}
+
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class Faults {
+  rates: FaultRates = Faults.none();
+  private scripted: Scripted[] = [];
+  private random = mulberry32(1);
+
+  static none(): FaultRates {
+    return {
+      latencyMs: 0,
+      errorRate: 0,
+      resetRate: 0,
+      hangRate: 0,
+      endpoints: [],
+      stickyDelete: false,
+      aliasRaceGapMs: 0,
+    };
+  }
+
+  set(rates: Partial<FaultRates>, seed = 1): void {
+    this.rates = { ...Faults.none(), ...rates };
+    this.random = mulberry32(seed);
+  }
+
+  /** The next `count` calls of `endpoint` ('*' for any) fail with `kind`. */
+  failNext(endpoint: string, kind: FaultKind, count = 1): void {
+    this.scripted.push({ endpoint, kind, remaining: count });
+  }
+
+  clear(): void {
+    this.rates = Faults.none();
+    this.scripted = [];
+  }
+
+  /** The fault this call meets, if any. */
+  pick(endpoint: string): FaultKind | undefined {
+    const script = this.scripted.find(
+      (s) => s.remaining > 0 && (s.endpoint === endpoint || s.endpoint === '*'),
+    );
+    if (script) {
+      script.remaining--;
+      return script.kind;
+    }
+    const { endpoints, errorRate, resetRate, hangRate } = this.rates;
+    if (endpoints.length > 0 && !endpoints.includes(endpoint)) return undefined;
+    const roll = this.random();
+    if (roll < errorRate) return '503';
+    if (roll < errorRate + resetRate) return 'reset';
+    if (roll < errorRate + resetRate + hangRate) return 'hang';
+    return undefined;
+  }
+}

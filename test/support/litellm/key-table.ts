@@ -1,0 +1,236 @@
+import type { StandInDatabase } from './database.ts';
+import { COPIED_COLUMNS, SCHEMA_SQL } from './schema.ts';
+
+const TABLE = '"LiteLLM_VerificationToken"';
+const DELETED = '"LiteLLM_DeletedVerificationToken"';
+
+/** A key row as the stand-in reads it back; timestamps as UTC text. */
+export interface KeyRow {
+  token: string;
+  key_name: string | null;
+  key_alias: string | null;
+  expires: string | null;
+  models: string[];
+  metadata: Record<string, unknown>;
+  user_id: string | null;
+  team_id: string | null;
+  spend: number;
+  max_budget: number | null;
+  tpm_limit: number | null;
+  rpm_limit: number | null;
+  blocked: boolean | null;
+  created_at: string | null;
+  updated_at: string | null;
+  created_by: string | null;
+}
+
+export interface NewKey {
+  token: string;
+  key_name: string;
+  key_alias: string | null;
+  expires: Date | null;
+  models: readonly string[];
+  metadata: Record<string, unknown>;
+  user_id: string | null;
+  team_id?: string | null;
+  max_budget: number | null;
+  tpm_limit?: number | null;
+  rpm_limit?: number | null;
+  blocked?: boolean | null;
+  created_by: string;
+  created_at?: Date;
+}
+
+export interface ListFilter {
+  user_id?: string;
+  team_id?: string;
+  key_alias?: string;
+  key_hash?: string;
+  organization_id?: string;
+  /** Post-snapshot LiteLLM only: 'expired' (expires < now) or 'active'. */
+  expires?: 'expired' | 'active';
+}
+
+const SELECT = `token, key_name, key_alias,
+  to_char(expires, 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS expires,
+  models, metadata, user_id, team_id, spend, max_budget, tpm_limit::float8 AS tpm_limit,
+  rpm_limit::float8 AS rpm_limit, blocked,
+  to_char(created_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS created_at,
+  to_char(updated_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS updated_at, created_by`;
+
+const SORTABLE = new Set(['spend', 'max_budget', 'created_at', 'updated_at', 'token', 'key_alias']);
+
+function utc(date: Date | null | undefined): string | null {
+  return date ? date.toISOString().replace('Z', '') : null;
+}
+
+/** SQL over LiteLLM's own tables; everything parameterised. */
+export class KeyTable {
+  constructor(readonly db: StandInDatabase) {}
+
+  async migrate(): Promise<void> {
+    for (const statement of SCHEMA_SQL.split(';')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      await this.db.query(statement);
+    }
+  }
+
+  async truncate(): Promise<void> {
+    await this.db.query(`TRUNCATE ${TABLE}, ${DELETED}`);
+  }
+
+  async firstTokenWithAlias(alias: string, exceptToken?: string): Promise<string | undefined> {
+    const rows = await this.db.query<{ token: string }>(
+      `SELECT token FROM ${TABLE} WHERE key_alias = $1 AND token IS DISTINCT FROM $2 LIMIT 1`,
+      [alias, exceptToken ?? null],
+    );
+    return rows[0]?.token;
+  }
+
+  /** LiteLLM inserts with an upsert keyed on the token whose update is empty: a repeat writes nothing. */
+  async insert(key: NewKey): Promise<boolean> {
+    const rows = await this.db.query(
+      `INSERT INTO ${TABLE} (token, key_name, key_alias, expires, models, metadata, user_id, team_id,
+         max_budget, tpm_limit, rpm_limit, blocked, created_by, updated_by, created_at, updated_at)
+       VALUES ($1, $2, $3, $4::timestamp, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $13,
+         COALESCE($14::timestamp, CURRENT_TIMESTAMP), COALESCE($14::timestamp, CURRENT_TIMESTAMP))
+       ON CONFLICT (token) DO NOTHING RETURNING token`,
+      [
+        key.token,
+        key.key_name,
+        key.key_alias,
+        utc(key.expires),
+        [...key.models],
+        JSON.stringify(key.metadata),
+        key.user_id,
+        key.team_id ?? null,
+        key.max_budget,
+        key.tpm_limit ?? null,
+        key.rpm_limit ?? null,
+        key.blocked ?? null,
+        key.created_by,
+        utc(key.created_at),
+      ],
+    );
+    return rows.length > 0;
+  }
+
+  /** Many keys in one statement (test populations of 10k+ keys). */
+  async insertMany(keys: readonly NewKey[]): Promise<void> {
+    for (let start = 0; start < keys.length; start += 2000) {
+      const chunk = keys.slice(start, start + 2000);
+      await this.db.query(
+        `INSERT INTO ${TABLE} (token, key_name, key_alias, expires, models, metadata, user_id, created_by, created_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamp[], $5::text[], $6::jsonb[],
+           $7::text[], $8::text[], $9::timestamp[])
+           AS t(token, key_name, key_alias, expires, models, metadata, user_id, created_by, created_at)
+         ON CONFLICT (token) DO NOTHING`,
+        [
+          chunk.map((k) => k.token),
+          chunk.map((k) => k.key_name),
+          chunk.map((k) => k.key_alias),
+          chunk.map((k) => utc(k.expires)),
+          // unnest flattens nested arrays, so models travel as one literal each
+          chunk.map((k) => `{${k.models.map((m) => `"${m}"`).join(',')}}`),
+          chunk.map((k) => JSON.stringify(k.metadata)),
+          chunk.map((k) => k.user_id),
+          chunk.map((k) => k.created_by),
+          chunk.map((k) => utc(k.created_at ?? new Date())),
+        ],
+      );
+    }
+  }
+
+  async get(token: string): Promise<KeyRow | undefined> {
+    const rows = await this.db.query<KeyRow>(`SELECT ${SELECT} FROM ${TABLE} WHERE token = $1`, [token]);
+    return rows[0];
+  }
+
+  async tokensFor(tokens: readonly string[], aliases: readonly string[]): Promise<string[]> {
+    const rows = await this.db.query<{ token: string }>(
+      `SELECT token FROM ${TABLE} WHERE token = ANY($1::text[]) OR key_alias = ANY($2::text[])`,
+      [[...tokens], [...aliases]],
+    );
+    return rows.map((row) => row.token);
+  }
+
+  async list(
+    filter: ListFilter,
+    page: number,
+    size: number,
+    sortBy = 'created_at',
+    order: 'asc' | 'desc' = 'desc',
+  ): Promise<{ rows: KeyRow[]; total: number }> {
+    const where = [`team_id IS DISTINCT FROM 'litellm-dashboard'`];
+    const params: unknown[] = [];
+    for (const column of ['user_id', 'team_id', 'key_alias', 'organization_id'] as const) {
+      const value = filter[column];
+      if (value !== undefined) {
+        params.push(value);
+        where.push(`${column} = $${params.length}`);
+      }
+    }
+    if (filter.key_hash !== undefined) {
+      params.push(filter.key_hash);
+      where.push(`token = $${params.length}`);
+    }
+    if (filter.expires === 'expired') where.push('expires IS NOT NULL AND expires < CURRENT_TIMESTAMP');
+    if (filter.expires === 'active') where.push('(expires IS NULL OR expires >= CURRENT_TIMESTAMP)');
+    const clause = where.join(' AND ');
+    const sort = SORTABLE.has(sortBy) ? sortBy : 'created_at';
+    const direction = order === 'asc' ? 'ASC' : 'DESC';
+    const rows = await this.db.query<KeyRow>(
+      `SELECT ${SELECT} FROM ${TABLE} WHERE ${clause}
+       ORDER BY ${sort} ${direction}, token ${direction} OFFSET $${params.length + 1} LIMIT $${params.length + 2}`,
+      [...params, (page - 1) * size, size],
+    );
+    const count = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${TABLE} WHERE ${clause}`,
+      params,
+    );
+    return { rows, total: count[0]?.n ?? 0 };
+  }
+
+  /** Copy each row into the deleted-keys table, then delete it: one transaction, as LiteLLM does. */
+  async deleteWithAudit(
+    tokens: readonly string[],
+    deletedBy: string,
+    deletedByApiKey: string,
+  ): Promise<number> {
+    const columns = ['token', ...COPIED_COLUMNS, 'created_at', 'updated_at'].join(', ');
+    return this.db.transaction(async (query) => {
+      await query(
+        `INSERT INTO ${DELETED} (${columns}, deleted_by, deleted_by_api_key)
+         SELECT ${columns}, $2, $3 FROM ${TABLE} WHERE token = ANY($1::text[])`,
+        [[...tokens], deletedBy, deletedByApiKey],
+      );
+      const deleted = await query(`DELETE FROM ${TABLE} WHERE token = ANY($1::text[]) RETURNING token`, [
+        [...tokens],
+      ]);
+      return deleted.length;
+    });
+  }
+
+  async update(token: string, changes: Record<string, unknown>): Promise<void> {
+    const sets: string[] = ['updated_at = CURRENT_TIMESTAMP'];
+    const params: unknown[] = [token];
+    for (const [column, value] of Object.entries(changes)) {
+      params.push(column === 'metadata' ? JSON.stringify(value) : value instanceof Date ? utc(value) : value);
+      const cast = column === 'metadata' ? '::jsonb' : column === 'expires' ? '::timestamp' : '';
+      sets.push(`${column} = $${params.length}${cast}`);
+    }
+    await this.db.query(`UPDATE ${TABLE} SET ${sets.join(', ')} WHERE token = $1`, params);
+  }
+
+  async count(): Promise<number> {
+    const rows = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${TABLE}`);
+    return rows[0]?.n ?? 0;
+  }
+
+  async deletedRows(): Promise<{ token: string; key_alias: string | null; deleted_at: string }[]> {
+    return this.db.query(
+      `SELECT token, key_alias, deleted_at::text AS deleted_at FROM ${DELETED} ORDER BY deleted_at`,
+    );
+  }
+}

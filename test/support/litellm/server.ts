@@ -1,0 +1,576 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { addDuration, parseDuration } from '../../../lib/duration.ts';
+import { openStandInDatabase, type StandInDatabase } from './database.ts';
+import { Faults } from './faults.ts';
+import { type KeyRow, KeyTable, type ListFilter } from './key-table.ts';
+
+/**
+ * A LiteLLM proxy stand-in that speaks its key API over real HTTP, with LiteLLM's status codes,
+ * error bodies, pagination and known faults, on LiteLLM's own tables in real Postgres.
+ */
+export interface StandInOptions {
+  masterKey: string;
+  models?: string[];
+  port?: number;
+  databaseUrl?: string;
+}
+
+export const DEFAULT_MODELS = ['granite-3-2-8b-instruct', 'mistral-7b-instruct', 'llama-scout-17b'];
+
+type Json = Record<string, unknown>;
+interface Reply {
+  status: number;
+  body: unknown;
+}
+class Answer extends Error {
+  constructor(readonly reply: Reply) {
+    super(`stand-in answers ${reply.status}`);
+  }
+}
+
+const hash = (raw: string) => createHash('sha256').update(raw).digest('hex');
+const abbreviate = (key: string) => `${key.slice(0, 4)}****${key.slice(-4)}`;
+
+/** LiteLLM's ProxyException body: the HTTP status again as a string `code`, `param` often "None". */
+function proxyError(status: number, message: string, type: string, param = 'None'): Answer {
+  return new Answer({ status, body: { error: { message, type, param, code: String(status) } } });
+}
+
+/** FastAPI's own validation failure (pydantic): 422 with a `detail` list. */
+function validationError(loc: string[], msg: string, type = 'value_error'): Answer {
+  return new Answer({ status: 422, body: { detail: [{ type, loc, msg, input: null }] } });
+}
+
+/** LiteLLM's datetimes: ISO with microseconds and an explicit UTC offset. */
+function litellmTime(text: string | null): string | null {
+  return text ? `${text}000+00:00` : null;
+}
+
+function keyObject(row: KeyRow, withToken: boolean): Json {
+  const { token, expires, created_at, updated_at, ...rest } = row;
+  return {
+    ...(withToken ? { token } : {}),
+    ...rest,
+    expires: litellmTime(expires),
+    created_at: litellmTime(created_at),
+    updated_at: litellmTime(updated_at),
+  };
+}
+
+export class LiteLlmStandIn {
+  readonly faults = new Faults();
+  readonly calls = new Map<string, number>();
+  /** Every raw key value /key/generate ever received, for leak checks. */
+  readonly issuedKeys = new Set<string>();
+  models: string[];
+  inFlight = 0;
+  peakInFlight = 0;
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly options: StandInOptions,
+    readonly table: KeyTable,
+  ) {
+    this.models = options.models ?? [...DEFAULT_MODELS];
+  }
+
+  static async start(options: StandInOptions): Promise<LiteLlmStandIn> {
+    const db: StandInDatabase = await openStandInDatabase(options.databaseUrl);
+    const table = new KeyTable(db);
+    await table.migrate();
+    const standIn = new LiteLlmStandIn(options, table);
+    await standIn.listen(options.port ?? 0);
+    return standIn;
+  }
+
+  get url(): string {
+    const address = this.server?.address() as AddressInfo;
+    return `http://127.0.0.1:${address.port}`;
+  }
+
+  callCount(endpoint?: string): number {
+    if (endpoint) return this.calls.get(endpoint) ?? 0;
+    return [...this.calls.values()].reduce((a, b) => a + b, 0);
+  }
+
+  /** Calls that can change LiteLLM's state. */
+  mutatingCalls(): number {
+    return [
+      'POST /key/generate',
+      'POST /key/delete',
+      'POST /key/update',
+      'POST /key/block',
+      'POST /key/unblock',
+    ]
+      .map((endpoint) => this.callCount(endpoint))
+      .reduce((a, b) => a + b, 0);
+  }
+
+  resetCounters(): void {
+    this.calls.clear();
+    this.peakInFlight = this.inFlight;
+  }
+
+  async reset(): Promise<void> {
+    this.faults.clear();
+    this.resetCounters();
+    this.models = this.options.models ?? [...DEFAULT_MODELS];
+    await this.table.truncate();
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    await this.table.db.close();
+  }
+
+  /** Add a key directly (another system's key, an expired key of ours, a population for scale tests). */
+  async seedKey(key: {
+    raw?: string;
+    alias: string | null;
+    expires: Date | null;
+    metadata?: Json;
+    models?: string[];
+    userId?: string | null;
+  }): Promise<{ raw: string; token: string }> {
+    const raw = key.raw ?? `sk-${randomBytes(16).toString('base64url')}`;
+    const token = hash(raw);
+    await this.table.insert({
+      token,
+      key_name: `sk-...${raw.slice(-4)}`,
+      key_alias: key.alias,
+      expires: key.expires,
+      models: key.models ?? [],
+      metadata: key.metadata ?? {},
+      user_id: key.userId ?? null,
+      max_budget: null,
+      created_by: 'default_user_id',
+    });
+    return { raw, token };
+  }
+
+  private async listen(port: number): Promise<void> {
+    this.server = createServer((req, res) => void this.serve(req, res));
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://stand-in');
+    const endpoint = `${req.method} ${url.pathname}`;
+    this.calls.set(endpoint, (this.calls.get(endpoint) ?? 0) + 1);
+    this.inFlight++;
+    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
+    try {
+      const body = await readBody(req);
+      if (this.faults.rates.latencyMs > 0) await sleep(this.faults.rates.latencyMs);
+      const fault = this.faults.pick(endpoint);
+      if (fault === 'reset') return void req.socket.destroy();
+      if (fault === 'hang') return;
+      if (fault === '500' || fault === '503') {
+        return send(res, {
+          status: Number(fault),
+          body: {
+            error: {
+              message: 'Service Unavailable',
+              type: 'internal_server_error',
+              param: 'None',
+              code: fault,
+            },
+          },
+        });
+      }
+      let reply: Reply;
+      try {
+        reply = await this.route(req, url, endpoint, body);
+      } catch (error) {
+        if (!(error instanceof Answer)) throw error;
+        reply = error.reply;
+      }
+      if (fault === 'reset-after') return void req.socket.destroy();
+      if (fault === 'hang-after') return;
+      send(res, reply);
+    } catch (error) {
+      send(res, {
+        status: 500,
+        body: { error: { message: `stand-in failure: ${String(error)}`, type: 'internal_server_error' } },
+      });
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private route(req: IncomingMessage, url: URL, endpoint: string, raw: string): Promise<Reply> | Reply {
+    switch (endpoint) {
+      case 'GET /health/liveliness':
+      case 'GET /health/liveness':
+        return { status: 200, body: "I'm alive!" };
+      case 'GET /health/readiness':
+        return { status: 200, body: { status: 'healthy', db: 'connected' } };
+      case 'GET /v1/models':
+      case 'GET /models':
+        return this.listModels(req);
+    }
+    const known = [
+      'POST /key/generate',
+      'GET /key/info',
+      'GET /key/list',
+      'POST /key/delete',
+      'POST /key/update',
+      'POST /key/block',
+      'POST /key/unblock',
+      'GET /model/info',
+    ];
+    if (!known.includes(endpoint)) return { status: 404, body: { detail: 'Not Found' } };
+    this.requireMaster(req);
+    const body = req.method === 'POST' ? parseJson(raw) : {};
+    switch (endpoint) {
+      case 'POST /key/generate':
+        return this.generate(body);
+      case 'GET /key/info':
+        return this.info(url);
+      case 'GET /key/list':
+        return this.list(url);
+      case 'POST /key/delete':
+        return this.delete(body);
+      case 'POST /key/update':
+        return this.update(body);
+      case 'POST /key/block':
+      case 'POST /key/unblock':
+        return this.block(body, endpoint === 'POST /key/block');
+      default:
+        return {
+          status: 200,
+          body: {
+            data: this.models.map((name, i) => ({
+              model_name: name,
+              litellm_params: { model: `openai/${name}` },
+              model_info: { id: `model-${i + 1}` },
+            })),
+          },
+        };
+    }
+  }
+
+  private bearer(req: IncomingMessage): string | undefined {
+    const header = req.headers.authorization ?? req.headers['x-litellm-api-key'];
+    const value = Array.isArray(header) ? header[0] : header;
+    return value?.replace(/^bearer\s+/i, '').trim() || undefined;
+  }
+
+  private requireMaster(req: IncomingMessage): void {
+    const token = this.bearer(req);
+    if (!token) throw proxyError(401, 'Authentication Error, No api key passed in.', 'auth_error');
+    if (token === this.options.masterKey) return;
+    if (!token.startsWith('sk-')) {
+      throw proxyError(
+        401,
+        `Authentication Error, LiteLLM Virtual Key expected. Received=${abbreviate(token)}, expected to start with 'sk-'.`,
+        'auth_error',
+      );
+    }
+    throw proxyError(401, 'Authentication Error, only proxy admins may manage keys.', 'auth_error');
+  }
+
+  private async listModels(req: IncomingMessage): Promise<Reply> {
+    const token = this.bearer(req);
+    let models = this.models;
+    if (token !== this.options.masterKey) {
+      const row = await this.authenticate(token);
+      if (row.models.length > 0) models = row.models;
+    }
+    return {
+      status: 200,
+      body: {
+        data: models.map((id) => ({ id, object: 'model', created: 1677610602, owned_by: 'openai' })),
+        object: 'list',
+      },
+    };
+  }
+
+  /** How LiteLLM's auth treats a virtual key on an LLM route. */
+  private async authenticate(token: string | undefined): Promise<KeyRow> {
+    if (!token) throw proxyError(401, 'Authentication Error, No api key passed in.', 'auth_error');
+    if (!token.startsWith('sk-')) {
+      throw proxyError(
+        401,
+        `Authentication Error, LiteLLM Virtual Key expected. Received=${abbreviate(token)}, expected to start with 'sk-'.`,
+        'auth_error',
+      );
+    }
+    const token_hash = hash(token);
+    const row = await this.table.get(token_hash);
+    if (!row) {
+      throw proxyError(
+        401,
+        `Authentication Error, Invalid proxy server token passed. key=${token_hash}, not found in db. Create key via \`/key/generate\` call.`,
+        'token_not_found_in_db',
+        'key',
+      );
+    }
+    if (row.blocked) {
+      throw proxyError(
+        401,
+        "Authentication Error, Key is blocked. Update via `/key/unblock` if you're an admin.",
+        'auth_error',
+      );
+    }
+    if (row.expires && new Date(`${row.expires}Z`).getTime() < Date.now()) {
+      throw proxyError(
+        401,
+        `Authentication Error - Expired Key. Key Expiry time ${row.expires} and current time ${new Date().toISOString()}`,
+        'expired_key',
+        `sk-...${token.slice(-4)}`,
+      );
+    }
+    return row;
+  }
+
+  private async generate(body: Json): Promise<Reply> {
+    const raw = typeof body.key === 'string' ? body.key : `sk-${randomBytes(16).toString('base64url')}`;
+    if (!raw.startsWith('sk-')) {
+      throw proxyError(
+        400,
+        `Invalid key format. LiteLLM Virtual Key must start with 'sk-'. Received: ${abbreviate(raw)}`,
+        'bad_request_error',
+      );
+    }
+    let expires: Date | null = null;
+    if (body.duration !== undefined && body.duration !== null) {
+      const duration = parseDuration(String(body.duration));
+      if (!duration) {
+        const unit = /^\d+[a-z]+$/i.test(String(body.duration));
+        throw proxyError(
+          500,
+          unit
+            ? `Unsupported duration unit, passed duration: ${String(body.duration)}`
+            : 'Invalid duration format',
+          'internal_server_error',
+        );
+      }
+      expires = addDuration(new Date(), duration);
+    }
+    if (typeof body.max_budget === 'number' && body.max_budget < 0) {
+      throw proxyError(400, 'max_budget cannot be negative', 'bad_request_error', 'max_budget');
+    }
+    const alias = typeof body.key_alias === 'string' ? body.key_alias : null;
+    if (alias && (await this.table.firstTokenWithAlias(alias))) {
+      throw proxyError(
+        400,
+        `Key with alias '${alias}' already exists. Unique key aliases across all keys are required.`,
+        'bad_request_error',
+        'key_alias',
+      );
+    }
+    // LiteLLM checks the alias and inserts in separate statements, with no transaction.
+    if (this.faults.rates.aliasRaceGapMs > 0) await sleep(this.faults.rates.aliasRaceGapMs);
+    this.issuedKeys.add(raw);
+    const token = hash(raw);
+    const models = Array.isArray(body.models) ? body.models.map(String) : [];
+    const metadata = (body.metadata && typeof body.metadata === 'object' ? body.metadata : {}) as Json;
+    await this.table.insert({
+      token,
+      key_name: `sk-...${raw.slice(-4)}`,
+      key_alias: alias,
+      expires,
+      models,
+      metadata,
+      user_id: typeof body.user_id === 'string' ? body.user_id : null,
+      max_budget: typeof body.max_budget === 'number' ? body.max_budget : null,
+      tpm_limit: typeof body.tpm_limit === 'number' ? body.tpm_limit : null,
+      rpm_limit: typeof body.rpm_limit === 'number' ? body.rpm_limit : null,
+      created_by: 'default_user_id',
+    });
+    const now = new Date().toISOString();
+    return {
+      status: 200,
+      body: {
+        ...body,
+        key: raw,
+        key_name: `sk-...${raw.slice(-4)}`,
+        token: token,
+        token_id: token,
+        key_alias: alias,
+        expires: expires ? expires.toISOString() : null,
+        models,
+        metadata,
+        created_by: 'default_user_id',
+        updated_by: 'default_user_id',
+        created_at: now,
+        updated_at: now,
+        litellm_budget_table: null,
+      },
+    };
+  }
+
+  private async info(url: URL): Promise<Reply> {
+    const key = url.searchParams.get('key');
+    if (!key) throw proxyError(404, 'Key not found in database', 'not_found_error', 'key');
+    const row = await this.table.get(key.startsWith('sk-') ? hash(key) : key);
+    if (!row) throw proxyError(404, 'Key not found in database', 'not_found_error', 'key');
+    return { status: 200, body: { key, info: { ...keyObject(row, false), litellm_budget_table: null } } };
+  }
+
+  private async list(url: URL): Promise<Reply> {
+    const q = url.searchParams;
+    const page = Number(q.get('page') ?? 1);
+    const size = Number(q.get('size') ?? 10);
+    if (!Number.isInteger(page) || page < 1) {
+      throw validationError(
+        ['query', 'page'],
+        'Input should be greater than or equal to 1',
+        'greater_than_equal',
+      );
+    }
+    if (!Number.isInteger(size) || size < 1 || size > 100) {
+      throw validationError(
+        ['query', 'size'],
+        'Input should be less than or equal to 100',
+        'less_than_equal',
+      );
+    }
+    const sortBy = q.get('sort_by') ?? 'created_at';
+    if (!['spend', 'max_budget', 'created_at', 'updated_at', 'token', 'key_alias'].includes(sortBy)) {
+      throw proxyError(400, `Invalid sort_by value: ${sortBy}`, 'bad_request_error');
+    }
+    const order = q.get('sort_order') ?? 'desc';
+    if (order !== 'asc' && order !== 'desc') {
+      throw proxyError(400, `Invalid sort_order value: ${order}`, 'bad_request_error');
+    }
+    const status = q.get('status');
+    if (status !== null && status !== 'deleted') {
+      throw proxyError(
+        400,
+        "Invalid status value. Currently only 'deleted' is supported.",
+        'bad_request_error',
+      );
+    }
+    const filter: ListFilter = {};
+    for (const name of ['user_id', 'team_id', 'key_alias', 'key_hash', 'organization_id'] as const) {
+      const value = q.get(name);
+      if (value !== null) filter[name] = value;
+    }
+    const { rows, total } = await this.table.list(filter, page, size, sortBy, order);
+    const full = q.get('return_full_object') === 'true' || q.get('expand') !== null;
+    return {
+      status: 200,
+      body: {
+        keys: full ? rows.map((row) => keyObject(row, true)) : rows.map((row) => row.token),
+        total_count: total,
+        current_page: page,
+        total_pages: Math.ceil(total / size),
+      },
+    };
+  }
+
+  private async delete(body: Json): Promise<Reply> {
+    const keys = Array.isArray(body.keys) ? body.keys.map(String) : undefined;
+    const aliases = Array.isArray(body.key_aliases) ? body.key_aliases.map(String) : undefined;
+    if (!keys && !aliases) {
+      throw validationError(
+        ['body'],
+        "Value error, At least one of 'keys' or 'key_aliases' must be provided.",
+      );
+    }
+    const tokens = keys
+      ? await this.table.tokensFor(
+          keys.map((k) => (k.startsWith('sk-') ? hash(k) : k)),
+          [],
+        )
+      : await this.table.tokensFor([], aliases ?? []);
+    if (tokens.length === 0) throw proxyError(404, "{'error': 'No keys found'}", 'internal_server_error');
+    if (!this.faults.rates.stickyDelete) {
+      await this.table.deleteWithAudit(tokens, 'default_user_id', hash(this.options.masterKey));
+    }
+    return { status: 200, body: { deleted_keys: keys ?? aliases } };
+  }
+
+  private async update(body: Json): Promise<Reply> {
+    if (typeof body.key !== 'string') throw validationError(['body', 'key'], 'Field required', 'missing');
+    const token = body.key.startsWith('sk-') ? hash(body.key) : body.key;
+    const row = await this.table.get(token);
+    if (!row) {
+      throw proxyError(
+        401,
+        `Authentication Error: invalid user key - user key does not exist in db. User Key=${body.key}`,
+        'auth_error',
+      );
+    }
+    const changes: Record<string, unknown> = {};
+    if ('duration' in body) {
+      const text = body.duration === null ? null : String(body.duration);
+      if (text === null || text === '-1') changes.expires = null;
+      else {
+        const duration = parseDuration(text);
+        if (!duration) throw proxyError(500, 'Invalid duration format', 'internal_server_error');
+        changes.expires = addDuration(new Date(), duration);
+      }
+    }
+    if (typeof body.key_alias === 'string' && (await this.table.firstTokenWithAlias(body.key_alias, token))) {
+      throw proxyError(
+        400,
+        `Key with alias '${body.key_alias}' already exists. Unique key aliases across all keys are required.`,
+        'bad_request_error',
+        'key_alias',
+      );
+    }
+    for (const column of [
+      'metadata',
+      'models',
+      'max_budget',
+      'key_alias',
+      'blocked',
+      'user_id',
+      'tpm_limit',
+      'rpm_limit',
+    ]) {
+      if (column in body) changes[column] = body[column];
+    }
+    await this.table.update(token, changes);
+    const updated = (await this.table.get(token)) as KeyRow;
+    return { status: 200, body: { key: body.key, ...keyObject(updated, true) } };
+  }
+
+  private async block(body: Json, blocked: boolean): Promise<Reply> {
+    if (typeof body.key !== 'string') throw validationError(['body', 'key'], 'Field required', 'missing');
+    const token = body.key.startsWith('sk-') ? hash(body.key) : body.key;
+    if (!(await this.table.get(token))) throw proxyError(404, `Key ${body.key} not found`, 'not_found_error');
+    await this.table.update(token, { blocked });
+    return { status: 200, body: keyObject((await this.table.get(token)) as KeyRow, true) };
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function parseJson(raw: string): Json {
+  try {
+    const value = JSON.parse(raw || '{}');
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Json;
+  } catch {
+    // FastAPI answers a body it cannot parse with 422, as below.
+  }
+  throw validationError(['body'], 'JSON decode error', 'json_invalid');
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  const body = JSON.stringify(reply.body);
+  res.writeHead(reply.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}

@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A Secrets Manager endpoint speaking the AWS JSON 1.1 protocol (X-Amz-Target), so the real SDK
+ * reaches it through AWS_ENDPOINT_URL_SECRETS_MANAGER. It keeps versions and request tokens, and
+ * answers with the service's own error types, including "already exists" and "scheduled for deletion".
+ */
+interface Version {
+  id: string;
+  value: string;
+}
+interface StoredSecret {
+  arn: string;
+  name: string;
+  versions: Version[];
+  current: string;
+  tags: { Key: string; Value: string }[];
+  created: number;
+  deletedAt?: number;
+}
+
+type Body = Record<string, unknown>;
+class AwsError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+export class SecretsManagerStandIn {
+  readonly calls = new Map<string, number>();
+  readonly secrets = new Map<string, StoredSecret>();
+  private readonly failures: { operation: string; remaining: number; status: number }[] = [];
+  private server?: Server;
+
+  static async start(): Promise<SecretsManagerStandIn> {
+    const standIn = new SecretsManagerStandIn();
+    standIn.server = createServer((req, res) => void standIn.serve(req, res));
+    await new Promise<void>((resolve) => standIn.server?.listen(0, '127.0.0.1', resolve));
+    return standIn;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
+  }
+
+  callCount(operation?: string): number {
+    if (operation) return this.calls.get(operation) ?? 0;
+    return [...this.calls.values()].reduce((a, b) => a + b, 0);
+  }
+
+  /** Calls that write: every operation but the reads. */
+  mutatingCalls(): number {
+    return [...this.calls.entries()]
+      .filter(([operation]) => !['GetSecretValue', 'DescribeSecret', 'ListSecrets'].includes(operation))
+      .reduce((sum, [, n]) => sum + n, 0);
+  }
+
+  /** The next `count` calls of `operation` answer with an InternalServiceError (500) or throttling (400). */
+  failNext(operation: string, count = 1, status = 500): void {
+    this.failures.push({ operation, remaining: count, status });
+  }
+
+  resetCounters(): void {
+    this.calls.clear();
+  }
+
+  reset(keep: readonly string[] = []): void {
+    for (const name of [...this.secrets.keys()]) if (!keep.includes(name)) this.secrets.delete(name);
+    this.failures.length = 0;
+    this.resetCounters();
+  }
+
+  /** Set a secret directly (the master key, API tokens). */
+  put(name: string, value: string): void {
+    this.create({ Name: name, SecretString: value });
+  }
+
+  valueOf(name: string): string | undefined {
+    const secret = this.secrets.get(name);
+    if (!secret || secret.deletedAt) return undefined;
+    return secret.versions.find((v) => v.id === secret.current)?.value;
+  }
+
+  async close(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const operation = String(req.headers['x-amz-target'] ?? '').replace('secretsmanager.', '');
+    this.calls.set(operation, (this.calls.get(operation) ?? 0) + 1);
+    try {
+      const failure = this.failures.find(
+        (f) => f.remaining > 0 && (f.operation === operation || f.operation === '*'),
+      );
+      if (failure) {
+        failure.remaining--;
+        throw failure.status >= 500
+          ? new AwsError('InternalServiceError', 'An error occurred on the server side.', failure.status)
+          : new AwsError('ThrottlingException', 'Rate exceeded', failure.status);
+      }
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Body;
+      const result = this.dispatch(operation, body);
+      this.reply(res, 200, result);
+    } catch (error) {
+      const aws =
+        error instanceof AwsError ? error : new AwsError('InternalServiceError', String(error), 500);
+      this.reply(res, aws.status, { __type: aws.type, message: aws.message }, aws.type);
+    }
+  }
+
+  private reply(res: ServerResponse, status: number, body: unknown, errorType?: string): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amzn-requestid': randomUUID(),
+      ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
+    });
+    res.end(text);
+  }
+
+  private dispatch(operation: string, body: Body): Body {
+    switch (operation) {
+      case 'CreateSecret':
+        return this.create(body);
+      case 'GetSecretValue':
+        return this.getValue(body);
+      case 'PutSecretValue':
+        return this.putValue(body);
+      case 'DeleteSecret':
+        return this.remove(body);
+      case 'RestoreSecret':
+        return this.restore(body);
+      case 'DescribeSecret':
+        return this.describe(body);
+      case 'ListSecrets':
+        return this.list(body);
+      default:
+        throw new AwsError('UnknownOperationException', `unknown operation ${operation}`);
+    }
+  }
+
+  private find(id: unknown, allowDeleted = false): StoredSecret {
+    const key = String(id);
+    const secret = this.secrets.get(key) ?? [...this.secrets.values()].find((s) => s.arn === key);
+    if (!secret)
+      throw new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+    if (secret.deletedAt && !allowDeleted) {
+      throw new AwsError(
+        'InvalidRequestException',
+        "You can't perform this operation on the secret because it was marked for deletion.",
+      );
+    }
+    return secret;
+  }
+
+  private create(body: Body): Body {
+    const name = String(body.Name);
+    const existing = this.secrets.get(name);
+    if (existing?.deletedAt) {
+      throw new AwsError(
+        'InvalidRequestException',
+        "You can't create this secret because a secret with this name is already scheduled for deletion.",
+      );
+    }
+    if (existing)
+      throw new AwsError(
+        'ResourceExistsException',
+        `The operation failed because the secret ${name} already exists.`,
+      );
+    const id = String(body.ClientRequestToken ?? randomUUID());
+    const secret: StoredSecret = {
+      arn: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${name}-${randomUUID().slice(0, 6)}`,
+      name,
+      versions: [{ id, value: String(body.SecretString) }],
+      current: id,
+      tags: (body.Tags as StoredSecret['tags']) ?? [],
+      created: Date.now() / 1000,
+    };
+    this.secrets.set(name, secret);
+    return { ARN: secret.arn, Name: name, VersionId: id };
+  }
+
+  private getValue(body: Body): Body {
+    const secret = this.find(body.SecretId);
+    const version = secret.versions.find((v) => v.id === secret.current) as Version;
+    return {
+      ARN: secret.arn,
+      Name: secret.name,
+      VersionId: version.id,
+      SecretString: version.value,
+      VersionStages: ['AWSCURRENT'],
+      CreatedDate: secret.created,
+    };
+  }
+
+  /** A request token names a version: repeating it with the same value is a no-op, with another value an error. */
+  private putValue(body: Body): Body {
+    const secret = this.find(body.SecretId);
+    const id = String(body.ClientRequestToken ?? randomUUID());
+    const value = String(body.SecretString);
+    const existing = secret.versions.find((v) => v.id === id);
+    if (existing && existing.value !== value) {
+      throw new AwsError(
+        'ResourceExistsException',
+        "You can't modify an existing version, you can only create a new version.",
+      );
+    }
+    if (!existing) secret.versions.push({ id, value });
+    secret.current = id;
+    return { ARN: secret.arn, Name: secret.name, VersionId: id, VersionStages: ['AWSCURRENT'] };
+  }
+
+  private remove(body: Body): Body {
+    const secret = this.find(body.SecretId, true);
+    if (body.ForceDeleteWithoutRecovery === true) this.secrets.delete(secret.name);
+    else secret.deletedAt = Date.now() / 1000;
+    return { ARN: secret.arn, Name: secret.name, DeletionDate: Date.now() / 1000 };
+  }
+
+  private restore(body: Body): Body {
+    const secret = this.find(body.SecretId, true);
+    delete secret.deletedAt;
+    return { ARN: secret.arn, Name: secret.name };
+  }
+
+  private describe(body: Body): Body {
+    const secret = this.find(body.SecretId, true);
+    return {
+      ARN: secret.arn,
+      Name: secret.name,
+      Tags: secret.tags,
+      CreatedDate: secret.created,
+      ...(secret.deletedAt ? { DeletedDate: secret.deletedAt } : {}),
+    };
+  }
+
+  private list(body: Body): Body {
+    const filters = (body.Filters as { Key: string; Values: string[] }[] | undefined) ?? [];
+    const prefixes = filters.filter((f) => f.Key === 'name').flatMap((f) => f.Values);
+    const all = [...this.secrets.values()].filter(
+      (s) => !s.deletedAt && (prefixes.length === 0 || prefixes.some((p) => s.name.startsWith(p))),
+    );
+    const start = Number(body.NextToken ?? 0);
+    const size = Number(body.MaxResults ?? 100);
+    const page = all.slice(start, start + size);
+    return {
+      SecretList: page.map((s) => ({ ARN: s.arn, Name: s.name, Tags: s.tags, CreatedDate: s.created })),
+      ...(start + size < all.length ? { NextToken: String(start + size) } : {}),
+    };
+  }
+}
