@@ -144,16 +144,13 @@ export class LiteLlmTransport {
         lastReason = reason;
       }
       if (attempt < attempts) {
+        const delay = Math.random() * Math.min(2000, 100 * 2 ** attempt);
+        if (Date.now() + delay >= this.deadline()) break;
         log.warn('litellm call failed, retrying', { endpoint, attempt, reason: lastReason });
-        await sleep(this.backoff(attempt));
+        await sleep(delay);
       }
     }
     throw new LiteLlmUnavailableError(endpoint, `${lastReason} after ${attempts} attempt(s)`);
-  }
-
-  private backoff(attempt: number): number {
-    const ceiling = Math.min(2000, 100 * 2 ** attempt);
-    return Math.min(Math.random() * ceiling, Math.max(0, this.deadline() - Date.now() - 50));
   }
 
   private pathWithQuery(options: CallOptions): string {

@@ -34,8 +34,9 @@ const fields = {
     .optional(),
   duration: durationSchema
     .refine((text) => {
-      const ms = durationMs(parseDuration(text) ?? { text, amount: 0, unit: 's' });
-      return ms > 0 && ms <= TEN_YEARS_MS;
+      const duration = parseDuration(text);
+      // a grammar error is reported once, by durationSchema
+      return duration === undefined || (durationMs(duration) > 0 && durationMs(duration) <= TEN_YEARS_MS);
     }, 'must be longer than zero and at most ten years')
     .optional(),
   user_id: z

@@ -46,7 +46,8 @@ export class SecretsManagerStandIn {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
+    const address = this.server?.address() as AddressInfo | undefined;
+    return `http://127.0.0.1:${address?.port}`;
   }
 
   callCount(operation?: string): number {
@@ -79,6 +80,11 @@ export class SecretsManagerStandIn {
   /** Set a secret directly (the master key, API tokens). */
   put(name: string, value: string): void {
     this.create({ Name: name, SecretString: value });
+  }
+
+  /** As DeleteSecret with a recovery window leaves it. */
+  scheduleDeletion(name: string): void {
+    this.remove({ SecretId: name });
   }
 
   valueOf(name: string): string | undefined {

@@ -88,8 +88,8 @@ export class LiteLlmStandIn {
   }
 
   get url(): string {
-    const address = this.server?.address() as AddressInfo;
-    return `http://127.0.0.1:${address.port}`;
+    const address = this.server?.address() as AddressInfo | undefined;
+    return `http://127.0.0.1:${address?.port}`;
   }
 
   callCount(endpoint?: string): number {

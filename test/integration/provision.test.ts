@@ -1,0 +1,440 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { clearCache } from '@middy/util';
+import type { Context } from 'aws-lambda';
+import { labProvisionedEvent, lambdaContext, postKeysEvent } from '../support/events.ts';
+import { type Harness, MASTER_KEY, MASTER_KEY_SECRET_ID, startHarness } from '../support/harness.ts';
+import { invokeHttp, probeKey } from '../support/http.ts';
+import { linesLeaking, logEntries } from '../support/logs.ts';
+
+let h: Harness;
+let handler: (event: unknown, context: Context) => Promise<unknown>;
+const issuedToCallers = new Set<string>();
+
+async function provision(body: unknown, options: { base64?: boolean } = {}) {
+  const answer = await invokeHttp(handler, postKeysEvent(body, options), lambdaContext());
+  const key = answer.body.litellm_virtual_key;
+  if (typeof key === 'string') issuedToCallers.add(key);
+  return answer;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const DAY = 86_400_000;
+
+before(async () => {
+  h = await startHarness();
+  ({ handler } = (await import('../../functions/provision.ts')) as { handler: typeof handler });
+});
+beforeEach(() => h.reset());
+afterEach(() => h.litellm.faults.clear());
+after(async () => {
+  const leaks = linesLeaking([MASTER_KEY, ...h.litellm.issuedKeys, ...issuedToCallers]);
+  assert.deepEqual(leaks, [], 'no log line may carry the master key or a virtual key');
+  assert.ok(h.litellm.issuedKeys.size > 20, 'the leak check looked at the keys the suite issued');
+  await h.close();
+});
+
+describe('provision over HTTP', () => {
+  const packages = {
+    'ai-beginner': { models: ['granite-3-2-8b-instruct'], days: 7 },
+    'ai-developer': { models: ['granite-3-2-8b-instruct', 'mistral-7b-instruct'], days: 30 },
+    'ai-researcher': {
+      models: ['granite-3-2-8b-instruct', 'mistral-7b-instruct', 'llama-scout-17b'],
+      days: 90,
+    },
+    'lab-dev': { models: ['granite-3-2-8b-instruct', 'mistral-7b-instruct'], days: 14 },
+    'lab-prod': { models: ['granite-3-2-8b-instruct', 'mistral-7b-instruct'], days: 90 },
+  };
+
+  for (const [name, expected] of Object.entries(packages)) {
+    it(`gives package ${name} its models and a ${expected.days}d expiry, on a key that works`, async () => {
+      const started = Date.now();
+
+      const answer = await provision({ guid: `pkg-${name}`, package: name });
+
+      assert.equal(answer.status, 201);
+      const key = String(answer.body.litellm_virtual_key);
+      const expires = Date.parse(String(answer.body.litellm_key_expires));
+      assert.ok(
+        Math.abs(expires - (started + expected.days * DAY)) < 5000,
+        `expiry ${answer.body.litellm_key_expires}`,
+      );
+      assert.deepEqual(answer.body.litellm_available_models, expected.models);
+      assert.equal(answer.body.litellm_key_duration, `${expected.days}d`);
+      const probe = await probeKey(h.litellm.url, key);
+      assert.equal(probe.status, 200);
+      assert.deepEqual(probe.models, expected.models);
+      const row = await h.litellm.table.get(sha256(key));
+      assert.equal(row?.key_alias, `virtkey-pkg-${name}`);
+      assert.deepEqual(row?.metadata, {
+        managed_by: 'litellm-virtual-keys',
+        guid: `pkg-${name}`,
+        package: name,
+        models: expected.models.join(','),
+        duration: `${expected.days}d`,
+        owner: `pkg-${name}@lab.opentlc.com`,
+        created_by: 'babylon',
+      });
+      assert.equal(row?.user_id, `pkg-${name}@lab.opentlc.com`);
+    });
+  }
+
+  it('answers with the role’s facts and AgnosticD user info', async () => {
+    const answer = await provision({
+      guid: 'shape1',
+      package: 'ai-beginner',
+      metadata: { catalog_item: 'ai-101' },
+    });
+
+    const key = String(answer.body.litellm_virtual_key);
+    const expires = String(answer.body.litellm_key_expires);
+    assert.match(expires, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const facts = {
+      litellm_virtual_key: key,
+      litellm_key_alias: 'virtkey-shape1',
+      litellm_key_id: sha256(key),
+      litellm_api_endpoint: 'https://litellm.example.com',
+      litellm_api_base_url: 'https://litellm.example.com/v1',
+      litellm_available_models: ['granite-3-2-8b-instruct'],
+      litellm_key_duration: '7d',
+      litellm_key_expires: expires,
+      subscription_package: 'ai-beginner',
+    };
+    assert.deepEqual(answer.body, {
+      ...facts,
+      replaced_expired_key: false,
+      user_info: {
+        messages: [
+          'LiteLLM API Base URL: https://litellm.example.com/v1',
+          `LiteLLM Virtual Key: ${key}`,
+          'Available Models: granite-3-2-8b-instruct',
+          'Key Duration: 7d',
+          `Key Expires: ${expires}`,
+        ],
+        data: { ...facts, litellm_available_models_list: 'granite-3-2-8b-instruct' },
+      },
+    });
+    assert.equal(answer.headers['content-type'], 'application/json');
+    const row = await h.litellm.table.get(sha256(key));
+    assert.equal(row?.metadata.catalog_item, 'ai-101');
+  });
+
+  it('takes custom models, duration, owner, budget and metadata', async () => {
+    const answer = await provision({
+      guid: 'custom1',
+      models: ['llama-scout-17b'],
+      duration: '36h',
+      user_id: 'student@example.com',
+      max_budget: 12.5,
+      metadata: { created_by: 'agnosticd', environment: 'dev' },
+    });
+
+    assert.equal(answer.status, 201);
+    const row = await h.litellm.table.get(sha256(String(answer.body.litellm_virtual_key)));
+    assert.deepEqual(row?.models, ['llama-scout-17b']);
+    assert.equal(row?.user_id, 'student@example.com');
+    assert.equal(row?.max_budget, 12.5);
+    assert.equal(row?.metadata.created_by, 'agnosticd');
+    assert.equal(row?.metadata.owner, 'student@example.com');
+    assert.equal(row?.metadata.environment, 'dev');
+    const expires = Date.parse(String(answer.body.litellm_key_expires));
+    assert.ok(Math.abs(expires - (Date.now() + 36 * 3_600_000)) < 5000);
+  });
+
+  it('accepts a base64-encoded body', async () => {
+    const answer = await provision({ guid: 'b64lab' }, { base64: true });
+
+    assert.equal(answer.status, 201);
+    assert.equal(answer.body.litellm_key_alias, 'virtkey-b64lab');
+  });
+
+  it('returns the same key with 200 on a replay, in 1 LiteLLM and 1 Secrets Manager call', async () => {
+    const first = await provision({ guid: 'replay1' });
+    h.litellm.resetCounters();
+    h.secrets.resetCounters();
+
+    const again = await provision({ guid: 'replay1' });
+
+    assert.equal(first.status, 201);
+    assert.equal(again.status, 200);
+    assert.equal(again.body.litellm_virtual_key, first.body.litellm_virtual_key);
+    assert.equal(again.body.litellm_key_expires, first.body.litellm_key_expires);
+    assert.equal(h.litellm.callCount(), 1);
+    assert.equal(h.secrets.callCount(), 1);
+    assert.equal(await h.litellm.table.count(), 1);
+  });
+
+  it('gives 20 concurrent provisions of one new lab one key value and one key', async () => {
+    h.litellm.faults.set({ aliasRaceGapMs: 20 });
+
+    const answers = await Promise.all(Array.from({ length: 20 }, () => provision({ guid: 'burst1' })));
+
+    assert.deepEqual(
+      answers.map((a) => a.status).filter((s) => s !== 200 && s !== 201),
+      [],
+    );
+    const values = new Set(answers.map((a) => a.body.litellm_virtual_key));
+    assert.equal(values.size, 1);
+    assert.equal(await h.litellm.table.count(), 1);
+    assert.equal((await probeKey(h.litellm.url, String([...values][0]))).status, 200);
+  });
+});
+
+describe('provision after a failure between steps', () => {
+  async function assertOneWorkingKey(guid: string, returned: unknown) {
+    const { rows } = await h.litellm.table.list({ key_alias: `virtkey-${guid}` }, 1, 100);
+    assert.equal(rows.length, 1, 'exactly one key under the alias');
+    assert.equal(rows[0]?.token, sha256(String(returned)), 'the key returned is the key in LiteLLM');
+    assert.equal((await probeKey(h.litellm.url, String(returned))).status, 200);
+    assert.equal(h.secrets.valueOf(`litellm-virtual-keys/virtkey-${guid}`), returned);
+  }
+
+  it('recovers when /key/generate keeps failing', async () => {
+    h.litellm.faults.failNext('POST /key/generate', '503', 3);
+
+    const failed = await provision({ guid: 'genfail' });
+    const retried = await provision({ guid: 'genfail' });
+
+    assert.equal(failed.status, 503);
+    assert.equal(failed.headers['retry-after'], '30');
+    assert.equal(failed.headers['content-type'], 'application/problem+json');
+    assert.equal(retried.status, 201);
+    await assertOneWorkingKey('genfail', retried.body.litellm_virtual_key);
+  });
+
+  it('recovers within one call when the answer to /key/generate is lost', async () => {
+    h.litellm.faults.failNext('POST /key/generate', 'reset-after', 1);
+
+    const answer = await provision({ guid: 'lostanswer' });
+
+    assert.equal(answer.status, 201);
+    assert.equal(h.litellm.callCount('POST /key/generate'), 2);
+    await assertOneWorkingKey('lostanswer', answer.body.litellm_virtual_key);
+  });
+
+  it('recovers when every answer to /key/generate is lost', async () => {
+    h.litellm.faults.failNext('POST /key/generate', 'reset-after', 3);
+
+    const failed = await provision({ guid: 'alllost' });
+    const retried = await provision({ guid: 'alllost' });
+
+    assert.equal(failed.status, 503);
+    assert.equal(retried.status, 200);
+    await assertOneWorkingKey('alllost', retried.body.litellm_virtual_key);
+  });
+
+  it('recovers when the key cannot be stored, having made nothing in LiteLLM', async () => {
+    h.secrets.failNext('CreateSecret', 2);
+
+    const failed = await provision({ guid: 'storefail' });
+
+    assert.equal(failed.status, 503);
+    assert.equal(await h.litellm.table.count(), 0);
+    const retried = await provision({ guid: 'storefail' });
+    assert.equal(retried.status, 201);
+    await assertOneWorkingKey('storefail', retried.body.litellm_virtual_key);
+  });
+
+  it('recovers when the function dies after the key was generated', async () => {
+    h.litellm.faults.failNext('GET /key/list', '503', 3);
+
+    const failed = await provision({ guid: 'diedafter' });
+
+    assert.equal(failed.status, 503);
+    assert.equal(await h.litellm.table.count(), 1);
+    const retried = await provision({ guid: 'diedafter' });
+    assert.equal(retried.status, 200);
+    await assertOneWorkingKey('diedafter', retried.body.litellm_virtual_key);
+  });
+
+  it('recovers when LiteLLM hangs past the timeout', async () => {
+    h.litellm.faults.failNext('POST /key/generate', 'hang-after', 1);
+
+    const answer = await provision({ guid: 'hung1' });
+
+    assert.equal(answer.status, 201);
+    await assertOneWorkingKey('hung1', answer.body.litellm_virtual_key);
+  });
+
+  it('restores a key secret left scheduled for deletion and gives it a new value', async () => {
+    h.secrets.put('litellm-virtual-keys/virtkey-restored', 'sk-old-value-from-an-earlier-lab');
+    h.secrets.scheduleDeletion('litellm-virtual-keys/virtkey-restored');
+
+    const answer = await provision({ guid: 'restored' });
+
+    assert.equal(answer.status, 201);
+    assert.notEqual(answer.body.litellm_virtual_key, 'sk-old-value-from-an-earlier-lab');
+    await assertOneWorkingKey('restored', answer.body.litellm_virtual_key);
+  });
+});
+
+describe('provision when the alias is taken', () => {
+  it('replaces an expired key of the lab with a new one and says so', async () => {
+    const first = await provision({ guid: 'expired1' });
+    const oldKey = String(first.body.litellm_virtual_key);
+    await h.litellm.table.update(sha256(oldKey), { expires: new Date(Date.now() - DAY) });
+
+    const answer = await provision({ guid: 'expired1' });
+
+    assert.equal(answer.status, 201);
+    assert.equal(answer.body.replaced_expired_key, true);
+    const newKey = String(answer.body.litellm_virtual_key);
+    assert.notEqual(newKey, oldKey);
+    assert.equal((await probeKey(h.litellm.url, oldKey)).status, 401);
+    assert.equal((await probeKey(h.litellm.url, newKey)).status, 200);
+    assert.equal(await h.litellm.table.count(), 1);
+    assert.equal(h.secrets.valueOf('litellm-virtual-keys/virtkey-expired1'), newKey);
+  });
+
+  it('replaces an expired key of the lab whose value was never stored here', async () => {
+    const old = await h.litellm.seedKey({
+      alias: 'virtkey-legacy1',
+      expires: new Date(Date.now() - DAY),
+      metadata: { managed_by: 'litellm-virtual-keys', guid: 'legacy1' },
+    });
+
+    const answer = await provision({ guid: 'legacy1' });
+
+    assert.equal(answer.status, 201);
+    assert.equal(answer.body.replaced_expired_key, true);
+    assert.equal(await h.litellm.table.get(old.token), undefined);
+    assert.equal(await h.litellm.table.count(), 1);
+  });
+
+  it('refuses with 409, touching nothing, when a key of another system holds the alias', async () => {
+    const foreign = await h.litellm.seedKey({
+      alias: 'virtkey-taken1',
+      expires: null,
+      metadata: { team: 'ml' },
+    });
+
+    const answer = await provision({ guid: 'taken1' });
+
+    assert.equal(answer.status, 409);
+    assert.equal(answer.body.status, 409);
+    assert.match(String(answer.body.detail), /virtkey-taken1/);
+    assert.ok(await h.litellm.table.get(foreign.token));
+    assert.equal(await h.litellm.table.count(), 1);
+  });
+
+  it('refuses with 409 when user1 of lab abc holds the alias lab abc-user1 would use', async () => {
+    const other = await h.litellm.seedKey({
+      alias: 'virtkey-abc-user1',
+      expires: new Date(Date.now() - DAY),
+      metadata: { managed_by: 'litellm-virtual-keys', guid: 'abc', user: 'user1' },
+    });
+
+    const answer = await provision({ guid: 'abc-user1' });
+
+    assert.equal(answer.status, 409);
+    assert.ok(await h.litellm.table.get(other.token), 'the other lab’s key, even expired, is left alone');
+  });
+});
+
+describe('provision with bad input', () => {
+  const cases: [string, unknown, string][] = [
+    ['missing guid', { package: 'ai-developer' }, 'guid'],
+    ['an uppercase guid', { guid: 'ABC12' }, 'guid'],
+    ['a guid with a space', { guid: 'abc 12' }, 'guid'],
+    ['a guid with ../', { guid: '../abc' }, 'guid'],
+    ['a guid with a quote', { guid: "abc'12" }, 'guid'],
+    ['a guid over 40 characters', { guid: 'a'.repeat(41) }, 'guid'],
+    ['a guid ending in -', { guid: 'abc-' }, 'guid'],
+    ['an unknown package', { guid: 'bad1', package: 'ai-wizard' }, 'package'],
+    ['empty models', { guid: 'bad1', models: [] }, 'models'],
+    ['an unknown model', { guid: 'bad1', models: ['granite-3-2-8b-instruct', 'gpt-99'] }, 'models'],
+    ['duration 1y', { guid: 'bad1', duration: '1y' }, 'duration'],
+    ['duration 0d', { guid: 'bad1', duration: '0d' }, 'duration'],
+    ['a misspelt field', { guid: 'bad1', pakage: 'ai-beginner' }, 'pakage'],
+    ['a reserved metadata name', { guid: 'bad1', metadata: { managed_by: 'me' } }, 'metadata'],
+    ['a negative budget', { guid: 'bad1', max_budget: -1 }, 'max_budget'],
+    ['a body that is not JSON', '{"guid": "bad1",', '(body)'],
+    ['a JSON array body', '[{"guid": "bad1"}]', '(body)'],
+    ['an empty body', '', '(body)'],
+  ];
+
+  for (const [name, body, field] of cases) {
+    it(`answers 400 naming ${field} for ${name}, changing nothing`, async () => {
+      const answer = await provision(body);
+
+      assert.equal(answer.status, 400);
+      assert.equal(answer.headers['content-type'], 'application/problem+json');
+      assert.equal(answer.body.type, 'urn:litellm-virtual-keys:problem:invalid-request');
+      const fields = (answer.body.errors as { field: string }[]).map((e) => e.field);
+      assert.ok(fields.includes(field), `errors name ${field}: ${JSON.stringify(answer.body.errors)}`);
+      assert.equal(h.litellm.mutatingCalls(), 0);
+      assert.equal(h.secrets.mutatingCalls(), 0);
+      assert.equal(await h.litellm.table.count(), 0);
+    });
+  }
+});
+
+describe('provision when LiteLLM misbehaves', () => {
+  it('answers 503 with Retry-After when LiteLLM cannot be reached', async () => {
+    h.litellm.faults.failNext('GET /v1/models', 'reset', 3);
+
+    const answer = await provision({ guid: 'down1' });
+
+    assert.equal(answer.status, 503);
+    assert.equal(answer.headers['retry-after'], '30');
+    assert.equal(h.litellm.callCount('GET /v1/models'), 3);
+  });
+
+  it('answers 502 with LiteLLM’s message, and no secret, when LiteLLM refuses the master key', async () => {
+    const wrongKey = 'sk-rotated-away-master-key-0000';
+    h.secrets.reset();
+    h.secrets.put(MASTER_KEY_SECRET_ID, wrongKey);
+    clearCache();
+
+    const answer = await provision({ guid: 'wrongmaster' });
+
+    h.secrets.reset();
+    h.secrets.put(MASTER_KEY_SECRET_ID, JSON.stringify({ master_key: MASTER_KEY }));
+    clearCache();
+    assert.equal(answer.status, 502);
+    assert.equal(answer.body.type, 'urn:litellm-virtual-keys:problem:litellm-error');
+    assert.match(String(answer.body.detail), /GET \/v1\/models answered 401: Authentication Error/);
+    assert.ok(!JSON.stringify(answer.body).includes(wrongKey));
+    assert.deepEqual(linesLeaking([wrongKey]), []);
+    assert.equal(
+      (await provision({ guid: 'wrongmaster' })).status,
+      201,
+      'the restored master key is read again',
+    );
+  });
+});
+
+describe('provision from a Lab Provisioned event', () => {
+  it('makes the key once, however often the event is delivered', async () => {
+    const event = labProvisionedEvent({ guid: 'evt1', package: 'ai-beginner', catalog_item: 'ai-101' });
+
+    const first = await handler(event, lambdaContext());
+    const second = await handler(event, lambdaContext());
+
+    assert.deepEqual(first, { outcome: 'created', guid: 'evt1', aliases: ['virtkey-evt1'] });
+    assert.deepEqual(second, { outcome: 'existing', guid: 'evt1', aliases: ['virtkey-evt1'] });
+    assert.equal(await h.litellm.table.count(), 1);
+    const key = h.secrets.valueOf('litellm-virtual-keys/virtkey-evt1');
+    assert.deepEqual((await probeKey(h.litellm.url, String(key))).models, ['granite-3-2-8b-instruct']);
+  });
+
+  it('settles a bad detail without a retry and without changes', async () => {
+    const result = await handler(labProvisionedEvent({ guid: 'Bad Guid' }), lambdaContext());
+
+    assert.deepEqual(Object.keys(result as object).sort(), ['detail', 'outcome', 'status']);
+    assert.equal((result as { status: number }).status, 400);
+    assert.equal(h.litellm.mutatingCalls(), 0);
+    const line = logEntries().find((entry) => entry.message === 'provision failed' && entry.status === 400);
+    assert.ok(line, 'the rejection is logged');
+  });
+
+  it('throws when LiteLLM is unavailable, so Lambda retries the event', async () => {
+    h.litellm.faults.failNext('GET /v1/models', '503', 3);
+
+    await assert.rejects(handler(labProvisionedEvent({ guid: 'evt503' }), lambdaContext()), {
+      name: 'LiteLlmUnavailableError',
+    });
+    assert.equal(await h.litellm.table.count(), 0);
+  });
+});

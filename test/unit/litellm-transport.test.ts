@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { readConfig } from '../../lib/config.ts';
+import { LiteLlmClient } from '../../lib/litellm/client.ts';
+import { LiteLlmResponseError } from '../../lib/litellm/errors.ts';
+import { closeLiteLlmConnections } from '../../lib/litellm/transport.ts';
+
+/** A scripted server: each request takes the next answer; 'reset' drops the connection. */
+let answers: (['reset'] | [number, unknown])[] = [];
+let requests: { method?: string; url?: string; authorization?: string }[] = [];
+let server: Server;
+
+function clientFor(retries: number, deadline?: () => number) {
+  const { port } = server.address() as AddressInfo;
+  const config = readConfig({
+    LITELLM_URL: `http://127.0.0.1:${port}/proxy/`,
+    LITELLM_MASTER_KEY_SECRET_ID: 'm',
+    API_TOKENS_SECRET_ID: 't',
+    LITELLM_RETRIES: String(retries),
+    LITELLM_TIMEOUT_MS: '500',
+  });
+  return new LiteLlmClient(config.litellm, 'sk-master-unit', deadline);
+}
+
+before(async () => {
+  server = createServer((req, res) => {
+    requests.push({ method: req.method, url: req.url, authorization: req.headers.authorization });
+    const answer = answers.shift() ?? [500, {}];
+    if (answer[0] === 'reset') return void req.socket.destroy();
+    res.writeHead(answer[0], { 'content-type': 'application/json' });
+    res.end(JSON.stringify(answer[1]));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+});
+beforeEach(() => {
+  answers = [];
+  requests = [];
+});
+after(async () => {
+  await closeLiteLlmConnections();
+  server.closeAllConnections();
+  server.close();
+});
+
+describe('LiteLLM transport', () => {
+  it('keeps the URL’s path prefix and sends the master key', async () => {
+    answers = [[200, { data: [{ id: 'm1' }], object: 'list' }]];
+
+    assert.deepEqual(await clientFor(0).listModels(), ['m1']);
+    assert.deepEqual(requests, [
+      { method: 'GET', url: '/proxy/v1/models', authorization: 'Bearer sk-master-unit' },
+    ]);
+  });
+
+  it('retries resets and 5xx, then succeeds', async () => {
+    answers = [['reset'], [503, {}], [200, { data: [], object: 'list' }]];
+
+    assert.deepEqual(await clientFor(2).listModels(), []);
+    assert.equal(requests.length, 3);
+  });
+
+  it('gives up after its retries with a 503-class error', async () => {
+    answers = [
+      [502, {}],
+      [502, {}],
+    ];
+
+    await assert.rejects(clientFor(1).listModels(), { name: 'LiteLlmUnavailableError', status: 503 });
+    assert.equal(requests.length, 2);
+  });
+
+  it('never retries a 4xx, and removes keys from its message', async () => {
+    const body = {
+      error: { message: 'User Key=sk-leaked-raw-key-123 does not exist', type: 'auth_error', code: '401' },
+    };
+    answers = [[401, body]];
+
+    const error = await clientFor(3)
+      .generateKey({ key: 'sk-x', key_alias: 'a', models: [], duration: '1d', user_id: 'u', metadata: {} })
+      .catch((e: unknown) => e);
+
+    assert.ok(error instanceof LiteLlmResponseError);
+    assert.equal(error.upstreamStatus, 401);
+    assert.equal(error.errorType, 'auth_error');
+    assert.equal(error.upstreamMessage, 'User Key=sk-[redacted] does not exist');
+    assert.equal(requests.length, 1);
+  });
+
+  it('tells LiteLLM’s "not found" from a route that does not exist', async () => {
+    answers = [
+      [404, { error: { message: 'Key not found in database', type: 'not_found_error', code: '404' } }],
+      [404, { detail: 'Not Found' }],
+      [404, { error: { message: "{'error': 'No keys found'}", type: 'internal_server_error', code: '404' } }],
+    ];
+    const client = clientFor(0);
+
+    assert.equal(await client.getKeyInfo('abc'), undefined);
+    await assert.rejects(client.getKeyInfo('abc'), { name: 'LiteLlmResponseError', status: 502 });
+    assert.equal(await client.deleteKeys(['abc']), false);
+  });
+
+  it('stops retrying at the deadline', async () => {
+    answers = [
+      [503, {}],
+      [503, {}],
+      [503, {}],
+    ];
+    const end = Date.now() + 50;
+
+    await assert.rejects(clientFor(10, () => end).listModels(), { name: 'LiteLlmUnavailableError' });
+    assert.ok(requests.length < 4, `made ${requests.length} requests`);
+  });
+
+  it('pages through every key holding an alias', async () => {
+    const key = (n: number) => ({
+      token: `t${n}`,
+      key_alias: 'a',
+      expires: null,
+      models: [],
+      metadata: {},
+      user_id: null,
+    });
+    answers = [
+      [200, { keys: [key(1)], total_count: 2, current_page: 1, total_pages: 2 }],
+      [200, { keys: [key(2)], total_count: 2, current_page: 2, total_pages: 2 }],
+    ];
+
+    const keys = await clientFor(0).listKeysByAlias('a');
+
+    assert.deepEqual(
+      keys.map((k) => k.token),
+      ['t1', 't2'],
+    );
+    assert.match(String(requests[0]?.url), /key_alias=a&page=1&size=100&return_full_object=true/);
+  });
+});

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { readConfig } from '../../lib/config.ts';
+import { BadRequestError } from '../../lib/errors.ts';
+import { parseProvisionRequest } from '../../lib/provision/request.ts';
+
+const config = readConfig({
+  LITELLM_URL: 'http://x',
+  LITELLM_MASTER_KEY_SECRET_ID: 'm',
+  API_TOKENS_SECRET_ID: 't',
+});
+
+function fieldsOf(run: () => unknown): string[] {
+  try {
+    run();
+  } catch (error) {
+    assert.ok(error instanceof BadRequestError);
+    return error.errors.map((e) => e.field);
+  }
+  assert.fail('expected a 400');
+}
+
+describe('provision request', () => {
+  it('resolves the default package', () => {
+    const request = parseProvisionRequest({ guid: 'abc12' }, 'http', config);
+
+    assert.equal(request.packageName, 'ai-developer');
+    assert.deepEqual(request.models, ['granite-3-2-8b-instruct', 'mistral-7b-instruct']);
+    assert.equal(request.duration, '30d');
+    assert.equal(request.userId, 'abc12@lab.opentlc.com');
+    assert.equal(request.maxBudget, null);
+    assert.equal(request.customModels, false);
+  });
+
+  it('names every bad field at once', () => {
+    const fields = fieldsOf(() =>
+      parseProvisionRequest(
+        { guid: '-x', duration: '1y', models: ['a', 'a'], colour: 'red' },
+        'http',
+        config,
+      ),
+    );
+
+    assert.deepEqual(fields.sort(), ['colour', 'duration', 'guid', 'models']);
+  });
+
+  it('ignores fields it does not know in event details, but not in HTTP bodies', () => {
+    const detail = { guid: 'abc12', catalog_item: 'x', lab_owner: 'y' };
+
+    assert.equal(parseProvisionRequest(detail, 'event', config).guid, 'abc12');
+    assert.deepEqual(fieldsOf(() => parseProvisionRequest(detail, 'http', config)).sort(), [
+      'catalog_item',
+      'lab_owner',
+    ]);
+  });
+
+  it('checks users and metadata limits', () => {
+    assert.deepEqual(
+      fieldsOf(() => parseProvisionRequest({ guid: 'a', users: 201 }, 'http', config)),
+      ['users'],
+    );
+    assert.deepEqual(
+      fieldsOf(() => parseProvisionRequest({ guid: 'a', users: ['u1', 'u1'] }, 'http', config)),
+      ['users'],
+    );
+    const many = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, 'v']));
+    assert.deepEqual(
+      fieldsOf(() => parseProvisionRequest({ guid: 'a', metadata: many }, 'http', config)),
+      ['metadata'],
+    );
+    assert.deepEqual(
+      fieldsOf(() => parseProvisionRequest({ guid: 'a', metadata: { k: 'v'.repeat(257) } }, 'http', config)),
+      ['metadata.k'],
+    );
+    assert.deepEqual(
+      fieldsOf(() => parseProvisionRequest({ guid: 'a', metadata: { guid: 'b' } }, 'http', config)),
+      ['metadata'],
+    );
+  });
+
+  it('refuses bodies that are not objects', () => {
+    for (const body of [null, [], 'abc', 42]) {
+      assert.deepEqual(
+        fieldsOf(() => parseProvisionRequest(body, 'http', config)),
+        ['(body)'],
+      );
+    }
+  });
+});
