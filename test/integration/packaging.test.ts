@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+/** `serverless package` run offline, as CI and operators run it; the CloudFormation it writes is checked. */
+type Resource = { Type: string; Properties: Record<string, unknown> };
+let resources: Record<string, Resource>;
+const out = mkdtempSync(join(tmpdir(), 'sls-package-'));
+
+before(() => {
+  const run = spawnSync(
+    process.execPath,
+    ['node_modules/osls/bin/serverless.js', 'package', '--stage', 'ci', '--package', out],
+    { encoding: 'utf8', env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' }, timeout: 120_000 },
+  );
+  assert.equal(run.status, 0, `serverless package failed:\n${run.stdout}\n${run.stderr}`);
+  const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
+  resources = template.Resources;
+});
+after(() => rmSync(out, { recursive: true, force: true }));
+
+const ofType = (type: string) => Object.values(resources).filter((r) => r.Type === type);
+
+describe('serverless package', () => {
+  it('builds every function for nodejs22.x on arm64', () => {
+    const functions = ofType('AWS::Lambda::Function');
+    assert.ok(functions.length >= 1);
+    for (const fn of functions) {
+      assert.equal(fn.Properties.Runtime, 'nodejs22.x');
+      assert.deepEqual(fn.Properties.Architectures, ['arm64']);
+    }
+  });
+
+  it('puts every HTTP route behind an authorizer', () => {
+    const routes = ofType('AWS::ApiGatewayV2::Route');
+    assert.ok(routes.some((r) => r.Properties.RouteKey === 'POST /keys'));
+    for (const route of routes) {
+      assert.notEqual(
+        route.Properties.AuthorizationType ?? 'NONE',
+        'NONE',
+        String(route.Properties.RouteKey),
+      );
+    }
+  });
+
+  it('grants no secretsmanager action on every resource', () => {
+    const statements = ofType('AWS::IAM::Role').flatMap((role) =>
+      (
+        role.Properties.Policies as {
+          PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] };
+        }[]
+      ).flatMap((policy) => policy.PolicyDocument.Statement),
+    );
+    const secrets = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('secretsmanager:')));
+    assert.ok(secrets.length > 0);
+    for (const statement of secrets) {
+      const resourcesOf = JSON.stringify(statement.Resource);
+      assert.ok(!/"\*"|:secret:\*/.test(resourcesOf), `wildcard resource: ${resourcesOf}`);
+      assert.match(resourcesOf, /:secret:litellm-virtual-keys\//);
+    }
+  });
+
+  it('routes Lab Provisioned events from the lab source to provision', () => {
+    const rules = ofType('AWS::Events::Rule').map((r) => r.Properties.EventPattern);
+    assert.deepEqual(rules, [{ source: ['rhdp.lab'], 'detail-type': ['Lab Provisioned'] }]);
+  });
+});
