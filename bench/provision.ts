@@ -1,0 +1,77 @@
+/**
+ * Provision bench: LiteLLM and Secrets Manager calls per first provision and per replay, and wall
+ * time of 200 sequential provisions against the stand-ins with 5 ms of LiteLLM latency.
+ * Prints figures; asserts nothing. Stand-ins run in this process, over real loopback HTTP.
+ */
+
+import { performance } from 'node:perf_hooks';
+import type { Context } from 'aws-lambda';
+import { lambdaContext, postKeysEvent } from '../test/support/events.ts';
+import { startHarness } from '../test/support/harness.ts';
+
+const SEQUENTIAL = Number(process.env.BENCH_PROVISIONS ?? 200);
+const LATENCY_MS = 5;
+
+const h = await startHarness({ LITELLM_TIMEOUT_MS: '30000', LITELLM_RETRIES: '3' });
+const { handler } = (await import('../functions/provision.ts')) as {
+  handler: (event: unknown, context: Context) => Promise<{ statusCode: number }>;
+};
+
+async function provision(guid: string): Promise<number> {
+  const result = await handler(postKeysEvent({ guid }), lambdaContext());
+  if (result.statusCode !== 200 && result.statusCode !== 201)
+    throw new Error(`${guid}: ${result.statusCode}`);
+  return result.statusCode;
+}
+
+function counted<T>(run: () => Promise<T>) {
+  return async () => {
+    h.litellm.resetCounters();
+    h.secrets.resetCounters();
+    await run();
+    return { litellm: h.litellm.callCount(), secretsManager: h.secrets.callCount() };
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+const cold = await counted(() => provision('bench-cold'))();
+const first = await counted(() => provision('bench-first'))();
+const replay = await counted(() => provision('bench-first'))();
+
+h.litellm.faults.set({ latencyMs: LATENCY_MS });
+const timings = { first: [] as number[], replay: [] as number[] };
+for (const phase of ['first', 'replay'] as const) {
+  for (let i = 0; i < SEQUENTIAL; i++) {
+    const started = performance.now();
+    await provision(`bench-seq-${i}`);
+    timings[phase].push(performance.now() - started);
+  }
+}
+const keys = await h.litellm.table.count();
+await h.close();
+
+const row = (name: string, values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return `| ${name} | ${SEQUENTIAL} | ${percentile(sorted, 50).toFixed(1)} | ${percentile(sorted, 95).toFixed(1)} | ${sorted.at(-1)?.toFixed(1)} |`;
+};
+
+console.log(`# provision bench (Node ${process.version}, ${new Date().toISOString()})
+
+| call pattern | LiteLLM calls | Secrets Manager calls | goal |
+| --- | --- | --- | --- |
+| first provision, cold container (includes the master-key fetch) | ${cold.litellm} | ${cold.secretsManager} | |
+| first provision, warm container | ${first.litellm} | ${first.secretsManager} | <= 3 + 2 |
+| replay of a provisioned lab | ${replay.litellm} | ${replay.secretsManager} | <= 2 + 1 |
+
+Sequential provisions, LiteLLM stand-in latency ${LATENCY_MS} ms per request (ms):
+
+| phase | n | p50 | p95 | max |
+| --- | --- | --- | --- | --- |
+${row('first provision', timings.first)}
+${row('replay', timings.replay)}
+
+Keys in the stand-in afterwards: ${keys} (expected ${SEQUENTIAL + 2}).
+Peak RSS of the process (service and stand-ins together): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB.`);

@@ -1,0 +1,122 @@
+/**
+ * `npm start`: the HTTP API on localhost, each request turned into the API Gateway (payload 2.0)
+ * event the deployed function receives. Without LITELLM_URL it runs on the embedded LiteLLM
+ * stand-in; with LITELLM_URL and LITELLM_MASTER_KEY it runs against that proxy. Key values are
+ * kept by a local Secrets Manager stand-in either way.
+ */
+
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { lambdaContext } from '../test/support/events.ts';
+import { LiteLlmStandIn } from '../test/support/litellm/server.ts';
+import { SecretsManagerStandIn } from '../test/support/secrets-manager-stand-in.ts';
+
+const PORT = Number(process.env.PORT ?? 3000);
+const MASTER_KEY_SECRET_ID = 'litellm-virtual-keys/litellm-master-key';
+
+const secrets = await SecretsManagerStandIn.start();
+let litellmUrl = process.env.LITELLM_URL;
+let standIn: LiteLlmStandIn | undefined;
+if (!litellmUrl) {
+  const masterKey = `sk-local-${randomUUID()}`;
+  standIn = await LiteLlmStandIn.start({ masterKey });
+  litellmUrl = standIn.url;
+  secrets.put(MASTER_KEY_SECRET_ID, masterKey);
+} else {
+  const masterKey = process.env.LITELLM_MASTER_KEY;
+  if (!masterKey) throw new Error('LITELLM_URL is set: LITELLM_MASTER_KEY must hold that proxy’s master key');
+  secrets.put(MASTER_KEY_SECRET_ID, masterKey);
+}
+Object.assign(process.env, {
+  LITELLM_URL: litellmUrl,
+  LITELLM_MASTER_KEY_SECRET_ID: MASTER_KEY_SECRET_ID,
+  API_TOKENS_SECRET_ID: process.env.API_TOKENS_SECRET_ID ?? 'litellm-virtual-keys/api-tokens',
+  AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+  AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
+  AWS_SECRET_ACCESS_KEY: 'local',
+});
+
+type Handler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+const routes: Record<string, Handler> = {
+  'POST /keys': ((await import('../functions/provision.ts')) as { handler: Handler }).handler,
+};
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function toEvent(req: IncomingMessage, routeKey: string, url: URL, body: string): APIGatewayProxyEventV2 {
+  const headers = Object.fromEntries(
+    Object.entries(req.headers).map(([name, value]) => [
+      name,
+      Array.isArray(value) ? value.join(',') : (value ?? ''),
+    ]),
+  );
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(url.search ? { queryStringParameters: Object.fromEntries(url.searchParams) } : {}),
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: `localhost:${PORT}`,
+      domainPrefix: 'localhost',
+      http: {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        protocol: 'HTTP/1.1',
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey,
+      stage: '$default',
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
+    ...(body ? { body } : {}),
+    isBase64Encoded: false,
+  };
+}
+
+const server = createServer(async (req, res) => {
+  const url = new URL(req.url ?? '/', `http://localhost:${PORT}`);
+  const routeKey = `${req.method} ${url.pathname}`;
+  const handler = routes[routeKey];
+  if (!handler) {
+    res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}');
+    return;
+  }
+  const result = await handler(toEvent(req, routeKey, url, await readBody(req)), lambdaContext());
+  res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>).end(result.body ?? '');
+});
+
+server.listen(PORT, '127.0.0.1', () => {
+  console.log(`litellm-virtual-keys on http://localhost:${PORT}`);
+  console.log(
+    standIn
+      ? `LiteLLM stand-in on ${standIn.url} (models: ${standIn.models.join(', ')})`
+      : `LiteLLM at ${litellmUrl}`,
+  );
+  console.log(
+    `\nProvision a lab:\n  curl -s -X POST http://localhost:${PORT}/keys -d '{"guid":"demo1","package":"ai-beginner"}'`,
+  );
+});
+
+const stop = async () => {
+  server.close();
+  await Promise.all([secrets.close(), standIn?.close()]);
+  process.exit(0);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
