@@ -63,6 +63,6 @@ export function logFailure(
   fields: Record<string, unknown>,
 ) {
   const entry = { ...fields, status: mapped.status, problem: mapped.problem, detail: mapped.message };
-  if (mapped.status >= 500) log.error(message, { ...entry, err: error });
+  if (mapped.status >= 500) log.error(message, { ...entry, err: unwrapMiddyInternal(error) });
   else log.info(message, entry);
 }

@@ -405,6 +405,75 @@ describe('provision when LiteLLM misbehaves', () => {
   });
 });
 
+describe('provision when Secrets Manager misbehaves', () => {
+  it('answers 503 when the master key cannot be read', async () => {
+    clearCache();
+    h.secrets.failNext('GetSecretValue', 2);
+
+    const answer = await provision({ guid: 'smdown' });
+
+    assert.equal(answer.status, 503);
+    assert.equal(answer.headers['retry-after'], '10');
+    assert.equal(h.litellm.callCount(), 0);
+  });
+
+  it('answers 500, without detail, when the master-key secret is missing', async () => {
+    clearCache();
+    h.secrets.secrets.delete(MASTER_KEY_SECRET_ID);
+
+    const answer = await provision({ guid: 'nosecret' });
+
+    h.secrets.put(MASTER_KEY_SECRET_ID, JSON.stringify({ master_key: MASTER_KEY }));
+    clearCache();
+    assert.equal(answer.status, 500);
+    assert.equal(answer.body.detail, 'the service failed; the error is logged');
+    assert.ok(
+      logEntries().some(
+        (entry) => entry.status === 500 && JSON.stringify(entry).includes('ResourceNotFound'),
+      ),
+    );
+  });
+});
+
+describe('provision of a multi-user lab', () => {
+  it('makes one key per user and returns the same keys on a replay', async () => {
+    const first = await provision({ guid: 'ws1', users: 3, package: 'ai-beginner' });
+    const again = await provision({ guid: 'ws1', users: 3, package: 'ai-beginner' });
+
+    assert.equal(first.status, 201);
+    assert.equal(again.status, 200);
+    const users = first.body.users as {
+      user: string;
+      litellm_virtual_key: string;
+      litellm_key_alias: string;
+    }[];
+    assert.deepEqual(
+      users.map((u) => [u.user, u.litellm_key_alias]),
+      [
+        ['user1', 'virtkey-ws1-user1'],
+        ['user2', 'virtkey-ws1-user2'],
+        ['user3', 'virtkey-ws1-user3'],
+      ],
+    );
+    assert.equal(new Set(users.map((u) => u.litellm_virtual_key)).size, 3);
+    assert.deepEqual(
+      again.body.litellm_virtual_keys,
+      users.map((u) => u.litellm_virtual_key),
+    );
+    assert.equal(first.body.litellm_virtual_key, users[0]?.litellm_virtual_key);
+    const data = (first.body.user_info as { data: Record<string, unknown> }).data;
+    assert.equal(data.litellm_user2_key_alias, 'virtkey-ws1-user2');
+    assert.equal(data.litellm_user2_virtual_key, users[1]?.litellm_virtual_key);
+    for (const user of users) {
+      assert.equal((await probeKey(h.litellm.url, user.litellm_virtual_key)).status, 200);
+      const row = await h.litellm.table.get(sha256(user.litellm_virtual_key));
+      assert.equal(row?.user_id, `${user.user}@lab.opentlc.com`);
+      assert.equal(row?.metadata.user, user.user);
+    }
+    assert.equal(await h.litellm.table.count(), 3);
+  });
+});
+
 describe('provision from a Lab Provisioned event', () => {
   it('makes the key once, however often the event is delivered', async () => {
     const event = labProvisionedEvent({ guid: 'evt1', package: 'ai-beginner', catalog_item: 'ai-101' });
