@@ -3,19 +3,22 @@ import { keyAlias, keySecretName, MANAGED_BY } from '../key-identity.ts';
 import type { ProvisionRequest } from './request.ts';
 
 /** Everything needed to make (or find) one key of a lab. */
-export interface KeySpec {
-  readonly guid: string;
+export interface KeySpec
+  extends Pick<
+    ProvisionRequest,
+    | 'guid'
+    | 'packageName'
+    | 'models'
+    | 'duration'
+    | 'userId'
+    | 'maxBudget'
+    | 'tpmLimit'
+    | 'rpmLimit'
+    | 'metadata'
+  > {
   readonly user?: string;
   readonly alias: string;
   readonly secretName: string;
-  readonly packageName: string;
-  readonly models: readonly string[];
-  readonly duration: string;
-  readonly userId: string;
-  readonly maxBudget: number | null;
-  readonly tpmLimit?: number;
-  readonly rpmLimit?: number;
-  readonly metadata: Readonly<Record<string, string>>;
 }
 
 /** The key spec of a single-user lab, or of one user of a multi-user lab. */
@@ -26,18 +29,19 @@ export function keySpecFor(
 ): KeySpec {
   const alias = keyAlias(request.guid, user);
   const userId = user ? `${user}@${config.labUserDomain}` : request.userId;
+  const { guid, packageName, models, duration, maxBudget, tpmLimit, rpmLimit } = request;
   return {
-    guid: request.guid,
+    guid,
     ...(user ? { user } : {}),
     alias,
     secretName: keySecretName(config.keySecretPrefix, alias),
-    packageName: request.packageName,
-    models: request.models,
-    duration: request.duration,
+    packageName,
+    models,
+    duration,
     userId,
-    maxBudget: request.maxBudget,
-    ...(request.tpmLimit === undefined ? {} : { tpmLimit: request.tpmLimit }),
-    ...(request.rpmLimit === undefined ? {} : { rpmLimit: request.rpmLimit }),
+    maxBudget,
+    ...(tpmLimit === undefined ? {} : { tpmLimit }),
+    ...(rpmLimit === undefined ? {} : { rpmLimit }),
     metadata: {
       created_by: 'babylon',
       ...request.metadata,

@@ -116,7 +116,13 @@ describe('LiteLLM stand-in: info, list, delete, update', () => {
   });
 
   it('pages at most 100, lists hashes unless asked for full objects, and includes expired keys', async () => {
-    await s.seedKey({ raw: 'sk-expired', alias: 'x1', expires: new Date(Date.now() - 1000) });
+    const earlier = new Date(Date.now() - 60_000);
+    await s.seedKey({
+      raw: 'sk-expired',
+      alias: 'x1',
+      expires: new Date(Date.now() - 1000),
+      createdAt: earlier,
+    });
     await s.seedKey({ raw: 'sk-live', alias: 'x2', expires: null });
 
     const hashes = await call('GET', '/key/list?size=1&page=2');

@@ -136,6 +136,7 @@ export class LiteLlmStandIn {
     metadata?: Json;
     models?: string[];
     userId?: string | null;
+    createdAt?: Date;
   }): Promise<{ raw: string; token: string }> {
     const raw = key.raw ?? `sk-${randomBytes(16).toString('base64url')}`;
     const token = hash(raw);
@@ -149,6 +150,7 @@ export class LiteLlmStandIn {
       user_id: key.userId ?? null,
       max_budget: null,
       created_by: 'default_user_id',
+      ...(key.createdAt ? { created_at: key.createdAt } : {}),
     });
     return { raw, token };
   }
