@@ -1,5 +1,4 @@
 import middy from '@middy/core';
-import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import secretsManager from '@middy/secrets-manager';
 import type { APIGatewayProxyEventV2, Context, EventBridgeEvent } from 'aws-lambda';
@@ -47,7 +46,7 @@ function problemResponses(functionName: string): middy.MiddlewareObj<APIGatewayP
   };
 }
 
-/** HTTP API (payload 2.0): headers normalised, JSON body parsed (base64 too), master key loaded, problems mapped. */
+/** HTTP API (payload 2.0, headers already lower-case): JSON body parsed (base64 too), master key loaded, problems mapped. */
 export function httpChain(
   config: Config,
   functionName: string,
@@ -56,8 +55,7 @@ export function httpChain(
 ) {
   const chain = middy<APIGatewayProxyEventV2, HttpResult, Error, ServiceContext>()
     .use(invocationLogContext(functionName))
-    .use(problemResponses(functionName))
-    .use(httpHeaderNormalizer());
+    .use(problemResponses(functionName));
   // Content-Type is not insisted on, so a curl without -H is understood; the option exists in
   // @middy/http-json-body-parser 6.4.5's code but not in its typings.
   const bodyOptions = { disableContentTypeCheck: true } as Parameters<typeof httpJsonBodyParser>[0];

@@ -72,7 +72,7 @@ export class LiteLlmStandIn {
   private readonly sockets = new Set<Socket>();
 
   private constructor(
-    private readonly options: StandInOptions,
+    private options: StandInOptions,
     readonly table: KeyTable,
   ) {
     this.models = options.models ?? [...DEFAULT_MODELS];
@@ -90,6 +90,11 @@ export class LiteLlmStandIn {
   get url(): string {
     const address = this.server?.address() as AddressInfo | undefined;
     return `http://127.0.0.1:${address?.port}`;
+  }
+
+  /** The proxy's master key changes (an operator rotated it); the old one stops working at once. */
+  rotateMasterKey(masterKey: string): void {
+    this.options = { ...this.options, masterKey };
   }
 
   callCount(endpoint?: string): number {
