@@ -34,7 +34,10 @@ before(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 });
-beforeEach(() => {
+// Fresh connections per test: a request cut off by a deadline must not reach the next test's script.
+beforeEach(async () => {
+  await closeLiteLlmConnections();
+  server.closeAllConnections();
   answers = [];
   requests = [];
 });
@@ -101,16 +104,20 @@ describe('LiteLLM transport', () => {
     assert.equal(await client.deleteKeys(['abc']), false);
   });
 
-  it('stops retrying at the deadline', async () => {
-    answers = [
-      [503, {}],
-      [503, {}],
-      [503, {}],
-    ];
-    const end = Date.now() + 50;
+  it('sends nothing once the deadline has passed', async () => {
+    const passed = Date.now() - 1;
 
-    await assert.rejects(clientFor(10, () => end).listModels(), { name: 'LiteLlmUnavailableError' });
-    assert.ok(requests.length < 4, `made ${requests.length} requests`);
+    await assert.rejects(clientFor(10, () => passed).listModels(), { name: 'LiteLlmUnavailableError' });
+    assert.equal(requests.length, 0);
+  });
+
+  it('does not start a retry whose backoff would end past the deadline', async () => {
+    answers = Array.from({ length: 20 }, () => [503, {}] as [number, unknown]);
+    const end = Date.now() + 150;
+
+    await assert.rejects(clientFor(20, () => end).listModels(), { name: 'LiteLlmUnavailableError' });
+    assert.ok(Date.now() <= end + 50, 'gave up by the deadline');
+    assert.ok(requests.length < 20, `made ${requests.length} requests`);
   });
 
   it('pages through every key holding an alias', async () => {
