@@ -12,9 +12,7 @@ export interface LabKeys {
   readonly created: boolean;
 }
 
-type ProvisionInput = ProvisionRequest & { readonly users?: number | readonly string[] };
-
-function userNames(users: number | readonly string[] | undefined): readonly (string | undefined)[] {
+function userNames(users: ProvisionRequest['users']): readonly (string | undefined)[] {
   if (users === undefined) return [undefined];
   return typeof users === 'number' ? Array.from({ length: users }, (_, i) => `user${i + 1}`) : users;
 }
@@ -65,7 +63,7 @@ async function eachLimited<T, R>(
  * missing and returns the same values for the keys already made.
  */
 export async function provisionLab(
-  request: ProvisionInput,
+  request: ProvisionRequest,
   litellm: LiteLlmClient,
   config: Pick<Config, 'keySecretPrefix' | 'labUserDomain' | 'litellm'>,
 ): Promise<LabKeys> {

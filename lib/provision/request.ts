@@ -18,6 +18,8 @@ export interface ProvisionRequest {
   readonly tpmLimit?: number;
   readonly rpmLimit?: number;
   readonly metadata: Readonly<Record<string, string>>;
+  /** Multi-user labs: a count (user1..userN) or the users' names; absent for a single-user lab. */
+  readonly users?: number | readonly string[];
 }
 
 const TEN_YEARS_MS = 3653 * 86_400_000;
@@ -84,7 +86,7 @@ export function parseProvisionRequest(
   input: unknown,
   source: ProvisionSource,
   config: Pick<Config, 'packages' | 'defaultPackage' | 'labUserDomain'>,
-): ProvisionRequest & { readonly users?: number | readonly string[] } {
+): ProvisionRequest {
   const body = parseInput(source === 'http' ? httpSchema : eventSchema, input, 'provision request');
   const packageName = body.package ?? config.defaultPackage;
   const pkg = config.packages[packageName];

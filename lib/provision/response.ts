@@ -19,11 +19,10 @@ export function provisionResponse(lab: LabKeys, publicUrl: string): Record<strin
     litellm_key_expires: expires,
     subscription_package: first.packageName,
   };
-  const multiUser = first.spec.user !== undefined;
-  const userFacts = usersFacts(lab.keys);
+  const perUser = first.spec.user === undefined ? undefined : usersFacts(lab.keys);
   const messages = [
     `LiteLLM API Base URL: ${baseUrl}`,
-    ...(multiUser
+    ...(perUser
       ? lab.keys.map((key) => `LiteLLM Virtual Key for ${key.spec.user}: ${key.value}`)
       : [`LiteLLM Virtual Key: ${first.value}`]),
     `Available Models: ${first.models.join(', ')}`,
@@ -32,25 +31,16 @@ export function provisionResponse(lab: LabKeys, publicUrl: string): Record<strin
   ];
   return {
     ...facts,
-    ...(multiUser
-      ? {
-          users: userFacts.users,
-          litellm_virtual_keys: userFacts.values,
-          litellm_key_aliases: userFacts.aliases,
-        }
-      : {}),
+    ...perUser?.response,
     replaced_expired_key: lab.keys.some((key) => key.replacedExpired),
     user_info: {
       messages,
-      data: {
-        ...facts,
-        litellm_available_models_list: first.models.join(', '),
-        ...(multiUser ? userFacts.data : {}),
-      },
+      data: { ...facts, litellm_available_models_list: first.models.join(', '), ...perUser?.data },
     },
   };
 }
 
+/** Multi-user labs: the `users` list and arrays of the answer, and the role's per-user data keys. */
 function usersFacts(keys: readonly EnsuredKey[]) {
   const data: Record<string, string> = {};
   const users = keys.map((key) => {
@@ -67,9 +57,11 @@ function usersFacts(keys: readonly EnsuredKey[]) {
     };
   });
   return {
-    users,
-    values: keys.map((key) => key.value),
-    aliases: keys.map((key) => key.spec.alias),
+    response: {
+      users,
+      litellm_virtual_keys: keys.map((key) => key.value),
+      litellm_key_aliases: keys.map((key) => key.spec.alias),
+    },
     data,
   };
 }
