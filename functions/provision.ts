@@ -1,18 +1,7 @@
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { getConfig } from '../lib/config.ts';
 import { jsonResponse } from '../lib/http.ts';
-import { LiteLlmClient } from '../lib/litellm/client.ts';
 import { log } from '../lib/log.ts';
-import { readMasterSecret } from '../lib/master-key.ts';
-import {
-  deadlineOf,
-  eventChain,
-  httpChain,
-  isHttpEvent,
-  type LabEvent,
-  type ServiceContext,
-  withServiceContext,
-} from '../lib/middleware.ts';
+import { eventChain, httpChain, httpOrEvent, litellmFor, type ServiceContext } from '../lib/middleware.ts';
 import { provisionLab } from '../lib/provision/provision-lab.ts';
 import { type ProvisionSource, parseProvisionRequest } from '../lib/provision/request.ts';
 import { provisionResponse } from '../lib/provision/response.ts';
@@ -21,8 +10,7 @@ const config = getConfig();
 
 async function provision(input: unknown, source: ProvisionSource, context: ServiceContext) {
   const request = parseProvisionRequest(input, source, config);
-  const { masterKey } = readMasterSecret(context.litellmSecret);
-  const litellm = new LiteLlmClient(config.litellm, masterKey, deadlineOf(context));
+  const { litellm } = litellmFor(config, context);
   const lab = await provisionLab(request, litellm, config);
   log.info('provisioned', {
     guid: lab.guid,
@@ -53,7 +41,4 @@ const labEvent = eventChain(config, 'provision', async (event, context) => {
 });
 
 /** `POST /keys` and the EventBridge `Lab Provisioned` event. */
-export const handler = (event: APIGatewayProxyEventV2 | LabEvent, context: Context) =>
-  isHttpEvent(event)
-    ? withServiceContext(http)(event, context)
-    : withServiceContext(labEvent)(event, context);
+export const handler = httpOrEvent(http, labEvent);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   CreateSecretCommand,
+  DeleteSecretCommand,
   GetSecretValueCommand,
   InvalidRequestException,
   PutSecretValueCommand,
@@ -111,7 +112,14 @@ export async function pinStoredKey(
     if (error instanceof ResourceExistsException) return { ...(await readPresent(name)), won: false };
     if (!isScheduledForDeletion(error)) throw error;
   }
-  await send('RestoreSecret', () => secretsManager().send(new RestoreSecretCommand({ SecretId: name })));
+  try {
+    await send('RestoreSecret', () => secretsManager().send(new RestoreSecretCommand({ SecretId: name })));
+  } catch (error) {
+    // A forced deletion still finishing: the name is neither usable nor restorable for a moment.
+    if (error instanceof ResourceNotFoundException)
+      throw new UnavailableError(`Secrets Manager is still deleting secret ${name}`, 5);
+    throw error;
+  }
   const restored = await readPresent(name);
   return replaceStoredKey(name, value, hashKey(restored.value));
 }
@@ -134,6 +142,22 @@ export async function replaceStoredKey(name: string, value: string, supersedes: 
     return { value, arn: out.ARN ?? name, won: true };
   } catch (error) {
     if (error instanceof ResourceExistsException) return { ...(await readPresent(name)), won: false };
+    throw error;
+  }
+}
+
+/**
+ * Delete a key's stored value once the key is verified gone; there is nothing left to recover, so
+ * no recovery window. False when it was already gone.
+ */
+export async function deleteStoredKey(name: string): Promise<boolean> {
+  try {
+    await send('DeleteSecret', () =>
+      secretsManager().send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true })),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException) return false;
     throw error;
   }
 }

@@ -4,7 +4,9 @@ import secretsManager from '@middy/secrets-manager';
 import type { APIGatewayProxyEventV2, Context, EventBridgeEvent } from 'aws-lambda';
 import type { Config } from './config.ts';
 import { type HttpResult, logFailure, problemResponse, toHttpError } from './http.ts';
+import { LiteLlmClient } from './litellm/client.ts';
 import { setLogContext } from './log.ts';
+import { readMasterSecret } from './master-key.ts';
 
 /** The Lambda context once the master-key secret is loaded (as middy hands it over: string or parsed JSON). */
 export interface ServiceContext extends Context {
@@ -88,7 +90,7 @@ export function eventChain<R>(config: Config, functionName: string, handler: Eve
     .handler(handler);
 }
 
-export function isHttpEvent(event: unknown): event is APIGatewayProxyEventV2 {
+function isHttpEvent(event: unknown): event is APIGatewayProxyEventV2 {
   return typeof event === 'object' && event !== null && 'requestContext' in event && 'routeKey' in event;
 }
 
@@ -97,8 +99,26 @@ export function withServiceContext<E, R>(chain: (event: E, context: ServiceConte
   return (event: E, context: Context) => chain(event, context as ServiceContext);
 }
 
+/** One Lambda handler for a function's HTTP route and its EventBridge rule. */
+export function httpOrEvent<R>(
+  http: (event: APIGatewayProxyEventV2, context: ServiceContext) => Promise<HttpResult>,
+  labEvent: (event: LabEvent, context: ServiceContext) => Promise<R>,
+) {
+  return (event: APIGatewayProxyEventV2 | LabEvent, context: Context) =>
+    isHttpEvent(event)
+      ? withServiceContext(http)(event, context)
+      : withServiceContext(labEvent)(event, context);
+}
+
 /** Lambda time left, less a margin to still answer; bounds every LiteLLM retry. */
 export function deadlineOf(context: Context, marginMs = 1000): () => number {
   const end = Date.now() + context.getRemainingTimeInMillis() - marginMs;
   return () => end;
+}
+
+/** This invocation's LiteLLM client: the master key from the loaded secret, every call bounded by the deadline. */
+export function litellmFor(config: Config, context: ServiceContext) {
+  const secret = readMasterSecret(context.litellmSecret);
+  const deadline = deadlineOf(context);
+  return { litellm: new LiteLlmClient(config.litellm, secret.masterKey, deadline), secret, deadline };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from './duration.ts';
+import { durationMs, parseDuration } from './duration.ts';
 import { BadRequestError, type FieldError } from './errors.ts';
 
 /** Lab GUIDs and user names: 1-40 of a-z, 0-9 and '-', not starting or ending with '-'. */
@@ -14,6 +14,16 @@ export const durationSchema = z
   .refine((text) => parseDuration(text) !== undefined, {
     message: 'must be digits followed by one of s, m, h, d, w, mo (for example 7d, 168h, 30m)',
   });
+
+/** The longest term a key may be given, by duration or by an absolute expiry. */
+export const MAX_TERM_MS = 3653 * 86_400_000;
+
+/** A key's term: LiteLLM's duration grammar, longer than zero and at most ten years. */
+export const termSchema = durationSchema.refine((text) => {
+  const duration = parseDuration(text);
+  // a grammar error is reported once, by durationSchema
+  return duration === undefined || (durationMs(duration) > 0 && durationMs(duration) <= MAX_TERM_MS);
+}, 'must be longer than zero and at most ten years');
 
 function fieldOf(path: readonly PropertyKey[]): string {
   return path.map(String).join('.') || '(body)';

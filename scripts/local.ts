@@ -42,9 +42,29 @@ type Handler = (
   event: APIGatewayProxyEventV2,
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
-const routes: Record<string, Handler> = {
-  'POST /keys': ((await import('../functions/provision.ts')) as { handler: Handler }).handler,
-};
+const handlerOf = async (name: string) =>
+  ((await import(`../functions/${name}.ts`)) as { handler: Handler }).handler;
+
+/** The routes of serverless.yml; `{guid}` becomes a path parameter as API Gateway sets it. */
+const routes: { routeKey: string; pattern: RegExp; handler: Handler }[] = [
+  { routeKey: 'POST /keys', pattern: /^\/keys$/, handler: await handlerOf('provision') },
+  { routeKey: 'GET /keys/{guid}', pattern: /^\/keys\/([^/]+)$/, handler: await handlerOf('status') },
+  { routeKey: 'DELETE /keys/{guid}', pattern: /^\/keys\/([^/]+)$/, handler: await handlerOf('destroy') },
+  {
+    routeKey: 'POST /keys/{guid}/extend',
+    pattern: /^\/keys\/([^/]+)\/extend$/,
+    handler: await handlerOf('extend'),
+  },
+];
+
+function matchRoute(method: string, path: string) {
+  for (const route of routes) {
+    if (!route.routeKey.startsWith(`${method} `)) continue;
+    const match = route.pattern.exec(path);
+    if (match) return { route, guid: match[1] ? decodeURIComponent(match[1]) : undefined };
+  }
+  return undefined;
+}
 
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -52,7 +72,13 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function toEvent(req: IncomingMessage, routeKey: string, url: URL, body: string): APIGatewayProxyEventV2 {
+function toEvent(
+  req: IncomingMessage,
+  routeKey: string,
+  guid: string | undefined,
+  url: URL,
+  body: string,
+): APIGatewayProxyEventV2 {
   const headers = Object.fromEntries(
     Object.entries(req.headers).map(([name, value]) => [
       name,
@@ -66,6 +92,7 @@ function toEvent(req: IncomingMessage, routeKey: string, url: URL, body: string)
     rawQueryString: url.search.slice(1),
     headers,
     ...(url.search ? { queryStringParameters: Object.fromEntries(url.searchParams) } : {}),
+    ...(guid === undefined ? {} : { pathParameters: { guid } }),
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',
@@ -91,13 +118,13 @@ function toEvent(req: IncomingMessage, routeKey: string, url: URL, body: string)
 
 const server = createServer(async (req, res) => {
   const url = new URL(req.url ?? '/', `http://localhost:${PORT}`);
-  const routeKey = `${req.method} ${url.pathname}`;
-  const handler = routes[routeKey];
-  if (!handler) {
+  const matched = matchRoute(req.method ?? 'GET', url.pathname);
+  if (!matched) {
     res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}');
     return;
   }
-  const result = await handler(toEvent(req, routeKey, url, await readBody(req)), lambdaContext());
+  const event = toEvent(req, matched.route.routeKey, matched.guid, url, await readBody(req));
+  const result = await matched.route.handler(event, lambdaContext());
   res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>).end(result.body ?? '');
 });
 
@@ -108,9 +135,12 @@ server.listen(PORT, '127.0.0.1', () => {
       ? `LiteLLM stand-in on ${standIn.url} (models: ${standIn.models.join(', ')})`
       : `LiteLLM at ${litellmUrl}`,
   );
-  console.log(
-    `\nProvision a lab:\n  curl -s -X POST http://localhost:${PORT}/keys -d '{"guid":"demo1","package":"ai-beginner"}'`,
-  );
+  const base = `http://localhost:${PORT}`;
+  console.log(`
+Provision a lab:   curl -s -X POST ${base}/keys -d '{"guid":"demo1","package":"ai-beginner"}'
+What it holds:     curl -s ${base}/keys/demo1
+Extend it:         curl -s -X POST ${base}/keys/demo1/extend -d '{"duration":"7d"}'
+Destroy it:        curl -s -X DELETE ${base}/keys/demo1`);
 });
 
 const stop = async () => {

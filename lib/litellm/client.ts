@@ -1,6 +1,7 @@
 import type { LiteLlmTarget } from '../config.ts';
+import { redact } from '../log.ts';
 import { LiteLlmResponseError } from './errors.ts';
-import { LiteLlmTransport } from './transport.ts';
+import { errorFromBody, LiteLlmTransport } from './transport.ts';
 import type {
   GenerateKeyRequest,
   GenerateKeyResponse,
@@ -100,16 +101,68 @@ export class LiteLlmClient {
   }
 
   /** Delete keys by value or hash; false when none of them existed (LiteLLM's 404 "No keys found"). */
-  async deleteKeys(keys: readonly string[]): Promise<boolean> {
-    const { status, body } = await this.transport.call({
+  deleteKeys(keys: readonly string[]): Promise<boolean> {
+    return this.delete({ keys });
+  }
+
+  /** Delete every key holding each alias (duplicates from LiteLLM's alias race included); false when none did. */
+  deleteKeysByAlias(aliases: readonly string[]): Promise<boolean> {
+    return this.delete({ key_aliases: aliases });
+  }
+
+  private async delete(body: { keys: readonly string[] } | { key_aliases: readonly string[] }) {
+    const { status, body: answer } = await this.transport.call({
       method: 'POST',
       path: '/key/delete',
-      body: { keys },
+      body,
       retry: true,
       expect: [404],
     });
     if (status !== 404) return true;
-    if (isKeyNotFound(body, /no keys found/i)) return false;
-    throw unexpected404('POST /key/delete', body);
+    if (isKeyNotFound(answer, /no keys found/i)) return false;
+    throw unexpected404('POST /key/delete', answer);
+  }
+
+  /**
+   * Set a key's expiry to now + `duration`; nothing else is sent, so nothing else changes (LiteLLM
+   * would replace the whole metadata). Pass the raw key where known: LiteLLM evicts its auth cache
+   * entry only under the hash of what it was given. Undefined when the key no longer exists.
+   */
+  async extendKey(keyOrHash: string, duration: string): Promise<KeyRecord | undefined> {
+    const { status, body } = await this.transport.call({
+      method: 'POST',
+      path: '/key/update',
+      body: { key: keyOrHash, duration },
+      retry: true,
+      // LiteLLM answers an unknown key on /key/update with 401, not 404.
+      expect: [401, 404],
+    });
+    if (status === 401 || status === 404) {
+      const { type, message } = errorFromBody(body);
+      if (/does not exist|not found/i.test(message)) return undefined;
+      throw new LiteLlmResponseError('POST /key/update', status, type, redact(message));
+    }
+    return asObject(body, 'POST /key/update') as unknown as KeyRecord;
+  }
+
+  /**
+   * Use a virtual key on an LLM route, as its holder would. `unknown` is LiteLLM's "not found in db"
+   * (the row is gone and this replica holds no cached copy); `refused` covers expired or blocked keys.
+   */
+  async probeKey(rawKey: string): Promise<KeyProbe> {
+    const { status, body } = await this.transport.call({
+      method: 'GET',
+      path: '/v1/models',
+      bearer: rawKey,
+      retry: true,
+      expect: [400, 401, 403],
+    });
+    if (status < 300) return 'accepted';
+    const { type, message } = errorFromBody(body);
+    return type === 'token_not_found_in_db' || /not found in db|unable to find token/i.test(message)
+      ? 'unknown'
+      : 'refused';
   }
 }
+
+export type KeyProbe = 'accepted' | 'unknown' | 'refused';

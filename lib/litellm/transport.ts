@@ -13,6 +13,8 @@ export interface CallOptions {
   readonly retry: boolean;
   /** Statuses the caller handles itself; they come back as `{ status, body }` instead of an error. */
   readonly expect?: readonly number[];
+  /** Authenticate as this key instead of the master key (probing whether a virtual key still works). */
+  readonly bearer?: string;
 }
 
 export interface CallResult {
@@ -67,7 +69,8 @@ function transientReason(error: unknown): string | undefined {
   return undefined;
 }
 
-function errorFromBody(body: unknown): { type?: string; message: string } {
+/** LiteLLM's error type and message from any of its error bodies (ProxyException, FastAPI, plain). */
+export function errorFromBody(body: unknown): { type?: string; message: string } {
   if (body && typeof body === 'object') {
     const { error, detail } = body as { error?: unknown; detail?: unknown };
     if (error && typeof error === 'object') {
@@ -121,7 +124,7 @@ export class LiteLlmTransport {
           method: options.method,
           path: this.pathWithQuery(options),
           headers: {
-            authorization: `Bearer ${this.masterKey}`,
+            authorization: `Bearer ${options.bearer ?? this.masterKey}`,
             accept: 'application/json',
             ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
           },

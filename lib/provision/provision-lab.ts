@@ -1,3 +1,4 @@
+import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
 import { BadRequestError } from '../errors.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
@@ -32,30 +33,6 @@ function modelCheck(litellm: LiteLlmClient, request: ProvisionRequest): () => Pr
     });
     return pending;
   };
-}
-
-/** Run `work` over `items`, at most `limit` at a time; every item runs, the first failure is rethrown. */
-async function eachLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  const failures: unknown[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      try {
-        results[index] = await work(items[index] as T);
-      } catch (error) {
-        failures.push(error);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failures.length > 0) throw failures[0];
-  return results;
 }
 
 /**

@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import type { Config } from '../config.ts';
-import { durationMs, parseDuration } from '../duration.ts';
 import { BadRequestError } from '../errors.ts';
 import { RESERVED_METADATA } from '../key-identity.ts';
-import { durationSchema, guidSchema, NAME_PATTERN, parseInput } from '../schemas.ts';
+import { guidSchema, NAME_PATTERN, parseInput, termSchema } from '../schemas.ts';
 
 /** A provision request after validation, with the package resolved. */
 export interface ProvisionRequest {
@@ -22,7 +21,6 @@ export interface ProvisionRequest {
   readonly users?: number | readonly string[];
 }
 
-const TEN_YEARS_MS = 3653 * 86_400_000;
 const MAX_USERS = 200;
 
 const fields = {
@@ -34,13 +32,7 @@ const fields = {
     .max(100)
     .refine((models) => new Set(models).size === models.length, 'must not repeat a model')
     .optional(),
-  duration: durationSchema
-    .refine((text) => {
-      const duration = parseDuration(text);
-      // a grammar error is reported once, by durationSchema
-      return duration === undefined || (durationMs(duration) > 0 && durationMs(duration) <= TEN_YEARS_MS);
-    }, 'must be longer than zero and at most ten years')
-    .optional(),
+  duration: termSchema.optional(),
   user_id: z
     .string({ error: 'must be a string' })
     .min(1)

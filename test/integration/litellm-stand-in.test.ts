@@ -167,6 +167,21 @@ describe('LiteLLM stand-in: info, list, delete, update', () => {
     assert.ok(await s.table.get(sha256('sk-sticky')));
   });
 
+  it('leaves a deleted key usable on another replica until that replica’s auth cache lapses', async () => {
+    await s.seedKey({ raw: 'sk-cached', alias: 'cached', expires: null });
+    s.faults.set({ replicaAuthCacheMs: 300 });
+    assert.equal((await call('GET', '/v1/models', undefined, 'sk-cached')).status, 200);
+
+    await call('POST', '/key/delete', { keys: ['sk-cached'] });
+
+    assert.equal((await call('GET', `/key/info?key=${sha256('sk-cached')}`)).status, 404);
+    assert.equal((await call('GET', '/v1/models', undefined, 'sk-cached')).status, 200);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    const lapsed = await call('GET', '/v1/models', undefined, 'sk-cached');
+    assert.equal(lapsed.status, 401);
+    assert.equal(lapsed.body.error?.type, 'token_not_found_in_db');
+  });
+
   it('updates expiry and replaces metadata; an unknown key is a 401', async () => {
     await s.seedKey({ raw: 'sk-upd', alias: 'u1', expires: null, metadata: { a: '1', b: '2' } });
 

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { readZip } from '../support/zip.ts';
 
 /** `serverless package` run offline, as CI and operators run it; the CloudFormation it writes is checked. */
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -36,7 +37,12 @@ describe('serverless package', () => {
 
   it('puts every HTTP route behind an authorizer', () => {
     const routes = ofType('AWS::ApiGatewayV2::Route');
-    assert.ok(routes.some((r) => r.Properties.RouteKey === 'POST /keys'));
+    assert.deepEqual(routes.map((r) => r.Properties.RouteKey).sort(), [
+      'DELETE /keys/{guid}',
+      'GET /keys/{guid}',
+      'POST /keys',
+      'POST /keys/{guid}/extend',
+    ]);
     for (const route of routes) {
       assert.notEqual(
         route.Properties.AuthorizationType ?? 'NONE',
@@ -63,8 +69,25 @@ describe('serverless package', () => {
     }
   });
 
-  it('routes Lab Provisioned events from the lab source to provision', () => {
-    const rules = ofType('AWS::Events::Rule').map((r) => r.Properties.EventPattern);
-    assert.deepEqual(rules, [{ source: ['rhdp.lab'], 'detail-type': ['Lab Provisioned'] }]);
+  it('routes each lab lifecycle event from the lab source to its function', () => {
+    const rules = ofType('AWS::Events::Rule').map((rule) => {
+      const targets = rule.Properties.Targets as { Arn: { 'Fn::GetAtt': [string, string] } }[];
+      return [rule.Properties.EventPattern, targets.map((t) => t.Arn['Fn::GetAtt'][0])];
+    });
+    assert.deepEqual(rules, [
+      [{ source: ['rhdp.lab'], 'detail-type': ['Lab Provisioned'] }, ['ProvisionLambdaFunction']],
+      [{ source: ['rhdp.lab'], 'detail-type': ['Lab Destroyed'] }, ['DestroyLambdaFunction']],
+      [{ source: ['rhdp.lab'], 'detail-type': ['Lab Extended'] }, ['ExtendLambdaFunction']],
+    ]);
+  });
+
+  it('bundles pg for direct database deletion into the destroy function', () => {
+    const files = readZip(join(out, 'destroy.zip'));
+    assert.deepEqual([...files.keys()].sort(), ['functions/destroy.mjs', 'functions/destroy.mjs.map']);
+    const bundle = files.get('functions/destroy.mjs')?.toString('utf8') ?? '';
+    assert.match(bundle, /LiteLLM_DeletedVerificationToken/);
+    // pg's client is inside the bundle, not imported from a node_modules the zip does not have
+    assert.match(bundle, /ReadyForQuery|readyForQuery/);
+    assert.doesNotMatch(bundle, /from\s*"pg"|require\("pg"\)/);
   });
 });

@@ -17,10 +17,44 @@ export function postKeysEvent(body: unknown, options: { base64?: boolean } = {})
   return event;
 }
 
-export function labProvisionedEvent(detail: unknown): EventBridgeEvent<'Lab Provisioned', unknown> {
-  const event = sampleEvent<EventBridgeEvent<'Lab Provisioned', unknown>>('eventbridge-lab-provisioned.json');
-  return { ...event, detail };
+/** A `/keys/{guid}` route event from its sample, for another guid, query string or body. */
+function labRouteEvent(
+  sample: string,
+  guid: string,
+  options: { query?: Record<string, string>; body?: unknown } = {},
+): APIGatewayProxyEventV2 {
+  const event = sampleEvent<APIGatewayProxyEventV2>(sample);
+  const path = event.rawPath.replace('abc12', encodeURIComponent(guid));
+  event.rawPath = path;
+  event.requestContext.http.path = path;
+  event.pathParameters = { guid };
+  if (options.query) {
+    event.queryStringParameters = options.query;
+    event.rawQueryString = new URLSearchParams(options.query).toString();
+  }
+  if (options.body !== undefined) {
+    event.body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+  }
+  return event;
 }
+
+export const deleteKeysEvent = (guid: string, query?: Record<string, string>) =>
+  labRouteEvent('http-delete-keys.json', guid, query ? { query } : {});
+export const getKeysEvent = (guid: string, query?: Record<string, string>) =>
+  labRouteEvent('http-get-keys.json', guid, query ? { query } : {});
+export const extendKeysEvent = (guid: string, body: unknown) =>
+  labRouteEvent('http-post-extend.json', guid, { body });
+
+function labLifecycleEvent(sample: string, detail: unknown): EventBridgeEvent<string, unknown> {
+  return { ...sampleEvent<EventBridgeEvent<string, unknown>>(sample), detail };
+}
+
+export const labProvisionedEvent = (detail: unknown) =>
+  labLifecycleEvent('eventbridge-lab-provisioned.json', detail);
+export const labDestroyedEvent = (detail: unknown) =>
+  labLifecycleEvent('eventbridge-lab-destroyed.json', detail);
+export const labExtendedEvent = (detail: unknown) =>
+  labLifecycleEvent('eventbridge-lab-extended.json', detail);
 
 let invocation = 0;
 

@@ -25,7 +25,11 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     LiteLlmStandIn.start({ masterKey: MASTER_KEY }),
     SecretsManagerStandIn.start(),
   ]);
-  secrets.put(MASTER_KEY_SECRET_ID, JSON.stringify({ master_key: MASTER_KEY }));
+  // As operators store it: the master key, and LiteLLM's database for direct deletion.
+  secrets.put(
+    MASTER_KEY_SECRET_ID,
+    JSON.stringify({ master_key: MASTER_KEY, database_url: litellm.table.db.url }),
+  );
   secrets.put(API_TOKENS_SECRET_ID, JSON.stringify({ rhdp: 'test-api-token-rhdp-0001' }));
   Object.assign(process.env, {
     LITELLM_URL: `${litellm.url}/`,

@@ -82,6 +82,12 @@ export class SecretsManagerStandIn {
     this.create({ Name: name, SecretString: value });
   }
 
+  /** Replace a secret outright (an operator re-creating the master-key secret). */
+  replace(name: string, value: string): void {
+    this.secrets.delete(name);
+    this.put(name, value);
+  }
+
   /** As DeleteSecret with a recovery window leaves it. */
   scheduleDeletion(name: string): void {
     this.remove({ SecretId: name });

@@ -1,24 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readConfig } from '../../lib/config.ts';
-import { BadRequestError } from '../../lib/errors.ts';
 import { parseProvisionRequest } from '../../lib/provision/request.ts';
+import { fieldsOf } from '../support/bad-request.ts';
 
 const config = readConfig({
   LITELLM_URL: 'http://x',
   LITELLM_MASTER_KEY_SECRET_ID: 'm',
   API_TOKENS_SECRET_ID: 't',
 });
-
-function fieldsOf(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    assert.ok(error instanceof BadRequestError);
-    return error.errors.map((e) => e.field);
-  }
-  assert.fail('expected a 400');
-}
 
 describe('provision request', () => {
   it('resolves the default package', () => {

@@ -22,6 +22,11 @@ export interface FaultRates {
   stickyDelete: boolean;
   /** Pause between /key/generate's alias check and its insert, widening LiteLLM's race window. */
   aliasRaceGapMs: number;
+  /**
+   * LLM routes are served by another replica whose in-memory auth cache keeps a key it has
+   * authenticated for this long, deleted or not (LiteLLM's user-key cache TTL, 60 s by default).
+   */
+  replicaAuthCacheMs: number;
 }
 
 interface Scripted {
@@ -55,6 +60,7 @@ export class Faults {
       endpoints: [],
       stickyDelete: false,
       aliasRaceGapMs: 0,
+      replicaAuthCacheMs: 0,
     };
   }
 

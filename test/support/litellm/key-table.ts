@@ -122,9 +122,10 @@ export class KeyTable {
       const chunk = keys.slice(start, start + 2000);
       await this.db.query(
         `INSERT INTO ${TABLE} (token, key_name, key_alias, expires, models, metadata, user_id, created_by, created_at)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamp[], $5::text[], $6::jsonb[],
-           $7::text[], $8::text[], $9::timestamp[])
-           AS t(token, key_name, key_alias, expires, models, metadata, user_id, created_by, created_at)
+         SELECT token, key_name, key_alias, expires, models::text[], metadata, user_id, created_by, created_at
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamp[], $5::text[], $6::jsonb[],
+             $7::text[], $8::text[], $9::timestamp[])
+             AS t(token, key_name, key_alias, expires, models, metadata, user_id, created_by, created_at)
          ON CONFLICT (token) DO NOTHING`,
         [
           chunk.map((k) => k.token),

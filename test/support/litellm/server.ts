@@ -68,6 +68,8 @@ export class LiteLlmStandIn {
   models: string[];
   inFlight = 0;
   peakInFlight = 0;
+  /** The other replica's auth cache (see `replicaAuthCacheMs`): key hash -> row and when it lapses. */
+  private readonly replicaCache = new Map<string, { row: KeyRow; until: number }>();
   private server?: Server;
   private readonly sockets = new Set<Socket>();
 
@@ -122,6 +124,7 @@ export class LiteLlmStandIn {
 
   async reset(): Promise<void> {
     this.faults.clear();
+    this.replicaCache.clear();
     this.resetCounters();
     this.models = this.options.models ?? [...DEFAULT_MODELS];
     await this.table.truncate();
@@ -313,7 +316,9 @@ export class LiteLlmStandIn {
       );
     }
     const token_hash = hash(token);
-    const row = await this.table.get(token_hash);
+    const entry = this.replicaCache.get(token_hash);
+    const cached = entry && entry.until > Date.now() && this.faults.rates.replicaAuthCacheMs > 0;
+    const row = cached ? entry.row : await this.table.get(token_hash);
     if (!row) {
       throw proxyError(
         401,
@@ -336,6 +341,9 @@ export class LiteLlmStandIn {
         'expired_key',
         `sk-...${token.slice(-4)}`,
       );
+    }
+    if (this.faults.rates.replicaAuthCacheMs > 0 && !cached) {
+      this.replicaCache.set(token_hash, { row, until: Date.now() + this.faults.rates.replicaAuthCacheMs });
     }
     return row;
   }

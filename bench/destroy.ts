@@ -1,0 +1,125 @@
+/**
+ * Destroy bench: LiteLLM calls and wall time to destroy one lab while LiteLLM holds 0, 1k, 10k and
+ * 100k unrelated keys, beside the role's approach done correctly (every /key/list page, then one
+ * /key/info per key to find the lab's alias, then /key/delete), against the same stand-in with the
+ * same latency. Prints figures; asserts nothing.
+ *
+ * BENCH_SIZES=0,1000 limits the sizes; BENCH_LATENCY_MS sets the stand-in's latency per request.
+ */
+
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Context } from 'aws-lambda';
+import { deleteKeysEvent, lambdaContext, postKeysEvent } from '../test/support/events.ts';
+import { MASTER_KEY, startHarness } from '../test/support/harness.ts';
+
+const SIZES = (process.env.BENCH_SIZES ?? '0,1000,10000,100000').split(',').map(Number);
+const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 2);
+const LABS_PER_SIZE = 5;
+
+const h = await startHarness({ LITELLM_TIMEOUT_MS: '30000', LITELLM_RETRIES: '3' });
+type Handler = (event: unknown, context: Context) => Promise<{ statusCode: number; body: string }>;
+const provision = ((await import('../functions/provision.ts')) as { handler: Handler }).handler;
+const destroy = ((await import('../functions/destroy.ts')) as { handler: Handler }).handler;
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** Unrelated keys number `from` to `to - 1`: half of other labs of ours, half of other systems. */
+async function populate(from: number, to: number): Promise<void> {
+  const now = Date.now();
+  await h.litellm.table.insertMany(
+    Array.from({ length: to - from }, (_, n) => n + from).map((i) => ({
+      token: sha256(`unrelated-${i}`),
+      key_name: 'sk-...xxxx',
+      key_alias: i % 2 ? `team-key-${i}` : `virtkey-other${i}`,
+      expires: new Date(now + 30 * 86_400_000),
+      models: ['granite-3-2-8b-instruct'],
+      metadata: i % 2 ? {} : { managed_by: 'litellm-virtual-keys', guid: `other${i}` },
+      user_id: `user${i}@example.com`,
+      max_budget: null,
+      created_by: 'default_user_id',
+    })),
+  );
+  const unrelated = await h.litellm.table.count();
+  if (unrelated !== to) throw new Error(`expected ${to} keys in the stand-in, found ${unrelated}`);
+}
+
+async function provisionLab(guid: string): Promise<void> {
+  const answer = await provision(postKeysEvent({ guid }), lambdaContext());
+  if (answer.statusCode !== 201) throw new Error(`provision ${guid}: ${answer.statusCode}`);
+}
+
+/** This service: one lab destroyed through the deployed handler. */
+async function ours(guid: string): Promise<{ calls: number; ms: number }> {
+  await provisionLab(guid);
+  h.litellm.resetCounters();
+  const started = performance.now();
+  const answer = await destroy(deleteKeysEvent(guid), lambdaContext(120_000));
+  const ms = performance.now() - started;
+  if (answer.statusCode !== 200 || !JSON.parse(answer.body).deleted)
+    throw new Error(`destroy ${guid}: ${answer.body}`);
+  return { calls: h.litellm.callCount(), ms };
+}
+
+async function call(path: string, init: RequestInit = {}): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${h.litellm.url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+/** The role's approach, done correctly: every page of hashes, /key/info per hash, then delete the matches. */
+async function roleApproach(guid: string): Promise<{ calls: number; ms: number }> {
+  await provisionLab(guid);
+  h.litellm.resetCounters();
+  const alias = `virtkey-${guid}`;
+  const started = performance.now();
+  const matches: string[] = [];
+  for (let page = 1; ; page++) {
+    const { body } = await call(`/key/list?page=${page}&size=100`);
+    const { keys, total_pages } = body as { keys: string[]; total_pages: number };
+    for (const hash of keys) {
+      const info = await call(`/key/info?key=${hash}`);
+      if ((info.body as { info?: { key_alias?: string } }).info?.key_alias === alias) matches.push(hash);
+    }
+    if (page >= total_pages) break;
+  }
+  const deleted = await call('/key/delete', { method: 'POST', body: JSON.stringify({ keys: matches }) });
+  const ms = performance.now() - started;
+  if (deleted.status !== 200 || matches.length !== 1)
+    throw new Error(`role approach ${guid}: ${matches.length}`);
+  return { calls: h.litellm.callCount(), ms };
+}
+
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+
+const rows: string[] = [];
+let populated = 0;
+h.litellm.faults.set({ latencyMs: LATENCY_MS });
+for (const size of SIZES) {
+  await populate(populated, size);
+  populated = size;
+  const runs = [];
+  for (let i = 0; i < LABS_PER_SIZE; i++) runs.push(await ours(`bench-${size}-${i}`));
+  const role = await roleApproach(`bench-role-${size}`);
+  rows.push(
+    `| ${size.toLocaleString('en')} | ${Math.max(...runs.map((r) => r.calls))} | ${median(runs.map((r) => r.ms)).toFixed(1)} | ${role.calls.toLocaleString('en')} | ${Math.round(role.ms).toLocaleString('en')} |`,
+  );
+  console.error(`size ${size} done`);
+}
+await h.close();
+
+console.log(`# destroy bench (Node ${process.version}, ${new Date().toISOString()})
+
+LiteLLM stand-in on loopback HTTP with ${LATENCY_MS} ms of latency per request, Postgres: ${h.litellm.table.db.kind}.
+"This service" is the destroy handler (list by alias, delete, verify with the key itself), the
+median of ${LABS_PER_SIZE} labs; "role approach" pages /key/list (100 per page), asks /key/info
+for every key, then deletes the match.
+
+| unrelated keys | this service: LiteLLM calls (max) | this service: wall ms (median) | role approach: LiteLLM calls | role approach: wall ms |
+| --- | --- | --- | --- | --- |
+${rows.join('\n')}
+
+Goal: at most 3 LiteLLM calls per destroy at every size.
+Peak RSS of the process (service and stand-ins together): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB.`);

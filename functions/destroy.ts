@@ -1,0 +1,51 @@
+import { getConfig } from '../lib/config.ts';
+import { type DestroyedLab, destroyLab } from '../lib/destroy/destroy-lab.ts';
+import { parseDestroyRequest } from '../lib/destroy/request.ts';
+import { destroyResponse } from '../lib/destroy/response.ts';
+import { jsonResponse } from '../lib/http.ts';
+import { log } from '../lib/log.ts';
+import { eventChain, httpChain, httpOrEvent, litellmFor, type ServiceContext } from '../lib/middleware.ts';
+
+const config = getConfig();
+
+async function destroy(
+  input: unknown,
+  source: 'http' | 'event',
+  context: ServiceContext,
+): Promise<DestroyedLab> {
+  const request = parseDestroyRequest(input, source, config);
+  const { litellm, secret, deadline } = litellmFor(config, context);
+  const lab = await destroyLab(request, {
+    litellm,
+    config,
+    deadline: deadline(),
+    ...(secret.databaseUrl ? { databaseUrl: secret.databaseUrl } : {}),
+  });
+  log.info('destroyed', {
+    guid: lab.guid,
+    source,
+    was_missing: lab.wasMissing,
+    deleted_keys: lab.deletedKeys,
+    database_deleted_keys: lab.databaseDeleted,
+    stored_keys_deleted: lab.storedKeysDeleted,
+    verified_by: lab.checks.map((check) => check.verifiedBy),
+  });
+  return lab;
+}
+
+const http = httpChain(config, 'destroy', async (event, context) => {
+  const input = { ...event.queryStringParameters, guid: event.pathParameters?.guid };
+  return jsonResponse(200, destroyResponse(await destroy(input, 'http', context)));
+});
+
+const labEvent = eventChain(config, 'destroy', async (event, context) => {
+  const lab = await destroy(event.detail, 'event', context);
+  return {
+    outcome: lab.wasMissing ? 'already-gone' : 'destroyed',
+    guid: lab.guid,
+    deleted_keys: lab.deletedKeys,
+  };
+});
+
+/** `DELETE /keys/{guid}` and the EventBridge `Lab Destroyed` event. */
+export const handler = httpOrEvent(http, labEvent);

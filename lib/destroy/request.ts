@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import type { Config } from '../config.ts';
+import { BadRequestError } from '../errors.ts';
+import { guidSchema, parseInput } from '../schemas.ts';
+
+export interface DestroyRequest {
+  readonly guid: string;
+  /** Whether a key the API leaves behind may be deleted from LiteLLM's database. */
+  readonly databaseDelete: boolean;
+}
+
+const booleanText = z
+  .enum(['true', 'false'], { error: 'must be true or false' })
+  .transform((v) => v === 'true');
+
+const httpSchema = z.strictObject({
+  guid: guidSchema,
+  force_db_delete: booleanText.optional(),
+});
+const eventSchema = z.looseObject({
+  guid: guidSchema,
+  force_db_delete: z.union([z.boolean(), booleanText], { error: 'must be true or false' }).optional(),
+});
+
+/**
+ * `DELETE /keys/{guid}?force_db_delete=` or a `Lab Destroyed` detail. Direct deletion follows the
+ * deployment (FORCE_DB_DELETE) unless the request says otherwise; asking for it where the
+ * deployment forbids it is a 400, before anything is deleted.
+ */
+export function parseDestroyRequest(
+  input: unknown,
+  source: 'http' | 'event',
+  config: Pick<Config, 'forceDbDelete'>,
+): DestroyRequest {
+  const body =
+    source === 'http'
+      ? parseInput(httpSchema, input, 'destroy request')
+      : parseInput(eventSchema, input, 'Lab Destroyed detail');
+  if (body.force_db_delete === true && !config.forceDbDelete) {
+    throw new BadRequestError(
+      'direct database deletion is disabled on this deployment (FORCE_DB_DELETE=false)',
+      [{ field: 'force_db_delete', message: 'is not allowed on this deployment' }],
+    );
+  }
+  return { guid: body.guid, databaseDelete: body.force_db_delete ?? config.forceDbDelete };
+}

@@ -1,0 +1,45 @@
+import { eachLimited } from '../concurrency.ts';
+import type { LiteLlmClient } from '../litellm/client.ts';
+
+/** A key that must be gone: its hash, and its raw value when Secrets Manager had it. */
+export interface KeyToVerify {
+  readonly alias: string;
+  readonly keyId: string;
+  readonly value?: string;
+}
+
+/**
+ * How a key was shown to be gone.
+ * - `auth-probe`: the key itself, used on `/v1/models`, was refused as unknown: its row is gone and
+ *   the replica that answered holds no cached copy.
+ * - `key-info`: `/key/info` by hash no longer finds it. Replicas that cached the key may still
+ *   accept it until their auth cache lapses (LiteLLM's default TTL is 60 s).
+ */
+export type VerifiedBy = 'auth-probe' | 'key-info';
+
+export interface KeyCheck extends KeyToVerify {
+  readonly gone: boolean;
+  readonly verifiedBy?: VerifiedBy;
+  /** The probe was answered 200 although the row is gone: a replica still serves it from its cache. */
+  readonly stillCached?: boolean;
+}
+
+/** Check each key: the raw key's own probe where the value is known, `/key/info` by hash otherwise or as well. */
+export function verifyGone(
+  keys: readonly KeyToVerify[],
+  litellm: LiteLlmClient,
+  concurrency: number,
+): Promise<KeyCheck[]> {
+  return eachLimited(keys, concurrency, async (key): Promise<KeyCheck> => {
+    const probe = key.value ? await litellm.probeKey(key.value) : undefined;
+    if (probe === 'unknown') return { ...key, gone: true, verifiedBy: 'auth-probe' };
+    const record = await litellm.getKeyInfo(key.keyId);
+    if (record) return { ...key, gone: false };
+    return {
+      ...key,
+      gone: true,
+      verifiedBy: 'key-info',
+      ...(probe === 'accepted' ? { stillCached: true } : {}),
+    };
+  });
+}

@@ -1,0 +1,105 @@
+import pg from 'pg';
+import { UnavailableError, UpstreamError } from '../errors.ts';
+import { MANAGED_BY } from '../key-identity.ts';
+import { redact } from '../log.ts';
+
+const KEYS_TABLE = 'LiteLLM_VerificationToken';
+const DELETED_TABLE = 'LiteLLM_DeletedVerificationToken';
+/** Columns of the deleted-keys table that this deletion fills itself. */
+const AUDIT_COLUMNS = new Set(['id', 'deleted_at', 'deleted_by', 'deleted_by_api_key', 'litellm_changed_by']);
+
+export interface DatabaseDeletion {
+  readonly guid: string;
+  /** LiteLLM tokens (key hashes) to delete. */
+  readonly keyIds: readonly string[];
+  /** Epoch ms by which the work must be over (the Lambda deadline). */
+  readonly deadline: number;
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * LiteLLM's DATABASE_URL is a Prisma URL: its `schema` parameter names the Postgres schema, which
+ * `pg` does not understand, so it is taken out and used to qualify the tables.
+ */
+function connectionOf(databaseUrl: string): { connectionString: string; schema?: string } {
+  let url: URL;
+  try {
+    url = new URL(databaseUrl);
+  } catch {
+    throw new UpstreamError('the database_url of the master-key secret is not a URL');
+  }
+  const schema = url.searchParams.get('schema') ?? undefined;
+  url.searchParams.delete('schema');
+  return { connectionString: url.toString(), ...(schema ? { schema } : {}) };
+}
+
+/**
+ * Delete keys the API left behind straight from LiteLLM's Postgres, as LiteLLM's own delete does:
+ * each row is first copied into the deleted-keys table, in the same statement (so the same
+ * transaction) that deletes it. Only rows carrying this lab's marker are touched. Values travel as
+ * parameters; the only identifiers spliced in are column names read from the catalog. Returns the
+ * tokens actually deleted.
+ */
+export async function deleteKeysFromDatabase(
+  databaseUrl: string,
+  deletion: DatabaseDeletion,
+): Promise<string[]> {
+  const { connectionString, schema } = connectionOf(databaseUrl);
+  const remaining = () => Math.max(1, deletion.deadline - Date.now());
+  const client = new pg.Client({
+    connectionString,
+    connectionTimeoutMillis: Math.min(5000, remaining()),
+    query_timeout: remaining(),
+    application_name: MANAGED_BY,
+  });
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new UnavailableError(`LiteLLM's database is unreachable: ${redact(String(error))}`, 30, {
+      cause: error,
+    });
+  }
+  try {
+    const target = schema ?? (await client.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]?.s;
+    if (!target) throw new UpstreamError("LiteLLM's database has no current schema");
+    const qualified = (table: string) => `${quoteIdent(target)}.${quoteIdent(table)}`;
+    const { rows: shared } = await client.query<{ name: string }>(
+      `SELECT k.column_name AS name
+         FROM information_schema.columns k
+         JOIN information_schema.columns d
+           ON d.table_schema = k.table_schema AND d.column_name = k.column_name AND d.table_name = $3
+        WHERE k.table_schema = $1 AND k.table_name = $2
+        ORDER BY k.ordinal_position`,
+      [target, KEYS_TABLE, DELETED_TABLE],
+    );
+    const columns = shared.map((row) => row.name).filter((name) => !AUDIT_COLUMNS.has(name));
+    if (!columns.includes('token')) {
+      throw new UpstreamError(
+        `LiteLLM's database has no ${KEYS_TABLE} and ${DELETED_TABLE} tables in schema ${target}`,
+      );
+    }
+    const list = columns.map(quoteIdent).join(', ');
+    const { rows } = await client.query<{ token: string }>(
+      `WITH gone AS (
+         DELETE FROM ${qualified(KEYS_TABLE)}
+          WHERE token = ANY($1::text[]) AND metadata->>'managed_by' = $2 AND metadata->>'guid' = $3
+          RETURNING *
+       )
+       INSERT INTO ${qualified(DELETED_TABLE)} (id, ${list}, deleted_at, deleted_by, litellm_changed_by)
+       SELECT gen_random_uuid()::text, ${list}, now() AT TIME ZONE 'UTC', $2, $2 FROM gone
+       RETURNING token`,
+      [[...deletion.keyIds], MANAGED_BY, deletion.guid],
+    );
+    return rows.map((row) => row.token);
+  } catch (error) {
+    if (error instanceof UpstreamError) throw error;
+    throw new UpstreamError(`direct deletion from LiteLLM's database failed: ${redact(String(error))}`, {
+      cause: error,
+    });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,445 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { clearCache } from '@middy/util';
+import type { Context } from 'aws-lambda';
+import { deleteKeysEvent, labDestroyedEvent, lambdaContext, postKeysEvent } from '../support/events.ts';
+import { type Harness, MASTER_KEY, MASTER_KEY_SECRET_ID, startHarness } from '../support/harness.ts';
+import { invokeHttp, probeKey } from '../support/http.ts';
+import { linesLeaking, logEntries } from '../support/logs.ts';
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+let h: Harness;
+let provisionHandler: Handler;
+let destroyHandler: Handler;
+const issuedToCallers = new Set<string>();
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const secretName = (alias: string) => `litellm-virtual-keys/${alias}`;
+
+async function provision(guid: string): Promise<{ key: string; keyId: string }> {
+  const answer = await invokeHttp(provisionHandler, postKeysEvent({ guid }), lambdaContext());
+  assert.equal(answer.status, 201, JSON.stringify(answer.body));
+  const key = String(answer.body.litellm_virtual_key);
+  issuedToCallers.add(key);
+  return { key, keyId: sha256(key) };
+}
+
+function destroy(guid: string, query?: Record<string, string>) {
+  return invokeHttp(destroyHandler, deleteKeysEvent(guid, query), lambdaContext());
+}
+
+const holdersOf = async (alias: string) => (await h.litellm.table.list({ key_alias: alias }, 1, 100)).rows;
+const ourMetadata = (guid: string) => ({ managed_by: 'litellm-virtual-keys', guid, package: 'ai-developer' });
+
+before(async () => {
+  // The deployment allows direct database deletion; single requests may still opt out.
+  h = await startHarness({ FORCE_DB_DELETE: 'true' });
+  ({ handler: provisionHandler } = (await import('../../functions/provision.ts')) as { handler: Handler });
+  ({ handler: destroyHandler } = (await import('../../functions/destroy.ts')) as { handler: Handler });
+});
+beforeEach(() => h.reset());
+afterEach(() => h.litellm.faults.clear());
+after(async () => {
+  const leaks = linesLeaking([
+    MASTER_KEY,
+    h.litellm.table.db.url,
+    ...h.litellm.issuedKeys,
+    ...issuedToCallers,
+  ]);
+  assert.deepEqual(leaks, [], 'no log line may carry the master key, the database URL or a virtual key');
+  await h.close();
+});
+
+describe('DELETE /keys/{guid}', () => {
+  it('deletes the key, proves it with the key itself, then drops the stored value', async () => {
+    const { key, keyId } = await provision('gone1');
+    h.litellm.resetCounters();
+
+    const answer = await destroy('gone1');
+
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.body, {
+      guid: 'gone1',
+      litellm_key_alias: 'virtkey-gone1',
+      deleted: true,
+      was_missing: false,
+      deleted_keys: 1,
+      database_deleted_keys: 0,
+      stored_keys_deleted: 1,
+      untouched_keys: 0,
+      verification: [
+        { litellm_key_alias: 'virtkey-gone1', litellm_key_id: keyId, verified_by: 'auth-probe' },
+      ],
+    });
+    assert.deepEqual([...h.litellm.calls.entries()].sort(), [
+      ['GET /key/list', 1],
+      ['GET /v1/models', 1],
+      ['POST /key/delete', 1],
+    ]);
+    assert.deepEqual(await holdersOf('virtkey-gone1'), []);
+    const probe = await probeKey(h.litellm.url, key);
+    assert.equal(probe.status, 401);
+    assert.equal(probe.type, 'token_not_found_in_db');
+    assert.equal(h.secrets.valueOf(secretName('virtkey-gone1')), undefined);
+    const audit = await h.litellm.table.deletedRows();
+    assert.deepEqual(
+      audit.map((row) => [row.token, row.key_alias]),
+      [[keyId, 'virtkey-gone1']],
+    );
+  });
+
+  it('answers a second destroy with was_missing and deletes nothing', async () => {
+    await provision('twice1');
+    assert.equal((await destroy('twice1')).status, 200);
+    h.litellm.resetCounters();
+
+    const again = await destroy('twice1');
+
+    assert.equal(again.status, 200);
+    assert.equal(again.body.deleted, false);
+    assert.equal(again.body.was_missing, true);
+    assert.equal(again.body.deleted_keys, 0);
+    assert.deepEqual(again.body.verification, []);
+    assert.equal(h.litellm.mutatingCalls(), 0);
+  });
+
+  it('makes at most 3 LiteLLM calls with 10,000 unrelated keys in LiteLLM', async () => {
+    const now = Date.now();
+    await h.litellm.table.insertMany(
+      Array.from({ length: 10_000 }, (_, i) => ({
+        token: sha256(`unrelated-${i}`),
+        key_name: 'sk-...xxxx',
+        key_alias: i % 3 === 0 ? `virtkey-other${i}` : null,
+        expires: new Date(now + (i % 2 ? 1 : -1) * 86_400_000),
+        models: [],
+        metadata: i % 3 === 0 ? ourMetadata(`other${i}`) : {},
+        user_id: null,
+        max_budget: null,
+        created_by: 'default_user_id',
+      })),
+    );
+    await provision('busy1');
+    h.litellm.resetCounters();
+
+    const answer = await destroy('busy1');
+
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.deleted_keys, 1);
+    assert.ok(h.litellm.callCount() <= 3, `LiteLLM calls: ${h.litellm.callCount()}`);
+    assert.equal(await h.litellm.table.count(), 10_000);
+  });
+
+  it('deletes every key of the lab under its alias, duplicates included', async () => {
+    const { keyId } = await provision('dup1');
+    const duplicate = await h.litellm.seedKey({
+      alias: 'virtkey-dup1',
+      expires: new Date(Date.now() + 86_400_000),
+      metadata: ourMetadata('dup1'),
+    });
+
+    const answer = await destroy('dup1');
+
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.deleted_keys, 2);
+    assert.deepEqual(await holdersOf('virtkey-dup1'), []);
+    const checks = answer.body.verification as { litellm_key_id: string; verified_by: string }[];
+    assert.deepEqual(
+      checks.map((c) => [c.litellm_key_id, c.verified_by]).sort(),
+      [
+        [keyId, 'auth-probe'],
+        [duplicate.token, 'key-info'],
+      ].sort(),
+    );
+    assert.match(String(answer.body.note), /key-info|\/key\/info/);
+  });
+
+  it('destroying abc leaves abc1 and abc-x alone', async () => {
+    const abc = await provision('abc');
+    const abc1 = await provision('abc1');
+    const abcX = await provision('abc-x');
+
+    const answer = await destroy('abc');
+
+    assert.equal(answer.status, 200);
+    assert.equal((await probeKey(h.litellm.url, abc.key)).status, 401);
+    for (const [guid, survivor] of [
+      ['abc1', abc1],
+      ['abc-x', abcX],
+    ] as const) {
+      assert.equal((await probeKey(h.litellm.url, survivor.key)).status, 200, guid);
+      assert.equal(h.secrets.valueOf(secretName(`virtkey-${guid}`)), survivor.key, guid);
+    }
+  });
+
+  it('never touches a key under the alias that lacks our marker or belongs to another lab', async () => {
+    const stranger = await h.litellm.seedKey({
+      alias: 'virtkey-shared1',
+      expires: null,
+      metadata: { team: 'platform' },
+    });
+    const otherLab = await h.litellm.seedKey({
+      alias: 'virtkey-shared1',
+      expires: null,
+      metadata: ourMetadata('shared1-x'),
+    });
+    const ours = await h.litellm.seedKey({
+      alias: 'virtkey-shared1',
+      expires: new Date(Date.now() + 86_400_000),
+      metadata: ourMetadata('shared1'),
+    });
+
+    const answer = await destroy('shared1');
+
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.deleted_keys, 1);
+    assert.equal(answer.body.untouched_keys, 2);
+    assert.deepEqual(
+      (await holdersOf('virtkey-shared1')).map((row) => row.token).sort(),
+      [stranger.token, otherLab.token].sort(),
+    );
+    assert.equal(await h.litellm.table.get(ours.token), undefined);
+    const again = await destroy('shared1');
+    assert.equal(again.body.was_missing, true);
+    assert.equal(again.body.untouched_keys, 2);
+  });
+
+  it('answers 503 and keeps the stored key while LiteLLM resets connections, then finishes on retry', async () => {
+    const { key } = await provision('down1');
+    h.litellm.faults.set({ resetRate: 1 });
+
+    const failed = await destroy('down1');
+
+    assert.equal(failed.status, 503);
+    assert.equal(failed.headers['retry-after'], '30');
+    assert.equal(failed.body.type, 'urn:litellm-virtual-keys:problem:unavailable');
+    assert.equal(h.secrets.valueOf(secretName('virtkey-down1')), key);
+    h.litellm.faults.clear();
+    assert.equal((await probeKey(h.litellm.url, key)).status, 200);
+
+    const retried = await destroy('down1');
+
+    assert.equal(retried.status, 200);
+    assert.equal(retried.body.deleted_keys, 1);
+    assert.equal((await probeKey(h.litellm.url, key)).status, 401);
+    assert.equal(h.secrets.valueOf(secretName('virtkey-down1')), undefined);
+  });
+
+  it('answers 503, never "deleted", when LiteLLM keeps answering 503 to the delete or the check', async () => {
+    for (const endpoint of ['GET /key/list', 'POST /key/delete', 'GET /v1/models']) {
+      await h.reset();
+      const { key } = await provision('down2');
+      h.litellm.faults.set({ errorRate: 1, endpoints: [endpoint] });
+
+      const answer = await destroy('down2');
+
+      assert.equal(answer.status, 503, endpoint);
+      assert.equal(answer.body.deleted, undefined, endpoint);
+      assert.equal(h.secrets.valueOf(secretName('virtkey-down2')), key, endpoint);
+    }
+  });
+
+  it('recovers when the answer to /key/delete is lost', async () => {
+    const { key } = await provision('lost1');
+    h.litellm.faults.failNext('POST /key/delete', 'reset-after');
+
+    const answer = await destroy('lost1');
+
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.deleted_keys, 1);
+    assert.equal((await probeKey(h.litellm.url, key)).status, 401);
+    assert.equal(h.litellm.callCount('POST /key/delete'), 2);
+  });
+
+  it('keeps the stored key when its deletion fails, and a retry finishes with the key already gone', async () => {
+    const { key } = await provision('smfail1');
+    h.secrets.failNext('DeleteSecret', 3, 500);
+
+    const failed = await destroy('smfail1');
+
+    assert.equal(failed.status, 503);
+    assert.equal((await probeKey(h.litellm.url, key)).status, 401);
+    assert.equal(h.secrets.valueOf(secretName('virtkey-smfail1')), key);
+
+    const retried = await destroy('smfail1');
+
+    assert.equal(retried.status, 200);
+    assert.equal(retried.body.was_missing, true);
+    assert.equal(retried.body.stored_keys_deleted, 1);
+    assert.deepEqual(retried.body.verification, [
+      { litellm_key_alias: 'virtkey-smfail1', litellm_key_id: sha256(key), verified_by: 'auth-probe' },
+    ]);
+    assert.equal(h.secrets.valueOf(secretName('virtkey-smfail1')), undefined);
+  });
+
+  it('says so when a LiteLLM replica still accepts the deleted key from its auth cache', async () => {
+    const { key, keyId } = await provision('cached1');
+    h.litellm.faults.set({ replicaAuthCacheMs: 60_000 });
+    assert.equal((await probeKey(h.litellm.url, key)).status, 200);
+
+    const answer = await destroy('cached1');
+
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.body.verification, [
+      {
+        litellm_key_alias: 'virtkey-cached1',
+        litellm_key_id: keyId,
+        verified_by: 'key-info',
+        still_accepted_from_cache: true,
+      },
+    ]);
+    assert.match(String(answer.body.note), /auth cache/);
+    assert.equal(await h.litellm.table.get(keyId), undefined);
+  });
+
+  it('refuses a bad guid or an unknown query parameter with 400 and deletes nothing', async () => {
+    await provision('keep1');
+    for (const [guid, query, field] of [
+      ['Keep1', undefined, 'guid'],
+      ['keep1-', undefined, 'guid'],
+      ['keep1', { force_db_delet: 'true' }, 'force_db_delet'],
+      ['keep1', { force_db_delete: 'yes' }, 'force_db_delete'],
+    ] as const) {
+      const answer = await destroy(guid, query);
+      assert.equal(answer.status, 400, `${guid} ${JSON.stringify(query)}`);
+      assert.equal(answer.headers['content-type'], 'application/problem+json');
+      assert.deepEqual(
+        (answer.body.errors as { field: string }[]).map((e) => e.field),
+        [field],
+      );
+    }
+    assert.equal(h.litellm.mutatingCalls(), 1);
+    assert.equal((await holdersOf('virtkey-keep1')).length, 1);
+  });
+});
+
+describe('a key the API delete leaves behind (sticky delete)', () => {
+  it('is deleted from LiteLLM’s Postgres with an audit row, then verified gone', async () => {
+    const { key, keyId } = await provision('sticky1');
+    h.litellm.faults.set({ stickyDelete: true });
+
+    const answer = await destroy('sticky1');
+
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.deleted_keys, 1);
+    assert.equal(answer.body.database_deleted_keys, 1);
+    assert.equal(await h.litellm.table.get(keyId), undefined);
+    const audit = await h.litellm.table.db.query<{
+      token: string;
+      key_alias: string;
+      deleted_at: string | null;
+      deleted_by: string;
+      metadata: Record<string, unknown>;
+      id: string;
+    }>(
+      'SELECT id, token, key_alias, deleted_at::text AS deleted_at, deleted_by, metadata FROM "LiteLLM_DeletedVerificationToken"',
+    );
+    assert.equal(audit.length, 1);
+    const [row] = audit;
+    assert.equal(row?.token, keyId);
+    assert.equal(row?.key_alias, 'virtkey-sticky1');
+    assert.equal(row?.deleted_by, 'litellm-virtual-keys');
+    assert.equal(row?.metadata.guid, 'sticky1');
+    assert.match(String(row?.id), /^[0-9a-f-]{36}$/);
+    assert.ok(
+      row?.deleted_at && Math.abs(Date.parse(`${row.deleted_at}Z`) - Date.now()) < 60_000,
+      row?.deleted_at ?? '',
+    );
+    const info = await fetch(`${h.litellm.url}/key/info?key=${keyId}`, {
+      headers: { authorization: `Bearer ${MASTER_KEY}` },
+    });
+    assert.equal(info.status, 404);
+    assert.equal((await probeKey(h.litellm.url, key)).status, 401);
+    assert.equal(h.secrets.valueOf(secretName('virtkey-sticky1')), undefined);
+    assert.ok(
+      logEntries().some(
+        (entry) =>
+          entry.message === 'deleted keys from LiteLLM’s database directly' && entry.guid === 'sticky1',
+      ),
+    );
+  });
+
+  it('is a 502 naming the survivor when the request opts out of direct deletion; the stored key is kept', async () => {
+    const { key, keyId } = await provision('sticky2');
+    h.litellm.faults.set({ stickyDelete: true });
+
+    const answer = await destroy('sticky2', { force_db_delete: 'false' });
+
+    assert.equal(answer.status, 502);
+    assert.equal(answer.body.type, 'urn:litellm-virtual-keys:problem:litellm-error');
+    assert.match(String(answer.body.detail), /virtkey-sticky2/);
+    assert.match(String(answer.body.detail), new RegExp(keyId));
+    assert.ok((await h.litellm.table.get(keyId)) !== undefined);
+    assert.equal(h.secrets.valueOf(secretName('virtkey-sticky2')), key);
+    assert.deepEqual(await h.litellm.table.deletedRows(), []);
+
+    const retried = await destroy('sticky2', { force_db_delete: 'true' });
+    assert.equal(retried.status, 200);
+    assert.equal(retried.body.database_deleted_keys, 1);
+  });
+
+  it('is a 502 saying what is missing when the master-key secret has no database_url', async () => {
+    h.secrets.replace(MASTER_KEY_SECRET_ID, JSON.stringify({ master_key: MASTER_KEY }));
+    clearCache();
+    try {
+      const { keyId } = await provision('sticky4');
+      h.litellm.faults.set({ stickyDelete: true });
+
+      const answer = await destroy('sticky4');
+
+      assert.equal(answer.status, 502);
+      assert.match(String(answer.body.detail), /database_url/);
+      assert.ok(await h.litellm.table.get(keyId));
+    } finally {
+      h.secrets.replace(
+        MASTER_KEY_SECRET_ID,
+        JSON.stringify({ master_key: MASTER_KEY, database_url: h.litellm.table.db.url }),
+      );
+      clearCache();
+    }
+  });
+
+  it('only ever deletes rows that carry this lab’s marker', async () => {
+    const stranger = await h.litellm.seedKey({ alias: 'virtkey-sticky3', expires: null, metadata: {} });
+    const ours = await h.litellm.seedKey({
+      alias: 'virtkey-sticky3',
+      expires: null,
+      metadata: ourMetadata('sticky3'),
+    });
+    h.litellm.faults.set({ stickyDelete: true });
+
+    const answer = await destroy('sticky3');
+
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.database_deleted_keys, 1);
+    assert.equal(await h.litellm.table.get(ours.token), undefined);
+    assert.ok(await h.litellm.table.get(stranger.token));
+  });
+});
+
+describe('Lab Destroyed events', () => {
+  it('destroys the lab, and a repeated event changes nothing', async () => {
+    const { key } = await provision('ev1');
+
+    const first = await destroyHandler(
+      labDestroyedEvent({ guid: 'ev1', source_system: 'babylon' }),
+      lambdaContext(),
+    );
+    const repeat = await destroyHandler(labDestroyedEvent({ guid: 'ev1' }), lambdaContext());
+
+    assert.deepEqual(first, { outcome: 'destroyed', guid: 'ev1', deleted_keys: 1 });
+    assert.deepEqual(repeat, { outcome: 'already-gone', guid: 'ev1', deleted_keys: 0 });
+    assert.equal((await probeKey(h.litellm.url, key)).status, 401);
+  });
+
+  it('settles a bad detail without a retry, and throws when LiteLLM is down so Lambda retries', async () => {
+    const rejected = await destroyHandler(labDestroyedEvent({ guid: 'BAD GUID' }), lambdaContext());
+    assert.deepEqual(Object.keys(rejected as object).sort(), ['detail', 'outcome', 'status']);
+    assert.equal((rejected as { status: number }).status, 400);
+
+    const { key } = await provision('ev2');
+    h.litellm.faults.set({ errorRate: 1 });
+    await assert.rejects(destroyHandler(labDestroyedEvent({ guid: 'ev2' }), lambdaContext()), /unavailable/);
+    h.litellm.faults.clear();
+    assert.equal((await probeKey(h.litellm.url, key)).status, 200);
+  });
+});

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import type { Context } from 'aws-lambda';
+import { extendKeysEvent, labExtendedEvent, lambdaContext, postKeysEvent } from '../support/events.ts';
+import { type Harness, MASTER_KEY, startHarness } from '../support/harness.ts';
+import { invokeHttp, probeKey } from '../support/http.ts';
+import { linesLeaking } from '../support/logs.ts';
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+let h: Harness;
+let provisionHandler: Handler;
+let extendHandler: Handler;
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const DAY = 86_400_000;
+const issuedToCallers = new Set<string>();
+
+async function provision(guid: string): Promise<string> {
+  const answer = await invokeHttp(
+    provisionHandler,
+    postKeysEvent({ guid, package: 'ai-beginner' }),
+    lambdaContext(),
+  );
+  assert.equal(answer.status, 201);
+  const key = String(answer.body.litellm_virtual_key);
+  issuedToCallers.add(key);
+  return key;
+}
+
+const extend = (guid: string, body: unknown) =>
+  invokeHttp(extendHandler, extendKeysEvent(guid, body), lambdaContext());
+const expiryOf = async (token: string) => Date.parse(`${(await h.litellm.table.get(token))?.expires}Z`);
+
+before(async () => {
+  h = await startHarness();
+  ({ handler: provisionHandler } = (await import('../../functions/provision.ts')) as { handler: Handler });
+  ({ handler: extendHandler } = (await import('../../functions/extend.ts')) as { handler: Handler });
+});
+beforeEach(() => h.reset());
+after(async () => {
+  assert.deepEqual(linesLeaking([MASTER_KEY, ...h.litellm.issuedKeys, ...issuedToCallers]), []);
+  await h.close();
+});
+
+describe('POST /keys/{guid}/extend', () => {
+  it('moves the expiry of every key of the lab by a duration from now and leaves metadata as it was', async () => {
+    const key = await provision('ext1');
+    const duplicate = await h.litellm.seedKey({
+      alias: 'virtkey-ext1',
+      expires: new Date(Date.now() + DAY),
+      metadata: { managed_by: 'litellm-virtual-keys', guid: 'ext1', package: 'ai-beginner', note: 'second' },
+    });
+    const metadataBefore = (await h.litellm.table.get(sha256(key)))?.metadata;
+    const started = Date.now();
+
+    const answer = await extend('ext1', { duration: '30d' });
+
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    for (const token of [sha256(key), duplicate.token]) {
+      assert.ok(Math.abs((await expiryOf(token)) - (started + 30 * DAY)) < 5000, token);
+    }
+    assert.deepEqual((await h.litellm.table.get(sha256(key)))?.metadata, metadataBefore);
+    assert.deepEqual((await h.litellm.table.get(duplicate.token))?.metadata, {
+      managed_by: 'litellm-virtual-keys',
+      guid: 'ext1',
+      package: 'ai-beginner',
+      note: 'second',
+    });
+    assert.equal(answer.body.guid, 'ext1');
+    assert.equal(answer.body.litellm_key_duration, '30d');
+    assert.ok(Math.abs(Date.parse(String(answer.body.litellm_key_expires)) - (started + 30 * DAY)) < 5000);
+    const keys = answer.body.keys as { litellm_key_id: string; litellm_key_expires: string }[];
+    assert.deepEqual(keys.map((k) => k.litellm_key_id).sort(), [sha256(key), duplicate.token].sort());
+    assert.equal(h.litellm.callCount('POST /key/update'), 2);
+  });
+
+  it('sets an absolute expiry and revives an expired key', async () => {
+    const key = await provision('ext2');
+    await h.litellm.table.update(sha256(key), { expires: new Date(Date.now() - DAY) });
+    assert.equal((await probeKey(h.litellm.url, key)).type, 'expired_key');
+    const target = new Date(Date.now() + 45 * DAY);
+    target.setUTCMilliseconds(0);
+
+    const answer = await extend('ext2', { expires: target.toISOString() });
+
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.ok(Math.abs((await expiryOf(sha256(key))) - target.getTime()) < 3000);
+    assert.equal((await probeKey(h.litellm.url, key)).status, 200);
+  });
+
+  it('answers 404 for an unknown lab and never touches another system’s key under the alias', async () => {
+    const stranger = await h.litellm.seedKey({ alias: 'virtkey-ext3', expires: new Date(Date.now() + DAY) });
+    const before = await expiryOf(stranger.token);
+
+    for (const guid of ['ext3', 'nosuchlab']) {
+      const answer = await extend(guid, { duration: '7d' });
+      assert.equal(answer.status, 404, guid);
+      assert.equal(answer.body.type, 'urn:litellm-virtual-keys:problem:lab-not-found');
+    }
+    assert.equal(await expiryOf(stranger.token), before);
+    assert.equal(h.litellm.mutatingCalls(), 0);
+  });
+
+  it('refuses bad terms with 400 and changes nothing', async () => {
+    const key = await provision('ext4');
+    const before = await expiryOf(sha256(key));
+    const cases: [unknown, string][] = [
+      [{}, 'duration'],
+      [{ duration: '7d', expires: '2030-01-01T00:00:00Z' }, 'expires'],
+      [{ duration: '1y' }, 'duration'],
+      [{ duration: '0d' }, 'duration'],
+      [{ expires: '2020-01-01T00:00:00Z' }, 'expires'],
+      [{ expires: 'next tuesday' }, 'expires'],
+      [{ expires: '2030-01-01T00:00:00' }, 'expires'],
+      [{ duration: '7d', durations: '8d' }, 'durations'],
+      ['not json', '(body)'],
+    ];
+    for (const [body, field] of cases) {
+      const answer = await extend('ext4', body);
+      assert.equal(answer.status, 400, JSON.stringify(body));
+      assert.ok(
+        (answer.body.errors as { field: string }[]).some((error) => error.field === field),
+        `${JSON.stringify(body)}: ${JSON.stringify(answer.body.errors)}`,
+      );
+    }
+    assert.equal(await expiryOf(sha256(key)), before);
+    assert.equal(h.litellm.callCount('POST /key/update'), 0);
+  });
+
+  it('answers 503 while LiteLLM fails the update, and a retry applies it', async () => {
+    const key = await provision('ext5');
+    h.litellm.faults.set({ errorRate: 1, endpoints: ['POST /key/update'] });
+    const failed = await extend('ext5', { duration: '60d' });
+    h.litellm.faults.clear();
+    assert.equal(failed.status, 503);
+
+    const retried = await extend('ext5', { duration: '60d' });
+
+    assert.equal(retried.status, 200);
+    assert.ok(Math.abs((await expiryOf(sha256(key))) - (Date.now() + 60 * DAY)) < 5000);
+  });
+});
+
+describe('Lab Extended events', () => {
+  it('extends the lab; a bad detail is settled without a retry', async () => {
+    const key = await provision('ext6');
+
+    const result = await extendHandler(
+      labExtendedEvent({ guid: 'ext6', duration: '14d', extended_by: 'babylon' }),
+      lambdaContext(),
+    );
+
+    assert.equal((result as { outcome: string }).outcome, 'extended');
+    assert.ok(Math.abs((await expiryOf(sha256(key))) - (Date.now() + 14 * DAY)) < 5000);
+    const rejected = await extendHandler(labExtendedEvent({ guid: 'ext6' }), lambdaContext());
+    assert.equal((rejected as { status: number }).status, 400);
+  });
+});
