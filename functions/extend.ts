@@ -1,14 +1,12 @@
 import { getConfig } from '../lib/config.ts';
-import { formatInstant } from '../lib/duration.ts';
 import { type ExtendedLab, extendLab } from '../lib/extend/extend-lab.ts';
 import { parseExtendRequest } from '../lib/extend/request.ts';
+import { extendResponse, instant } from '../lib/extend/response.ts';
 import { jsonResponse } from '../lib/http.ts';
 import { log } from '../lib/log.ts';
 import { eventChain, httpChain, httpOrEvent, litellmFor, type ServiceContext } from '../lib/middleware.ts';
 
 const config = getConfig();
-
-const instant = (date: Date | undefined) => (date ? formatInstant(date) : null);
 
 async function extend(
   input: unknown,
@@ -36,18 +34,7 @@ const http = httpChain(
       body && typeof body === 'object' && !Array.isArray(body)
         ? { ...body, guid: event.pathParameters?.guid }
         : body;
-    const lab = await extend(input, 'http', context);
-    return jsonResponse(200, {
-      guid: lab.guid,
-      litellm_key_expires: instant(lab.keys[0]?.expires),
-      litellm_key_duration: lab.duration,
-      keys: lab.keys.map((key) => ({
-        litellm_key_alias: key.alias,
-        ...(key.user ? { user: key.user } : {}),
-        litellm_key_id: key.keyId,
-        litellm_key_expires: instant(key.expires),
-      })),
-    });
+    return jsonResponse(200, extendResponse(await extend(input, 'http', context)));
   },
   { jsonBody: true },
 );

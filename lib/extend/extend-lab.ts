@@ -9,7 +9,6 @@ import type { ExtendRequest } from './request.ts';
 
 export interface ExtendedKey {
   readonly alias: string;
-  readonly user?: string;
   readonly keyId: string;
   readonly expires: Date | undefined;
 }
@@ -52,14 +51,8 @@ export async function extendLab(
       });
     }
     const record = await litellm.extendKey(key.value ?? key.keyId, duration);
-    return (
-      record && {
-        alias: key.alias,
-        ...(key.user ? { user: key.user } : {}),
-        keyId: key.keyId,
-        expires: expiryOf(record),
-      }
-    );
+    // undefined: the key was deleted since it was listed
+    return record ? { alias: key.alias, keyId: key.keyId, expires: expiryOf(record) } : undefined;
   });
   const extended = updated.filter((key): key is ExtendedKey => key !== undefined);
   if (extended.length === 0) throw new NotFoundError(`lab ${request.guid} has no key`);

@@ -8,7 +8,6 @@ import type { KeyRecord } from '../litellm/types.ts';
 /** A key of the lab as LiteLLM holds it, with its raw value when Secrets Manager has it. */
 export interface LabKey {
   readonly alias: string;
-  readonly user?: string;
   /** LiteLLM's token: the sha256 of the raw key. */
   readonly keyId: string;
   readonly record: KeyRecord;
@@ -18,7 +17,6 @@ export interface LabKey {
 /** One alias of the lab: its stored key (if any), this lab's keys under it and anything else holding it. */
 export interface LabAlias {
   readonly alias: string;
-  readonly user?: string;
   readonly secretName: string;
   readonly stored?: { readonly value: string; readonly keyId: string; readonly arn: string };
   readonly keys: readonly LabKey[];
@@ -32,8 +30,8 @@ export interface LabKeys {
 }
 
 /** The aliases a lab's keys live under. */
-function aliasesOf(guid: string): { alias: string; user?: string }[] {
-  return [{ alias: keyAlias(guid) }];
+function aliasesOf(guid: string): string[] {
+  return [keyAlias(guid)];
 }
 
 /**
@@ -45,45 +43,36 @@ export async function findLabKeys(
   litellm: LiteLlmClient,
   config: Pick<Config, 'keySecretPrefix' | 'litellm'>,
 ): Promise<LabKeys> {
-  const aliases = await eachLimited(
-    aliasesOf(guid),
-    config.litellm.maxConnections,
-    async ({ alias, user }) => {
-      const secretName = keySecretName(config.keySecretPrefix, alias);
-      const [stored, holders] = await Promise.all([
-        readStoredKey(secretName),
-        litellm.listKeysByAlias(alias),
-      ]);
-      const storedKey =
-        stored.state === 'present'
-          ? { value: stored.value, keyId: hashKey(stored.value), arn: stored.arn }
-          : undefined;
-      const keys: LabKey[] = [];
-      const foreign: KeyRecord[] = [];
-      for (const record of holders) {
-        if (!record.token || !isLabKey(record, guid, user)) {
-          foreign.push(record);
-          continue;
-        }
-        const value = storedKey?.keyId === record.token ? storedKey.value : undefined;
-        keys.push({
-          alias,
-          ...(user ? { user } : {}),
-          keyId: record.token,
-          record,
-          ...(value ? { value } : {}),
-        });
+  const aliases = await eachLimited(aliasesOf(guid), config.litellm.maxConnections, async (alias) => {
+    const secretName = keySecretName(config.keySecretPrefix, alias);
+    const [stored, holders] = await Promise.all([readStoredKey(secretName), litellm.listKeysByAlias(alias)]);
+    const storedKey =
+      stored.state === 'present'
+        ? { value: stored.value, keyId: hashKey(stored.value), arn: stored.arn }
+        : undefined;
+    const keys: LabKey[] = [];
+    const foreign: KeyRecord[] = [];
+    for (const record of holders) {
+      if (!record.token || !isLabKey(record, guid)) {
+        foreign.push(record);
+        continue;
       }
-      return {
+      const value = storedKey?.keyId === record.token ? storedKey.value : undefined;
+      keys.push({
         alias,
-        ...(user ? { user } : {}),
-        secretName,
-        ...(storedKey ? { stored: storedKey } : {}),
-        keys,
-        foreign,
-      } satisfies LabAlias;
-    },
-  );
+        keyId: record.token,
+        record,
+        ...(value ? { value } : {}),
+      });
+    }
+    return {
+      alias,
+      secretName,
+      ...(storedKey ? { stored: storedKey } : {}),
+      keys,
+      foreign,
+    } satisfies LabAlias;
+  });
   return { guid, aliases };
 }
 

@@ -17,12 +17,11 @@ export async function labStatus(
   if (keys.length === 0) throw new NotFoundError(`lab ${guid} has no key`);
   return {
     guid,
-    keys: keys.map(({ alias, user, keyId, record, value }) => {
+    keys: keys.map(({ alias, keyId, record, value }) => {
       const expires = expiryOf(record);
       const stored = lab.aliases.find((entry) => entry.alias === alias)?.stored;
       return {
         litellm_key_alias: alias,
-        ...(user ? { user } : {}),
         litellm_key_id: keyId,
         litellm_available_models: record.models,
         litellm_key_expires: expires ? formatInstant(expires) : null,

@@ -103,6 +103,21 @@ describe('DELETE /keys/{guid}', () => {
     assert.equal(h.litellm.mutatingCalls(), 0);
   });
 
+  it('lets 10 concurrent destroys of one lab all succeed, with the key and its stored value gone', async () => {
+    const { key } = await provision('race1');
+
+    const answers = await Promise.all(Array.from({ length: 10 }, () => destroy('race1')));
+
+    assert.deepEqual(
+      answers.map((answer) => answer.status),
+      Array(10).fill(200),
+    );
+    assert.ok(answers.some((answer) => answer.body.deleted === true));
+    assert.deepEqual(await holdersOf('virtkey-race1'), []);
+    assert.equal((await probeKey(h.litellm.url, key)).status, 401);
+    assert.equal(h.secrets.valueOf(secretName('virtkey-race1')), undefined);
+  });
+
   it('makes at most 3 LiteLLM calls with 10,000 unrelated keys in LiteLLM', async () => {
     const now = Date.now();
     await h.litellm.table.insertMany(
