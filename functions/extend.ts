@@ -1,7 +1,8 @@
 import { getConfig } from '../lib/config.ts';
+import { formatExpiry } from '../lib/duration.ts';
 import { type ExtendedLab, extendLab } from '../lib/extend/extend-lab.ts';
 import { parseExtendRequest } from '../lib/extend/request.ts';
-import { extendResponse, instant } from '../lib/extend/response.ts';
+import { extendResponse } from '../lib/extend/response.ts';
 import { jsonResponse } from '../lib/http.ts';
 import { log } from '../lib/log.ts';
 import { eventChain, httpChain, httpOrEvent, litellmFor, type ServiceContext } from '../lib/middleware.ts';
@@ -20,7 +21,7 @@ async function extend(
     guid: lab.guid,
     source,
     duration: lab.duration,
-    keys: lab.keys.map((key) => ({ alias: key.alias, expires: instant(key.expires) })),
+    keys: lab.keys.map((key) => ({ alias: key.alias, expires: formatExpiry(key.expires) })),
   });
   return lab;
 }
@@ -41,7 +42,7 @@ const http = httpChain(
 
 const labEvent = eventChain(config, 'extend', async (event, context) => {
   const lab = await extend(event.detail, 'event', context);
-  return { outcome: 'extended', guid: lab.guid, expires: instant(lab.keys[0]?.expires) };
+  return { outcome: 'extended', guid: lab.guid, expires: formatExpiry(lab.keys[0]?.expires) };
 });
 
 /** `POST /keys/{guid}/extend` and the EventBridge `Lab Extended` event. */

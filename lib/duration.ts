@@ -40,6 +40,11 @@ export function formatInstant(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** A key's expiry as answers show it; null for a key that never expires. */
+export function formatExpiry(expires: Date | undefined): string | null {
+  return expires ? formatInstant(expires) : null;
+}
+
 /** LiteLLM's datetimes come with or without an offset; a bare one is UTC. */
 export function parseLiteLlmInstant(text: string): Date | undefined {
   const hasZone = /(Z|[+-]\d{2}:?\d{2})$/.test(text);

@@ -44,7 +44,8 @@ export async function destroyLab(request: DestroyRequest, deps: DestroyDeps): Pr
   const keys = labKeysOf(lab);
   if (keys.length > 0) await deleteFromLiteLlm(lab, litellm);
 
-  let checks = await verifyGone(keysToVerify(lab), litellm, config.litellm.maxConnections);
+  const toVerify = keysToVerify(lab);
+  let checks = await verifyGone(toVerify, litellm, config.litellm.maxConnections);
   let databaseDeleted = 0;
   const survivors = checks.filter((check) => !check.gone);
   if (survivors.length > 0 && request.databaseDelete) {
@@ -52,7 +53,8 @@ export async function destroyLab(request: DestroyRequest, deps: DestroyDeps): Pr
       throw survivorsError(survivors, 'direct database deletion needs database_url in the master-key secret');
     }
     databaseDeleted = await deleteFromDatabase(request.guid, survivors, deps.databaseUrl, deps.deadline);
-    const rechecked = await verifyGone(survivors, litellm, config.litellm.maxConnections);
+    const again = toVerify.filter((key) => survivors.some((survivor) => survivor.keyId === key.keyId));
+    const rechecked = await verifyGone(again, litellm, config.litellm.maxConnections);
     checks = checks.map((check) => rechecked.find((again) => again.keyId === check.keyId) ?? check);
   }
   const left = checks.filter((check) => !check.gone);

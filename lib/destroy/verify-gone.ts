@@ -17,7 +17,10 @@ export interface KeyToVerify {
  */
 export type VerifiedBy = 'auth-probe' | 'key-info';
 
-export interface KeyCheck extends KeyToVerify {
+/** The outcome for one key; the raw value stays behind, so nothing downstream can log it. */
+export interface KeyCheck {
+  readonly alias: string;
+  readonly keyId: string;
   readonly gone: boolean;
   readonly verifiedBy?: VerifiedBy;
   /** The probe was answered 200 although the row is gone: a replica still serves it from its cache. */
@@ -30,13 +33,14 @@ export function verifyGone(
   litellm: LiteLlmClient,
   concurrency: number,
 ): Promise<KeyCheck[]> {
-  return eachLimited(keys, concurrency, async (key): Promise<KeyCheck> => {
-    const probe = key.value ? await litellm.probeKey(key.value) : undefined;
-    if (probe === 'unknown') return { ...key, gone: true, verifiedBy: 'auth-probe' };
-    const record = await litellm.getKeyInfo(key.keyId);
-    if (record) return { ...key, gone: false };
+  return eachLimited(keys, concurrency, async ({ alias, keyId, value }): Promise<KeyCheck> => {
+    const probe = value ? await litellm.probeKey(value) : undefined;
+    if (probe === 'unknown') return { alias, keyId, gone: true, verifiedBy: 'auth-probe' };
+    const record = await litellm.getKeyInfo(keyId);
+    if (record) return { alias, keyId, gone: false };
     return {
-      ...key,
+      alias,
+      keyId,
       gone: true,
       verifiedBy: 'key-info',
       ...(probe === 'accepted' ? { stillCached: true } : {}),

@@ -1,4 +1,4 @@
-import { formatInstant } from '../duration.ts';
+import { formatExpiry } from '../duration.ts';
 import type { EnsuredKey } from './ensure-key.ts';
 import type { LabKeys } from './provision-lab.ts';
 
@@ -7,7 +7,7 @@ export function provisionResponse(lab: LabKeys, publicUrl: string): Record<strin
   const [first] = lab.keys as [EnsuredKey, ...EnsuredKey[]];
   const endpoint = publicUrl.replace(/\/+$/, '');
   const baseUrl = `${endpoint}/v1`;
-  const expires = first.expires ? formatInstant(first.expires) : null;
+  const expires = formatExpiry(first.expires);
   const facts: Record<string, unknown> = {
     litellm_virtual_key: first.value,
     litellm_key_alias: first.spec.alias,
@@ -53,7 +53,7 @@ function usersFacts(keys: readonly EnsuredKey[]) {
       litellm_virtual_key: key.value,
       litellm_key_alias: key.spec.alias,
       litellm_key_id: key.keyId,
-      litellm_key_expires: key.expires ? formatInstant(key.expires) : null,
+      litellm_key_expires: formatExpiry(key.expires),
     };
   });
   return {

@@ -1,5 +1,5 @@
 import type { Config } from '../config.ts';
-import { formatInstant } from '../duration.ts';
+import { formatExpiry } from '../duration.ts';
 import { NotFoundError } from '../errors.ts';
 import { expiryOf, isExpired } from '../key-identity.ts';
 import { findLabKeys, labKeysOf } from '../lab/lab-keys.ts';
@@ -18,13 +18,12 @@ export async function labStatus(
   return {
     guid,
     keys: keys.map(({ alias, keyId, record, value }) => {
-      const expires = expiryOf(record);
       const stored = lab.aliases.find((entry) => entry.alias === alias)?.stored;
       return {
         litellm_key_alias: alias,
         litellm_key_id: keyId,
         litellm_available_models: record.models,
-        litellm_key_expires: expires ? formatInstant(expires) : null,
+        litellm_key_expires: formatExpiry(expiryOf(record)),
         expired: isExpired(record, now),
         spend: record.spend ?? 0,
         max_budget: record.max_budget ?? null,
