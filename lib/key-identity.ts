@@ -45,6 +45,18 @@ export function isLabKey(record: KeyRecord, guid: string, user?: string): boolea
   );
 }
 
+/**
+ * The lab (and user) a key belongs to when this service made it: our marker, and an alias that is
+ * exactly the one its metadata's guid and user give. Anything else is left alone by every sweep.
+ */
+export function ownerOf(record: KeyRecord): { guid: string; user?: string } | undefined {
+  const { guid, user } = record.metadata ?? {};
+  if (typeof guid !== 'string' || !guid) return undefined;
+  if (user !== undefined && user !== null && typeof user !== 'string') return undefined;
+  const owner = typeof user === 'string' ? { guid, user } : { guid };
+  return isLabKey(record, guid, owner.user) ? owner : undefined;
+}
+
 export function expiryOf(record: { expires: string | null }): Date | undefined {
   return record.expires ? parseLiteLlmInstant(record.expires) : undefined;
 }

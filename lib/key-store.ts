@@ -4,11 +4,14 @@ import {
   DeleteSecretCommand,
   GetSecretValueCommand,
   InvalidRequestException,
+  ListSecretsCommand,
   PutSecretValueCommand,
   ResourceExistsException,
   ResourceNotFoundException,
   RestoreSecretCommand,
   SecretsManagerClient,
+  TagResourceCommand,
+  UntagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { awsUnavailable } from './aws-errors.ts';
 import { UnavailableError } from './errors.ts';
@@ -160,4 +163,72 @@ export async function deleteStoredKey(name: string): Promise<boolean> {
     if (error instanceof ResourceNotFoundException) return false;
     throw error;
   }
+}
+
+/** A stored key as ListSecrets describes it: never its value. */
+export interface StoredKeyEntry {
+  readonly name: string;
+  readonly arn: string;
+  /** When the value last changed (creation, or a replacement for a new term). */
+  readonly changedAt: Date;
+  /** Day of the last read (Secrets Manager rounds it to the day); undefined when never read. */
+  readonly lastReadDay?: Date;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/**
+ * Every stored key whose name starts with `namePrefix`, page by page. ListSecrets is the one
+ * Secrets Manager action that IAM cannot scope to a name; it returns names and dates, not values.
+ */
+export async function listStoredKeys(namePrefix: string): Promise<StoredKeyEntry[]> {
+  const entries: StoredKeyEntry[] = [];
+  let nextToken: string | undefined;
+  do {
+    const out = await send('ListSecrets', () =>
+      secretsManager().send(
+        new ListSecretsCommand({
+          Filters: [{ Key: 'name', Values: [namePrefix] }],
+          MaxResults: 100,
+          NextToken: nextToken,
+        }),
+      ),
+    );
+    for (const secret of out.SecretList ?? []) {
+      // The name filter is a case-insensitive prefix match; only exact-case names are ours.
+      if (!secret.Name?.startsWith(namePrefix) || !secret.ARN || secret.DeletedDate) continue;
+      const changedAt = secret.LastChangedDate ?? secret.CreatedDate ?? new Date(0);
+      entries.push({
+        name: secret.Name,
+        arn: secret.ARN,
+        changedAt,
+        ...(secret.LastAccessedDate ? { lastReadDay: secret.LastAccessedDate } : {}),
+        tags: Object.fromEntries((secret.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? ''])),
+      });
+    }
+    nextToken = out.NextToken;
+  } while (nextToken);
+  return entries;
+}
+
+/**
+ * Delete a stored key only while it still holds the key `keyId` names: a lab re-provisioned since
+ * the sweep read LiteLLM has put a new value there, which must stay. False when nothing was deleted.
+ */
+export async function deleteStoredKeyHolding(name: string, keyId: string): Promise<boolean> {
+  const stored = await readStoredKey(name);
+  if (stored.state !== 'present' || hashKey(stored.value) !== keyId) return false;
+  return deleteStoredKey(name);
+}
+
+/** Set (or with `undefined`, remove) one tag on a stored key; the sweep keeps its own notes there. */
+export async function setStoredKeyTag(name: string, tag: string, value: string | undefined): Promise<void> {
+  if (value === undefined) {
+    await send('UntagResource', () =>
+      secretsManager().send(new UntagResourceCommand({ SecretId: name, TagKeys: [tag] })),
+    );
+    return;
+  }
+  await send('TagResource', () =>
+    secretsManager().send(new TagResourceCommand({ SecretId: name, Tags: [{ Key: tag, Value: value }] })),
+  );
 }

@@ -15,7 +15,7 @@ export interface ServiceContext extends Context {
 
 export type LabEvent = EventBridgeEvent<string, unknown>;
 type HttpHandler = (event: APIGatewayProxyEventV2, context: ServiceContext) => Promise<HttpResult>;
-type EventHandler<R> = (event: LabEvent, context: ServiceContext) => Promise<R>;
+type EventHandler<E, R> = (event: E, context: ServiceContext) => Promise<R>;
 
 /** The master key, cached for `SECRETS_CACHE_MS` so a rotated key is picked up without a redeploy. */
 function masterKeySecret(config: Config) {
@@ -66,19 +66,25 @@ export function httpChain(
 }
 
 /**
- * EventBridge: a permanent failure (bad detail) is logged and settled, so Lambda does not retry it;
- * anything else is rethrown, so Lambda retries and finally parks the event in the failure queue.
+ * EventBridge and direct invokes: a permanent failure (bad detail or input) is logged and settled,
+ * so Lambda does not retry it; anything else is rethrown, so Lambda retries and finally parks the
+ * event in the failure queue.
  */
-export function eventChain<R>(config: Config, functionName: string, handler: EventHandler<R>) {
-  return middy<LabEvent, R | { outcome: 'rejected'; status: number; detail: string }, Error, ServiceContext>()
+export function eventChain<R, E = LabEvent>(
+  config: Config,
+  functionName: string,
+  handler: EventHandler<E, R>,
+) {
+  return middy<E, R | { outcome: 'rejected'; status: number; detail: string }, Error, ServiceContext>()
     .use(invocationLogContext(functionName))
     .use({
       onError: (request) => {
         const mapped = toHttpError(request.error);
-        const guid = (request.event.detail as { guid?: unknown } | null)?.guid;
+        const event = request.event as Partial<LabEvent> | null;
+        const guid = (event?.detail as { guid?: unknown } | null | undefined)?.guid;
         logFailure(`${functionName} failed`, request.error, mapped, {
-          detail_type: request.event['detail-type'],
-          event_id: request.event.id,
+          detail_type: event?.['detail-type'],
+          event_id: event?.id,
           guid: typeof guid === 'string' ? guid : undefined,
         });
         if (mapped.permanent) {
@@ -117,8 +123,8 @@ export function deadlineOf(context: Context, marginMs = 1000): () => number {
 }
 
 /** This invocation's LiteLLM client: the master key from the loaded secret, every call bounded by the deadline. */
-export function litellmFor(config: Config, context: ServiceContext) {
+export function litellmFor(config: Config, context: ServiceContext, marginMs?: number) {
   const secret = readMasterSecret(context.litellmSecret);
-  const deadline = deadlineOf(context);
+  const deadline = deadlineOf(context, marginMs);
   return { litellm: new LiteLlmClient(config.litellm, secret.masterKey, deadline), secret, deadline };
 }

@@ -45,9 +45,15 @@ export interface KeyListPage {
   readonly total_pages: number;
 }
 
+/** `expired`: expires < now (no-expiry keys excluded); `active`: no expiry or not yet expired. Newer proxies only. */
+export type ExpiryFilter = 'expired' | 'active';
+
 export interface KeyListQuery {
   readonly key_alias?: string;
   readonly user_id?: string;
   readonly page?: number;
   readonly size?: number;
+  readonly sort_by?: 'created_at' | 'token' | 'key_alias';
+  readonly sort_order?: 'asc' | 'desc';
+  readonly expires?: ExpiryFilter;
 }

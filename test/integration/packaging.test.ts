@@ -52,28 +52,62 @@ describe('serverless package', () => {
     }
   });
 
-  it('grants no secretsmanager action on every resource', () => {
-    const statements = ofType('AWS::IAM::Role').flatMap((role) =>
+  const statements = () =>
+    ofType('AWS::IAM::Role').flatMap((role) =>
       (
         role.Properties.Policies as {
           PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] };
         }[]
       ).flatMap((policy) => policy.PolicyDocument.Statement),
     );
-    const secrets = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('secretsmanager:')));
-    assert.ok(secrets.length > 0);
-    for (const statement of secrets) {
+
+  it('grants no secretsmanager action on every resource but ListSecrets, which IAM cannot scope', () => {
+    const secrets = statements().filter((s) =>
+      [s.Action].flat().some((a) => a.startsWith('secretsmanager:')),
+    );
+    const listsOnly = (s: { Action: string | string[] }) =>
+      [s.Action].flat().join() === 'secretsmanager:ListSecrets';
+    assert.deepEqual(
+      secrets.filter(listsOnly).map((s) => s.Resource),
+      ['*'],
+    );
+    const scoped = secrets.filter((s) => !listsOnly(s));
+    assert.ok(scoped.length > 0);
+    for (const statement of scoped) {
       const resourcesOf = JSON.stringify(statement.Resource);
       assert.ok(!/"\*"|:secret:\*/.test(resourcesOf), `wildcard resource: ${resourcesOf}`);
       assert.match(resourcesOf, /:secret:litellm-virtual-keys\//);
     }
   });
 
+  it('lets the functions put events on their own bus only', () => {
+    const events = statements().filter((s) => [s.Action].flat().some((a) => a.startsWith('events:')));
+    assert.deepEqual(
+      events.map((s) => [s.Action].flat()),
+      [['events:PutEvents']],
+    );
+    assert.match(JSON.stringify(events[0]?.Resource), /:event-bus\/default"/);
+  });
+
+  it('runs the sweep nightly at 03:00 UTC with a 15-minute budget', () => {
+    const sweep = resources.SweepLambdaFunction;
+    assert.equal(sweep?.Properties.Timeout, 900);
+    const schedules = ofType('AWS::Events::Rule').filter((rule) => rule.Properties.ScheduleExpression);
+    assert.deepEqual(
+      schedules.map((rule) => rule.Properties.ScheduleExpression),
+      ['cron(0 3 * * ? *)'],
+    );
+    const targets = schedules[0]?.Properties.Targets as { Arn: { 'Fn::GetAtt': [string, string] } }[];
+    assert.equal(targets[0]?.Arn['Fn::GetAtt'][0], 'SweepLambdaFunction');
+  });
+
   it('routes each lab lifecycle event from the lab source to its function', () => {
-    const rules = ofType('AWS::Events::Rule').map((rule) => {
-      const targets = rule.Properties.Targets as { Arn: { 'Fn::GetAtt': [string, string] } }[];
-      return [rule.Properties.EventPattern, targets.map((t) => t.Arn['Fn::GetAtt'][0])];
-    });
+    const rules = ofType('AWS::Events::Rule')
+      .filter((rule) => rule.Properties.EventPattern)
+      .map((rule) => {
+        const targets = rule.Properties.Targets as { Arn: { 'Fn::GetAtt': [string, string] } }[];
+        return [rule.Properties.EventPattern, targets.map((t) => t.Arn['Fn::GetAtt'][0])];
+      });
     assert.deepEqual(rules, [
       [{ source: ['rhdp.lab'], 'detail-type': ['Lab Provisioned'] }, ['ProvisionLambdaFunction']],
       [{ source: ['rhdp.lab'], 'detail-type': ['Lab Destroyed'] }, ['DestroyLambdaFunction']],

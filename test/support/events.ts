@@ -56,6 +56,10 @@ export const labDestroyedEvent = (detail: unknown) =>
 export const labExtendedEvent = (detail: unknown) =>
   labLifecycleEvent('eventbridge-lab-extended.json', detail);
 
+/** The nightly schedule's event. */
+export const scheduledSweepEvent = () =>
+  sampleEvent<EventBridgeEvent<string, unknown>>('schedule-sweep.json');
+
 let invocation = 0;
 
 /** A Lambda context with a real deadline. */

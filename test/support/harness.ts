@@ -1,6 +1,7 @@
 import './logs.ts';
 import { clearCache } from '@middy/util';
 import { closeLiteLlmConnections } from '../../lib/litellm/transport.ts';
+import { EventBridgeStandIn } from './eventbridge-stand-in.ts';
 import { LiteLlmStandIn } from './litellm/server.ts';
 import { SecretsManagerStandIn } from './secrets-manager-stand-in.ts';
 
@@ -11,6 +12,7 @@ export const API_TOKENS_SECRET_ID = 'litellm-virtual-keys/api-tokens';
 export interface Harness {
   readonly litellm: LiteLlmStandIn;
   readonly secrets: SecretsManagerStandIn;
+  readonly bus: EventBridgeStandIn;
   /** Clear faults, counters and state between tests (the master-key secret stays). */
   reset(): Promise<void>;
   close(): Promise<void>;
@@ -21,9 +23,10 @@ export interface Harness {
  * imported (configuration is read once per process, as in Lambda).
  */
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
-  const [litellm, secrets] = await Promise.all([
+  const [litellm, secrets, bus] = await Promise.all([
     LiteLlmStandIn.start({ masterKey: MASTER_KEY }),
     SecretsManagerStandIn.start(),
+    EventBridgeStandIn.start(),
   ]);
   // As operators store it: the master key, and LiteLLM's database for direct deletion.
   secrets.put(
@@ -40,6 +43,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     LITELLM_RETRIES: '2',
     SECRETS_CACHE_MS: '60000',
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'AKIDSTANDIN',
     AWS_SECRET_ACCESS_KEY: 'stand-in-secret',
@@ -50,14 +54,16 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   return {
     litellm,
     secrets,
+    bus,
     reset: async () => {
       await litellm.reset();
       secrets.reset(keep);
+      bus.reset();
     },
     close: async () => {
       clearCache();
       await closeLiteLlmConnections();
-      await Promise.all([litellm.close(), secrets.close()]);
+      await Promise.all([litellm.close(), secrets.close(), bus.close()]);
     },
   };
 }

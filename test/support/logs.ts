@@ -3,6 +3,8 @@
  * assert on them; other writes, such as the test runner's own, pass through untouched.
  */
 export const logLines: string[] = [];
+/** Embedded Metric Format lines (Powertools Metrics), kept apart from the log lines. */
+export const metricLines: string[] = [];
 
 const original = process.stdout.write.bind(process.stdout);
 const verbose = process.env.TEST_LOGS === '1';
@@ -10,6 +12,10 @@ const verbose = process.env.TEST_LOGS === '1';
 process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
   if (typeof chunk === 'string' && chunk.startsWith('{"level":')) {
     logLines.push(...chunk.split('\n').filter(Boolean));
+    if (!verbose) return true;
+  }
+  if (typeof chunk === 'string' && chunk.startsWith('{"_aws":')) {
+    metricLines.push(...chunk.split('\n').filter(Boolean));
     if (!verbose) return true;
   }
   return (original as (...args: unknown[]) => boolean)(chunk, ...rest);

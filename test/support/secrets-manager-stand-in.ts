@@ -18,6 +18,9 @@ interface StoredSecret {
   current: string;
   tags: { Key: string; Value: string }[];
   created: number;
+  /** Seconds, as the service reports dates: last value change, and the day of the last read. */
+  changed: number;
+  accessed?: number;
   deletedAt?: number;
 }
 
@@ -88,6 +91,18 @@ export class SecretsManagerStandIn {
     this.put(name, value);
   }
 
+  /** Move a secret's creation and last change `ms` into the past (a secret left over from earlier days). */
+  age(name: string, ms: number): void {
+    const secret = this.secrets.get(name);
+    if (!secret) throw new Error(`no secret ${name}`);
+    secret.created -= ms / 1000;
+    secret.changed -= ms / 1000;
+  }
+
+  tagsOf(name: string): Record<string, string> {
+    return Object.fromEntries((this.secrets.get(name)?.tags ?? []).map((t) => [t.Key, t.Value]));
+  }
+
   /** As DeleteSecret with a recovery window leaves it. */
   scheduleDeletion(name: string): void {
     this.remove({ SecretId: name });
@@ -155,6 +170,10 @@ export class SecretsManagerStandIn {
         return this.describe(body);
       case 'ListSecrets':
         return this.list(body);
+      case 'TagResource':
+        return this.tag(body);
+      case 'UntagResource':
+        return this.untag(body);
       default:
         throw new AwsError('UnknownOperationException', `unknown operation ${operation}`);
     }
@@ -196,6 +215,7 @@ export class SecretsManagerStandIn {
       current: id,
       tags: (body.Tags as StoredSecret['tags']) ?? [],
       created: Date.now() / 1000,
+      changed: Date.now() / 1000,
     };
     this.secrets.set(name, secret);
     return { ARN: secret.arn, Name: name, VersionId: id };
@@ -204,6 +224,7 @@ export class SecretsManagerStandIn {
   private getValue(body: Body): Body {
     const secret = this.find(body.SecretId);
     const version = secret.versions.find((v) => v.id === secret.current) as Version;
+    secret.accessed = Math.floor(Date.now() / 86_400_000) * 86_400;
     return {
       ARN: secret.arn,
       Name: secret.name,
@@ -227,6 +248,7 @@ export class SecretsManagerStandIn {
       );
     }
     if (!existing) secret.versions.push({ id, value });
+    if (secret.current !== id) secret.changed = Date.now() / 1000;
     secret.current = id;
     return { ARN: secret.arn, Name: secret.name, VersionId: id, VersionStages: ['AWSCURRENT'] };
   }
@@ -265,8 +287,31 @@ export class SecretsManagerStandIn {
     const size = Number(body.MaxResults ?? 100);
     const page = all.slice(start, start + size);
     return {
-      SecretList: page.map((s) => ({ ARN: s.arn, Name: s.name, Tags: s.tags, CreatedDate: s.created })),
+      SecretList: page.map((s) => ({
+        ARN: s.arn,
+        Name: s.name,
+        Tags: s.tags,
+        CreatedDate: s.created,
+        LastChangedDate: s.changed,
+        ...(s.accessed ? { LastAccessedDate: s.accessed } : {}),
+      })),
       ...(start + size < all.length ? { NextToken: String(start + size) } : {}),
     };
+  }
+
+  /** Tags are keyed: a new value replaces the old one. */
+  private tag(body: Body): Body {
+    const secret = this.find(body.SecretId);
+    for (const tag of body.Tags as StoredSecret['tags']) {
+      secret.tags = [...secret.tags.filter((t) => t.Key !== tag.Key), tag];
+    }
+    return {};
+  }
+
+  private untag(body: Body): Body {
+    const secret = this.find(body.SecretId);
+    const keys = body.TagKeys as string[];
+    secret.tags = secret.tags.filter((t) => !keys.includes(t.Key));
+    return {};
   }
 }

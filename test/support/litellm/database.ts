@@ -60,7 +60,9 @@ async function openPglite(): Promise<StandInDatabase> {
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: POOL_SIZE + 4 });
   await server.start();
   const url = `postgres://postgres:postgres@${server.getServerConn()}/postgres`;
-  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE });
+  // One connection of our own: PGlite runs one statement at a time anyway, and the multiplexer
+  // loses unnamed portals when many of one client's pipelined transactions interleave.
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
   return poolDatabase('pglite', url, pool, async () => {
     await server.stop();
     await db.close();

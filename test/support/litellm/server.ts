@@ -68,6 +68,11 @@ export class LiteLlmStandIn {
   models: string[];
   inFlight = 0;
   peakInFlight = 0;
+  /**
+   * `expires` on /key/list: `supported` (LiteLLM since PR #32953), `ignored` (older proxies: FastAPI
+   * drops query parameters it does not know) or `refused` (a 400, as for an unknown value).
+   */
+  expiresFilter: 'supported' | 'ignored' | 'refused' = 'supported';
   /** The other replica's auth cache (see `replicaAuthCacheMs`): key hash -> row and when it lapses. */
   private readonly replicaCache = new Map<string, { row: KeyRow; until: number }>();
   private server?: Server;
@@ -126,6 +131,7 @@ export class LiteLlmStandIn {
     this.faults.clear();
     this.replicaCache.clear();
     this.resetCounters();
+    this.expiresFilter = 'supported';
     this.models = this.options.models ?? [...DEFAULT_MODELS];
     await this.table.truncate();
   }
@@ -468,6 +474,18 @@ export class LiteLlmStandIn {
       );
     }
     const filter: ListFilter = {};
+    const expires = q.get('expires');
+    if (expires !== null && this.expiresFilter !== 'ignored') {
+      if (this.expiresFilter === 'refused' || (expires !== 'expired' && expires !== 'active')) {
+        throw proxyError(
+          400,
+          `Invalid expires value: ${expires}. Must be one of 'expired', 'active'.`,
+          'bad_request_error',
+          'expires',
+        );
+      }
+      filter.expires = expires;
+    }
     for (const name of ['user_id', 'team_id', 'key_alias', 'key_hash', 'organization_id'] as const) {
       const value = q.get(name);
       if (value !== null) filter[name] = value;
