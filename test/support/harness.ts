@@ -1,8 +1,9 @@
-import './logs.ts';
+import assert from 'node:assert/strict';
 import { clearCache } from '@middy/util';
 import { closeLiteLlmConnections } from '../../lib/litellm/transport.ts';
 import { EventBridgeStandIn } from './eventbridge-stand-in.ts';
 import { LiteLlmStandIn } from './litellm/server.ts';
+import { linesLeaking } from './logs.ts';
 import { SecretsManagerStandIn } from './secrets-manager-stand-in.ts';
 
 export const MASTER_KEY = 'sk-master-0123456789abcdef0123456789abcdef';
@@ -66,4 +67,15 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
       await Promise.all([litellm.close(), secrets.close(), bus.close()]);
     },
   };
+}
+
+/**
+ * No log line and no event put on the bus may carry the master key, LiteLLM's database URL, any
+ * key the stand-in was given or any key handed to a caller (`issued`).
+ */
+export function assertNothingLeaked(h: Harness, issued: Iterable<string> = []): void {
+  const secrets = [MASTER_KEY, h.litellm.table.db.url, ...h.litellm.issuedKeys, ...issued];
+  assert.deepEqual(linesLeaking(secrets), [], 'a log line carries a secret');
+  const events = h.bus.entries.filter((entry) => secrets.some((secret) => entry.raw.includes(secret)));
+  assert.deepEqual(events, [], 'an event carries a secret');
 }
