@@ -15,27 +15,23 @@ const STOP_MARGIN_MS = 20_000;
 /** LiteLLM calls still under way this close to the end are abandoned (and counted as failed). */
 const CALL_MARGIN_MS = 10_000;
 
-const sweep = eventChain<SweepReport | { outcome: 'rejected'; status: number; detail: string }, unknown>(
-  config,
-  'sweep',
-  async (event, context) => {
-    const request = parseSweepRequest(event);
-    const { litellm } = litellmFor(config, context, CALL_MARGIN_MS);
-    const report = await runSweep(request, {
-      litellm,
-      config,
-      now: new Date(),
-      timeLeft: () => context.getRemainingTimeInMillis(),
-      marginMs: STOP_MARGIN_MS,
-    });
-    log.info('swept', { trigger: request.trigger, ...report });
-    publishSweepMetrics(report);
-    await putEvents(config, [
-      { detailType: SWEPT_DETAIL_TYPE, detail: { ...report, trigger: request.trigger } },
-    ]);
-    return report;
-  },
-);
+const sweep = eventChain<SweepReport, unknown>(config, 'sweep', async (event, context) => {
+  const request = parseSweepRequest(event);
+  const { litellm } = litellmFor(config, context, CALL_MARGIN_MS);
+  const report = await runSweep(request, {
+    litellm,
+    config,
+    now: new Date(),
+    timeLeft: () => context.getRemainingTimeInMillis(),
+    marginMs: STOP_MARGIN_MS,
+  });
+  log.info('swept', { trigger: request.trigger, ...report });
+  publishSweepMetrics(report);
+  await putEvents(config, [
+    { detailType: SWEPT_DETAIL_TYPE, detail: { ...report, trigger: request.trigger } },
+  ]);
+  return report;
+});
 
 /** The nightly schedule, and manual invokes with `{"dry_run": true}`. */
 export const handler = (event: unknown, context: Context) => withServiceContext(sweep)(event, context);

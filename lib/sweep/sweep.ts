@@ -4,7 +4,7 @@ import { listStoredKeys, type StoredKeyEntry } from '../key-store.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import { log } from '../log.ts';
 import { KeyCensus } from './census.ts';
-import { type DeletionTally, deleteExpiredKeys } from './delete-expired.ts';
+import { deleteExpiredKeys } from './delete-expired.ts';
 import { sendExpiryWarnings } from './expiry-warnings.ts';
 import { scanKeys } from './key-scan.ts';
 import { deleteOrphanSecrets } from './orphan-secrets.ts';
@@ -70,15 +70,14 @@ export async function runSweep(request: SweepRequest, deps: SweepDeps): Promise<
   const filtered = scan.filter === 'honoured';
   let complete = scan.complete;
 
-  const deletion: DeletionTally = request.dryRun
-    ? { deleted: 0, alreadyGone: 0, failed: 0, pending: 0, storedKeysDeleted: 0, goneAliases: new Set() }
-    : await deleteExpiredKeys(census.expired, {
-        litellm,
-        keySecretPrefix: config.keySecretPrefix,
-        concurrency,
-        shouldStop: outOfTime,
-        ...(stored ? { storedNames: new Set(stored.keys()) } : {}),
-      });
+  // A dry run deletes nothing: an empty list makes no call and gives an empty tally.
+  const deletion = await deleteExpiredKeys(request.dryRun ? [] : census.expired, {
+    litellm,
+    keySecretPrefix: config.keySecretPrefix,
+    concurrency,
+    shouldStop: outOfTime,
+    ...(stored ? { storedNames: new Set(stored.keys()) } : {}),
+  });
 
   // The filtered listing held only expired keys; the live ones matter for warnings and orphans.
   if (filtered && complete) {
