@@ -2,8 +2,10 @@ import { getConfig } from '../lib/config.ts';
 import { type DestroyedLab, destroyLab } from '../lib/destroy/destroy-lab.ts';
 import { parseDestroyRequest } from '../lib/destroy/request.ts';
 import { destroyResponse } from '../lib/destroy/response.ts';
+import { announce, destroyedEvent } from '../lib/events/results.ts';
 import { jsonResponse } from '../lib/http.ts';
 import { log } from '../lib/log.ts';
+import { publishKeyCounts } from '../lib/metrics.ts';
 import { eventChain, httpChain, httpOrEvent, litellmFor, type ServiceContext } from '../lib/middleware.ts';
 
 const config = getConfig();
@@ -30,6 +32,8 @@ async function destroy(
     stored_keys_deleted: lab.storedKeysDeleted,
     verified_by: lab.checks.map((check) => check.verifiedBy),
   });
+  publishKeyCounts('KeysDeleted', 'destroy', lab.summary.packages);
+  await announce(config, destroyedEvent(lab, source), source);
   return lab;
 }
 

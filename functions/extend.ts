@@ -1,10 +1,12 @@
 import { getConfig } from '../lib/config.ts';
 import { formatExpiry } from '../lib/duration.ts';
+import { announce, extendedEvent } from '../lib/events/results.ts';
 import { type ExtendedLab, extendLab } from '../lib/extend/extend-lab.ts';
 import { parseExtendRequest } from '../lib/extend/request.ts';
 import { extendResponse } from '../lib/extend/response.ts';
 import { jsonResponse } from '../lib/http.ts';
 import { log } from '../lib/log.ts';
+import { publishKeyCounts } from '../lib/metrics.ts';
 import { eventChain, httpChain, httpOrEvent, litellmFor, type ServiceContext } from '../lib/middleware.ts';
 
 const config = getConfig();
@@ -23,6 +25,8 @@ async function extend(
     duration: lab.duration,
     keys: lab.keys.map((key) => ({ alias: key.alias, expires: formatExpiry(key.expires) })),
   });
+  publishKeyCounts('KeysExtended', 'extend', lab.summary.packages);
+  await announce(config, extendedEvent(lab, source), source);
   return lab;
 }
 

@@ -1,6 +1,8 @@
 import { getConfig } from '../lib/config.ts';
+import { announce, provisionedEvent } from '../lib/events/results.ts';
 import { jsonResponse } from '../lib/http.ts';
 import { log } from '../lib/log.ts';
+import { countPerPackage, publishKeyCounts } from '../lib/metrics.ts';
 import { eventChain, httpChain, httpOrEvent, litellmFor, type ServiceContext } from '../lib/middleware.ts';
 import { provisionLab } from '../lib/provision/provision-lab.ts';
 import { type ProvisionSource, parseProvisionRequest } from '../lib/provision/request.ts';
@@ -18,6 +20,15 @@ async function provision(input: unknown, source: ProvisionSource, context: Servi
     created: lab.created,
     keys: lab.keys.map((key) => ({ alias: key.spec.alias, key_id: key.keyId, created: key.created })),
   });
+  publishKeyCounts(
+    'KeysCreated',
+    'provision',
+    countPerPackage(
+      lab.keys.filter((key) => key.created),
+      (key) => key.packageName,
+    ),
+  );
+  await announce(config, provisionedEvent(lab, source), source);
   return lab;
 }
 

@@ -15,7 +15,6 @@ export interface LiteLlmTarget {
 
 export interface Config {
   readonly litellm: LiteLlmTarget;
-  readonly apiTokensSecretId: string;
   readonly packages: PackageCatalogue;
   readonly defaultPackage: string;
   readonly forceDbDelete: boolean;
@@ -102,7 +101,6 @@ export function readConfig(env: Env): Config {
       verifyTls: flag(env, 'LITELLM_VERIFY_TLS', true),
       maxConnections: integer(env, 'LITELLM_MAX_CONNECTIONS', 10, 1),
     },
-    apiTokensSecretId: text(env, 'API_TOKENS_SECRET_ID'),
     packages,
     defaultPackage,
     forceDbDelete: flag(env, 'FORCE_DB_DELETE', false),
@@ -113,6 +111,20 @@ export function readConfig(env: Env): Config {
     secretsCacheMs: integer(env, 'SECRETS_CACHE_MS', 300_000, 0),
     sweepGrace: duration(env, 'SWEEP_GRACE', '0h'),
     warnBefore: duration(env, 'WARN_BEFORE', '24h'),
+  };
+}
+
+/** The authorizer needs only its tokens: it neither reaches LiteLLM nor reads the master key. */
+export interface AuthorizerConfig {
+  readonly apiTokensSecretId: string;
+  /** Short, so a token removed from the secret stops working within about a minute. */
+  readonly apiTokensCacheMs: number;
+}
+
+export function readAuthorizerConfig(env: Env): AuthorizerConfig {
+  return {
+    apiTokensSecretId: text(env, 'API_TOKENS_SECRET_ID'),
+    apiTokensCacheMs: integer(env, 'API_TOKENS_CACHE_MS', 60_000, 0),
   };
 }
 

@@ -10,6 +10,30 @@ const metrics = new Metrics({
   serviceName: 'litellm-virtual-keys',
 });
 
+export type KeyMetric = 'KeysCreated' | 'KeysDeleted' | 'KeysExtended' | 'KeysSwept' | 'KeysFailed';
+
+/** How many of `items` belong to each package. */
+export function countPerPackage<T>(items: readonly T[], packageOf: (item: T) => string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(packageOf(item), (counts.get(packageOf(item)) ?? 0) + 1);
+  return counts;
+}
+
+/** One line per package, so dashboards can split every count by subscription package. */
+export function publishKeyCounts(
+  name: KeyMetric,
+  operation: string,
+  perPackage: ReadonlyMap<string, number> | Readonly<Record<string, number>>,
+): void {
+  const entries = perPackage instanceof Map ? [...perPackage] : Object.entries(perPackage);
+  for (const [packageName, count] of entries) {
+    if (count <= 0) continue;
+    metrics.addDimensions({ operation, package: packageName });
+    metrics.addMetric(name, MetricUnit.Count, count);
+    metrics.publishStoredMetrics();
+  }
+}
+
 /** One sweep's figures; a dry run is told apart by its dimension, so it never looks like real deletions. */
 export function publishSweepMetrics(report: SweepReport): void {
   metrics.addDimension('dry_run', String(report.dry_run));
@@ -26,4 +50,5 @@ export function publishSweepMetrics(report: SweepReport): void {
   for (const [name, value] of counts) metrics.addMetric(name, MetricUnit.Count, value);
   metrics.addMetric('SweepDuration', MetricUnit.Milliseconds, report.duration_ms);
   metrics.publishStoredMetrics();
+  publishKeyCounts('KeysSwept', 'sweep', report.deleted_by_package);
 }

@@ -2,11 +2,15 @@ import middy from '@middy/core';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import secretsManager from '@middy/secrets-manager';
 import type { APIGatewayProxyEventV2, Context, EventBridgeEvent } from 'aws-lambda';
-import type { Config } from './config.ts';
+import type { AuthorizerConfig, Config } from './config.ts';
+import type { HttpError } from './errors.ts';
+import { putEvents } from './events/bus.ts';
+import { failedEvent } from './events/results.ts';
 import { type HttpResult, logFailure, problemResponse, toHttpError } from './http.ts';
 import { LiteLlmClient } from './litellm/client.ts';
-import { setLogContext } from './log.ts';
+import { log, setLogContext } from './log.ts';
 import { readMasterSecret } from './master-key.ts';
+import { publishKeyCounts } from './metrics.ts';
 
 /** The Lambda context once the master-key secret is loaded (as middy hands it over: string or parsed JSON). */
 export interface ServiceContext extends Context {
@@ -29,12 +33,45 @@ function masterKeySecret(config: Config) {
   });
 }
 
+/** The API client the authorizer recognised, as API Gateway passes it to the route's function. */
+function apiClientOf(event: unknown): string | undefined {
+  const client = (event as { requestContext?: { authorizer?: { lambda?: { client?: unknown } } } } | null)
+    ?.requestContext?.authorizer?.lambda?.client;
+  return typeof client === 'string' ? client : undefined;
+}
+
 function invocationLogContext(functionName: string): middy.MiddlewareObj<unknown, unknown, Error, Context> {
   return {
     before: (request) => {
-      setLogContext({ function: functionName, request_id: request.context.awsRequestId });
+      const client = apiClientOf(request.event);
+      setLogContext({
+        function: functionName,
+        request_id: request.context.awsRequestId,
+        ...(client ? { client } : {}),
+      });
     },
   };
+}
+
+/** The package a failed request named, when it named one, for the failure metric's dimension. */
+function packageNamed(input: unknown): string {
+  let body = input;
+  if (typeof input === 'string') {
+    try {
+      body = JSON.parse(input);
+    } catch {
+      return 'unknown';
+    }
+  }
+  const name = (body as { package?: unknown } | null | undefined)?.package;
+  return typeof name === 'string' && /^[a-z0-9][a-z0-9-]{0,39}$/.test(name) ? name : 'unknown';
+}
+
+/** Failures the service could not get past (conflicts, LiteLLM or AWS); caller mistakes are not counted. */
+function countFailure(functionName: string, mapped: HttpError, input: unknown): void {
+  if (mapped.status === 409 || mapped.status >= 500) {
+    publishKeyCounts('KeysFailed', functionName, { [packageNamed(input)]: 1 });
+  }
 }
 
 /** Any failure becomes an RFC 9457 response; registered first, so its onError runs last. */
@@ -43,6 +80,7 @@ function problemResponses(functionName: string): middy.MiddlewareObj<APIGatewayP
     onError: (request) => {
       const mapped = toHttpError(request.error);
       logFailure(`${functionName} failed`, request.error, mapped, { route: request.event.routeKey });
+      countFailure(functionName, mapped, request.event.body);
       request.response = problemResponse(mapped);
     },
   };
@@ -66,9 +104,10 @@ export function httpChain(
 }
 
 /**
- * EventBridge and direct invokes: a permanent failure (bad detail or input) is logged and settled,
- * so Lambda does not retry it; anything else is rethrown, so Lambda retries and finally parks the
- * event in the failure queue.
+ * EventBridge and direct invokes: a permanent failure (bad detail or input) is logged, announced as
+ * `Virtual Key Failed` and settled, so Lambda does not retry it; anything else is rethrown, so
+ * Lambda retries and finally parks the event in the failure queue. So is a permanent failure whose
+ * announcement does not get through: the event is kept rather than dropped unannounced.
  */
 export function eventChain<R, E = LabEvent>(
   config: Config,
@@ -78,7 +117,7 @@ export function eventChain<R, E = LabEvent>(
   return middy<E, R | { outcome: 'rejected'; status: number; detail: string }, Error, ServiceContext>()
     .use(invocationLogContext(functionName))
     .use({
-      onError: (request) => {
+      onError: async (request) => {
         const mapped = toHttpError(request.error);
         const event = request.event as Partial<LabEvent> | null;
         const guid = (event?.detail as { guid?: unknown } | null | undefined)?.guid;
@@ -87,12 +126,41 @@ export function eventChain<R, E = LabEvent>(
           event_id: event?.id,
           guid: typeof guid === 'string' ? guid : undefined,
         });
-        if (mapped.permanent) {
-          request.response = { outcome: 'rejected', status: mapped.status, detail: mapped.message };
+        countFailure(functionName, mapped, event?.detail);
+        if (!mapped.permanent) return;
+        // Lab lifecycle events are answered on the bus; a manual invoke gets its answer back.
+        if (event && typeof event['detail-type'] === 'string' && event.source === config.labEventSource) {
+          const undelivered = await putEvents(config, [failedEvent(event, mapped)]);
+          if (undelivered.length > 0) return;
         }
+        request.response = { outcome: 'rejected', status: mapped.status, detail: mapped.message };
       },
     })
     .use(masterKeySecret(config))
+    .handler(handler);
+}
+
+/** The API tokens for the authorizer; a failure to read them is logged and thrown (API Gateway answers 500). */
+export function authorizerChain<E, R>(
+  config: AuthorizerConfig,
+  handler: (event: E, context: Context & { readonly apiTokens: unknown }) => Promise<R>,
+) {
+  return middy<E, R, Error, Context & { readonly apiTokens: unknown }>()
+    .use(invocationLogContext('authorizer'))
+    .use({
+      onError: (request) => {
+        log.error('authorizer failed', { err: request.error });
+      },
+    })
+    .use(
+      secretsManager({
+        fetchData: { apiTokens: config.apiTokensSecretId },
+        setToContext: true,
+        cacheKey: 'api-tokens',
+        cacheExpiry: config.apiTokensCacheMs,
+        disablePrefetch: true,
+      }),
+    )
     .handler(handler);
 }
 

@@ -2,7 +2,7 @@ import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
 import { UpstreamError } from '../errors.ts';
 import { deleteStoredKey } from '../key-store.ts';
-import { findLabKeys, type LabKeys, labKeysOf } from '../lab/lab-keys.ts';
+import { findLabKeys, type LabKeys, type LabSummary, labKeysOf, summariseLab } from '../lab/lab-keys.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import { deleteKeysFromDatabase } from '../litellm-db/direct-delete.ts';
 import { log } from '../log.ts';
@@ -31,6 +31,8 @@ export interface DestroyedLab {
   readonly storedKeysDeleted: number;
   /** Keys under the lab's aliases that are not this lab's; left alone. */
   readonly untouched: number;
+  /** The deleted keys as result events and metrics tell of them. */
+  readonly summary: LabSummary;
 }
 
 /**
@@ -80,6 +82,7 @@ export async function destroyLab(request: DestroyRequest, deps: DestroyDeps): Pr
     checks,
     storedKeysDeleted: deletedSecrets.filter(Boolean).length,
     untouched: lab.aliases.reduce((sum, alias) => sum + alias.foreign.length, 0),
+    summary: summariseLab(lab),
   };
 }
 

@@ -2,7 +2,7 @@ import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
 import { BadRequestError, NotFoundError } from '../errors.ts';
 import { expiryOf } from '../key-identity.ts';
-import { findLabKeys, labKeysOf } from '../lab/lab-keys.ts';
+import { findLabKeys, type LabSummary, labKeysOf, summariseLab } from '../lab/lab-keys.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import { log } from '../log.ts';
 import type { ExtendRequest } from './request.ts';
@@ -18,6 +18,8 @@ export interface ExtendedLab {
   /** The term sent to LiteLLM: the request's duration, or the seconds left until its `expires`. */
   readonly duration: string;
   readonly keys: readonly ExtendedKey[];
+  /** The lab's keys as result events and metrics tell of them (expiry before the extension). */
+  readonly summary: LabSummary;
 }
 
 /** LiteLLM's /key/update takes only a duration from now, so an instant becomes whole seconds to it. */
@@ -40,7 +42,8 @@ export async function extendLab(
   config: Pick<Config, 'keySecretPrefix' | 'litellm'>,
   now: () => Date = () => new Date(),
 ): Promise<ExtendedLab> {
-  const keys = labKeysOf(await findLabKeys(request.guid, litellm, config));
+  const lab = await findLabKeys(request.guid, litellm, config);
+  const keys = labKeysOf(lab);
   if (keys.length === 0) throw new NotFoundError(`lab ${request.guid} has no key`);
   const duration = durationFor(request, now());
   const updated = await eachLimited(keys, config.litellm.maxConnections, async (key) => {
@@ -56,5 +59,5 @@ export async function extendLab(
   });
   const extended = updated.filter((key): key is ExtendedKey => key !== undefined);
   if (extended.length === 0) throw new NotFoundError(`lab ${request.guid} has no key`);
-  return { guid: request.guid, duration, keys: extended };
+  return { guid: request.guid, duration, keys: extended, summary: summariseLab(lab) };
 }

@@ -1,9 +1,10 @@
 import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
-import { hashKey, isLabKey, keyAlias, keySecretName } from '../key-identity.ts';
+import { expiryOf, hashKey, isLabKey, keyAlias, keySecretName } from '../key-identity.ts';
 import { readStoredKey } from '../key-store.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import type { KeyRecord } from '../litellm/types.ts';
+import { countPerPackage } from '../metrics.ts';
 
 /** A key of the lab as LiteLLM holds it, with its raw value when Secrets Manager has it. */
 export interface LabKey {
@@ -78,4 +79,31 @@ export async function findLabKeys(
 
 export function labKeysOf(lab: LabKeys): LabKey[] {
   return lab.aliases.flatMap((alias) => alias.keys);
+}
+
+/** The package a key was made for, as its metadata records it. */
+export function packageOf(record: KeyRecord): string {
+  const name = record.metadata?.package;
+  return typeof name === 'string' && name ? name : 'unknown';
+}
+
+/** What result events and metrics tell of a lab's keys; never a key value. */
+export interface LabSummary {
+  readonly models: readonly string[];
+  /** The latest expiry among the keys. */
+  readonly expires: Date | undefined;
+  readonly secretArns: readonly string[];
+  /** Keys per package. */
+  readonly packages: ReadonlyMap<string, number>;
+}
+
+export function summariseLab(lab: LabKeys): LabSummary {
+  const keys = labKeysOf(lab);
+  const expiries = keys.map((key) => expiryOf(key.record)?.getTime()).filter((t) => t !== undefined);
+  return {
+    models: [...new Set(keys.flatMap((key) => key.record.models))],
+    expires: expiries.length > 0 ? new Date(Math.max(...expiries)) : undefined,
+    secretArns: lab.aliases.flatMap((alias) => (alias.stored ? [alias.stored.arn] : [])),
+    packages: countPerPackage(keys, (key) => packageOf(key.record)),
+  };
 }

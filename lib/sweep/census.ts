@@ -1,4 +1,5 @@
 import { expiryOf, ownerOf } from '../key-identity.ts';
+import { packageOf } from '../lab/lab-keys.ts';
 import type { KeyRecord } from '../litellm/types.ts';
 
 /** A key of ours the sweep acts on: deletes (expired) or warns about (expiring). */
@@ -8,6 +9,8 @@ export interface SweptKey {
   readonly guid: string;
   readonly user?: string;
   readonly expires: Date;
+  /** The package it was made for (metrics count swept keys per package). */
+  readonly package: string;
 }
 
 /**
@@ -51,7 +54,13 @@ export class KeyCensus {
       const alias = record.key_alias as string;
       this.ourAliases.add(alias);
       if (expires === undefined) continue;
-      const key = { keyId: record.token, alias, ...owner, expires: new Date(expires) };
+      const key = {
+        keyId: record.token,
+        alias,
+        ...owner,
+        expires: new Date(expires),
+        package: packageOf(record),
+      };
       if (expires < this.deleteBefore) this.expired.push(key);
       else if (expires > this.now.getTime() && expires <= this.warnUntil) this.expiring.push(key);
     }

@@ -16,6 +16,8 @@ export interface DeletionTally {
   /** Not tried for lack of time; the next run picks them up. */
   pending: number;
   storedKeysDeleted: number;
+  /** Deleted keys per package. */
+  readonly deletedByPackage: Map<string, number>;
   /** Aliases whose key is gone, so their stored keys were dealt with here. */
   readonly goneAliases: Set<string>;
 }
@@ -45,6 +47,7 @@ export async function deleteExpiredKeys(
     failed: 0,
     pending: 0,
     storedKeysDeleted: 0,
+    deletedByPackage: new Map(),
     goneAliases: new Set(),
   };
   const batches: SweptKey[][] = [];
@@ -58,8 +61,12 @@ export async function deleteExpiredKeys(
     }
     try {
       const existed = await options.litellm.deleteKeys(batch.map((key) => key.keyId));
-      if (existed) tally.deleted += batch.length;
-      else tally.alreadyGone += batch.length;
+      if (existed) {
+        tally.deleted += batch.length;
+        for (const key of batch) {
+          tally.deletedByPackage.set(key.package, (tally.deletedByPackage.get(key.package) ?? 0) + 1);
+        }
+      } else tally.alreadyGone += batch.length;
     } catch (error) {
       tally.failed += batch.length;
       log.warn('sweep batch not deleted', { err: error, keys: batch.length, first_alias: batch[0]?.alias });

@@ -7,6 +7,8 @@ export interface SweepReport {
   /** Keys of ours past expiry and grace: what is (or in a dry run would be) deleted. */
   expired: number;
   deleted: number;
+  /** `deleted`, per package the keys were made for. */
+  deleted_by_package: Record<string, number>;
   /** Keys whose deletion LiteLLM refused or did not answer; the next run tries again. */
   failed: number;
   /** Expired keys that are not ours, left alone. */

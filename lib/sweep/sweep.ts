@@ -121,6 +121,7 @@ export async function runSweep(request: SweepRequest, deps: SweepDeps): Promise<
     managed: census.managed,
     expired: census.expired.length,
     deleted: deletion.deleted,
+    deleted_by_package: Object.fromEntries(deletion.deletedByPackage),
     failed: deletion.failed,
     skipped_unmanaged: census.skippedUnmanaged,
     already_gone: deletion.alreadyGone,

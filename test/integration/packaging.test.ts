@@ -1,41 +1,74 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import {
+  packagingViolations,
+  type Resource,
+  type Resources,
+  statementsByRole,
+} from '../support/packaging-checks.ts';
 import { readZip } from '../support/zip.ts';
 
 /** `serverless package` run offline, as CI and operators run it; the CloudFormation it writes is checked. */
-type Resource = { Type: string; Properties: Record<string, unknown> };
-let resources: Record<string, Resource>;
-const out = mkdtempSync(join(tmpdir(), 'sls-package-'));
-
-before(() => {
+function packageService(serviceDir: string, out: string): Resources {
   const run = spawnSync(
     process.execPath,
-    ['node_modules/osls/bin/serverless.js', 'package', '--stage', 'ci', '--package', out],
-    { encoding: 'utf8', env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' }, timeout: 120_000 },
+    [resolve('node_modules/osls/bin/serverless.js'), 'package', '--stage', 'ci', '--package', out],
+    {
+      cwd: serviceDir,
+      encoding: 'utf8',
+      env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
+      timeout: 120_000,
+    },
   );
   assert.equal(run.status, 0, `serverless package failed:\n${run.stdout}\n${run.stderr}`);
-  const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
-  resources = template.Resources;
-});
-after(() => rmSync(out, { recursive: true, force: true }));
+  return JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
+}
 
-const ofType = (type: string) => Object.values(resources).filter((r) => r.Type === type);
+let resources: Resources;
+const scratch = mkdtempSync(join(tmpdir(), 'sls-package-'));
+const out = join(scratch, 'out');
+
+before(() => {
+  resources = packageService('.', out);
+});
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+const ofType = (type: string): Resource[] => Object.values(resources).filter((r) => r.Type === type);
 
 describe('serverless package', () => {
-  it('builds every function for nodejs22.x on arm64', () => {
-    const functions = ofType('AWS::Lambda::Function');
-    assert.ok(functions.length >= 1);
-    for (const fn of functions) {
+  it('builds every function for nodejs22.x on arm64, minified, with source maps', () => {
+    const functions = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+    assert.deepEqual(functions.map(([name]) => name).sort(), [
+      'AuthorizerLambdaFunction',
+      'DestroyLambdaFunction',
+      'ExtendLambdaFunction',
+      'ProvisionLambdaFunction',
+      'StatusLambdaFunction',
+      'SweepLambdaFunction',
+    ]);
+    for (const [, fn] of functions) {
       assert.equal(fn.Properties.Runtime, 'nodejs22.x');
       assert.deepEqual(fn.Properties.Architectures, ['arm64']);
     }
+    for (const name of ['authorizer', 'provision', 'destroy', 'status', 'extend', 'sweep']) {
+      const files = readZip(join(out, `${name}.zip`));
+      assert.deepEqual([...files.keys()].sort(), [`functions/${name}.mjs`, `functions/${name}.mjs.map`]);
+      const bundle = files.get(`functions/${name}.mjs`)?.toString('utf8') ?? '';
+      const lines = bundle.split('\n').length;
+      assert.ok(bundle.length / lines > 500, `${name} is minified (${lines} lines)`);
+      assert.match(bundle, /\/\/# sourceMappingURL=.+\.mjs\.map/);
+    }
   });
 
-  it('puts every HTTP route behind an authorizer', () => {
+  it('passes every packaging check: authorizer on each route, no secret wildcard, failure destinations, a role per function', () => {
+    assert.deepEqual(packagingViolations(resources), []);
+  });
+
+  it('puts every HTTP route behind the bearer-token authorizer, decisions cached briefly', () => {
     const routes = ofType('AWS::ApiGatewayV2::Route');
     assert.deepEqual(routes.map((r) => r.Properties.RouteKey).sort(), [
       'DELETE /keys/{guid}',
@@ -43,50 +76,147 @@ describe('serverless package', () => {
       'POST /keys',
       'POST /keys/{guid}/extend',
     ]);
-    for (const route of routes) {
-      assert.notEqual(
-        route.Properties.AuthorizationType ?? 'NONE',
-        'NONE',
-        String(route.Properties.RouteKey),
-      );
-    }
-  });
-
-  const statements = () =>
-    ofType('AWS::IAM::Role').flatMap((role) =>
-      (
-        role.Properties.Policies as {
-          PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] };
-        }[]
-      ).flatMap((policy) => policy.PolicyDocument.Statement),
-    );
-
-  it('grants no secretsmanager action on every resource but ListSecrets, which IAM cannot scope', () => {
-    const secrets = statements().filter((s) =>
-      [s.Action].flat().some((a) => a.startsWith('secretsmanager:')),
-    );
-    const listsOnly = (s: { Action: string | string[] }) =>
-      [s.Action].flat().join() === 'secretsmanager:ListSecrets';
+    const [authorizer] = ofType('AWS::ApiGatewayV2::Authorizer');
     assert.deepEqual(
-      secrets.filter(listsOnly).map((s) => s.Resource),
-      ['*'],
+      [
+        authorizer?.Properties.AuthorizerType,
+        authorizer?.Properties.IdentitySource,
+        authorizer?.Properties.EnableSimpleResponses,
+        authorizer?.Properties.AuthorizerPayloadFormatVersion,
+        authorizer?.Properties.AuthorizerResultTtlInSeconds,
+      ],
+      ['REQUEST', ['$request.header.Authorization'], true, '2.0', 60],
     );
-    const scoped = secrets.filter((s) => !listsOnly(s));
-    assert.ok(scoped.length > 0);
-    for (const statement of scoped) {
-      const resourcesOf = JSON.stringify(statement.Resource);
-      assert.ok(!/"\*"|:secret:\*/.test(resourcesOf), `wildcard resource: ${resourcesOf}`);
-      assert.match(resourcesOf, /:secret:litellm-virtual-keys\//);
-    }
   });
+
+  it('fails the check when a route loses its authorizer', () => {
+    const copy = join(scratch, 'no-authorizer');
+    for (const part of ['functions', 'lib', 'iam', 'package.json', 'tsconfig.json']) {
+      cpSync(part, join(copy, part), { recursive: true });
+    }
+    symlinkSync(resolve('node_modules'), join(copy, 'node_modules'));
+    const config = readFileSync('serverless.yml', 'utf8');
+    const guarded = '          path: /keys\n          authorizer:\n            name: bearerToken\n';
+    assert.ok(config.includes(guarded));
+    writeFileSync(join(copy, 'serverless.yml'), config.replace(guarded, '          path: /keys\n'));
+
+    const violations = packagingViolations(packageService(copy, join(copy, 'out')));
+
+    assert.deepEqual(violations, ['route POST /keys has no authorizer']);
+  });
+
+  it('gives each function its own role with only the actions it uses', () => {
+    const actions = Object.fromEntries(
+      [...statementsByRole(resources)].map(([role, statements]) => [
+        role,
+        [...new Set(statements.flatMap((s) => [s.Action].flat()))].sort(),
+      ]),
+    );
+    const logs = ['logs:CreateLogStream', 'logs:PutLogEvents'];
+    const read = 'secretsmanager:GetSecretValue';
+    assert.deepEqual(actions, {
+      AuthorizerRole: [...logs, read].sort(),
+      ProvisionRole: [
+        'events:PutEvents',
+        ...logs,
+        'secretsmanager:CreateSecret',
+        read,
+        'secretsmanager:PutSecretValue',
+        'secretsmanager:RestoreSecret',
+        'secretsmanager:TagResource',
+        'sqs:SendMessage',
+      ].sort(),
+      DestroyRole: [
+        'events:PutEvents',
+        ...logs,
+        'secretsmanager:DeleteSecret',
+        read,
+        'sqs:SendMessage',
+      ].sort(),
+      StatusRole: [...logs, read].sort(),
+      ExtendRole: ['events:PutEvents', ...logs, read, 'sqs:SendMessage'].sort(),
+      SweepRole: [
+        'events:PutEvents',
+        ...logs,
+        'secretsmanager:DeleteSecret',
+        read,
+        'secretsmanager:ListSecrets',
+        'secretsmanager:TagResource',
+        'secretsmanager:UntagResource',
+        'sqs:SendMessage',
+      ].sort(),
+    });
+    const secretsOf = (role: string) =>
+      (statementsByRole(resources).get(role) ?? [])
+        .filter((s) => [s.Action].flat().some((a) => a.startsWith('secretsmanager:')))
+        .map((s) =>
+          JSON.stringify(s.Resource)
+            .replace(/.*:secret:/, '')
+            .replace(/"}$/, ''),
+        );
+    assert.deepEqual(secretsOf('AuthorizerRole'), ['litellm-virtual-keys/api-tokens-??????']);
+    assert.deepEqual(secretsOf('StatusRole'), [
+      'litellm-virtual-keys/litellm-master-key-??????',
+      'litellm-virtual-keys/virtkey-*',
+    ]);
+    assert.deepEqual(
+      (statementsByRole(resources).get('ProvisionRole') ?? [])
+        .filter((s) => JSON.stringify(s.Resource).includes(':logs:'))
+        .map((s) =>
+          JSON.stringify(s.Resource)
+            .replace(/.*:log-group:/, '')
+            .replace(/"}$/, ''),
+        ),
+      ['/aws/lambda/litellm-virtual-keys-ci-provision:*'],
+    );
+  });
+
+  it('retries lab events, then parks them in the failure queue; caps concurrency per function', () => {
+    const configs = Object.fromEntries(
+      ofType('AWS::Lambda::EventInvokeConfig').map((c) => [
+        (c.Properties.FunctionName as { Ref: string }).Ref,
+        [
+          c.Properties.MaximumRetryAttempts,
+          c.Properties.MaximumEventAgeInSeconds,
+          JSON.stringify(c.Properties.DestinationConfig),
+        ],
+      ]),
+    );
+    const queue = JSON.stringify({
+      OnFailure: { Destination: { 'Fn::GetAtt': ['LabEventFailureQueue', 'Arn'] } },
+    });
+    assert.deepEqual(configs, {
+      ProvisionLambdaFunction: [2, 21600, queue],
+      DestroyLambdaFunction: [2, 21600, queue],
+      ExtendLambdaFunction: [2, 21600, queue],
+      SweepLambdaFunction: [0, undefined, queue],
+    });
+    const concurrency = Object.fromEntries(
+      Object.entries(resources)
+        .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
+        .map(([name, r]) => [name, r.Properties.ReservedConcurrentExecutions]),
+    );
+    assert.deepEqual(concurrency, {
+      AuthorizerLambdaFunction: undefined,
+      ProvisionLambdaFunction: 20,
+      DestroyLambdaFunction: 10,
+      StatusLambdaFunction: 10,
+      ExtendLambdaFunction: 5,
+      SweepLambdaFunction: 1,
+    });
+    const logGroups = ofType('AWS::Logs::LogGroup').map((g) => g.Properties.RetentionInDays);
+    assert.deepEqual(logGroups, [30, 30, 30, 30, 30, 30]);
+  });
+
+  const statements = () => [...statementsByRole(resources).values()].flat();
 
   it('lets the functions put events on their own bus only', () => {
     const events = statements().filter((s) => [s.Action].flat().some((a) => a.startsWith('events:')));
-    assert.deepEqual(
-      events.map((s) => [s.Action].flat()),
-      [['events:PutEvents']],
-    );
-    assert.match(JSON.stringify(events[0]?.Resource), /:event-bus\/default"/);
+    assert.equal(events.length, 4, 'provision, destroy, extend and sweep announce on the bus');
+    for (const statement of events) {
+      assert.deepEqual([statement.Action].flat(), ['events:PutEvents']);
+      assert.match(JSON.stringify(statement.Resource), /:event-bus\/default"/);
+    }
   });
 
   it('runs the sweep nightly at 03:00 UTC with a 15-minute budget', () => {

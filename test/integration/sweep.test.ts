@@ -151,6 +151,7 @@ describe('sweep', () => {
         managed: 6,
         expired: 3,
         deleted: 3,
+        deleted_by_package: { 'ai-developer': 3 },
         failed: 0,
         skipped_unmanaged: 5,
         already_gone: 0,
@@ -184,9 +185,13 @@ describe('sweep', () => {
       assert.equal(swept?.source, 'litellm.virtual-keys');
       assert.equal(swept?.detail.deleted, 3);
       assert.equal(swept?.detail.dry_run, false);
-      const emf = JSON.parse(metricLines.at(-1) as string) as Record<string, unknown>;
-      assert.equal(emf.KeysSwept, 3);
-      assert.equal(emf.dry_run, 'false');
+      const [emf, perPackage] = metricLines.slice(-2).map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.equal(emf?.KeysSwept, 3);
+      assert.equal(emf?.dry_run, 'false');
+      assert.deepEqual(
+        [perPackage?.KeysSwept, perPackage?.package, perPackage?.operation],
+        [3, 'ai-developer', 'sweep'],
+      );
     });
   }
 

@@ -1,0 +1,52 @@
+import type { APIGatewayRequestAuthorizerEventV2, Context } from 'aws-lambda';
+import { type ApiTokens, bearerToken, clientOf, parseApiTokens } from '../lib/auth/api-tokens.ts';
+import { readAuthorizerConfig } from '../lib/config.ts';
+import { log } from '../lib/log.ts';
+import { authorizerChain } from '../lib/middleware.ts';
+
+const config = readAuthorizerConfig(process.env);
+
+/** HTTP API simple response; `client` reaches the route's handler as `requestContext.authorizer.lambda.client`. */
+export type Decision = { isAuthorized: false } | { isAuthorized: true; context: { client: string } };
+
+/** Parsed once per secret value: middy hands over the same object until its cache lapses. */
+const parsed = new WeakMap<object, ApiTokens>();
+
+function tokensOf(secret: unknown): ApiTokens {
+  const key = typeof secret === 'object' && secret !== null ? secret : undefined;
+  const known = key && parsed.get(key);
+  if (known) return known;
+  const tokens = parseApiTokens(secret);
+  if (tokens.ignored.length > 0) {
+    log.warn('API tokens secret has unusable entries; they are ignored', {
+      clients: tokens.ignored,
+      usable: tokens.tokens.length,
+    });
+  }
+  if (key) parsed.set(key, tokens);
+  return tokens;
+}
+
+/** The Lambda REQUEST authorizer in front of every route: a known bearer token, or nothing. */
+export const handler = authorizerChain<APIGatewayRequestAuthorizerEventV2, Decision>(
+  config,
+  async (event, context): Promise<Decision> => {
+    const route = event.routeKey;
+    const token = bearerToken(event.headers?.authorization);
+    if (!token) {
+      log.info('denied', {
+        route,
+        reason: 'no bearer token',
+        source_ip: event.requestContext?.http?.sourceIp,
+      });
+      return { isAuthorized: false };
+    }
+    const client = clientOf(tokensOf(context.apiTokens).tokens, token);
+    if (!client) {
+      log.info('denied', { route, reason: 'unknown token', source_ip: event.requestContext?.http?.sourceIp });
+      return { isAuthorized: false };
+    }
+    log.debug('authorized', { route, client });
+    return { isAuthorized: true, context: { client } };
+  },
+) as (event: APIGatewayRequestAuthorizerEventV2, context: Context) => Promise<Decision>;
