@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import secretsManager from '@middy/secrets-manager';
+import { getCache } from '@middy/util';
 import type { APIGatewayProxyEventV2, Context, EventBridgeEvent } from 'aws-lambda';
 import type { AuthorizerConfig, Config } from './config.ts';
 import type { HttpError } from './errors.ts';
@@ -21,17 +22,40 @@ export type LabEvent = EventBridgeEvent<string, unknown>;
 type HttpHandler = (event: APIGatewayProxyEventV2, context: ServiceContext) => Promise<HttpResult>;
 type EventHandler<E, R> = (event: E, context: ServiceContext) => Promise<R>;
 
-/** The master key, cached for `SECRETS_CACHE_MS` so a rotated key is picked up without a redeploy. */
-function masterKeySecret(config: Config) {
-  return secretsManager({
-    fetchData: { litellmSecret: config.litellm.masterKeySecretId },
+/**
+ * A secret on the Lambda context, cached for `cacheExpiry` ms so a rotated value is picked up
+ * without a redeploy. middy re-reads it on a timer; that timer is unref'd, so it never keeps a
+ * process alive after its work (`serverless invoke local`, scripts).
+ */
+function cachedSecret(
+  field: string,
+  secretId: string,
+  cacheKey: string,
+  cacheExpiry: number,
+): middy.MiddlewareObj<unknown, unknown, Error, Context> {
+  const fetch = secretsManager({
+    fetchData: { [field]: secretId },
     setToContext: true,
-    cacheKey: 'litellm-master-key',
-    cacheExpiry: config.secretsCacheMs,
+    cacheKey,
+    cacheExpiry,
     // Fetched on the first invocation, not at import: a failed prefetch would be an unhandled rejection.
     disablePrefetch: true,
   });
+  return {
+    before: async (request) => {
+      await fetch.before?.(request as Parameters<NonNullable<typeof fetch.before>>[0]);
+      (getCache(cacheKey).refresh as NodeJS.Timeout | undefined)?.unref();
+    },
+  };
 }
+
+const masterKeySecret = (config: Config) =>
+  cachedSecret(
+    'litellmSecret',
+    config.litellm.masterKeySecretId,
+    'litellm-master-key',
+    config.secretsCacheMs,
+  );
 
 /** The API client the authorizer recognised, as API Gateway passes it to the route's function. */
 function apiClientOf(event: unknown): string | undefined {
@@ -152,15 +176,7 @@ export function authorizerChain<E, R>(
         log.error('authorizer failed', { err: request.error });
       },
     })
-    .use(
-      secretsManager({
-        fetchData: { apiTokens: config.apiTokensSecretId },
-        setToContext: true,
-        cacheKey: 'api-tokens',
-        cacheExpiry: config.apiTokensCacheMs,
-        disablePrefetch: true,
-      }),
-    )
+    .use(cachedSecret('apiTokens', config.apiTokensSecretId, 'api-tokens', config.apiTokensCacheMs))
     .handler(handler);
 }
 

@@ -1,21 +1,39 @@
 /**
- * `npm start`: the HTTP API on localhost, each request turned into the API Gateway (payload 2.0)
- * event the deployed function receives. Without LITELLM_URL it runs on the embedded LiteLLM
- * stand-in; with LITELLM_URL and LITELLM_MASTER_KEY it runs against that proxy. Key values are
- * kept by a local Secrets Manager stand-in either way.
+ * `npm start`: the HTTP API on localhost. Each request goes through the bearer-token authorizer
+ * and is turned into the API Gateway (payload 2.0) event the deployed function receives. Without
+ * LITELLM_URL it runs on the embedded LiteLLM stand-in; with LITELLM_URL and LITELLM_MASTER_KEY it
+ * runs against that proxy. Key values and API tokens are kept by a local Secrets Manager endpoint,
+ * and result events go to a local EventBridge endpoint that prints them.
  */
 
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { AddressInfo } from 'node:net';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  APIGatewayRequestAuthorizerEventV2,
+  Context,
+} from 'aws-lambda';
+import type { Decision } from '../functions/authorizer.ts';
+import { EventBridgeStandIn } from '../test/support/eventbridge-stand-in.ts';
 import { lambdaContext } from '../test/support/events.ts';
 import { LiteLlmStandIn } from '../test/support/litellm/server.ts';
 import { SecretsManagerStandIn } from '../test/support/secrets-manager-stand-in.ts';
 
 const PORT = Number(process.env.PORT ?? 3000);
 const MASTER_KEY_SECRET_ID = 'litellm-virtual-keys/litellm-master-key';
+const API_TOKENS_SECRET_ID = 'litellm-virtual-keys/api-tokens';
+/** The token curl sends; API_TOKEN picks one, otherwise a fresh one per start. */
+const DEV_TOKEN = process.env.API_TOKEN ?? `dev-${randomBytes(18).toString('base64url')}`;
 
-const secrets = await SecretsManagerStandIn.start();
+const [secrets, bus] = await Promise.all([
+  SecretsManagerStandIn.start(),
+  EventBridgeStandIn.start((entry) =>
+    console.log(`event: ${entry.detailType} ${JSON.stringify(entry.detail)}`),
+  ),
+]);
+secrets.put(API_TOKENS_SECRET_ID, JSON.stringify({ dev: DEV_TOKEN }));
 let litellmUrl = process.env.LITELLM_URL;
 let standIn: LiteLlmStandIn | undefined;
 if (!litellmUrl) {
@@ -28,14 +46,19 @@ if (!litellmUrl) {
   if (!masterKey) throw new Error('LITELLM_URL is set: LITELLM_MASTER_KEY must hold that proxy’s master key');
   secrets.put(MASTER_KEY_SECRET_ID, masterKey);
 }
-Object.assign(process.env, {
-  LITELLM_URL: litellmUrl,
-  LITELLM_MASTER_KEY_SECRET_ID: MASTER_KEY_SECRET_ID,
-  API_TOKENS_SECRET_ID: process.env.API_TOKENS_SECRET_ID ?? 'litellm-virtual-keys/api-tokens',
+/** What the functions read, locally as in Lambda; also printed for `osls invoke local`. */
+const awsEnv = {
   AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+  AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
   AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
   AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
   AWS_SECRET_ACCESS_KEY: 'local',
+};
+Object.assign(process.env, {
+  LITELLM_URL: litellmUrl,
+  LITELLM_MASTER_KEY_SECRET_ID: MASTER_KEY_SECRET_ID,
+  API_TOKENS_SECRET_ID,
+  ...awsEnv,
 });
 
 type Handler = (
@@ -116,36 +139,66 @@ function toEvent(
   };
 }
 
+const authorize = (
+  (await import('../functions/authorizer.ts')) as {
+    handler: (event: APIGatewayRequestAuthorizerEventV2, context: Context) => Promise<Decision>;
+  }
+).handler;
+
+/** The REQUEST authorizer's event (payload 2.0) for a route's event, as API Gateway builds it. */
+function authorizerEvent(event: APIGatewayProxyEventV2): APIGatewayRequestAuthorizerEventV2 {
+  const { body: _body, isBase64Encoded: _base64, ...request } = event;
+  return {
+    ...request,
+    type: 'REQUEST',
+    routeArn: `arn:aws:execute-api:us-east-1:000000000000:local/$default/${event.routeKey.replace(' ', '')}`,
+    identitySource: [event.headers.authorization ?? ''],
+  } as APIGatewayRequestAuthorizerEventV2;
+}
+
 const server = createServer(async (req, res) => {
   const url = new URL(req.url ?? '/', `http://localhost:${PORT}`);
   const matched = matchRoute(req.method ?? 'GET', url.pathname);
-  if (!matched) {
-    res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}');
-    return;
-  }
+  const answer = (status: number, message: string) =>
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ message }));
+  if (!matched) return answer(404, 'Not Found');
   const event = toEvent(req, matched.route.routeKey, matched.guid, url, await readBody(req));
-  const result = await matched.route.handler(event, lambdaContext());
+  // API Gateway answers 401 itself when the identity source is missing, 403 when the authorizer denies.
+  if (!event.headers.authorization) return answer(401, 'Unauthorized');
+  const decision = await authorize(authorizerEvent(event), lambdaContext(5_000)).catch(() => undefined);
+  if (!decision) return answer(500, 'Internal Server Error');
+  if (!decision.isAuthorized) return answer(403, 'Forbidden');
+  const authorized = {
+    ...event,
+    requestContext: { ...event.requestContext, authorizer: { lambda: decision.context } },
+  } as APIGatewayProxyEventV2;
+  const result = await matched.route.handler(authorized, lambdaContext());
   res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>).end(result.body ?? '');
 });
 
 server.listen(PORT, '127.0.0.1', () => {
-  console.log(`litellm-virtual-keys on http://localhost:${PORT}`);
-  console.log(
-    standIn
-      ? `LiteLLM stand-in on ${standIn.url} (models: ${standIn.models.join(', ')})`
-      : `LiteLLM at ${litellmUrl}`,
-  );
-  const base = `http://localhost:${PORT}`;
-  console.log(`
-Provision a lab:   curl -s -X POST ${base}/keys -d '{"guid":"demo1","package":"ai-beginner"}'
-What it holds:     curl -s ${base}/keys/demo1
-Extend it:         curl -s -X POST ${base}/keys/demo1/extend -d '{"duration":"7d"}'
-Destroy it:        curl -s -X DELETE ${base}/keys/demo1`);
+  const base = `http://localhost:${(server.address() as AddressInfo).port}`;
+  const auth = `-H 'Authorization: Bearer ${DEV_TOKEN}'`;
+  const envLine = Object.entries(awsEnv)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(' ');
+  console.log(`litellm-virtual-keys on ${base}
+${standIn ? `LiteLLM stand-in on ${standIn.url} (models: ${standIn.models.join(', ')})` : `LiteLLM at ${litellmUrl}`}
+Dev API token: ${DEV_TOKEN}
+
+Provision a lab:   curl -s ${auth} -X POST ${base}/keys -d '{"guid":"demo1","package":"ai-beginner"}'
+What it holds:     curl -s ${auth} ${base}/keys/demo1
+Extend it:         curl -s ${auth} -X POST ${base}/keys/demo1/extend -d '{"duration":"7d"}'
+Destroy it:        curl -s ${auth} -X DELETE ${base}/keys/demo1
+
+Invoke a function with a sample event, on these stand-ins:
+  ${envLine} npx osls invoke local --param="litellmUrl=${litellmUrl}" --function provision --path events/eventbridge-lab-provisioned.json
+Ready.`);
 });
 
 const stop = async () => {
   server.close();
-  await Promise.all([secrets.close(), standIn?.close()]);
+  await Promise.all([secrets.close(), bus.close(), standIn?.close()]);
   process.exit(0);
 };
 process.on('SIGINT', stop);

@@ -24,7 +24,8 @@ export class EventBridgeStandIn {
   private failEntries = 0;
   private server?: Server;
 
-  static async start(): Promise<EventBridgeStandIn> {
+  /** `onEntry` sees each accepted entry (the local stack prints them). */
+  static async start(onEntry?: (entry: BusEntry) => void): Promise<EventBridgeStandIn> {
     const standIn = new EventBridgeStandIn();
     standIn.server = createServer(async (req, res) => {
       const chunks: Buffer[] = [];
@@ -58,13 +59,15 @@ export class EventBridgeStandIn {
           standIn.failEntries--;
           return { ErrorCode: 'InternalFailure', ErrorMessage: 'stand-in entry failure' };
         }
-        standIn.entries.push({
+        const accepted = {
           source: entry.Source,
           detailType: entry.DetailType,
           busName: entry.EventBusName ?? 'default',
           detail: JSON.parse(entry.Detail) as Record<string, unknown>,
           raw: entry.Detail,
-        });
+        };
+        standIn.entries.push(accepted);
+        onEntry?.(accepted);
         return { EventId: randomUUID() };
       });
       reply(200, {

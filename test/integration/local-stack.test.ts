@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { after, describe, it } from 'node:test';
+
+/** `npm start` in its own process group, so stopping it stops tsx and the stack under npm too. */
+interface Stack {
+  readonly process: ChildProcess;
+  readonly output: () => string;
+  readonly base: string;
+  readonly token: string;
+  /** The environment and --param line the stack prints for `osls invoke local`. */
+  readonly invokeEnv: Record<string, string>;
+  readonly invokeParam: string;
+}
+
+const stacks: Stack[] = [];
+
+async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+  const child = spawn('npm', ['start'], {
+    env: { ...process.env, PORT: '0', ...env },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  });
+  const deadline = Date.now() + 60_000;
+  while (!output.includes('\nReady.')) {
+    assert.ok(Date.now() < deadline && child.exitCode === null, `npm start did not get ready:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const invoke = /^ {2}(.*) npx osls invoke local --param="([^"]+)"/m.exec(output);
+  const stack: Stack = {
+    process: child,
+    output: () => output,
+    base: /litellm-virtual-keys on (http:\/\/localhost:\d+)/.exec(output)?.[1] ?? '',
+    token: /Dev API token: (\S+)/.exec(output)?.[1] ?? '',
+    invokeEnv: Object.fromEntries(
+      (invoke?.[1] ?? '').split(' ').map((pair) => pair.split('=') as [string, string]),
+    ),
+    invokeParam: invoke?.[2] ?? '',
+  };
+  stacks.push(stack);
+  return stack;
+}
+
+/** Stop the whole process group, as Ctrl-C does; true once the API no longer answers. */
+async function stopStack(stack: Stack): Promise<boolean> {
+  const child = stack.process;
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    process.kill(-(child.pid as number), 'SIGTERM');
+    await exited;
+  }
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const closed = await fetch(stack.base).then(
+      () => false,
+      () => true,
+    );
+    if (closed) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+after(async () => {
+  await Promise.all(stacks.map(stopStack));
+});
+
+async function call(stack: Stack, method: string, path: string, body?: unknown, token = stack.token) {
+  const response = await fetch(`${stack.base}${path}`, {
+    method,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+describe('npm start', () => {
+  it('serves the API behind the authorizer: provision, read, extend and destroy with the dev token', async () => {
+    const stack = await startStack();
+    assert.match(stack.token, /^dev-[A-Za-z0-9_-]{24}$/);
+    for (const line of ['-X POST', '/keys/demo1', '/keys/demo1/extend', '-X DELETE']) {
+      assert.ok(
+        stack.output().includes(`curl -s -H 'Authorization: Bearer ${stack.token}' `) &&
+          stack.output().includes(line),
+        `a ready-to-paste curl line with ${line}`,
+      );
+    }
+
+    assert.deepEqual(await call(stack, 'POST', '/keys', { guid: 'local1' }, ''), {
+      status: 401,
+      body: { message: 'Unauthorized' },
+    });
+    assert.deepEqual(await call(stack, 'POST', '/keys', { guid: 'local1' }, `${stack.token}x`), {
+      status: 403,
+      body: { message: 'Forbidden' },
+    });
+
+    const created = await call(stack, 'POST', '/keys', { guid: 'local1', package: 'ai-beginner' });
+    assert.equal(created.status, 201);
+    assert.match(String(created.body.litellm_virtual_key), /^sk-/);
+    const status = await call(stack, 'GET', '/keys/local1');
+    assert.equal(status.status, 200);
+    const [key] = status.body.keys as Record<string, unknown>[];
+    assert.equal(key?.litellm_virtual_key, created.body.litellm_virtual_key);
+    assert.deepEqual(key?.litellm_available_models, ['granite-3-2-8b-instruct']);
+    const extended = await call(stack, 'POST', '/keys/local1/extend', { duration: '20d' });
+    assert.equal(extended.status, 200);
+    assert.ok(Date.parse(String(extended.body.litellm_key_expires)) > Date.now() + 19 * 86_400_000);
+    const destroyed = await call(stack, 'DELETE', '/keys/local1');
+    assert.deepEqual([destroyed.status, destroyed.body.deleted, destroyed.body.deleted_keys], [200, true, 1]);
+    assert.equal((await call(stack, 'GET', '/keys/local1')).status, 404);
+
+    const announced = [...stack.output().matchAll(/^event: (Virtual Key \w+) /gm)].map((m) => m[1]);
+    assert.deepEqual(announced, ['Virtual Key Provisioned', 'Virtual Key Extended', 'Virtual Key Destroyed']);
+    assert.ok(!stack.output().includes(String(created.body.litellm_virtual_key).slice(3)), 'no key printed');
+    assert.equal(await stopStack(stack), true);
+  });
+
+  it('runs each sample event through `serverless invoke local`, on the stack’s stand-ins', async () => {
+    // The authorizer sample carries this token.
+    const stack = await startStack({ API_TOKEN: 'example-api-token-0123456789' });
+    const invoke = (fn: string, sample: string) => {
+      const run = spawnSync(
+        process.execPath,
+        [
+          'node_modules/osls/bin/serverless.js',
+          'invoke',
+          'local',
+          `--param=${stack.invokeParam}`,
+          '--function',
+          fn,
+          '--path',
+          `events/${sample}`,
+        ],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, ...stack.invokeEnv, SLS_TELEMETRY_DISABLED: '1' },
+          timeout: 60_000,
+        },
+      );
+      assert.equal(run.status, 0, `invoke local ${fn} ${sample}:\n${run.stdout}\n${run.stderr}`);
+      const result = run.stdout
+        .split('\n')
+        .filter((line) => !line.startsWith('{"level":') && !line.startsWith('{"_aws":'))
+        .join('\n');
+      return JSON.parse(result) as Record<string, unknown>;
+    };
+    const body = (result: Record<string, unknown>) =>
+      JSON.parse(String(result.body)) as Record<string, unknown>;
+
+    const runs: [string, string, (result: Record<string, unknown>) => void][] = [
+      ['provision', 'http-post-keys.json', (r) => assert.equal(r.statusCode, 201)],
+      ['status', 'http-get-keys.json', (r) => assert.equal((body(r).keys as unknown[]).length, 1)],
+      ['extend', 'http-post-extend.json', (r) => assert.equal(r.statusCode, 200)],
+      ['destroy', 'http-delete-keys.json', (r) => assert.equal(body(r).deleted, true)],
+      ['provision', 'eventbridge-lab-provisioned.json', (r) => assert.equal(r.outcome, 'created')],
+      ['extend', 'eventbridge-lab-extended.json', (r) => assert.equal(r.outcome, 'extended')],
+      ['destroy', 'eventbridge-lab-destroyed.json', (r) => assert.equal(r.outcome, 'destroyed')],
+      ['sweep', 'invoke-sweep-dry-run.json', (r) => assert.equal(r.dry_run, true)],
+      ['sweep', 'schedule-sweep.json', (r) => assert.equal(r.dry_run, false)],
+      [
+        'authorizer',
+        'http-authorizer-request.json',
+        (r) => assert.deepEqual(r, { isAuthorized: true, context: { client: 'dev' } }),
+      ],
+    ];
+    assert.deepEqual(
+      runs.map(([, sample]) => sample).sort(),
+      readdirSync('events').sort(),
+      'every sample is run',
+    );
+    for (const [fn, sample, check] of runs) check(invoke(fn, sample));
+    assert.equal(await stopStack(stack), true);
+  });
+});
