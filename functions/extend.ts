@@ -8,6 +8,7 @@ import { jsonResponse } from '../lib/http.ts';
 import { log } from '../lib/log.ts';
 import { publishKeyCounts } from '../lib/metrics.ts';
 import { eventChain, httpChain, httpOrEvent, litellmFor, type ServiceContext } from '../lib/middleware.ts';
+import { withPathGuid } from '../lib/schemas.ts';
 
 const config = getConfig();
 
@@ -34,11 +35,7 @@ const http = httpChain(
   config,
   'extend',
   async (event, context) => {
-    const body = event.body as unknown;
-    const input =
-      body && typeof body === 'object' && !Array.isArray(body)
-        ? { ...body, guid: event.pathParameters?.guid }
-        : body;
+    const input = withPathGuid(event.body, event.pathParameters?.guid);
     return jsonResponse(200, extendResponse(await extend(input, 'http', context)));
   },
   { jsonBody: true },

@@ -60,3 +60,17 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown, what:
     errors,
   );
 }
+
+/**
+ * An HTTP body with the guid of its path added, for routes under `/keys/{guid}`. The body itself
+ * must not name a guid: it would be silently replaced by the path's.
+ */
+export function withPathGuid(body: unknown, guid: string | undefined): unknown {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return body;
+  if (Object.hasOwn(body, 'guid')) {
+    throw new BadRequestError('the guid is given by the path, not the body', [
+      { field: 'guid', message: 'is not a known field' },
+    ]);
+  }
+  return { ...body, guid };
+}

@@ -17,10 +17,7 @@ class InvokeLocalEsm {
         const dir = serverless.config.servicePath;
         const bundle = join(dir, `${file}.mjs`);
         if (!existsSync(bundle)) return;
-        writeFileSync(
-          join(dir, `${file}.cjs`),
-          `module.exports = require('./${basename(bundle)}');\n`,
-        );
+        writeFileSync(join(dir, `${file}.cjs`), `module.exports = require('./${basename(bundle)}');\n`);
       },
     };
   }

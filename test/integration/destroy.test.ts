@@ -5,6 +5,7 @@ import { clearCache } from '@middy/util';
 import type { Context } from 'aws-lambda';
 import { deleteKeysEvent, labDestroyedEvent, lambdaContext, postKeysEvent } from '../support/events.ts';
 import {
+  assertEventsDocumented,
   assertNothingLeaked,
   type Harness,
   MASTER_KEY,
@@ -47,6 +48,7 @@ beforeEach(() => h.reset());
 afterEach(() => h.litellm.faults.clear());
 after(async () => {
   assertNothingLeaked(h, issuedToCallers);
+  assertEventsDocumented(h);
   await h.close();
 });
 

@@ -3,9 +3,13 @@ import { createHash } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Context } from 'aws-lambda';
 import { extendKeysEvent, labExtendedEvent, lambdaContext, postKeysEvent } from '../support/events.ts';
-import { type Harness, MASTER_KEY, startHarness } from '../support/harness.ts';
+import {
+  assertEventsDocumented,
+  assertNothingLeaked,
+  type Harness,
+  startHarness,
+} from '../support/harness.ts';
 import { invokeHttp, probeKey } from '../support/http.ts';
-import { linesLeaking } from '../support/logs.ts';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 let h: Harness;
@@ -38,7 +42,8 @@ before(async () => {
 });
 beforeEach(() => h.reset());
 after(async () => {
-  assert.deepEqual(linesLeaking([MASTER_KEY, ...h.litellm.issuedKeys, ...issuedToCallers]), []);
+  assertNothingLeaked(h, issuedToCallers);
+  assertEventsDocumented(h);
   await h.close();
 });
 

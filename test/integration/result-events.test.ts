@@ -10,7 +10,12 @@ import {
   lambdaContext,
   postKeysEvent,
 } from '../support/events.ts';
-import { assertNothingLeaked, type Harness, startHarness } from '../support/harness.ts';
+import {
+  assertEventsDocumented,
+  assertNothingLeaked,
+  type Harness,
+  startHarness,
+} from '../support/harness.ts';
 import { invokeHttp } from '../support/http.ts';
 import { logEntries, logLines, metricLines } from '../support/logs.ts';
 
@@ -29,6 +34,7 @@ before(async () => {
 beforeEach(() => h.reset());
 after(async () => {
   assertNothingLeaked(h, issued);
+  assertEventsDocumented(h);
   await h.close();
 });
 
@@ -136,7 +142,7 @@ describe('result events', () => {
         ['nolab1', { detail_type: 'Lab Extended', id: unknown.id }, 404],
       ],
     );
-    assert.deepEqual((failed[0]?.detail.error as { errors: unknown[] }).errors, [
+    assert.deepEqual((failed[0]?.detail.error as { errors?: unknown[] } | undefined)?.errors, [
       {
         field: 'guid',
         message: 'must be 1-40 lowercase letters, digits or "-", not starting or ending with "-"',
@@ -198,8 +204,8 @@ describe('result events', () => {
     ]);
     const [created] = emf('KeysCreated').slice(-1);
     const directives = (
-      created?._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] }
-    ).CloudWatchMetrics[0];
+      created?._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] } | undefined
+    )?.CloudWatchMetrics[0];
     assert.equal(directives?.Namespace, 'LiteLLMVirtualKeys');
     assert.deepEqual(directives?.Dimensions[0]?.slice().sort(), ['operation', 'package', 'service']);
   });

@@ -3,7 +3,12 @@ import { createHash } from 'node:crypto';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { Context } from 'aws-lambda';
 import { lambdaContext, postKeysEvent, sampleEvent, scheduledSweepEvent } from '../support/events.ts';
-import { assertNothingLeaked, type Harness, startHarness } from '../support/harness.ts';
+import {
+  assertEventsDocumented,
+  assertNothingLeaked,
+  type Harness,
+  startHarness,
+} from '../support/harness.ts';
 import { invokeHttp } from '../support/http.ts';
 import type { NewKey } from '../support/litellm/key-table.ts';
 import { logEntries, metricLines } from '../support/logs.ts';
@@ -95,6 +100,7 @@ beforeEach(() => h.reset());
 afterEach(() => h.litellm.faults.clear());
 after(async () => {
   assertNothingLeaked(h, issuedToCallers);
+  assertEventsDocumented(h);
   await h.close();
 });
 

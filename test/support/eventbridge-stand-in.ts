@@ -19,6 +19,8 @@ export interface BusEntry {
  */
 export class EventBridgeStandIn {
   readonly entries: BusEntry[] = [];
+  /** Every entry since start, kept across resets, for checks over a whole suite. */
+  readonly history: BusEntry[] = [];
   calls = 0;
   private failCalls = 0;
   private failEntries = 0;
@@ -67,6 +69,7 @@ export class EventBridgeStandIn {
           raw: entry.Detail,
         };
         standIn.entries.push(accepted);
+        standIn.history.push(accepted);
         onEntry?.(accepted);
         return { EventId: randomUUID() };
       });

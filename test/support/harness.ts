@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { clearCache } from '@middy/util';
 import { closeLiteLlmConnections } from '../../lib/litellm/transport.ts';
+import { eventDetailValidator, schemaErrors } from './doc-schemas.ts';
 import { EventBridgeStandIn } from './eventbridge-stand-in.ts';
 import { LiteLlmStandIn } from './litellm/server.ts';
 import { linesLeaking } from './logs.ts';
@@ -76,6 +77,16 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
 export function assertNothingLeaked(h: Harness, issued: Iterable<string> = []): void {
   const secrets = [MASTER_KEY, h.litellm.table.db.url, ...h.litellm.issuedKeys, ...issued];
   assert.deepEqual(linesLeaking(secrets), [], 'a log line carries a secret');
-  const events = h.bus.entries.filter((entry) => secrets.some((secret) => entry.raw.includes(secret)));
+  const events = h.bus.history.filter((entry) => secrets.some((secret) => entry.raw.includes(secret)));
   assert.deepEqual(events, [], 'an event carries a secret');
+}
+
+/** Every event the suite put on the bus has the source and the detail docs/events/result-events.schema.json gives it. */
+export function assertEventsDocumented(h: Harness): void {
+  const undocumented = h.bus.history.flatMap((entry) => {
+    const problems = schemaErrors(eventDetailValidator('result-events', entry.detailType), entry.detail);
+    if (entry.source !== 'litellm.virtual-keys') problems.push(`source ${entry.source}`);
+    return problems.map((problem) => `${entry.detailType}: ${problem}`);
+  });
+  assert.deepEqual(undocumented, []);
 }
