@@ -13,7 +13,10 @@ export interface OpenApiDocument {
 export interface OpenApiOperation {
   readonly parameters?: { name: string; in: string; schema: unknown }[];
   readonly requestBody?: { content: Record<string, { schema: unknown }> };
-  readonly responses: Record<string, { $ref?: string; content?: Record<string, { schema: unknown }> }>;
+  readonly responses: Record<
+    string,
+    { $ref?: string; headers?: Record<string, unknown>; content?: Record<string, { schema: unknown }> }
+  >;
 }
 
 export const openApi = parse(readFileSync(new URL('openapi.yaml', DOCS), 'utf8')) as OpenApiDocument;

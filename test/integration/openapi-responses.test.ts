@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Context } from 'aws-lambda';
+import { type OpenApiOperation, openApi, openApiValidator, schemaErrors } from '../support/doc-schemas.ts';
+import {
+  deleteKeysEvent,
+  extendKeysEvent,
+  getKeysEvent,
+  lambdaContext,
+  postKeysEvent,
+} from '../support/events.ts';
+import { type Harness, startHarness } from '../support/harness.ts';
+import { type HttpAnswer, invokeHttp } from '../support/http.ts';
+
+/** Real answers of every route, in each status the service gives, against docs/openapi.yaml. */
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+let h: Harness;
+const handlers: Record<string, Handler> = {};
+const checked: string[] = [];
+
+before(async () => {
+  h = await startHarness();
+  for (const name of ['provision', 'destroy', 'status', 'extend']) {
+    handlers[name] = ((await import(`../../functions/${name}.ts`)) as { handler: Handler }).handler;
+  }
+});
+after(() => h.close());
+
+const components = openApi.components as unknown as {
+  responses: Record<
+    string,
+    { headers?: Record<string, unknown>; content: Record<string, { schema: unknown }> }
+  >;
+};
+
+/** Call a route's function and hold the answer to what the document says of that route and status. */
+async function answer(
+  fn: string,
+  [path, method]: [string, string],
+  event: Parameters<typeof invokeHttp>[1],
+): Promise<HttpAnswer> {
+  const got = await invokeHttp(handlers[fn] as never, event, lambdaContext());
+  const operation = openApi.paths[path]?.[method] as OpenApiOperation;
+  const documented = operation.responses[String(got.status)];
+  assert.ok(documented, `${method.toUpperCase()} ${path} answered ${got.status}, which is not documented`);
+  const response = documented.$ref
+    ? components.responses[documented.$ref.replace('#/components/responses/', '')]
+    : documented;
+  const contentType = got.headers['content-type'] ?? '';
+  const media = response?.content?.[contentType];
+  assert.ok(media, `${got.status} is documented without ${contentType}`);
+  assert.deepEqual(schemaErrors(openApiValidator(media.schema), got.body), [], JSON.stringify(got.body));
+  for (const header of Object.keys(response?.headers ?? {})) {
+    assert.ok(got.headers[header.toLowerCase()], `${got.status} carries ${header}`);
+  }
+  checked.push(`${method.toUpperCase()} ${path} ${got.status}`);
+  return got;
+}
+
+const POST_KEYS: [string, string] = ['/keys', 'post'];
+const LAB: [string, string] = ['/keys/{guid}', 'get'];
+const DELETE: [string, string] = ['/keys/{guid}', 'delete'];
+const EXTEND: [string, string] = ['/keys/{guid}/extend', 'post'];
+
+describe('answers against docs/openapi.yaml', () => {
+  it('every route, in each status the service gives, answers as documented', async () => {
+    await answer('provision', POST_KEYS, postKeysEvent({ guid: 'doc1', package: 'ai-beginner' }));
+    await answer('provision', POST_KEYS, postKeysEvent({ guid: 'doc1', package: 'ai-beginner' }));
+    await answer('provision', POST_KEYS, postKeysEvent({ guid: 'doc2', users: ['ann', 'bob'] }));
+    await answer('provision', POST_KEYS, postKeysEvent({ guid: 'doc1', pakage: 'x' }));
+    await h.litellm.seedKey({ alias: 'virtkey-doc3', expires: null, metadata: { team: 'ml' } });
+    await answer('provision', POST_KEYS, postKeysEvent({ guid: 'doc3' }));
+    h.litellm.faults.failNext('POST /key/generate', '503', 3);
+    await answer('provision', POST_KEYS, postKeysEvent({ guid: 'doc4' }));
+
+    await answer('status', LAB, getKeysEvent('doc1'));
+    await answer('status', LAB, getKeysEvent('nolab'));
+    await answer('status', LAB, getKeysEvent('Bad_Guid'));
+
+    await answer('extend', EXTEND, extendKeysEvent('doc1', { duration: '10d' }));
+    await answer(
+      'extend',
+      EXTEND,
+      extendKeysEvent('doc1', { duration: '10d', expires: '2030-01-01T00:00:00Z' }),
+    );
+    await answer('extend', EXTEND, extendKeysEvent('nolab', { duration: '10d' }));
+
+    await answer('destroy', DELETE, deleteKeysEvent('doc1', { force_db_delete: 'true' }));
+    await answer('destroy', DELETE, deleteKeysEvent('doc1'));
+    await answer('destroy', DELETE, deleteKeysEvent('doc1'));
+    const { status } = await invokeHttp(
+      handlers.provision as never,
+      postKeysEvent({ guid: 'doc5' }),
+      lambdaContext(),
+    );
+    assert.equal(status, 201);
+    h.litellm.faults.set({ stickyDelete: true });
+    await answer('destroy', DELETE, deleteKeysEvent('doc5'));
+    h.litellm.faults.clear();
+
+    assert.deepEqual(checked, [
+      'POST /keys 201',
+      'POST /keys 200',
+      'POST /keys 201',
+      'POST /keys 400',
+      'POST /keys 409',
+      'POST /keys 503',
+      'GET /keys/{guid} 200',
+      'GET /keys/{guid} 404',
+      'GET /keys/{guid} 400',
+      'POST /keys/{guid}/extend 200',
+      'POST /keys/{guid}/extend 400',
+      'POST /keys/{guid}/extend 404',
+      'DELETE /keys/{guid} 400',
+      'DELETE /keys/{guid} 200',
+      'DELETE /keys/{guid} 200',
+      'DELETE /keys/{guid} 502',
+    ]);
+  });
+});
