@@ -91,7 +91,7 @@ describe('serverless package', () => {
 
   it('fails the check when a route loses its authorizer', () => {
     const copy = join(scratch, 'no-authorizer');
-    for (const part of ['functions', 'lib', 'iam', 'package.json', 'tsconfig.json']) {
+    for (const part of ['functions', 'lib', 'iam', 'serverless-plugins', 'package.json', 'tsconfig.json']) {
       cpSync(part, join(copy, part), { recursive: true });
     }
     symlinkSync(resolve('node_modules'), join(copy, 'node_modules'));
