@@ -34,6 +34,35 @@ export function publishKeyCounts(
   }
 }
 
+/**
+ * The package a failed request named, for the failure metric's dimension; only a package of the
+ * catalogue counts, so callers cannot mint dimension values.
+ */
+function packageNamed(input: unknown, known: Readonly<Record<string, unknown>>): string {
+  let body = input;
+  if (typeof input === 'string') {
+    try {
+      body = JSON.parse(input);
+    } catch {
+      return 'unknown';
+    }
+  }
+  const name = (body as { package?: unknown } | null | undefined)?.package;
+  return typeof name === 'string' && Object.hasOwn(known, name) ? name : 'unknown';
+}
+
+/** Failures the service could not get past (conflicts, LiteLLM or AWS); caller mistakes are not counted. */
+export function publishFailure(
+  operation: string,
+  status: number,
+  input: unknown,
+  packages: Readonly<Record<string, unknown>>,
+): void {
+  if (status === 409 || status >= 500) {
+    publishKeyCounts('KeysFailed', operation, { [packageNamed(input, packages)]: 1 });
+  }
+}
+
 /** One sweep's figures; a dry run is told apart by its dimension, so it never looks like real deletions. */
 export function publishSweepMetrics(report: SweepReport): void {
   metrics.addDimension('dry_run', String(report.dry_run));

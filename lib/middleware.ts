@@ -4,14 +4,13 @@ import secretsManager from '@middy/secrets-manager';
 import { getCache } from '@middy/util';
 import type { APIGatewayProxyEventV2, Context, EventBridgeEvent } from 'aws-lambda';
 import type { AuthorizerConfig, Config } from './config.ts';
-import type { HttpError } from './errors.ts';
 import { putEvents } from './events/bus.ts';
 import { failedEvent } from './events/results.ts';
 import { type HttpResult, logFailure, problemResponse, toHttpError } from './http.ts';
 import { LiteLlmClient } from './litellm/client.ts';
 import { log, setLogContext } from './log.ts';
 import { readMasterSecret } from './master-key.ts';
-import { publishKeyCounts } from './metrics.ts';
+import { publishFailure } from './metrics.ts';
 
 /** The Lambda context once the master-key secret is loaded (as middy hands it over: string or parsed JSON). */
 export interface ServiceContext extends Context {
@@ -77,34 +76,16 @@ function invocationLogContext(functionName: string): middy.MiddlewareObj<unknown
   };
 }
 
-/** The package a failed request named, when it named one, for the failure metric's dimension. */
-function packageNamed(input: unknown): string {
-  let body = input;
-  if (typeof input === 'string') {
-    try {
-      body = JSON.parse(input);
-    } catch {
-      return 'unknown';
-    }
-  }
-  const name = (body as { package?: unknown } | null | undefined)?.package;
-  return typeof name === 'string' && /^[a-z0-9][a-z0-9-]{0,39}$/.test(name) ? name : 'unknown';
-}
-
-/** Failures the service could not get past (conflicts, LiteLLM or AWS); caller mistakes are not counted. */
-function countFailure(functionName: string, mapped: HttpError, input: unknown): void {
-  if (mapped.status === 409 || mapped.status >= 500) {
-    publishKeyCounts('KeysFailed', functionName, { [packageNamed(input)]: 1 });
-  }
-}
-
 /** Any failure becomes an RFC 9457 response; registered first, so its onError runs last. */
-function problemResponses(functionName: string): middy.MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
+function problemResponses(
+  config: Config,
+  functionName: string,
+): middy.MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
   return {
     onError: (request) => {
       const mapped = toHttpError(request.error);
       logFailure(`${functionName} failed`, request.error, mapped, { route: request.event.routeKey });
-      countFailure(functionName, mapped, request.event.body);
+      publishFailure(functionName, mapped.status, request.event.body, config.packages);
       request.response = problemResponse(mapped);
     },
   };
@@ -119,7 +100,7 @@ export function httpChain(
 ) {
   const chain = middy<APIGatewayProxyEventV2, HttpResult, Error, ServiceContext>()
     .use(invocationLogContext(functionName))
-    .use(problemResponses(functionName));
+    .use(problemResponses(config, functionName));
   // Content-Type is not insisted on, so a curl without -H is understood; the option exists in
   // @middy/http-json-body-parser 6.4.5's code but not in its typings.
   const bodyOptions = { disableContentTypeCheck: true } as Parameters<typeof httpJsonBodyParser>[0];
@@ -150,7 +131,7 @@ export function eventChain<R, E = LabEvent>(
           event_id: event?.id,
           guid: typeof guid === 'string' ? guid : undefined,
         });
-        countFailure(functionName, mapped, event?.detail);
+        publishFailure(functionName, mapped.status, event?.detail, config.packages);
         if (!mapped.permanent) return;
         // Lab lifecycle events are answered on the bus; a manual invoke gets its answer back.
         if (event && typeof event['detail-type'] === 'string' && event.source === config.labEventSource) {

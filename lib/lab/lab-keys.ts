@@ -4,7 +4,6 @@ import { expiryOf, hashKey, isLabKey, keyAlias, keySecretName } from '../key-ide
 import { readStoredKey } from '../key-store.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import type { KeyRecord } from '../litellm/types.ts';
-import { countPerPackage } from '../metrics.ts';
 
 /** A key of the lab as LiteLLM holds it, with its raw value when Secrets Manager has it. */
 export interface LabKey {
@@ -104,6 +103,9 @@ export function summariseLab(lab: LabKeys): LabSummary {
     models: [...new Set(keys.flatMap((key) => key.record.models))],
     expires: expiries.length > 0 ? new Date(Math.max(...expiries)) : undefined,
     secretArns: lab.aliases.flatMap((alias) => (alias.stored ? [alias.stored.arn] : [])),
-    packages: countPerPackage(keys, (key) => packageOf(key.record)),
+    packages: keys.reduce(
+      (counts, key) => counts.set(packageOf(key.record), (counts.get(packageOf(key.record)) ?? 0) + 1),
+      new Map<string, number>(),
+    ),
   };
 }
