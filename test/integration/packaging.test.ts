@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   packagingViolations,
@@ -12,17 +12,15 @@ import {
 } from '../support/packaging-checks.ts';
 import { readZip } from '../support/zip.ts';
 
-/** `serverless package` run offline, as CI and operators run it; the CloudFormation it writes is checked. */
-function packageService(serviceDir: string, out: string): Resources {
+/**
+ * `serverless package` run offline, as CI and operators run it, with `config` (a file in the
+ * service's folder, as the CLI requires); the CloudFormation it writes is returned.
+ */
+function packageService(config: string, out: string): Resources {
   const run = spawnSync(
     process.execPath,
-    [resolve('node_modules/osls/bin/serverless.js'), 'package', '--stage', 'ci', '--package', out],
-    {
-      cwd: serviceDir,
-      encoding: 'utf8',
-      env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
-      timeout: 120_000,
-    },
+    ['node_modules/osls/bin/serverless.js', 'package', '--config', config, '--stage', 'ci', '--package', out],
+    { encoding: 'utf8', env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' }, timeout: 120_000 },
   );
   assert.equal(run.status, 0, `serverless package failed:\n${run.stdout}\n${run.stderr}`);
   return JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
@@ -33,7 +31,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'sls-package-'));
 const out = join(scratch, 'out');
 
 before(() => {
-  resources = packageService('.', out);
+  resources = packageService('serverless.yml', out);
 });
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -90,19 +88,17 @@ describe('serverless package', () => {
   });
 
   it('fails the check when a route loses its authorizer', () => {
-    const copy = join(scratch, 'no-authorizer');
-    for (const part of ['functions', 'lib', 'iam', 'serverless-plugins', 'package.json', 'tsconfig.json']) {
-      cpSync(part, join(copy, part), { recursive: true });
-    }
-    symlinkSync(resolve('node_modules'), join(copy, 'node_modules'));
     const config = readFileSync('serverless.yml', 'utf8');
     const guarded = '          path: /keys\n          authorizer:\n            name: bearerToken\n';
     assert.ok(config.includes(guarded));
-    writeFileSync(join(copy, 'serverless.yml'), config.replace(guarded, '          path: /keys\n'));
-
-    const violations = packagingViolations(packageService(copy, join(copy, 'out')));
-
-    assert.deepEqual(violations, ['route POST /keys has no authorizer']);
+    const unguarded = `serverless.no-authorizer-${process.pid}.yml`;
+    writeFileSync(unguarded, config.replace(guarded, '          path: /keys\n'));
+    try {
+      const violations = packagingViolations(packageService(unguarded, join(scratch, 'no-authorizer')));
+      assert.deepEqual(violations, ['route POST /keys has no authorizer']);
+    } finally {
+      rmSync(unguarded, { force: true });
+    }
   });
 
   it('gives each function its own role with only the actions it uses', () => {
