@@ -1,8 +1,8 @@
 import type { APIGatewayRequestAuthorizerEventV2, Context } from 'aws-lambda';
 import { type ApiTokens, bearerToken, clientOf, parseApiTokens } from '../lib/auth/api-tokens.ts';
-import { readAuthorizerConfig } from '../lib/config.ts';
+import { authorizerChain } from '../lib/auth/authorizer-chain.ts';
+import { readAuthorizerConfig } from '../lib/auth/authorizer-config.ts';
 import { log } from '../lib/log.ts';
-import { authorizerChain } from '../lib/middleware.ts';
 
 const config = readAuthorizerConfig(process.env);
 

@@ -1,4 +1,5 @@
 import { parseDuration } from './duration.ts';
+import { type Env, flag, integer, text } from './env.ts';
 import { ConfigError } from './errors.ts';
 import { BUILT_IN_PACKAGES, type PackageCatalogue, parseCatalogue } from './packages.ts';
 
@@ -25,31 +26,6 @@ export interface Config {
   readonly secretsCacheMs: number;
   readonly sweepGrace: string;
   readonly warnBefore: string;
-}
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-function text(env: Env, name: string, fallback?: string): string {
-  const value = env[name]?.trim();
-  if (value) return value;
-  if (fallback !== undefined) return fallback;
-  throw new ConfigError(`${name} is required`);
-}
-
-function integer(env: Env, name: string, fallback: number, min: number): number {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new ConfigError(`${name} must be an integer >= ${min}`);
-  return value;
-}
-
-function flag(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name]?.trim().toLowerCase();
-  if (!raw) return fallback;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new ConfigError(`${name} must be true or false`);
 }
 
 function httpUrl(env: Env, name: string, fallback?: string): string {
@@ -111,20 +87,6 @@ export function readConfig(env: Env): Config {
     secretsCacheMs: integer(env, 'SECRETS_CACHE_MS', 300_000, 0),
     sweepGrace: duration(env, 'SWEEP_GRACE', '0h'),
     warnBefore: duration(env, 'WARN_BEFORE', '24h'),
-  };
-}
-
-/** The authorizer needs only its tokens: it neither reaches LiteLLM nor reads the master key. */
-export interface AuthorizerConfig {
-  readonly apiTokensSecretId: string;
-  /** Short, so a token removed from the secret stops working within about a minute. */
-  readonly apiTokensCacheMs: number;
-}
-
-export function readAuthorizerConfig(env: Env): AuthorizerConfig {
-  return {
-    apiTokensSecretId: text(env, 'API_TOKENS_SECRET_ID'),
-    apiTokensCacheMs: integer(env, 'API_TOKENS_CACHE_MS', 60_000, 0),
   };
 }
 

@@ -1,16 +1,14 @@
 import middy from '@middy/core';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
-import secretsManager from '@middy/secrets-manager';
-import { getCache } from '@middy/util';
 import type { APIGatewayProxyEventV2, Context, EventBridgeEvent } from 'aws-lambda';
-import type { AuthorizerConfig, Config } from './config.ts';
+import type { Config } from './config.ts';
 import { putEvents } from './events/bus.ts';
 import { failedEvent } from './events/results.ts';
 import { type HttpResult, logFailure, problemResponse, toHttpError } from './http.ts';
 import { LiteLlmClient } from './litellm/client.ts';
-import { log, setLogContext } from './log.ts';
 import { readMasterSecret } from './master-key.ts';
 import { publishFailure } from './metrics.ts';
+import { cachedSecret, invocationLogContext } from './middleware-parts.ts';
 
 /** The Lambda context once the master-key secret is loaded (as middy hands it over: string or parsed JSON). */
 export interface ServiceContext extends Context {
@@ -21,33 +19,6 @@ export type LabEvent = EventBridgeEvent<string, unknown>;
 type HttpHandler = (event: APIGatewayProxyEventV2, context: ServiceContext) => Promise<HttpResult>;
 type EventHandler<E, R> = (event: E, context: ServiceContext) => Promise<R>;
 
-/**
- * A secret on the Lambda context, cached for `cacheExpiry` ms so a rotated value is picked up
- * without a redeploy. middy re-reads it on a timer; that timer is unref'd, so it never keeps a
- * process alive after its work (`serverless invoke local`, scripts).
- */
-function cachedSecret(
-  field: string,
-  secretId: string,
-  cacheKey: string,
-  cacheExpiry: number,
-): middy.MiddlewareObj<unknown, unknown, Error, Context> {
-  const fetch = secretsManager({
-    fetchData: { [field]: secretId },
-    setToContext: true,
-    cacheKey,
-    cacheExpiry,
-    // Fetched on the first invocation, not at import: a failed prefetch would be an unhandled rejection.
-    disablePrefetch: true,
-  });
-  return {
-    before: async (request) => {
-      await fetch.before?.(request as Parameters<NonNullable<typeof fetch.before>>[0]);
-      (getCache(cacheKey).refresh as NodeJS.Timeout | undefined)?.unref();
-    },
-  };
-}
-
 const masterKeySecret = (config: Config) =>
   cachedSecret(
     'litellmSecret',
@@ -55,26 +26,6 @@ const masterKeySecret = (config: Config) =>
     'litellm-master-key',
     config.secretsCacheMs,
   );
-
-/** The API client the authorizer recognised, as API Gateway passes it to the route's function. */
-function apiClientOf(event: unknown): string | undefined {
-  const client = (event as { requestContext?: { authorizer?: { lambda?: { client?: unknown } } } } | null)
-    ?.requestContext?.authorizer?.lambda?.client;
-  return typeof client === 'string' ? client : undefined;
-}
-
-function invocationLogContext(functionName: string): middy.MiddlewareObj<unknown, unknown, Error, Context> {
-  return {
-    before: (request) => {
-      const client = apiClientOf(request.event);
-      setLogContext({
-        function: functionName,
-        request_id: request.context.awsRequestId,
-        ...(client ? { client } : {}),
-      });
-    },
-  };
-}
 
 /** Any failure becomes an RFC 9457 response; registered first, so its onError runs last. */
 function problemResponses(
@@ -142,22 +93,6 @@ export function eventChain<R, E = LabEvent>(
       },
     })
     .use(masterKeySecret(config))
-    .handler(handler);
-}
-
-/** The API tokens for the authorizer; a failure to read them is logged and thrown (API Gateway answers 500). */
-export function authorizerChain<E, R>(
-  config: AuthorizerConfig,
-  handler: (event: E, context: Context & { readonly apiTokens: unknown }) => Promise<R>,
-) {
-  return middy<E, R, Error, Context & { readonly apiTokens: unknown }>()
-    .use(invocationLogContext('authorizer'))
-    .use({
-      onError: (request) => {
-        log.error('authorizer failed', { err: request.error });
-      },
-    })
-    .use(cachedSecret('apiTokens', config.apiTokensSecretId, 'api-tokens', config.apiTokensCacheMs))
     .handler(handler);
 }
 

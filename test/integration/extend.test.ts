@@ -42,9 +42,9 @@ before(async () => {
 });
 beforeEach(() => h.reset());
 after(async () => {
+  await h.close();
   assertNothingLeaked(h, issuedToCallers);
   assertEventsDocumented(h);
-  await h.close();
 });
 
 describe('POST /keys/{guid}/extend', () => {

@@ -60,6 +60,9 @@ describe('serverless package', () => {
       assert.ok(bundle.length / lines > 500, `${name} is minified (${lines} lines)`);
       assert.match(bundle, /\/\/# sourceMappingURL=.+\.mjs\.map/);
     }
+    // On every request's path: it carries neither the LiteLLM client nor request validation.
+    const authorizer = readZip(join(out, 'authorizer.zip')).get('functions/authorizer.mjs');
+    assert.ok((authorizer?.length ?? 0) < 64 * 1024, `authorizer bundle is ${authorizer?.length} bytes`);
   });
 
   it('passes every packaging check: authorizer on each route, no secret wildcard, failure destinations, a role per function', () => {

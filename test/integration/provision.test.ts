@@ -36,10 +36,10 @@ before(async () => {
 beforeEach(() => h.reset());
 afterEach(() => h.litellm.faults.clear());
 after(async () => {
+  await h.close();
   assertNothingLeaked(h, issuedToCallers);
   assertEventsDocumented(h);
   assert.ok(h.litellm.issuedKeys.size > 20, 'the leak check looked at the keys the suite issued');
-  await h.close();
 });
 
 describe('provision over HTTP', () => {

@@ -33,9 +33,9 @@ before(async () => {
 });
 beforeEach(() => h.reset());
 after(async () => {
+  await h.close();
   assertNothingLeaked(h, issued);
   assertEventsDocumented(h);
-  await h.close();
 });
 
 const call = (name: string, event: unknown) => handlers[name]?.(event, lambdaContext()) as Promise<unknown>;

@@ -23,9 +23,9 @@ before(async () => {
 });
 beforeEach(() => h.reset());
 after(async () => {
+  await h.close();
   // The stored key is in the status answer by design; it must still never reach a log line.
   assert.deepEqual(linesLeaking([MASTER_KEY, ...h.litellm.issuedKeys]), []);
-  await h.close();
 });
 
 describe('GET /keys/{guid}', () => {

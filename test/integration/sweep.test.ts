@@ -99,9 +99,9 @@ before(async () => {
 beforeEach(() => h.reset());
 afterEach(() => h.litellm.faults.clear());
 after(async () => {
+  await h.close();
   assertNothingLeaked(h, issuedToCallers);
   assertEventsDocumented(h);
-  await h.close();
 });
 
 /**
