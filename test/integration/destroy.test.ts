@@ -5,8 +5,7 @@ import { clearCache } from '@middy/util';
 import type { Context } from 'aws-lambda';
 import { deleteKeysEvent, labDestroyedEvent, lambdaContext, postKeysEvent } from '../support/events.ts';
 import {
-  assertEventsDocumented,
-  assertNothingLeaked,
+  closeAndCheck,
   type Harness,
   MASTER_KEY,
   MASTER_KEY_SECRET_ID,
@@ -47,9 +46,7 @@ before(async () => {
 beforeEach(() => h.reset());
 afterEach(() => h.litellm.faults.clear());
 after(async () => {
-  await h.close();
-  assertNothingLeaked(h, issuedToCallers);
-  assertEventsDocumented(h);
+  await closeAndCheck(h, issuedToCallers);
 });
 
 describe('DELETE /keys/{guid}', () => {

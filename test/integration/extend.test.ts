@@ -3,12 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Context } from 'aws-lambda';
 import { extendKeysEvent, labExtendedEvent, lambdaContext, postKeysEvent } from '../support/events.ts';
-import {
-  assertEventsDocumented,
-  assertNothingLeaked,
-  type Harness,
-  startHarness,
-} from '../support/harness.ts';
+import { closeAndCheck, type Harness, startHarness } from '../support/harness.ts';
 import { invokeHttp, probeKey } from '../support/http.ts';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
@@ -42,9 +37,7 @@ before(async () => {
 });
 beforeEach(() => h.reset());
 after(async () => {
-  await h.close();
-  assertNothingLeaked(h, issuedToCallers);
-  assertEventsDocumented(h);
+  await closeAndCheck(h, issuedToCallers);
 });
 
 describe('POST /keys/{guid}/extend', () => {

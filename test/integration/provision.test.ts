@@ -5,8 +5,7 @@ import { clearCache } from '@middy/util';
 import type { Context } from 'aws-lambda';
 import { labProvisionedEvent, lambdaContext, postKeysEvent } from '../support/events.ts';
 import {
-  assertEventsDocumented,
-  assertNothingLeaked,
+  closeAndCheck,
   type Harness,
   MASTER_KEY,
   MASTER_KEY_SECRET_ID,
@@ -36,9 +35,7 @@ before(async () => {
 beforeEach(() => h.reset());
 afterEach(() => h.litellm.faults.clear());
 after(async () => {
-  await h.close();
-  assertNothingLeaked(h, issuedToCallers);
-  assertEventsDocumented(h);
+  await closeAndCheck(h, issuedToCallers);
   assert.ok(h.litellm.issuedKeys.size > 20, 'the leak check looked at the keys the suite issued');
 });
 

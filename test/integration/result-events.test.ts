@@ -10,12 +10,7 @@ import {
   lambdaContext,
   postKeysEvent,
 } from '../support/events.ts';
-import {
-  assertEventsDocumented,
-  assertNothingLeaked,
-  type Harness,
-  startHarness,
-} from '../support/harness.ts';
+import { closeAndCheck, type Harness, startHarness } from '../support/harness.ts';
 import { invokeHttp } from '../support/http.ts';
 import { logEntries, logLines, metricLines } from '../support/logs.ts';
 
@@ -33,9 +28,7 @@ before(async () => {
 });
 beforeEach(() => h.reset());
 after(async () => {
-  await h.close();
-  assertNothingLeaked(h, issued);
-  assertEventsDocumented(h);
+  await closeAndCheck(h, issued);
 });
 
 const call = (name: string, event: unknown) => handlers[name]?.(event, lambdaContext()) as Promise<unknown>;

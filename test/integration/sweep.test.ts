@@ -3,12 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { Context } from 'aws-lambda';
 import { lambdaContext, postKeysEvent, sampleEvent, scheduledSweepEvent } from '../support/events.ts';
-import {
-  assertEventsDocumented,
-  assertNothingLeaked,
-  type Harness,
-  startHarness,
-} from '../support/harness.ts';
+import { closeAndCheck, type Harness, startHarness } from '../support/harness.ts';
 import { invokeHttp } from '../support/http.ts';
 import type { NewKey } from '../support/litellm/key-table.ts';
 import { logEntries, metricLines } from '../support/logs.ts';
@@ -99,9 +94,7 @@ before(async () => {
 beforeEach(() => h.reset());
 afterEach(() => h.litellm.faults.clear());
 after(async () => {
-  await h.close();
-  assertNothingLeaked(h, issuedToCallers);
-  assertEventsDocumented(h);
+  await closeAndCheck(h, issuedToCallers);
 });
 
 /**

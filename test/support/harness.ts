@@ -90,3 +90,10 @@ export function assertEventsDocumented(h: Harness): void {
   });
   assert.deepEqual(undocumented, []);
 }
+
+/** End a suite: stand-ins closed first (a failed check must not leave them running), then the leak and event checks. */
+export async function closeAndCheck(h: Harness, issued: Iterable<string> = []): Promise<void> {
+  await h.close();
+  assertNothingLeaked(h, issued);
+  assertEventsDocumented(h);
+}
