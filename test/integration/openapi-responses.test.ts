@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Context } from 'aws-lambda';
 import { type OpenApiOperation, openApi, openApiValidator, schemaErrors } from '../support/doc-schemas.ts';
 import {
   deleteKeysEvent,
@@ -9,20 +8,17 @@ import {
   lambdaContext,
   postKeysEvent,
 } from '../support/events.ts';
-import { type Harness, startHarness } from '../support/harness.ts';
+import { type Handler, type Harness, importRouteHandlers, startHarness } from '../support/harness.ts';
 import { type HttpAnswer, invokeHttp } from '../support/http.ts';
 
 /** Real answers of every route, in each status the service gives, against docs/openapi.yaml. */
-type Handler = (event: unknown, context: Context) => Promise<unknown>;
 let h: Harness;
-const handlers: Record<string, Handler> = {};
+let handlers: Record<string, Handler>;
 const checked: string[] = [];
 
 before(async () => {
   h = await startHarness();
-  for (const name of ['provision', 'destroy', 'status', 'extend']) {
-    handlers[name] = ((await import(`../../functions/${name}.ts`)) as { handler: Handler }).handler;
-  }
+  handlers = await importRouteHandlers();
 });
 after(() => h.close());
 

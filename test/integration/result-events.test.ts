@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { Context } from 'aws-lambda';
 import {
   deleteKeysEvent,
   extendKeysEvent,
@@ -10,21 +9,24 @@ import {
   lambdaContext,
   postKeysEvent,
 } from '../support/events.ts';
-import { closeAndCheck, type Harness, startHarness } from '../support/harness.ts';
+import {
+  closeAndCheck,
+  type Handler,
+  type Harness,
+  importRouteHandlers,
+  startHarness,
+} from '../support/harness.ts';
 import { invokeHttp } from '../support/http.ts';
 import { logEntries, logLines, metricLines } from '../support/logs.ts';
 
-type Handler = (event: unknown, context: Context) => Promise<unknown>;
 let h: Harness;
-const handlers: Record<string, Handler> = {};
+let handlers: Record<string, Handler>;
 const issued = new Set<string>();
 const GRANITE = 'granite-3-2-8b-instruct';
 
 before(async () => {
   h = await startHarness();
-  for (const name of ['provision', 'destroy', 'status', 'extend']) {
-    handlers[name] = ((await import(`../../functions/${name}.ts`)) as { handler: Handler }).handler;
-  }
+  handlers = await importRouteHandlers();
 });
 beforeEach(() => h.reset());
 after(async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { clearCache } from '@middy/util';
+import type { Context } from 'aws-lambda';
 import { closeLiteLlmConnections } from '../../lib/litellm/transport.ts';
 import { eventDetailValidator, schemaErrors } from './doc-schemas.ts';
 import { EventBridgeStandIn } from './eventbridge-stand-in.ts';
@@ -96,4 +97,20 @@ export async function closeAndCheck(h: Harness, issued: Iterable<string> = []): 
   await h.close();
   assertNothingLeaked(h, issued);
   assertEventsDocumented(h);
+}
+
+export type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+/** The four route functions' handlers by name; import them only after startHarness has set the environment. */
+export async function importRouteHandlers(): Promise<
+  Record<'provision' | 'destroy' | 'status' | 'extend', Handler>
+> {
+  const load = async (name: string) =>
+    ((await import(`../../functions/${name}.ts`)) as { handler: Handler }).handler;
+  return {
+    provision: await load('provision'),
+    destroy: await load('destroy'),
+    status: await load('status'),
+    extend: await load('extend'),
+  };
 }
