@@ -2,6 +2,7 @@ import { parseDuration } from './duration.ts';
 import { type Env, flag, integer, text } from './env.ts';
 import { ConfigError } from './errors.ts';
 import { BUILT_IN_PACKAGES, type PackageCatalogue, parseCatalogue } from './packages.ts';
+import { USER_BASE_PATTERN } from './schemas.ts';
 
 /** How to reach one LiteLLM proxy; the client is built from this, never from globals. */
 export interface LiteLlmTarget {
@@ -23,6 +24,8 @@ export interface Config {
   readonly eventBusName: string;
   readonly keySecretPrefix: string;
   readonly labUserDomain: string;
+  /** Names the users of a lab given as a count, unless the request names its own base. */
+  readonly labUserBase: string;
   readonly secretsCacheMs: number;
   readonly sweepGrace: string;
   readonly warnBefore: string;
@@ -45,6 +48,16 @@ function httpUrl(env: Env, name: string, fallback?: string): string {
 function duration(env: Env, name: string, fallback: string): string {
   const value = text(env, name, fallback);
   if (!parseDuration(value)) throw new ConfigError(`${name} must be a duration such as 24h or 7d`);
+  return value;
+}
+
+function userBase(env: Env): string {
+  const value = text(env, 'LAB_USER_BASE', 'user');
+  if (!USER_BASE_PATTERN.test(value)) {
+    throw new ConfigError(
+      'LAB_USER_BASE must be 1-37 lowercase letters, digits or "-", not starting with "-"',
+    );
+  }
   return value;
 }
 
@@ -84,6 +97,7 @@ export function readConfig(env: Env): Config {
     eventBusName: text(env, 'EVENT_BUS_NAME', 'default'),
     keySecretPrefix: text(env, 'KEY_SECRET_PREFIX', 'litellm-virtual-keys/'),
     labUserDomain: text(env, 'LAB_USER_DOMAIN', 'lab.opentlc.com'),
+    labUserBase: userBase(env),
     secretsCacheMs: integer(env, 'SECRETS_CACHE_MS', 300_000, 0),
     sweepGrace: duration(env, 'SWEEP_GRACE', '0h'),
     warnBefore: duration(env, 'WARN_BEFORE', '24h'),

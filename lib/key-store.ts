@@ -23,7 +23,14 @@ import { hashKey, MANAGED_BY } from './key-identity.ts';
  * with a request token), so concurrent callers always end up agreeing on one value.
  */
 export type StoredKey =
-  | { readonly state: 'present'; readonly value: string; readonly arn: string }
+  | {
+      readonly state: 'present';
+      readonly value: string;
+      readonly arn: string;
+      readonly versionId: string;
+      /** When this value was written. */
+      readonly writtenAt: Date | undefined;
+    }
   | { readonly state: 'absent' };
 
 export interface PinnedKey {
@@ -70,7 +77,13 @@ export async function readStoredKey(name: string): Promise<StoredKey> {
       secretsManager().send(new GetSecretValueCommand({ SecretId: name })),
     );
     if (!out.SecretString || !out.ARN) return { state: 'absent' };
-    return { state: 'present', value: out.SecretString, arn: out.ARN };
+    return {
+      state: 'present',
+      value: out.SecretString,
+      arn: out.ARN,
+      versionId: out.VersionId ?? '',
+      writtenAt: out.CreatedDate,
+    };
   } catch (error) {
     if (error instanceof ResourceNotFoundException || isScheduledForDeletion(error))
       return { state: 'absent' };
@@ -82,7 +95,7 @@ async function readPresent(name: string): Promise<{ value: string; arn: string }
   const stored = await readStoredKey(name);
   if (stored.state !== 'present')
     throw new UnavailableError(`Secrets Manager secret ${name} vanished while in use`, 5);
-  return stored;
+  return { value: stored.value, arn: stored.arn };
 }
 
 /** Same request token for the same supersession, so racing replacements collide instead of both landing. */
@@ -98,6 +111,7 @@ export async function pinStoredKey(
   name: string,
   value: string,
   tags: Record<string, string>,
+  what = 'LiteLLM virtual key',
 ): Promise<PinnedKey> {
   try {
     const out = await send('CreateSecret', () =>
@@ -105,7 +119,7 @@ export async function pinStoredKey(
         new CreateSecretCommand({
           Name: name,
           SecretString: value,
-          Description: `LiteLLM virtual key, managed by ${MANAGED_BY}`,
+          Description: `${what}, managed by ${MANAGED_BY}`,
           Tags: Object.entries({ 'managed-by': MANAGED_BY, ...tags }).map(([Key, Value]) => ({ Key, Value })),
         }),
       ),
@@ -128,8 +142,9 @@ export async function pinStoredKey(
 }
 
 /**
- * Put a new value in place of the one identified by `supersedes` (the old key's hash). Two callers
- * replacing the same old value share a request token: the first value wins, the second reads it.
+ * Put a new value in place of the one identified by `supersedes` (the old key's hash, or the
+ * version being replaced). Two callers replacing the same old value share a request token: the
+ * first value wins, the second reads it.
  */
 export async function replaceStoredKey(name: string, value: string, supersedes: string): Promise<PinnedKey> {
   try {

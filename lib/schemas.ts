@@ -4,6 +4,8 @@ import { BadRequestError, type FieldError } from './errors.ts';
 
 /** Lab GUIDs and user names: 1-40 of a-z, 0-9 and '-', not starting or ending with '-'. */
 export const NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+/** A base for numbered lab users (`user` gives user1..userN): with up to three digits, a valid name. */
+export const USER_BASE_PATTERN = /^[a-z0-9][a-z0-9-]{0,36}$/;
 
 export const guidSchema = z
   .string({ error: 'must be a string' })

@@ -36,9 +36,10 @@ export interface DestroyedLab {
 }
 
 /**
- * Delete every key of a lab and prove it: ask LiteLLM once per alias, delete in one call, check
- * each key, fall back to LiteLLM's database where allowed, and only then drop the stored values.
- * Anything short of proof is an error, never a success: a retry finds the stored value still there.
+ * Delete every key of a lab (each user's, in a multi-user lab) and prove it: ask LiteLLM once per
+ * alias, delete in one call, check each key, fall back to LiteLLM's database where allowed, and
+ * only then drop the stored values and the users list. Anything short of proof is an error, never
+ * a success: a retry finds the stored values still there.
  */
 export async function destroyLab(request: DestroyRequest, deps: DestroyDeps): Promise<DestroyedLab> {
   const { litellm, config } = deps;
@@ -73,6 +74,8 @@ export async function destroyLab(request: DestroyRequest, deps: DestroyDeps): Pr
   const deletedSecrets = await eachLimited(stored, config.litellm.maxConnections, (alias) =>
     deleteStoredKey(alias.secretName),
   );
+  // Last: until every user's key and stored value is gone, a retry needs the list to find them.
+  if (lab.roster) await deleteStoredKey(lab.roster.name);
   return {
     guid: request.guid,
     aliases: lab.aliases.map((alias) => alias.alias),

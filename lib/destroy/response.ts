@@ -10,6 +10,7 @@ export function destroyResponse(lab: DestroyedLab): Record<string, unknown> {
   return {
     guid: lab.guid,
     litellm_key_alias: lab.aliases[0],
+    litellm_key_aliases: lab.aliases,
     deleted: lab.deletedKeys > 0,
     was_missing: lab.wasMissing,
     deleted_keys: lab.deletedKeys,

@@ -9,6 +9,7 @@ import type { ExtendRequest } from './request.ts';
 
 export interface ExtendedKey {
   readonly alias: string;
+  readonly user?: string;
   readonly keyId: string;
   readonly expires: Date | undefined;
 }
@@ -33,7 +34,7 @@ function durationFor(request: ExtendRequest, now: Date): string {
 }
 
 /**
- * Give every key of the lab (expired ones too: LiteLLM revives them) the new term. Only the
+ * Give every key of the lab (each user's, and expired ones too: LiteLLM revives them) the new term. Only the
  * duration is sent, so metadata, models and budget stay exactly as they were.
  */
 export async function extendLab(
@@ -54,8 +55,13 @@ export async function extendLab(
       });
     }
     const record = await litellm.extendKey(key.value ?? key.keyId, duration);
-    // undefined: the key was deleted since it was listed
-    return record ? { alias: key.alias, keyId: key.keyId, expires: expiryOf(record) } : undefined;
+    if (!record) return undefined; // deleted since it was listed
+    return {
+      alias: key.alias,
+      ...(key.user ? { user: key.user } : {}),
+      keyId: key.keyId,
+      expires: expiryOf(record),
+    };
   });
   const extended = updated.filter((key): key is ExtendedKey => key !== undefined);
   if (extended.length === 0) throw new NotFoundError(`lab ${request.guid} has no key`);

@@ -9,6 +9,7 @@ export function extendResponse(lab: ExtendedLab): Record<string, unknown> {
     litellm_key_duration: lab.duration,
     keys: lab.keys.map((key) => ({
       litellm_key_alias: key.alias,
+      ...(key.user ? { user: key.user } : {}),
       litellm_key_id: key.keyId,
       litellm_key_expires: formatExpiry(key.expires),
     })),

@@ -48,6 +48,12 @@ export async function ensureKey(spec: KeySpec, deps: EnsureKeyDeps): Promise<Ens
     }
     const storedHash = hashKey(stored.value);
     const record = await deps.litellm.getKeyInfo(storedHash);
+    if (record && !isLabKey(record, spec.guid, spec.user)) {
+      // Lab `a-user1` and user `user1` of lab `a` share an alias, and so a secret name.
+      throw new ConflictError(
+        `key alias ${spec.alias} is held by a key that does not belong to ${owner(spec)}`,
+      );
+    }
     if (record && !isExpired(record, now())) return existingKey(spec, stored, storedHash, record);
     await deps.checkModels();
     if (record) {
@@ -65,6 +71,10 @@ export async function ensureKey(spec: KeySpec, deps: EnsureKeyDeps): Promise<Ens
     }
   }
   throw new UnavailableError(`the stored key of ${spec.alias} keeps changing; retry shortly`, 5);
+}
+
+function owner(spec: KeySpec): string {
+  return spec.user ? `user ${spec.user} of lab ${spec.guid}` : `lab ${spec.guid}`;
 }
 
 function existingKey(
@@ -151,12 +161,12 @@ async function clearAlias(
 ): Promise<boolean> {
   if (holders.some((holder) => !isLabKey(holder, spec.guid, spec.user))) {
     throw new ConflictError(
-      `key alias ${spec.alias} is held by a key that does not belong to lab ${spec.guid}`,
+      `key alias ${spec.alias} is held by a key that does not belong to ${owner(spec)}`,
     );
   }
   if (holders.some((holder) => !isExpired(holder, now))) {
     throw new ConflictError(
-      `key alias ${spec.alias} holds a live key of lab ${spec.guid} whose value is not stored by this service; ` +
+      `key alias ${spec.alias} holds a live key of ${owner(spec)} whose value is not stored by this service; ` +
         'destroy the lab (DELETE /keys/{guid}) before provisioning it again',
     );
   }

@@ -1,6 +1,7 @@
 import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
 import { BadRequestError } from '../errors.ts';
+import { recordRoster } from '../lab/roster.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import { type EnsuredKey, ensureKey } from './ensure-key.ts';
 import { keySpecFor } from './key-spec.ts';
@@ -11,11 +12,6 @@ export interface LabKeys {
   readonly keys: readonly EnsuredKey[];
   /** True when this call created at least one key (HTTP 201), false for a pure replay (200). */
   readonly created: boolean;
-}
-
-function userNames(users: ProvisionRequest['users']): readonly (string | undefined)[] {
-  if (users === undefined) return [undefined];
-  return typeof users === 'number' ? Array.from({ length: users }, (_, i) => `user${i + 1}`) : users;
 }
 
 /** Fails with 400 naming every model the proxy does not serve; asked once per request. */
@@ -36,8 +32,10 @@ function modelCheck(litellm: LiteLlmClient, request: ProvisionRequest): () => Pr
 }
 
 /**
- * Make every key of a lab (one, or one per user) or fail as a whole; a retry completes what is
- * missing and returns the same values for the keys already made.
+ * Make every key of a lab (one, or one per user) or fail as a whole. Every user's key is attempted
+ * even when one fails, so a retry has only the failed ones left to make, and returns the same
+ * values for the keys already made. A multi-user lab's users are recorded first, so that destroy
+ * finds every key that may exist, whatever happens after.
  */
 export async function provisionLab(
   request: ProvisionRequest,
@@ -45,7 +43,9 @@ export async function provisionLab(
   config: Pick<Config, 'keySecretPrefix' | 'labUserDomain' | 'litellm'>,
 ): Promise<LabKeys> {
   const checkModels = modelCheck(litellm, request);
-  const specs = userNames(request.users).map((user) => keySpecFor(request, config, user));
+  const { users } = request;
+  if (users) await recordRoster(config.keySecretPrefix, request.guid, users, { beforeWrite: checkModels });
+  const specs = (users ?? [undefined]).map((user) => keySpecFor(request, config, user));
   const keys = await eachLimited(specs, config.litellm.maxConnections, (spec) =>
     ensureKey(spec, { litellm, checkModels }),
   );

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { BadRequestError } from '../errors.ts';
 import { RESERVED_METADATA } from '../key-identity.ts';
-import { guidSchema, NAME_PATTERN, parseInput, termSchema } from '../schemas.ts';
+import { guidSchema, NAME_PATTERN, parseInput, termSchema, USER_BASE_PATTERN } from '../schemas.ts';
 
 /** A provision request after validation, with the package resolved. */
 export interface ProvisionRequest {
@@ -17,8 +17,8 @@ export interface ProvisionRequest {
   readonly tpmLimit?: number;
   readonly rpmLimit?: number;
   readonly metadata: Readonly<Record<string, string>>;
-  /** Multi-user labs: a count (user1..userN) or the users' names; absent for a single-user lab. */
-  readonly users?: number | readonly string[];
+  /** Multi-user labs: the users' names (a count is numbered from the user base); absent for a single-user lab. */
+  readonly users?: readonly string[];
 }
 
 const MAX_USERS = 200;
@@ -52,6 +52,10 @@ const fields = {
       { error: `must be a count 1-${MAX_USERS} or a list of up to ${MAX_USERS} distinct user names` },
     )
     .optional(),
+  user_base: z
+    .string({ error: 'must be a string' })
+    .regex(USER_BASE_PATTERN, 'must be 1-37 lowercase letters, digits or "-", not starting with "-"')
+    .optional(),
   max_budget: z.number({ error: 'must be a number or null' }).nonnegative().finite().nullable().optional(),
   metadata: z
     .record(
@@ -77,9 +81,10 @@ export type ProvisionSource = 'http' | 'event';
 export function parseProvisionRequest(
   input: unknown,
   source: ProvisionSource,
-  config: Pick<Config, 'packages' | 'defaultPackage' | 'labUserDomain'>,
+  config: Pick<Config, 'packages' | 'defaultPackage' | 'labUserDomain' | 'labUserBase'>,
 ): ProvisionRequest {
   const body = parseInput(source === 'http' ? httpSchema : eventSchema, input, 'provision request');
+  const users = labUsers(body, config);
   const packageName = body.package ?? config.defaultPackage;
   const pkg = config.packages[packageName];
   if (!pkg) {
@@ -99,6 +104,29 @@ export function parseProvisionRequest(
     ...(pkg.tpm_limit === undefined ? {} : { tpmLimit: pkg.tpm_limit }),
     ...(pkg.rpm_limit === undefined ? {} : { rpmLimit: pkg.rpm_limit }),
     metadata: body.metadata ?? {},
-    ...(body.users === undefined ? {} : { users: body.users }),
+    ...(users ? { users } : {}),
   };
+}
+
+/** The users of a multi-user lab, named; a request mixing single- and multi-user fields is refused. */
+function labUsers(
+  body: { users?: number | string[]; user_base?: string; user_id?: string },
+  config: Pick<Config, 'labUserDomain' | 'labUserBase'>,
+): readonly string[] | undefined {
+  if (body.user_base !== undefined && typeof body.users !== 'number') {
+    throw new BadRequestError('user_base names users given as a count', [
+      { field: 'user_base', message: 'applies only when users is a count' },
+    ]);
+  }
+  if (body.users !== undefined && body.user_id !== undefined) {
+    throw new BadRequestError('user_id is for single-user labs', [
+      {
+        field: 'user_id',
+        message: `cannot be combined with users: each user's key is owned by <user>@${config.labUserDomain}`,
+      },
+    ]);
+  }
+  if (typeof body.users !== 'number') return body.users;
+  const base = body.user_base ?? config.labUserBase;
+  return Array.from({ length: body.users }, (_, i) => `${base}${i + 1}`);
 }

@@ -23,7 +23,10 @@ export function provisionResponse(lab: LabKeys, publicUrl: string): Record<strin
   const messages = [
     `LiteLLM API Base URL: ${baseUrl}`,
     ...(perUser
-      ? lab.keys.map((key) => `LiteLLM Virtual Key for ${key.spec.user}: ${key.value}`)
+      ? [
+          `LiteLLM Virtual Keys: ${lab.keys.length}, one per user (${userList(lab.keys)})`,
+          "Each user's key is in the user data as litellm_<user>_virtual_key",
+        ]
       : [`LiteLLM Virtual Key: ${first.value}`]),
     `Available Models: ${first.models.join(', ')}`,
     `Key Duration: ${first.duration}`,
@@ -40,28 +43,44 @@ export function provisionResponse(lab: LabKeys, publicUrl: string): Record<strin
   };
 }
 
-/** Multi-user labs: the `users` list and arrays of the answer, and the role's per-user data keys. */
+/** The users' names for a one-line summary; a long list keeps its ends. */
+function userList(keys: readonly EnsuredKey[]): string {
+  const names = keys.map((key) => key.spec.user ?? '');
+  return names.length <= 10 ? names.join(', ') : `${names.slice(0, 3).join(', ')}, …, ${names.at(-1)}`;
+}
+
+/**
+ * Multi-user labs: the `users` list and arrays of the answer; in the user data, the role's
+ * per-user keys (which Showroom picks by the logged-in user's name) and arrays.
+ */
 function usersFacts(keys: readonly EnsuredKey[]) {
-  const data: Record<string, string> = {};
+  const perUserData: Record<string, string> = {};
   const users = keys.map((key) => {
     const user = key.spec.user ?? '';
-    data[`litellm_${user}_virtual_key`] = key.value;
-    data[`litellm_${user}_key_alias`] = key.spec.alias;
-    data[`litellm_${user}_key_id`] = key.keyId;
+    perUserData[`litellm_${user}_virtual_key`] = key.value;
+    perUserData[`litellm_${user}_key_alias`] = key.spec.alias;
+    perUserData[`litellm_${user}_key_id`] = key.keyId;
     return {
       user,
       litellm_virtual_key: key.value,
       litellm_key_alias: key.spec.alias,
       litellm_key_id: key.keyId,
+      litellm_user_id: key.spec.userId,
       litellm_key_expires: formatExpiry(key.expires),
     };
   });
+  const arrays = {
+    litellm_virtual_keys: keys.map((key) => key.value),
+    litellm_key_aliases: keys.map((key) => key.spec.alias),
+  };
   return {
-    response: {
-      users,
-      litellm_virtual_keys: keys.map((key) => key.value),
-      litellm_key_aliases: keys.map((key) => key.spec.alias),
+    response: { users, ...arrays },
+    data: {
+      ...perUserData,
+      ...arrays,
+      litellm_key_ids: keys.map((key) => key.keyId),
+      litellm_user_ids: keys.map((key) => key.spec.userId),
+      litellm_user_count: keys.length,
     },
-    data,
   };
 }

@@ -5,7 +5,10 @@ import { expiryOf, isExpired } from '../key-identity.ts';
 import { findLabKeys, labKeysOf } from '../lab/lab-keys.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 
-/** `GET /keys/{guid}`: every key of the lab as LiteLLM holds it, expired ones included; 404 when none. */
+/**
+ * `GET /keys/{guid}`: every key of the lab (each user's, in a multi-user lab) as LiteLLM holds it,
+ * expired ones included; 404 when none.
+ */
 export async function labStatus(
   guid: string,
   litellm: LiteLlmClient,
@@ -17,10 +20,11 @@ export async function labStatus(
   if (keys.length === 0) throw new NotFoundError(`lab ${guid} has no key`);
   return {
     guid,
-    keys: keys.map(({ alias, keyId, record, value }) => {
+    keys: keys.map(({ alias, user, keyId, record, value }) => {
       const stored = lab.aliases.find((entry) => entry.alias === alias)?.stored;
       return {
         litellm_key_alias: alias,
+        ...(user ? { user } : {}),
         litellm_key_id: keyId,
         litellm_available_models: record.models,
         litellm_key_expires: formatExpiry(expiryOf(record)),

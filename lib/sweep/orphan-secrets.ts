@@ -1,6 +1,7 @@
 import { eachLimited } from '../concurrency.ts';
-import { ownerOf } from '../key-identity.ts';
+import { keyAlias, keySecretName, ownerOf } from '../key-identity.ts';
 import { deleteStoredKey, type StoredKeyEntry } from '../key-store.ts';
+import { ROSTER_KEEP_MS, readRoster, rosterGuid } from '../lab/roster.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import { log } from '../log.ts';
 
@@ -16,8 +17,10 @@ export interface OrphanTally {
 export interface OrphanOptions {
   readonly litellm: LiteLlmClient;
   readonly keySecretPrefix: string;
-  /** Aliases the listing found a key of ours under, and aliases whose key this run deleted. */
-  readonly accountedFor: ReadonlySet<string>;
+  /** Aliases the listing found a key of ours under. */
+  readonly ourAliases: ReadonlySet<string>;
+  /** Aliases whose key this run deleted (their stored keys were dealt with then). */
+  readonly goneAliases: ReadonlySet<string>;
   readonly now: Date;
   readonly dryRun: boolean;
   readonly concurrency: number;
@@ -26,32 +29,78 @@ export interface OrphanOptions {
 
 /**
  * Stored keys whose key is gone from LiteLLM (deleted elsewhere, a provision that ended in a
- * conflict, a secret a crash left behind) and that have not changed for a day. Each candidate's
- * alias is looked up once more right before deletion, so a lab provisioned since the listing keeps it.
+ * conflict, a secret a crash left behind) and that have not changed for a day; and the users lists
+ * of multi-user labs none of whose keys is left. Each candidate is looked at once more right before
+ * deletion, so a lab provisioned since the listing keeps what it uses.
  */
 export async function deleteOrphanSecrets(
   stored: readonly StoredKeyEntry[],
   options: OrphanOptions,
 ): Promise<OrphanTally> {
   const tally: OrphanTally = { found: 0, deleted: 0, failed: 0 };
+  const prefix = options.keySecretPrefix;
   const cutoff = options.now.getTime() - ORPHAN_MIN_AGE_MS;
-  const candidates = stored.filter((entry) => {
-    const alias = entry.name.slice(options.keySecretPrefix.length);
-    return !options.accountedFor.has(alias) && entry.changedAt.getTime() < cutoff;
+  const old = stored.filter((entry) => entry.changedAt.getTime() < cutoff);
+  const keySecrets = stored.filter((entry) => rosterGuid(prefix, entry.name) === undefined);
+  const candidates = old.flatMap((entry): Candidate[] => {
+    const guid = rosterGuid(prefix, entry.name);
+    if (guid !== undefined) {
+      return hasKeySecretLeft(guid, keySecrets, options) ? [] : [{ kind: 'roster', entry, guid }];
+    }
+    const alias = entry.name.slice(prefix.length);
+    return options.ourAliases.has(alias) || options.goneAliases.has(alias)
+      ? []
+      : [{ kind: 'key', entry, alias }];
   });
-  await eachLimited(candidates, options.concurrency, async (entry) => {
+  await eachLimited(candidates, options.concurrency, async (candidate) => {
     if (options.shouldStop()) return;
-    const alias = entry.name.slice(options.keySecretPrefix.length);
     try {
-      const holders = await options.litellm.listKeysByAlias(alias);
-      if (holders.some((record) => ownerOf(record) !== undefined)) return;
+      if (!(await isOrphan(candidate, options))) return;
       tally.found++;
       if (options.dryRun) return;
-      if (await deleteStoredKey(entry.name)) tally.deleted++;
+      if (await deleteStoredKey(candidate.entry.name)) tally.deleted++;
     } catch (error) {
       tally.failed++;
-      log.warn('orphan stored key not deleted', { err: error, alias });
+      log.warn('orphan stored key not deleted', {
+        err: error,
+        secret: candidate.entry.name.slice(prefix.length),
+      });
     }
   });
   return tally;
+}
+
+type Candidate =
+  | { readonly kind: 'key'; readonly entry: StoredKeyEntry; readonly alias: string }
+  | { readonly kind: 'roster'; readonly entry: StoredKeyEntry; readonly guid: string };
+
+/**
+ * Whether a stored key of the lab, not deleted this run, was listed. Its name starts with the
+ * lab's alias: that may take in another lab's (`a-b` for lab `a`), which only keeps a list longer.
+ */
+function hasKeySecretLeft(
+  guid: string,
+  keySecrets: readonly StoredKeyEntry[],
+  options: OrphanOptions,
+): boolean {
+  const labWide = keySecretName(options.keySecretPrefix, keyAlias(guid));
+  return keySecrets.some(
+    ({ name }) =>
+      (name === labWide || name.startsWith(`${labWide}-`)) &&
+      !options.goneAliases.has(name.slice(options.keySecretPrefix.length)),
+  );
+}
+
+async function isOrphan(candidate: Candidate, options: OrphanOptions): Promise<boolean> {
+  if (candidate.kind === 'key') {
+    const holders = await options.litellm.listKeysByAlias(candidate.alias);
+    return !holders.some((record) => ownerOf(record) !== undefined);
+  }
+  const roster = await readRoster(options.keySecretPrefix, candidate.guid);
+  // Rewritten since the listing, or by a provision within the day: in use.
+  if (!roster?.writtenAt || options.now.getTime() - roster.writtenAt.getTime() < ROSTER_KEEP_MS) return false;
+  return roster.users.every((user) => {
+    const alias = keyAlias(candidate.guid, user);
+    return !options.ourAliases.has(alias) || options.goneAliases.has(alias);
+  });
 }

@@ -108,7 +108,8 @@ export async function runSweep(request: SweepRequest, deps: SweepDeps): Promise<
       ? await deleteOrphanSecrets([...stored.values()], {
           litellm,
           keySecretPrefix: config.keySecretPrefix,
-          accountedFor: new Set([...census.ourAliases, ...deletion.goneAliases]),
+          ourAliases: census.ourAliases,
+          goneAliases: deletion.goneAliases,
           now,
           dryRun: request.dryRun,
           concurrency,

@@ -60,6 +60,7 @@ describe('DELETE /keys/{guid}', () => {
     assert.deepEqual(answer.body, {
       guid: 'gone1',
       litellm_key_alias: 'virtkey-gone1',
+      litellm_key_aliases: ['virtkey-gone1'],
       deleted: true,
       was_missing: false,
       deleted_keys: 1,

@@ -161,6 +161,12 @@ describe('npm start', () => {
       ['extend', 'http-post-extend.json', (r) => assert.equal(r.statusCode, 200)],
       ['destroy', 'http-delete-keys.json', (r) => assert.equal(body(r).deleted, true)],
       ['provision', 'eventbridge-lab-provisioned.json', (r) => assert.equal(r.outcome, 'created')],
+      [
+        'provision',
+        'eventbridge-lab-provisioned-workshop.json',
+        (r) =>
+          assert.deepEqual(r.aliases, ['virtkey-ws42-user1', 'virtkey-ws42-user2', 'virtkey-ws42-user3']),
+      ],
       ['extend', 'eventbridge-lab-extended.json', (r) => assert.equal(r.outcome, 'extended')],
       ['destroy', 'eventbridge-lab-destroyed.json', (r) => assert.equal(r.outcome, 'destroyed')],
       ['sweep', 'invoke-sweep-dry-run.json', (r) => assert.equal(r.dry_run, true)],

@@ -70,10 +70,12 @@ describe('answers against docs/openapi.yaml', () => {
     await answer('provision', POST_KEYS, postKeysEvent({ guid: 'doc4' }));
 
     await answer('status', LAB, getKeysEvent('doc1'));
+    await answer('status', LAB, getKeysEvent('doc2'));
     await answer('status', LAB, getKeysEvent('nolab'));
     await answer('status', LAB, getKeysEvent('Bad_Guid'));
 
     await answer('extend', EXTEND, extendKeysEvent('doc1', { duration: '10d' }));
+    await answer('extend', EXTEND, extendKeysEvent('doc2', { duration: '10d' }));
     await answer(
       'extend',
       EXTEND,
@@ -83,7 +85,7 @@ describe('answers against docs/openapi.yaml', () => {
 
     await answer('destroy', DELETE, deleteKeysEvent('doc1', { force_db_delete: 'true' }));
     await answer('destroy', DELETE, deleteKeysEvent('doc1'));
-    await answer('destroy', DELETE, deleteKeysEvent('doc1'));
+    await answer('destroy', DELETE, deleteKeysEvent('doc2'));
     const { status } = await invokeHttp(
       handlers.provision as never,
       postKeysEvent({ guid: 'doc5' }),
@@ -102,8 +104,10 @@ describe('answers against docs/openapi.yaml', () => {
       'POST /keys 409',
       'POST /keys 503',
       'GET /keys/{guid} 200',
+      'GET /keys/{guid} 200',
       'GET /keys/{guid} 404',
       'GET /keys/{guid} 400',
+      'POST /keys/{guid}/extend 200',
       'POST /keys/{guid}/extend 200',
       'POST /keys/{guid}/extend 400',
       'POST /keys/{guid}/extend 404',

@@ -439,45 +439,6 @@ describe('provision when Secrets Manager misbehaves', () => {
   });
 });
 
-describe('provision of a multi-user lab', () => {
-  it('makes one key per user and returns the same keys on a replay', async () => {
-    const first = await provision({ guid: 'ws1', users: 3, package: 'ai-beginner' });
-    const again = await provision({ guid: 'ws1', users: 3, package: 'ai-beginner' });
-
-    assert.equal(first.status, 201);
-    assert.equal(again.status, 200);
-    const users = first.body.users as {
-      user: string;
-      litellm_virtual_key: string;
-      litellm_key_alias: string;
-    }[];
-    assert.deepEqual(
-      users.map((u) => [u.user, u.litellm_key_alias]),
-      [
-        ['user1', 'virtkey-ws1-user1'],
-        ['user2', 'virtkey-ws1-user2'],
-        ['user3', 'virtkey-ws1-user3'],
-      ],
-    );
-    assert.equal(new Set(users.map((u) => u.litellm_virtual_key)).size, 3);
-    assert.deepEqual(
-      again.body.litellm_virtual_keys,
-      users.map((u) => u.litellm_virtual_key),
-    );
-    assert.equal(first.body.litellm_virtual_key, users[0]?.litellm_virtual_key);
-    const data = (first.body.user_info as { data: Record<string, unknown> }).data;
-    assert.equal(data.litellm_user2_key_alias, 'virtkey-ws1-user2');
-    assert.equal(data.litellm_user2_virtual_key, users[1]?.litellm_virtual_key);
-    for (const user of users) {
-      assert.equal((await probeKey(h.litellm.url, user.litellm_virtual_key)).status, 200);
-      const row = await h.litellm.table.get(sha256(user.litellm_virtual_key));
-      assert.equal(row?.user_id, `${user.user}@lab.opentlc.com`);
-      assert.equal(row?.metadata.user, user.user);
-    }
-    assert.equal(await h.litellm.table.count(), 3);
-  });
-});
-
 describe('provision from a Lab Provisioned event', () => {
   it('makes the key once, however often the event is delivered', async () => {
     const event = labProvisionedEvent({ guid: 'evt1', package: 'ai-beginner', catalog_item: 'ai-101' });

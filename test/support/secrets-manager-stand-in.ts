@@ -10,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 interface Version {
   id: string;
   value: string;
+  /** Seconds, as the service reports dates. */
+  created: number;
 }
 interface StoredSecret {
   arn: string;
@@ -91,12 +93,13 @@ export class SecretsManagerStandIn {
     this.put(name, value);
   }
 
-  /** Move a secret's creation and last change `ms` into the past (a secret left over from earlier days). */
+  /** Move a secret's creation, versions and last change `ms` into the past (a secret left over from earlier days). */
   age(name: string, ms: number): void {
     const secret = this.secrets.get(name);
     if (!secret) throw new Error(`no secret ${name}`);
     secret.created -= ms / 1000;
     secret.changed -= ms / 1000;
+    for (const version of secret.versions) version.created -= ms / 1000;
   }
 
   tagsOf(name: string): Record<string, string> {
@@ -211,7 +214,7 @@ export class SecretsManagerStandIn {
     const secret: StoredSecret = {
       arn: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${name}-${randomUUID().slice(0, 6)}`,
       name,
-      versions: [{ id, value: String(body.SecretString) }],
+      versions: [{ id, value: String(body.SecretString), created: Date.now() / 1000 }],
       current: id,
       tags: (body.Tags as StoredSecret['tags']) ?? [],
       created: Date.now() / 1000,
@@ -231,7 +234,7 @@ export class SecretsManagerStandIn {
       VersionId: version.id,
       SecretString: version.value,
       VersionStages: ['AWSCURRENT'],
-      CreatedDate: secret.created,
+      CreatedDate: version.created,
     };
   }
 
@@ -247,7 +250,7 @@ export class SecretsManagerStandIn {
         "You can't modify an existing version, you can only create a new version.",
       );
     }
-    if (!existing) secret.versions.push({ id, value });
+    if (!existing) secret.versions.push({ id, value, created: Date.now() / 1000 });
     if (secret.current !== id) secret.changed = Date.now() / 1000;
     secret.current = id;
     return { ARN: secret.arn, Name: secret.name, VersionId: id, VersionStages: ['AWSCURRENT'] };

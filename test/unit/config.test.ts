@@ -23,6 +23,8 @@ describe('config', () => {
     assert.equal(config.labEventSource, 'rhdp.lab');
     assert.equal(config.eventBusName, 'default');
     assert.equal(config.keySecretPrefix, 'litellm-virtual-keys/');
+    assert.equal(config.labUserDomain, 'lab.opentlc.com');
+    assert.equal(config.labUserBase, 'user');
     assert.equal(config.sweepGrace, '0h');
     assert.equal(config.warnBefore, '24h');
     assert.equal(config.packages, BUILT_IN_PACKAGES);
@@ -37,6 +39,8 @@ describe('config', () => {
       [{ ...REQUIRED, LITELLM_RETRIES: 'three' }, /LITELLM_RETRIES/],
       [{ ...REQUIRED, FORCE_DB_DELETE: 'yes' }, /FORCE_DB_DELETE must be true or false/],
       [{ ...REQUIRED, SWEEP_GRACE: '1y' }, /SWEEP_GRACE/],
+      [{ ...REQUIRED, LAB_USER_BASE: 'Student' }, /LAB_USER_BASE must be 1-37 lowercase/],
+      [{ ...REQUIRED, LAB_USER_BASE: 'b'.repeat(38) }, /LAB_USER_BASE/],
       [{ ...REQUIRED, PACKAGES_JSON: '{' }, /PACKAGES_JSON is not valid JSON/],
       [{ ...REQUIRED, PACKAGES_JSON: '{"x": {"models": [], "duration": "7d"}}' }, /PACKAGES_JSON x.models/],
     ];

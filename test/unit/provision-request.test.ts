@@ -44,6 +44,18 @@ describe('provision request', () => {
     ]);
   });
 
+  it('names counted users from user_base, the deployment default, or `user`', () => {
+    const names = (body: Record<string, unknown>, base = 'user') =>
+      parseProvisionRequest({ guid: 'a', ...body }, 'http', { ...config, labUserBase: base }).users;
+
+    assert.deepEqual(names({ users: 3 }), ['user1', 'user2', 'user3']);
+    assert.deepEqual(names({ users: 2 }, 'seat'), ['seat1', 'seat2']);
+    assert.deepEqual(names({ users: 2, user_base: 'student-' }, 'seat'), ['student-1', 'student-2']);
+    assert.deepEqual(names({ users: ['ann', 'bob'] }), ['ann', 'bob']);
+    assert.equal(names({}), undefined);
+    assert.equal(names({ users: 200, user_base: 'b'.repeat(37) })?.at(-1), `${'b'.repeat(37)}200`);
+  });
+
   it('checks users and metadata limits', () => {
     assert.deepEqual(
       fieldsOf(() => parseProvisionRequest({ guid: 'a', users: 201 }, 'http', config)),

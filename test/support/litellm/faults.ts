@@ -33,6 +33,8 @@ interface Scripted {
   endpoint: string;
   kind: FaultKind;
   remaining: number;
+  /** Only requests whose body or query contains this text. */
+  matching?: string;
 }
 
 function mulberry32(seed: number): () => number {
@@ -69,9 +71,12 @@ export class Faults {
     this.random = mulberry32(seed);
   }
 
-  /** The next `count` calls of `endpoint` ('*' for any) fail with `kind`. */
-  failNext(endpoint: string, kind: FaultKind, count = 1): void {
-    this.scripted.push({ endpoint, kind, remaining: count });
+  /**
+   * The next `count` calls of `endpoint` ('*' for any) fail with `kind`; with `matching`, only
+   * calls whose body or query contains that text (one user's alias, say).
+   */
+  failNext(endpoint: string, kind: FaultKind, count = 1, matching?: string): void {
+    this.scripted.push({ endpoint, kind, remaining: count, ...(matching ? { matching } : {}) });
   }
 
   clear(): void {
@@ -80,9 +85,12 @@ export class Faults {
   }
 
   /** The fault this call meets, if any. */
-  pick(endpoint: string): FaultKind | undefined {
+  pick(endpoint: string, request = ''): FaultKind | undefined {
     const script = this.scripted.find(
-      (s) => s.remaining > 0 && (s.endpoint === endpoint || s.endpoint === '*'),
+      (s) =>
+        s.remaining > 0 &&
+        (s.endpoint === endpoint || s.endpoint === '*') &&
+        (s.matching === undefined || request.includes(s.matching)),
     );
     if (script) {
       script.remaining--;

@@ -187,7 +187,7 @@ export class LiteLlmStandIn {
     try {
       const body = await readBody(req);
       if (this.faults.rates.latencyMs > 0) await sleep(this.faults.rates.latencyMs);
-      const fault = this.faults.pick(endpoint);
+      const fault = this.faults.pick(endpoint, `${url.search} ${body}`);
       if (fault === 'reset') return void req.socket.destroy();
       if (fault === 'hang') return;
       if (fault === '500' || fault === '503') {

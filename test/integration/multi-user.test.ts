@@ -1,0 +1,451 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import {
+  deleteKeysEvent,
+  extendKeysEvent,
+  getKeysEvent,
+  labDestroyedEvent,
+  labProvisionedEvent,
+  lambdaContext,
+  postKeysEvent,
+  scheduledSweepEvent,
+} from '../support/events.ts';
+import {
+  closeAndCheck,
+  type Handler,
+  type Harness,
+  importRouteHandlers,
+  startHarness,
+} from '../support/harness.ts';
+import { invokeHttp, probeKey } from '../support/http.ts';
+
+let h: Harness;
+let handlers: Awaited<ReturnType<typeof importRouteHandlers>>;
+let sweepHandler: Handler;
+const issuedToCallers = new Set<string>();
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const PREFIX = 'litellm-virtual-keys/';
+const DAY = 86_400_000;
+/** The stand-in's default LITELLM_MAX_CONNECTIONS, the client's cap on requests in flight. */
+const CONNECTION_CAP = 10;
+
+interface UserKey {
+  user: string;
+  litellm_virtual_key: string;
+  litellm_key_alias: string;
+  litellm_key_id: string;
+  litellm_user_id: string;
+  litellm_key_expires: string;
+}
+
+async function provision(body: Record<string, unknown>) {
+  const answer = await invokeHttp(handlers.provision, postKeysEvent(body), lambdaContext());
+  for (const user of (answer.body.users as UserKey[] | undefined) ?? []) {
+    issuedToCallers.add(user.litellm_virtual_key);
+  }
+  return answer;
+}
+
+const usersOf = (answer: { body: Record<string, unknown> }) => answer.body.users as UserKey[];
+const destroy = (guid: string) => invokeHttp(handlers.destroy, deleteKeysEvent(guid), lambdaContext());
+const status = (guid: string) => invokeHttp(handlers.status, getKeysEvent(guid), lambdaContext());
+const extend = (guid: string, body: unknown) =>
+  invokeHttp(handlers.extend, extendKeysEvent(guid, body), lambdaContext());
+const sweep = () =>
+  sweepHandler(scheduledSweepEvent(), lambdaContext(140_000)) as Promise<Record<string, number>>;
+
+/** LiteLLM's rows per alias: a count above 1 is a duplicate key. */
+async function rowsPerAlias(): Promise<Record<string, number>> {
+  const rows = await h.litellm.table.db.query<{ key_alias: string; n: number }>(
+    'SELECT key_alias, COUNT(*)::int AS n FROM "LiteLLM_VerificationToken" GROUP BY key_alias ORDER BY key_alias',
+  );
+  return Object.fromEntries(rows.map((row) => [row.key_alias, row.n]));
+}
+
+/** The service's secrets, by name without the prefix. */
+function storedNames(): string[] {
+  return [...h.secrets.secrets.keys()]
+    .filter((name) => name.startsWith(`${PREFIX}virtkey-`))
+    .map((name) => name.slice(PREFIX.length))
+    .sort();
+}
+
+const rosterOf = (guid: string) =>
+  JSON.parse(h.secrets.valueOf(`${PREFIX}virtkey-${guid}/users`) ?? 'null') as { users: string[] } | null;
+
+before(async () => {
+  h = await startHarness();
+  handlers = await importRouteHandlers();
+  ({ handler: sweepHandler } = (await import('../../functions/sweep.ts')) as { handler: Handler });
+});
+beforeEach(() => h.reset());
+afterEach(() => h.litellm.faults.clear());
+after(async () => {
+  await closeAndCheck(h, issuedToCallers);
+});
+
+describe('provision of a multi-user lab', () => {
+  it('makes one working key per user, records the users, and a replay returns the same keys', async () => {
+    const first = await provision({ guid: 'ws1', users: 3, package: 'ai-beginner' });
+    const again = await provision({ guid: 'ws1', users: 3, package: 'ai-beginner' });
+
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    assert.equal(again.status, 200);
+    const users = usersOf(first);
+    assert.deepEqual(
+      users.map((u) => [u.user, u.litellm_key_alias, u.litellm_user_id]),
+      [
+        ['user1', 'virtkey-ws1-user1', 'user1@lab.opentlc.com'],
+        ['user2', 'virtkey-ws1-user2', 'user2@lab.opentlc.com'],
+        ['user3', 'virtkey-ws1-user3', 'user3@lab.opentlc.com'],
+      ],
+    );
+    assert.equal(new Set(users.map((u) => u.litellm_virtual_key)).size, 3);
+    assert.deepEqual(usersOf(again), users, 'the replay answers with the same keys');
+    for (const user of users) {
+      assert.deepEqual(await probeKey(h.litellm.url, user.litellm_virtual_key), {
+        status: 200,
+        models: ['granite-3-2-8b-instruct'],
+      });
+      const row = await h.litellm.table.get(sha256(user.litellm_virtual_key));
+      assert.equal(row?.user_id, `${user.user}@lab.opentlc.com`);
+      assert.equal(row?.metadata.user, user.user);
+      assert.equal(row?.metadata.owner, `${user.user}@lab.opentlc.com`);
+    }
+    assert.deepEqual(await rowsPerAlias(), {
+      'virtkey-ws1-user1': 1,
+      'virtkey-ws1-user2': 1,
+      'virtkey-ws1-user3': 1,
+    });
+    assert.deepEqual(storedNames(), [
+      'virtkey-ws1-user1',
+      'virtkey-ws1-user2',
+      'virtkey-ws1-user3',
+      'virtkey-ws1/users',
+    ]);
+    assert.deepEqual(rosterOf('ws1')?.users, ['user1', 'user2', 'user3']);
+    assert.equal(first.body.litellm_virtual_key, users[0]?.litellm_virtual_key);
+    assert.equal(first.body.litellm_key_alias, 'virtkey-ws1-user1');
+    assert.deepEqual(
+      first.body.litellm_key_aliases,
+      users.map((u) => u.litellm_key_alias),
+    );
+    assert.deepEqual(
+      first.body.litellm_virtual_keys,
+      users.map((u) => u.litellm_virtual_key),
+    );
+  });
+
+  it('gives AgnosticD a summary to show and every user’s key to store', async () => {
+    const answer = await provision({ guid: 'ws2', users: ['ann', 'bob'], package: 'ai-beginner' });
+
+    assert.equal(answer.status, 201);
+    const [ann, bob] = usersOf(answer) as [UserKey, UserKey];
+    const userInfo = answer.body.user_info as { messages: string[]; data: Record<string, unknown> };
+    assert.deepEqual(userInfo.messages, [
+      'LiteLLM API Base URL: https://litellm.example.com/v1',
+      'LiteLLM Virtual Keys: 2, one per user (ann, bob)',
+      "Each user's key is in the user data as litellm_<user>_virtual_key",
+      'Available Models: granite-3-2-8b-instruct',
+      'Key Duration: 7d',
+      `Key Expires: ${answer.body.litellm_key_expires}`,
+    ]);
+    assert.ok(
+      userInfo.messages.every((line) => !line.includes('sk-')),
+      'messages name no key',
+    );
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(userInfo.data).filter(([name]) => /^litellm_(ann|bob)_/.test(name))),
+      {
+        litellm_ann_virtual_key: ann.litellm_virtual_key,
+        litellm_ann_key_alias: 'virtkey-ws2-ann',
+        litellm_ann_key_id: sha256(ann.litellm_virtual_key),
+        litellm_bob_virtual_key: bob.litellm_virtual_key,
+        litellm_bob_key_alias: 'virtkey-ws2-bob',
+        litellm_bob_key_id: sha256(bob.litellm_virtual_key),
+      },
+    );
+    assert.deepEqual(userInfo.data.litellm_virtual_keys, [ann.litellm_virtual_key, bob.litellm_virtual_key]);
+    assert.deepEqual(userInfo.data.litellm_key_aliases, ['virtkey-ws2-ann', 'virtkey-ws2-bob']);
+    assert.deepEqual(userInfo.data.litellm_user_ids, ['ann@lab.opentlc.com', 'bob@lab.opentlc.com']);
+    assert.equal(userInfo.data.litellm_user_count, 2);
+  });
+
+  it('names counted users from user_base', async () => {
+    const answer = await provision({ guid: 'ws3', users: 2, user_base: 'student' });
+
+    assert.equal(answer.status, 201);
+    assert.deepEqual(
+      usersOf(answer).map((u) => u.litellm_key_alias),
+      ['virtkey-ws3-student1', 'virtkey-ws3-student2'],
+    );
+  });
+
+  it('refuses user_id with users, and user_base with names, creating nothing', async () => {
+    const mixed = await provision({ guid: 'ws4', users: 2, user_id: 'owner@example.com' });
+    const based = await provision({ guid: 'ws4', users: ['ann'], user_base: 'student' });
+
+    assert.equal(mixed.status, 400);
+    assert.deepEqual(
+      (mixed.body.errors as { field: string }[]).map((e) => e.field),
+      ['user_id'],
+    );
+    assert.equal(based.status, 400);
+    assert.deepEqual(
+      (based.body.errors as { field: string }[]).map((e) => e.field),
+      ['user_base'],
+    );
+    assert.equal(h.litellm.mutatingCalls(), 0);
+    assert.equal(h.secrets.mutatingCalls(), 0);
+  });
+
+  it('fails as a whole when one user’s key cannot be made; the retry completes it with the same keys', async () => {
+    h.litellm.faults.failNext('POST /key/generate', '503', 100, 'virtkey-ws5-user2');
+
+    const failed = await provision({ guid: 'ws5', users: 3 });
+
+    assert.equal(failed.status, 503, JSON.stringify(failed.body));
+    assert.equal(failed.body.users, undefined);
+    assert.ok(!JSON.stringify(failed.body).includes('sk-'), 'no key in a failure');
+    assert.equal(h.bus.of('Virtual Key Provisioned').length, 0, 'no success announced');
+    // Users 1 and 3 were made; user 2's value is stored, its key is not in LiteLLM.
+    assert.deepEqual(await rowsPerAlias(), { 'virtkey-ws5-user1': 1, 'virtkey-ws5-user3': 1 });
+    const user1Before = h.secrets.valueOf(`${PREFIX}virtkey-ws5-user1`);
+    const user2Pinned = h.secrets.valueOf(`${PREFIX}virtkey-ws5-user2`);
+    h.litellm.faults.clear();
+
+    const retried = await provision({ guid: 'ws5', users: 3 });
+
+    assert.equal(retried.status, 201, JSON.stringify(retried.body));
+    const [user1, user2, user3] = usersOf(retried) as [UserKey, UserKey, UserKey];
+    assert.equal(user1.litellm_virtual_key, user1Before, 'user 1 keeps its key');
+    assert.equal(user2.litellm_virtual_key, user2Pinned, 'user 2 gets the value stored before the failure');
+    assert.deepEqual(await rowsPerAlias(), {
+      'virtkey-ws5-user1': 1,
+      'virtkey-ws5-user2': 1,
+      'virtkey-ws5-user3': 1,
+    });
+    for (const user of [user1, user2, user3]) {
+      assert.equal((await probeKey(h.litellm.url, user.litellm_virtual_key)).status, 200);
+    }
+    assert.deepEqual(storedNames(), [
+      'virtkey-ws5-user1',
+      'virtkey-ws5-user2',
+      'virtkey-ws5-user3',
+      'virtkey-ws5/users',
+    ]);
+    assert.equal(await h.litellm.table.count(), 3);
+  });
+
+  it('from a Lab Provisioned event: a failed user makes the event fail, and the redelivery completes it', async () => {
+    const event = labProvisionedEvent({ guid: 'ws6', users: 2, catalog_item: 'workshop' });
+    h.litellm.faults.failNext('POST /key/generate', '503', 100, 'virtkey-ws6-user2');
+
+    await assert.rejects(handlers.provision(event, lambdaContext()), { status: 503 });
+    h.litellm.faults.clear();
+    const redelivered = await handlers.provision(event, lambdaContext());
+
+    assert.deepEqual(redelivered, {
+      outcome: 'created',
+      guid: 'ws6',
+      aliases: ['virtkey-ws6-user1', 'virtkey-ws6-user2'],
+    });
+    assert.deepEqual(await rowsPerAlias(), { 'virtkey-ws6-user1': 1, 'virtkey-ws6-user2': 1 });
+    const [announced] = h.bus.of('Virtual Key Provisioned');
+    assert.deepEqual(announced?.detail.litellm_key_aliases, ['virtkey-ws6-user1', 'virtkey-ws6-user2']);
+  });
+
+  it('adds users to a lab’s list when provisions with different users run at once', async () => {
+    assert.equal((await provision({ guid: 'ws7', users: ['ann'] })).status, 201);
+
+    const answers = await Promise.all(
+      ['bob', 'cat', 'dan', 'eve'].map((user) => provision({ guid: 'ws7', users: [user] })),
+    );
+
+    assert.deepEqual(
+      answers.map((answer) => answer.status),
+      [201, 201, 201, 201],
+    );
+    assert.deepEqual(rosterOf('ws7')?.users.sort(), ['ann', 'bob', 'cat', 'dan', 'eve']);
+    const listed = await status('ws7');
+    assert.deepEqual((listed.body.keys as { user: string }[]).map((key) => key.user).sort(), [
+      'ann',
+      'bob',
+      'cat',
+      'dan',
+      'eve',
+    ]);
+  });
+
+  it('refuses a user whose alias another lab’s key holds, and never touches that key', async () => {
+    const other = await provision({ guid: 'ws8-user1' });
+    assert.equal(other.status, 201);
+    const otherKey = String(other.body.litellm_virtual_key);
+    issuedToCallers.add(otherKey);
+
+    const clash = await provision({ guid: 'ws8', users: 2 });
+    const destroyed = await destroy('ws8');
+
+    assert.equal(clash.status, 409, JSON.stringify(clash.body));
+    assert.match(String(clash.body.detail), /virtkey-ws8-user1 .*user user1 of lab ws8/);
+    assert.equal(destroyed.status, 200, JSON.stringify(destroyed.body));
+    assert.equal(destroyed.body.deleted_keys, 1, 'only user2’s key was this lab’s');
+    assert.equal(h.secrets.valueOf(`${PREFIX}virtkey-ws8-user1`), otherKey, 'the other lab’s value stays');
+    assert.equal((await probeKey(h.litellm.url, otherKey)).status, 200, 'the other lab’s key works');
+    assert.deepEqual(await rowsPerAlias(), { 'virtkey-ws8-user1': 1 });
+  });
+
+  it('makes 200 users’ keys within the connection cap, and destroys them all', async () => {
+    h.litellm.faults.set({ latencyMs: 2 });
+    h.litellm.peakInFlight = 0;
+
+    const answer = await provision({ guid: 'ws9', users: 200 });
+
+    assert.equal(answer.status, 201, JSON.stringify(answer.body).slice(0, 500));
+    assert.equal(new Set(usersOf(answer).map((u) => u.litellm_virtual_key)).size, 200);
+    assert.equal(await h.litellm.table.count(), 200);
+    assert.equal(rosterOf('ws9')?.users.length, 200);
+    assert.ok(h.litellm.peakInFlight <= CONNECTION_CAP, `peak ${h.litellm.peakInFlight} in flight`);
+    assert.ok(h.litellm.peakInFlight > 1, 'keys are made in parallel');
+
+    const destroyed = await destroy('ws9');
+
+    assert.equal(destroyed.status, 200);
+    assert.equal(destroyed.body.deleted_keys, 200);
+    assert.equal(await h.litellm.table.count(), 0);
+    assert.deepEqual(storedNames(), []);
+    assert.ok(h.litellm.peakInFlight <= CONNECTION_CAP, `peak ${h.litellm.peakInFlight} in flight`);
+  });
+});
+
+describe('status, extend and destroy of a multi-user lab', () => {
+  it('status lists every user’s key with its user and value', async () => {
+    const provisioned = await provision({ guid: 'mu1', users: 3 });
+
+    const answer = await status('mu1');
+
+    assert.equal(answer.status, 200);
+    const keys = answer.body.keys as {
+      litellm_key_alias: string;
+      user: string;
+      litellm_virtual_key: string;
+    }[];
+    assert.deepEqual(
+      keys.map((key) => [key.user, key.litellm_key_alias, key.litellm_virtual_key]),
+      usersOf(provisioned).map((u) => [u.user, u.litellm_key_alias, u.litellm_virtual_key]),
+    );
+  });
+
+  it('extend moves every user’s key, an expired one included', async () => {
+    const provisioned = await provision({ guid: 'mu2', users: 3 });
+    const [, second] = usersOf(provisioned) as [UserKey, UserKey, UserKey];
+    await h.litellm.table.update(sha256(second.litellm_virtual_key), { expires: new Date(Date.now() - DAY) });
+    const started = Date.now();
+
+    const answer = await extend('mu2', { duration: '60d' });
+
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(
+      (answer.body.keys as { user: string }[]).map((key) => key.user),
+      ['user1', 'user2', 'user3'],
+    );
+    for (const user of usersOf(provisioned)) {
+      const row = await h.litellm.table.get(sha256(user.litellm_virtual_key));
+      const expires = Date.parse(`${row?.expires}Z`);
+      assert.ok(Math.abs(expires - (started + 60 * DAY)) < 5000, `${user.user} expires ${row?.expires}`);
+      assert.equal((await probeKey(h.litellm.url, user.litellm_virtual_key)).status, 200);
+    }
+  });
+
+  it('destroy removes every user’s key, its stored value and the users list; a second destroy finds nothing', async () => {
+    const provisioned = await provision({ guid: 'mu3', users: 3 });
+
+    const answer = await destroy('mu3');
+    const again = await destroy('mu3');
+
+    assert.equal(answer.status, 200);
+    assert.deepEqual(
+      {
+        alias: answer.body.litellm_key_alias,
+        aliases: answer.body.litellm_key_aliases,
+        deleted: answer.body.deleted_keys,
+        stored: answer.body.stored_keys_deleted,
+        verified: (answer.body.verification as { verified_by: string }[]).map((v) => v.verified_by),
+      },
+      {
+        alias: 'virtkey-mu3-user1',
+        aliases: ['virtkey-mu3-user1', 'virtkey-mu3-user2', 'virtkey-mu3-user3'],
+        deleted: 3,
+        stored: 3,
+        verified: ['auth-probe', 'auth-probe', 'auth-probe'],
+      },
+    );
+    for (const user of usersOf(provisioned)) {
+      assert.equal((await probeKey(h.litellm.url, user.litellm_virtual_key)).status, 401);
+    }
+    assert.equal(await h.litellm.table.count(), 0);
+    assert.deepEqual(storedNames(), []);
+    assert.equal(again.status, 200);
+    assert.deepEqual([again.body.deleted_keys, again.body.was_missing], [0, true]);
+    assert.equal((await status('mu3')).status, 404);
+  });
+
+  it('a Lab Destroyed event removes every user’s key', async () => {
+    await provision({ guid: 'mu4', users: 2 });
+
+    const result = await handlers.destroy(labDestroyedEvent({ guid: 'mu4' }), lambdaContext());
+
+    assert.deepEqual(result, { outcome: 'destroyed', guid: 'mu4', deleted_keys: 2 });
+    assert.equal(await h.litellm.table.count(), 0);
+    assert.deepEqual(storedNames(), []);
+  });
+});
+
+describe('the sweep and multi-user labs', () => {
+  it('deletes expired users’ keys, then the users list once none of its keys is left and it is a day old', async () => {
+    const provisioned = await provision({ guid: 'sw1', users: 2 });
+    const [first, second] = usersOf(provisioned) as [UserKey, UserKey];
+    await h.litellm.table.update(sha256(first.litellm_virtual_key), { expires: new Date(Date.now() - DAY) });
+    h.secrets.age(`${PREFIX}virtkey-sw1/users`, 2 * DAY);
+
+    const partly = await sweep();
+
+    assert.equal(partly.deleted, 1);
+    assert.equal(partly.orphan_secrets, 0, 'user2’s key is live: the list stays');
+    assert.deepEqual(storedNames(), ['virtkey-sw1-user2', 'virtkey-sw1/users']);
+
+    await h.litellm.table.update(sha256(second.litellm_virtual_key), { expires: new Date(Date.now() - DAY) });
+    const rest = await sweep();
+
+    assert.equal(rest.deleted, 1);
+    assert.deepEqual([rest.orphan_secrets, rest.orphan_secrets_deleted], [1, 1]);
+    assert.deepEqual(storedNames(), []);
+  });
+
+  it('a provision rewrites a users list older than half a day, so the sweep never takes one in use', async () => {
+    await provision({ guid: 'sw2', users: 1 });
+    const name = `${PREFIX}virtkey-sw2/users`;
+    h.secrets.age(name, 2 * DAY);
+
+    const replay = await provision({ guid: 'sw2', users: 1 });
+
+    assert.equal(replay.status, 200);
+    const changed = (h.secrets.secrets.get(name)?.changed ?? 0) * 1000;
+    assert.ok(Date.now() - changed < 60_000, 'rewritten just now');
+    assert.deepEqual(rosterOf('sw2')?.users, ['user1']);
+  });
+
+  it('keeps a users list rewritten since the listing, even with no key left', async () => {
+    const name = `${PREFIX}virtkey-sw3/users`;
+    h.secrets.put(name, JSON.stringify({ guid: 'sw3', users: ['user1'] }));
+    // As the listing saw it: last changed two days ago; the value read right before deletion is new.
+    const roster = h.secrets.secrets.get(name);
+    if (roster) roster.changed -= (2 * DAY) / 1000;
+
+    const report = await sweep();
+
+    assert.equal(report.orphan_secrets, 0);
+    assert.deepEqual(storedNames(), ['virtkey-sw3/users']);
+  });
+});
