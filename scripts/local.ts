@@ -190,6 +190,7 @@ Provision a lab:   curl -s ${auth} -X POST ${base}/keys -d '{"guid":"demo1","pac
 What it holds:     curl -s ${auth} ${base}/keys/demo1
 Extend it:         curl -s ${auth} -X POST ${base}/keys/demo1/extend -d '{"duration":"7d"}'
 Destroy it:        curl -s ${auth} -X DELETE ${base}/keys/demo1
+A workshop lab:    curl -s ${auth} -X POST ${base}/keys -d '{"guid":"ws1","users":3}'
 
 Invoke a function with a sample event, on these stand-ins:
   ${envLine} npx osls invoke local --param="litellmUrl=${litellmUrl}" --function provision --path events/eventbridge-lab-provisioned.json

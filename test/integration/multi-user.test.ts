@@ -296,6 +296,20 @@ describe('provision of a multi-user lab', () => {
     assert.deepEqual(await rowsPerAlias(), { 'virtkey-ws8-user1': 1 });
   });
 
+  it('a single-user lab named like a user’s alias neither takes nor destroys that user’s key', async () => {
+    const workshop = await provision({ guid: 'ws10', users: 1 });
+    const [user1] = usersOf(workshop) as [UserKey];
+
+    const clash = await provision({ guid: 'ws10-user1' });
+    const destroyed = await destroy('ws10-user1');
+
+    assert.equal(clash.status, 409, JSON.stringify(clash.body));
+    assert.match(String(clash.body.detail), /virtkey-ws10-user1 .*lab ws10-user1/);
+    assert.deepEqual([destroyed.body.deleted_keys, destroyed.body.was_missing], [0, true]);
+    assert.equal(h.secrets.valueOf(`${PREFIX}virtkey-ws10-user1`), user1.litellm_virtual_key);
+    assert.equal((await probeKey(h.litellm.url, user1.litellm_virtual_key)).status, 200);
+  });
+
   it('makes 200 users’ keys within the connection cap, and destroys them all', async () => {
     h.litellm.faults.set({ latencyMs: 2 });
     h.litellm.peakInFlight = 0;
