@@ -32,10 +32,10 @@ function modelCheck(litellm: LiteLlmClient, request: ProvisionRequest): () => Pr
 }
 
 /**
- * Make every key of a lab (one, or one per user) or fail as a whole. Every user's key is attempted
- * even when one fails, so a retry has only the failed ones left to make, and returns the same
- * values for the keys already made. A multi-user lab's users are recorded first, so that destroy
- * finds every key that may exist, whatever happens after.
+ * Make every key of a lab (one, or one per user) or fail as a whole. After a failure no further
+ * user's key is started (LiteLLM is likely down; the caller hears so at once); a retry makes the
+ * keys still missing and returns the same values for those already made. A multi-user lab's
+ * users are recorded first, so that destroy finds every key that may exist, whatever happens after.
  */
 export async function provisionLab(
   request: ProvisionRequest,
@@ -46,8 +46,13 @@ export async function provisionLab(
   const { users } = request;
   if (users) await recordRoster(config.keySecretPrefix, request.guid, users, { beforeWrite: checkModels });
   const specs = (users ?? [undefined]).map((user) => keySpecFor(request, config, user));
-  const keys = await eachLimited(specs, config.litellm.maxConnections, (spec) =>
-    ensureKey(spec, { litellm, checkModels }),
+  const keys = await eachLimited(
+    specs,
+    config.litellm.maxConnections,
+    (spec) => ensureKey(spec, { litellm, checkModels }),
+    {
+      stopAfterFailure: true,
+    },
   );
   return { guid: request.guid, keys, created: keys.some((key) => key.created || key.replacedExpired) };
 }

@@ -238,6 +238,35 @@ describe('provision of a multi-user lab', () => {
     assert.equal(await h.litellm.table.count(), 3);
   });
 
+  it('starts no further user’s key after a failure, and the retry makes the rest', async () => {
+    // Each key takes two 50 ms calls; user1's three 503s fail it long before 100 users are through.
+    h.litellm.faults.set({ latencyMs: 50 });
+    h.litellm.faults.failNext('POST /key/generate', '503', 100, 'virtkey-ws11-user1"');
+
+    const failed = await provision({ guid: 'ws11', users: 100 });
+
+    assert.equal(failed.status, 503, JSON.stringify(failed.body));
+    const made = await h.litellm.table.count();
+    assert.ok(made > 0 && made < 90, `${made} keys made before the request gave up`);
+    const storedBefore = new Map(
+      [...h.secrets.secrets.keys()].map((name) => [name.slice(PREFIX.length), h.secrets.valueOf(name)]),
+    );
+    h.litellm.faults.clear();
+
+    const retried = await provision({ guid: 'ws11', users: 100 });
+
+    assert.equal(retried.status, 201);
+    assert.equal(await h.litellm.table.count(), 100);
+    assert.ok(
+      Object.values(await rowsPerAlias()).every((n) => n === 1),
+      'one key per alias',
+    );
+    for (const user of usersOf(retried)) {
+      const before = storedBefore.get(user.litellm_key_alias);
+      if (before) assert.equal(user.litellm_virtual_key, before, `${user.user} keeps the value stored first`);
+    }
+  });
+
   it('from a Lab Provisioned event: a failed user makes the event fail, and the redelivery completes it', async () => {
     const event = labProvisionedEvent({ guid: 'ws6', users: 2, catalog_item: 'workshop' });
     h.litellm.faults.failNext('POST /key/generate', '503', 100, 'virtkey-ws6-user2');
