@@ -6,22 +6,10 @@ import type { LabKeys } from './provision-lab.ts';
 export function provisionResponse(lab: LabKeys, publicUrl: string): Record<string, unknown> {
   const [first] = lab.keys as [EnsuredKey, ...EnsuredKey[]];
   const endpoint = publicUrl.replace(/\/+$/, '');
-  const baseUrl = `${endpoint}/v1`;
-  const expires = formatExpiry(first.expires);
-  const facts: Record<string, unknown> = {
-    litellm_virtual_key: first.value,
-    litellm_key_alias: first.spec.alias,
-    litellm_key_id: first.keyId,
-    litellm_api_endpoint: endpoint,
-    litellm_api_base_url: baseUrl,
-    litellm_available_models: first.models,
-    litellm_key_duration: first.duration,
-    litellm_key_expires: expires,
-    subscription_package: first.packageName,
-  };
-  const perUser = first.spec.user === undefined ? undefined : usersFacts(lab.keys);
+  const facts = keyFacts(first, endpoint);
+  const perUser = first.spec.user === undefined ? undefined : usersFacts(lab.keys, endpoint);
   const messages = [
-    `LiteLLM API Base URL: ${baseUrl}`,
+    `LiteLLM API Base URL: ${facts.litellm_api_base_url}`,
     ...(perUser
       ? [
           `LiteLLM Virtual Keys: ${lab.keys.length}, one per user (${userList(lab.keys)})`,
@@ -30,7 +18,7 @@ export function provisionResponse(lab: LabKeys, publicUrl: string): Record<strin
       : [`LiteLLM Virtual Key: ${first.value}`]),
     `Available Models: ${first.models.join(', ')}`,
     `Key Duration: ${first.duration}`,
-    ...(expires ? [`Key Expires: ${expires}`] : []),
+    ...(facts.litellm_key_expires ? [`Key Expires: ${facts.litellm_key_expires}`] : []),
   ];
   return {
     ...facts,
@@ -39,7 +27,23 @@ export function provisionResponse(lab: LabKeys, publicUrl: string): Record<strin
     user_info: {
       messages,
       data: { ...facts, litellm_available_models_list: first.models.join(', '), ...perUser?.data },
+      ...(perUser ? { users: perUser.scoped } : {}),
     },
+  };
+}
+
+/** The role's facts about one key. */
+function keyFacts(key: EnsuredKey, endpoint: string) {
+  return {
+    litellm_virtual_key: key.value,
+    litellm_key_alias: key.spec.alias,
+    litellm_key_id: key.keyId,
+    litellm_api_endpoint: endpoint,
+    litellm_api_base_url: `${endpoint}/v1`,
+    litellm_available_models: key.models,
+    litellm_key_duration: key.duration,
+    litellm_key_expires: formatExpiry(key.expires),
+    subscription_package: key.packageName,
   };
 }
 
@@ -50,16 +54,24 @@ function userList(keys: readonly EnsuredKey[]): string {
 }
 
 /**
- * Multi-user labs: the `users` list and arrays of the answer; in the user data, the role's
- * per-user keys (which Showroom picks by the logged-in user's name) and arrays.
+ * Multi-user labs: the `users` list and arrays of the answer; in the lab's user data, the role's
+ * per-user keys and arrays; and each user's own data (AgnosticD's user-scoped user info, which
+ * Showroom shows the logged-in user as `litellm_virtual_key` and the rest).
  */
-function usersFacts(keys: readonly EnsuredKey[]) {
+function usersFacts(keys: readonly EnsuredKey[], endpoint: string) {
   const perUserData: Record<string, string> = {};
+  const scoped: Record<string, Record<string, unknown>> = {};
   const users = keys.map((key) => {
     const user = key.spec.user ?? '';
     perUserData[`litellm_${user}_virtual_key`] = key.value;
     perUserData[`litellm_${user}_key_alias`] = key.spec.alias;
     perUserData[`litellm_${user}_key_id`] = key.keyId;
+    perUserData[`litellm_${user}_user_email`] = key.spec.userId;
+    scoped[user] = {
+      ...keyFacts(key, endpoint),
+      litellm_available_models_list: key.models.join(', '),
+      litellm_user_email: key.spec.userId,
+    };
     return {
       user,
       litellm_virtual_key: key.value,
@@ -82,5 +94,6 @@ function usersFacts(keys: readonly EnsuredKey[]) {
       litellm_user_ids: keys.map((key) => key.spec.userId),
       litellm_user_count: keys.length,
     },
+    scoped,
   };
 }

@@ -137,7 +137,7 @@ describe('provision of a multi-user lab', () => {
     );
   });
 
-  it('gives AgnosticD a summary to show and every user’s key to store', async () => {
+  it('gives AgnosticD a summary to show, every user’s key to store, and each user’s own data', async () => {
     const answer = await provision({ guid: 'ws2', users: ['ann', 'bob'], package: 'ai-beginner' });
 
     assert.equal(answer.status, 201);
@@ -161,11 +161,28 @@ describe('provision of a multi-user lab', () => {
         litellm_ann_virtual_key: ann.litellm_virtual_key,
         litellm_ann_key_alias: 'virtkey-ws2-ann',
         litellm_ann_key_id: sha256(ann.litellm_virtual_key),
+        litellm_ann_user_email: 'ann@lab.opentlc.com',
         litellm_bob_virtual_key: bob.litellm_virtual_key,
         litellm_bob_key_alias: 'virtkey-ws2-bob',
         litellm_bob_key_id: sha256(bob.litellm_virtual_key),
+        litellm_bob_user_email: 'bob@lab.opentlc.com',
       },
     );
+    const scoped = (answer.body.user_info as { users: Record<string, Record<string, unknown>> }).users;
+    assert.deepEqual(Object.keys(scoped), ['ann', 'bob']);
+    assert.deepEqual(scoped.bob, {
+      litellm_virtual_key: bob.litellm_virtual_key,
+      litellm_key_alias: 'virtkey-ws2-bob',
+      litellm_key_id: sha256(bob.litellm_virtual_key),
+      litellm_api_endpoint: 'https://litellm.example.com',
+      litellm_api_base_url: 'https://litellm.example.com/v1',
+      litellm_available_models: ['granite-3-2-8b-instruct'],
+      litellm_available_models_list: 'granite-3-2-8b-instruct',
+      litellm_key_duration: '7d',
+      litellm_key_expires: bob.litellm_key_expires,
+      subscription_package: 'ai-beginner',
+      litellm_user_email: 'bob@lab.opentlc.com',
+    });
     assert.deepEqual(userInfo.data.litellm_virtual_keys, [ann.litellm_virtual_key, bob.litellm_virtual_key]);
     assert.deepEqual(userInfo.data.litellm_key_aliases, ['virtkey-ws2-ann', 'virtkey-ws2-bob']);
     assert.deepEqual(userInfo.data.litellm_user_ids, ['ann@lab.opentlc.com', 'bob@lab.opentlc.com']);
