@@ -34,8 +34,8 @@ function durationFor(request: ExtendRequest, now: Date): string {
 }
 
 /**
- * Give every key of the lab (each user's, and expired ones too: LiteLLM revives them) the new term. Only the
- * duration is sent, so metadata, models and budget stay exactly as they were.
+ * Give every key of the lab (each user's, and expired ones too: LiteLLM revives them) the new
+ * term. Only the duration is sent, so metadata, models and budget stay exactly as they were.
  */
 export async function extendLab(
   request: ExtendRequest,
