@@ -41,11 +41,18 @@ export async function deleteOrphanSecrets(
   const prefix = options.keySecretPrefix;
   const cutoff = options.now.getTime() - ORPHAN_MIN_AGE_MS;
   const old = stored.filter((entry) => entry.changedAt.getTime() < cutoff);
-  const keySecrets = stored.filter((entry) => rosterGuid(prefix, entry.name) === undefined);
+  const keySecretsLeft = stored
+    .map((entry) => entry.name)
+    .filter(
+      (name) => rosterGuid(prefix, name) === undefined && !options.goneAliases.has(name.slice(prefix.length)),
+    )
+    .sort();
   const candidates = old.flatMap((entry): Candidate[] => {
     const guid = rosterGuid(prefix, entry.name);
     if (guid !== undefined) {
-      return hasKeySecretLeft(guid, keySecrets, options) ? [] : [{ kind: 'roster', entry, guid }];
+      return hasKeySecretLeft(keySecretName(prefix, keyAlias(guid)), keySecretsLeft)
+        ? []
+        : [{ kind: 'roster', entry, guid }];
     }
     const alias = entry.name.slice(prefix.length);
     return options.ourAliases.has(alias) || options.goneAliases.has(alias)
@@ -74,20 +81,27 @@ type Candidate =
   | { readonly kind: 'key'; readonly entry: StoredKeyEntry; readonly alias: string }
   | { readonly kind: 'roster'; readonly entry: StoredKeyEntry; readonly guid: string };
 
+/** The first index of `sorted` whose name is not below `name`. */
+function lowerBound(sorted: readonly string[], name: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((sorted[middle] as string) < name) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
 /**
- * Whether a stored key of the lab, not deleted this run, was listed. Its name starts with the
- * lab's alias: that may take in another lab's (`a-b` for lab `a`), which only keeps a list longer.
+ * Whether a stored key of the lab is left: the lab-wide one, or a name under `<lab-wide>-`. That
+ * may take in another lab's (`a-b` for lab `a`), which only keeps a list longer. `sorted` holds the
+ * listed key secrets not deleted this run, so each lab costs a binary search, not a scan.
  */
-function hasKeySecretLeft(
-  guid: string,
-  keySecrets: readonly StoredKeyEntry[],
-  options: OrphanOptions,
-): boolean {
-  const labWide = keySecretName(options.keySecretPrefix, keyAlias(guid));
-  return keySecrets.some(
-    ({ name }) =>
-      (name === labWide || name.startsWith(`${labWide}-`)) &&
-      !options.goneAliases.has(name.slice(options.keySecretPrefix.length)),
+function hasKeySecretLeft(labWide: string, sorted: readonly string[]): boolean {
+  const under = `${labWide}-`;
+  return (
+    sorted[lowerBound(sorted, labWide)] === labWide || !!sorted[lowerBound(sorted, under)]?.startsWith(under)
   );
 }
 
