@@ -6,7 +6,8 @@
 
 import { performance } from 'node:perf_hooks';
 import { deleteKeysEvent, extendKeysEvent, lambdaContext, postKeysEvent } from '../test/support/events.ts';
-import { importRouteHandlers, startHarness } from '../test/support/harness.ts';
+import { importRouteHandlers, MASTER_KEY, startHarness } from '../test/support/harness.ts';
+import { printSummary } from './goals.ts';
 
 const LATENCY_MS = 5;
 const CAP = 10;
@@ -36,8 +37,25 @@ async function measure(run: () => Promise<{ statusCode?: number }>) {
   };
 }
 
+/** The role's way: one /key/generate per user, one after another, straight to LiteLLM. */
+async function roleProvision(users: number): Promise<number> {
+  const started = performance.now();
+  for (let i = 1; i <= users; i++) {
+    const response = await fetch(`${h.litellm.url}/key/generate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ key_alias: `role-ws${users}-user${i}`, models: ['granite-3-2-8b-instruct'] }),
+    });
+    await response.arrayBuffer();
+  }
+  return performance.now() - started;
+}
+
 type Result = { statusCode?: number };
+type Measured = Awaited<ReturnType<typeof measure>>;
 const rows: string[] = [];
+const measured = new Map<string, Measured>();
+const role = new Map<number, number>();
 for (const users of SIZES) {
   const guid = `bench-ws${users}`;
   const steps: [string, () => Promise<Result>][] = [
@@ -54,12 +72,14 @@ for (const users of SIZES) {
   ];
   for (const [step, run] of steps) {
     const m = await measure(run);
+    measured.set(`${users} ${step}`, m);
     rows.push(
       `| ${users} | ${step} | ${m.ms.toFixed(0)} | ${m.litellm} (${(m.litellm / users).toFixed(2)}) | ${m.secretsManager} (${(m.secretsManager / users).toFixed(2)}) | ${m.peak} |`,
     );
   }
 }
-const left = await h.litellm.table.count();
+for (const users of SIZES) role.set(users, await roleProvision(users));
+const left = (await h.litellm.table.count()) - SIZES.reduce((a, b) => a + b, 0);
 await h.close();
 
 console.log(`# multi-user bench (Node ${process.version}, ${new Date().toISOString()})
@@ -73,3 +93,30 @@ ${rows.join('\n')}
 
 Keys left in the stand-in afterwards: ${left} (expected 0).
 Peak RSS of the process (service and stand-ins together): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB.`);
+
+const largest = SIZES.at(-1) as number;
+const big = (step: string) => measured.get(`${largest} ${step}`) as Measured;
+const peakAll = Math.max(...[...measured.values()].map((m) => m.peak));
+printSummary({
+  bench: 'multi-user',
+  latency: `${LATENCY_MS} ms`,
+  goals: [
+    { goal: `peak LiteLLM requests in flight <= ${CAP}`, measured: String(peakAll), met: peakAll <= CAP },
+    {
+      goal: `${largest}-user provision: <= 2.05 LiteLLM calls per user`,
+      measured: (big('provision').litellm / largest).toFixed(2),
+      met: big('provision').litellm / largest <= 2.05,
+    },
+    {
+      goal: `${largest}-user provision under 3 s`,
+      measured: `${(big('provision').ms / 1000).toFixed(2)} s`,
+      met: big('provision').ms < 3000,
+    },
+    { goal: 'no key left after destroy', measured: `${left} left`, met: left === 0 },
+  ],
+  comparisons: SIZES.map((users) => ({
+    what: `provision ${users} users' keys`,
+    ours: `${(measured.get(`${users} provision`) as Measured).ms.toFixed(0)} ms, ${CAP} at a time, each value stored first`,
+    role: `${(role.get(users) as number).toFixed(0)} ms, one /key/generate after another, nothing stored (replayed)`,
+  })),
+});

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { Context } from 'aws-lambda';
 import { lambdaContext, postKeysEvent } from '../test/support/events.ts';
 import { startHarness } from '../test/support/harness.ts';
+import { printSummary } from './goals.ts';
 
 const SEQUENTIAL = Number(process.env.BENCH_PROVISIONS ?? 200);
 const LATENCY_MS = 5;
@@ -75,3 +76,38 @@ ${row('replay', timings.replay)}
 
 Keys in the stand-in afterwards: ${keys} (expected ${SEQUENTIAL + 2}).
 Peak RSS of the process (service and stand-ins together): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB.`);
+
+const p50 = (values: number[]) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+printSummary({
+  bench: 'provision',
+  latency: `${LATENCY_MS} ms`,
+  goals: [
+    {
+      goal: 'first provision (warm): <= 3 LiteLLM + 2 Secrets Manager calls',
+      measured: `${first.litellm} + ${first.secretsManager}`,
+      met: first.litellm <= 3 && first.secretsManager <= 2,
+    },
+    {
+      goal: 'replay: <= 2 LiteLLM + 1 Secrets Manager calls, whatever LiteLLM holds',
+      measured: `${replay.litellm} + ${replay.secretsManager}`,
+      met: replay.litellm <= 2 && replay.secretsManager <= 1,
+    },
+    {
+      goal: `first provision p50 < 10 x the stand-in latency (${10 * LATENCY_MS} ms)`,
+      measured: `${p50(timings.first).toFixed(1)} ms`,
+      met: p50(timings.first) < 10 * LATENCY_MS,
+    },
+    { goal: 'one key per lab', measured: `${keys} keys`, met: keys === SEQUENTIAL + 2 },
+  ],
+  comparisons: [
+    {
+      what: 'LiteLLM calls to find whether a lab has a key',
+      ours: '1 (/key/list by exact alias), whatever LiteLLM holds',
+      role: '1 + N/100 pages + N /key/info calls for N keys in LiteLLM (see destroy)',
+    },
+  ],
+});

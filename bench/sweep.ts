@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import type { Context } from 'aws-lambda';
 import { lambdaContext, scheduledSweepEvent } from '../test/support/events.ts';
 import { MASTER_KEY_SECRET_ID } from '../test/support/harness.ts';
+import { printSummary } from './goals.ts';
 
 interface Ready {
   env: Record<string, string>;
@@ -75,5 +76,35 @@ ${keys.toLocaleString('en')} keys (25% expired keys of ours), stand-in latency $
 | log lines written | ${logLines} | |
 
 Report: ${JSON.stringify(report)}`);
+const budget = Math.floor(1.05 * (idealPages + idealBatches));
+printSummary({
+  bench: 'sweep',
+  latency: `${process.env.BENCH_LATENCY_MS ?? 2} ms`,
+  goals: [
+    {
+      goal: `${keys.toLocaleString('en')} keys swept in < 60 s`,
+      measured: `${(wallMs / 1000).toFixed(1)} s`,
+      met: wallMs < 60_000,
+    },
+    {
+      goal: `LiteLLM calls <= 1.05 x the ideal (${budget.toLocaleString('en')})`,
+      measured: total.toLocaleString('en'),
+      met: total <= budget,
+    },
+    { goal: 'peak RSS of the sweep < 200 MB', measured: `${rssMb.toFixed(0)} MB`, met: rssMb < 200 },
+    {
+      goal: 'every expired key of ours deleted',
+      measured: `${report.deleted} of ${report.expired}`,
+      met: report.deleted === report.expired,
+    },
+  ],
+  comparisons: [
+    {
+      what: `expired keys among ${keys.toLocaleString('en')}`,
+      ours: `all ${String(report.deleted)} deleted in ${(wallMs / 1000).toFixed(1)} s by the nightly run`,
+      role: 'no sweep: they stay in LiteLLM until someone deletes them',
+    },
+  ],
+});
 // The master-key cache would refresh from a Secrets Manager stand-in that is gone now.
 process.exit(0);

@@ -1,7 +1,7 @@
 import { parseDuration } from './duration.ts';
 import { type Env, flag, integer, text } from './env.ts';
 import { ConfigError } from './errors.ts';
-import { BUILT_IN_PACKAGES, type PackageCatalogue, parseCatalogue } from './packages.ts';
+import { BUILT_IN_PACKAGES, type PackageCatalogue, packageOf, parseCatalogue } from './packages.ts';
 import { USER_BASE_PATTERN } from './schemas.ts';
 
 /** How to reach one LiteLLM proxy; the client is built from this, never from globals. */
@@ -76,7 +76,7 @@ export function readConfig(env: Env): Config {
   const url = httpUrl(env, 'LITELLM_URL');
   const packages = catalogue(env);
   const defaultPackage = text(env, 'DEFAULT_PACKAGE', 'ai-developer');
-  if (!packages[defaultPackage]) {
+  if (!packageOf(packages, defaultPackage)) {
     const source = env.PACKAGES_JSON?.trim() ? 'PACKAGES_JSON' : 'the built-in catalogue';
     throw new ConfigError(`DEFAULT_PACKAGE "${defaultPackage}" is not defined in ${source}`);
   }

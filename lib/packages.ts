@@ -32,6 +32,11 @@ const packageSchema = z.strictObject({
 });
 const catalogueSchema = z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/), packageSchema);
 
+/** The catalogue's own package of that name: never an inherited property such as `constructor`. */
+export function packageOf(catalogue: PackageCatalogue, name: string): SubscriptionPackage | undefined {
+  return Object.hasOwn(catalogue, name) ? catalogue[name] : undefined;
+}
+
 /** Parse `PACKAGES_JSON`; the message names the first offending entry. */
 export function parseCatalogue(text: string): PackageCatalogue {
   let json: unknown;

@@ -31,8 +31,21 @@ function fieldOf(path: readonly PropertyKey[]): string {
   return path.map(String).join('.') || '(body)';
 }
 
-/** zod issues as our field errors; each unknown field is named on its own. */
-export function fieldErrors(error: z.ZodError): FieldError[] {
+/** The value at `path` in `input`, or undefined when the path does not exist. */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let node = input;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
+}
+
+/**
+ * zod issues as our field errors; each unknown field is named on its own. A missing field is
+ * "required"; zod's issues do not carry the input, so `input` tells missing from mistyped.
+ */
+function fieldErrors(error: z.ZodError, input: unknown): FieldError[] {
   return error.issues.flatMap((issue) => {
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({
@@ -40,7 +53,7 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
         message: 'is not a known field',
       }));
     }
-    if (issue.code === 'invalid_type' && issue.input === undefined) {
+    if (issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined) {
       return [{ field: fieldOf(issue.path), message: 'is required' }];
     }
     return [{ field: fieldOf(issue.path), message: issue.message }];
@@ -56,7 +69,7 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown, what:
   }
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
-  const errors = fieldErrors(parsed.error);
+  const errors = fieldErrors(parsed.error, input);
   throw new BadRequestError(
     `${what} is invalid: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`,
     errors,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { BadRequestError } from '../errors.ts';
 import { RESERVED_METADATA } from '../key-identity.ts';
+import { packageOf } from '../packages.ts';
 import { guidSchema, NAME_PATTERN, parseInput, termSchema, USER_BASE_PATTERN } from '../schemas.ts';
 
 /** A provision request after validation, with the package resolved. */
@@ -86,7 +87,7 @@ export function parseProvisionRequest(
   const body = parseInput(source === 'http' ? httpSchema : eventSchema, input, 'provision request');
   const users = labUsers(body, config);
   const packageName = body.package ?? config.defaultPackage;
-  const pkg = config.packages[packageName];
+  const pkg = packageOf(config.packages, packageName);
   if (!pkg) {
     const known = Object.keys(config.packages).join(', ');
     throw new BadRequestError(`unknown package "${packageName}"`, [

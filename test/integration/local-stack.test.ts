@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
+import { recordOutput, recordSecret } from '../support/run-record.ts';
 
 /** `npm start` in its own process group, so stopping it stops tsx and the stack under npm too. */
 interface Stack {
@@ -23,12 +24,12 @@ async function startStack(env: Record<string, string> = {}): Promise<Stack> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
+  const collect = (chunk: Buffer) => {
     output += chunk.toString('utf8');
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-  });
+    recordOutput(chunk);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
   const deadline = Date.now() + 60_000;
   while (!output.includes('\nReady.')) {
     assert.ok(Date.now() < deadline && child.exitCode === null, `npm start did not get ready:\n${output}`);
@@ -105,6 +106,7 @@ describe('npm start', () => {
     const created = await call(stack, 'POST', '/keys', { guid: 'local1', package: 'ai-beginner' });
     assert.equal(created.status, 201);
     assert.match(String(created.body.litellm_virtual_key), /^sk-/);
+    recordSecret(String(created.body.litellm_virtual_key));
     const status = await call(stack, 'GET', '/keys/local1');
     assert.equal(status.status, 200);
     const [key] = status.body.keys as Record<string, unknown>[];
@@ -146,11 +148,15 @@ describe('npm start', () => {
         },
       );
       assert.equal(run.status, 0, `invoke local ${fn} ${sample}:\n${run.stdout}\n${run.stderr}`);
-      const result = run.stdout
-        .split('\n')
-        .filter((line) => !line.startsWith('{"level":') && !line.startsWith('{"_aws":'))
-        .join('\n');
-      return JSON.parse(result) as Record<string, unknown>;
+      const isLog = (line: string) => line.startsWith('{"level":') || line.startsWith('{"_aws":');
+      const lines = run.stdout.split('\n');
+      recordOutput(`${lines.filter(isLog).join('\n')}\n${run.stderr}`);
+      const result = JSON.parse(lines.filter((line) => !isLog(line)).join('\n')) as Record<string, unknown>;
+      // An HTTP provision's answer carries the key: it is a secret for every log line of the run.
+      const key =
+        typeof result.body === 'string' ? /"litellm_virtual_key":"([^"]+)"/.exec(result.body) : null;
+      if (key?.[1]) recordSecret(key[1]);
+      return result;
     };
     const body = (result: Record<string, unknown>) =>
       JSON.parse(String(result.body)) as Record<string, unknown>;

@@ -1,3 +1,5 @@
+import { recordOutput } from './run-record.ts';
+
 /**
  * Captures every line the service logs (its logger writes JSON strings to stdout), so tests can
  * assert on them; other writes, such as the test runner's own, pass through untouched.
@@ -12,11 +14,17 @@ const verbose = process.env.TEST_LOGS === '1';
 process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
   if (typeof chunk === 'string' && chunk.startsWith('{"level":')) {
     logLines.push(...chunk.split('\n').filter(Boolean));
-    if (!verbose) return true;
+    if (!verbose) {
+      recordOutput(chunk); // swallowed here, so the whole-run leak check still sees it
+      return true;
+    }
   }
   if (typeof chunk === 'string' && chunk.startsWith('{"_aws":')) {
     metricLines.push(...chunk.split('\n').filter(Boolean));
-    if (!verbose) return true;
+    if (!verbose) {
+      recordOutput(chunk); // swallowed here, so the whole-run leak check still sees it
+      return true;
+    }
   }
   return (original as (...args: unknown[]) => boolean)(chunk, ...rest);
 }) as typeof process.stdout.write;

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mulberry32 } from './litellm/faults.ts';
+import { recordSecretValue } from './run-record.ts';
 
 /**
  * A Secrets Manager endpoint speaking the AWS JSON 1.1 protocol (X-Amz-Target), so the real SDK
@@ -41,6 +43,10 @@ export class SecretsManagerStandIn {
   readonly calls = new Map<string, number>();
   readonly secrets = new Map<string, StoredSecret>();
   private readonly failures: { operation: string; remaining: number; status: number }[] = [];
+  private errorRate = 0;
+  /** Calls failed by `failNext` or `failRandomly`. */
+  failed = 0;
+  private random = mulberry32(1);
   private server?: Server;
 
   static async start(): Promise<SecretsManagerStandIn> {
@@ -72,6 +78,15 @@ export class SecretsManagerStandIn {
     this.failures.push({ operation, remaining: count, status });
   }
 
+  /**
+   * From now on, this share of all calls fails before it is applied: half as InternalServiceError
+   * (500), half as ThrottlingException (400). Seeded, so a run repeats.
+   */
+  failRandomly(rate: number, seed = 1): void {
+    this.errorRate = rate;
+    this.random = mulberry32(seed);
+  }
+
   resetCounters(): void {
     this.calls.clear();
   }
@@ -79,11 +94,14 @@ export class SecretsManagerStandIn {
   reset(keep: readonly string[] = []): void {
     for (const name of [...this.secrets.keys()]) if (!keep.includes(name)) this.secrets.delete(name);
     this.failures.length = 0;
+    this.errorRate = 0;
+    this.failed = 0;
     this.resetCounters();
   }
 
   /** Set a secret directly (the master key, API tokens). */
   put(name: string, value: string): void {
+    recordSecretValue(value, 'operator');
     this.create({ Name: name, SecretString: value });
   }
 
@@ -131,13 +149,17 @@ export class SecretsManagerStandIn {
       const failure = this.failures.find(
         (f) => f.remaining > 0 && (f.operation === operation || f.operation === '*'),
       );
-      if (failure) {
-        failure.remaining--;
-        throw failure.status >= 500
-          ? new AwsError('InternalServiceError', 'An error occurred on the server side.', failure.status)
-          : new AwsError('ThrottlingException', 'Rate exceeded', failure.status);
+      const roll = this.errorRate > 0 ? this.random() : 1;
+      const status = failure?.status ?? (roll < this.errorRate / 2 ? 500 : 400);
+      if (failure) failure.remaining--;
+      if (failure || roll < this.errorRate) {
+        this.failed++;
+        throw status >= 500
+          ? new AwsError('InternalServiceError', 'An error occurred on the server side.', status)
+          : new AwsError('ThrottlingException', 'Rate exceeded', status);
       }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Body;
+      if (typeof body.SecretString === 'string') recordSecretValue(body.SecretString, 'service');
       const result = this.dispatch(operation, body);
       this.reply(res, 200, result);
     } catch (error) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readConfig } from '../../lib/config.ts';
+import type { BadRequestError } from '../../lib/errors.ts';
 import { parseProvisionRequest } from '../../lib/provision/request.ts';
 import { fieldsOf } from '../support/bad-request.ts';
 
@@ -32,6 +33,45 @@ describe('provision request', () => {
     );
 
     assert.deepEqual(fields.sort(), ['colour', 'duration', 'guid', 'models']);
+  });
+
+  it('knows only the catalogue’s own packages, not names every object inherits', () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      assert.deepEqual(
+        fieldsOf(() =>
+          parseProvisionRequest({ guid: 'abc12', package: name, models: ['m'] }, 'event', config),
+        ),
+        ['package'],
+        name,
+      );
+    }
+    assert.throws(
+      () =>
+        readConfig({
+          LITELLM_URL: 'http://x',
+          LITELLM_MASTER_KEY_SECRET_ID: 'm',
+          DEFAULT_PACKAGE: 'constructor',
+        }),
+      /DEFAULT_PACKAGE "constructor" is not defined/,
+    );
+  });
+
+  it('calls a missing field required and a mistyped one by its rule', () => {
+    const errors = (body: unknown) => {
+      try {
+        parseProvisionRequest(body, 'http', config);
+      } catch (error) {
+        return (error as BadRequestError).errors;
+      }
+      return [];
+    };
+
+    assert.deepEqual(errors({ package: 'lab-dev' }), [{ field: 'guid', message: 'is required' }]);
+    assert.deepEqual(errors({ guid: 5, users: 2, user_base: 0, metadata: { a: 1 } }), [
+      { field: 'guid', message: 'must be a string' },
+      { field: 'user_base', message: 'must be a string' },
+      { field: 'metadata.a', message: 'values must be strings' },
+    ]);
   });
 
   it('ignores fields it does not know in event details, but not in HTTP bodies', () => {

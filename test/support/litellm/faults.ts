@@ -16,6 +16,8 @@ export interface FaultRates {
   errorRate: number;
   resetRate: number;
   hangRate: number;
+  /** Of the resets and hangs, the share that comes after the request is applied (the answer is lost). */
+  appliedShare: number;
   /** Endpoints the rates apply to, such as 'POST /key/generate'; empty means all. */
   endpoints: string[];
   /** /key/delete answers 200 but keeps the keys (the "deleted key still there" fault). */
@@ -37,7 +39,8 @@ interface Scripted {
   matching?: string;
 }
 
-function mulberry32(seed: number): () => number {
+/** A seeded generator in [0, 1), so a fault pattern repeats run after run. */
+export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -50,6 +53,8 @@ function mulberry32(seed: number): () => number {
 
 export class Faults {
   rates: FaultRates = Faults.none();
+  /** How many calls met each fault since the last `set` or `clear`. */
+  readonly met = new Map<FaultKind, number>();
   private scripted: Scripted[] = [];
   private random = mulberry32(1);
 
@@ -59,6 +64,7 @@ export class Faults {
       errorRate: 0,
       resetRate: 0,
       hangRate: 0,
+      appliedShare: 0,
       endpoints: [],
       stickyDelete: false,
       aliasRaceGapMs: 0,
@@ -67,6 +73,7 @@ export class Faults {
   }
 
   set(rates: Partial<FaultRates>, seed = 1): void {
+    this.met.clear();
     this.rates = { ...Faults.none(), ...rates };
     this.random = mulberry32(seed);
   }
@@ -80,12 +87,19 @@ export class Faults {
   }
 
   clear(): void {
+    this.met.clear();
     this.rates = Faults.none();
     this.scripted = [];
   }
 
   /** The fault this call meets, if any. */
   pick(endpoint: string, request = ''): FaultKind | undefined {
+    const fault = this.choose(endpoint, request);
+    if (fault) this.met.set(fault, (this.met.get(fault) ?? 0) + 1);
+    return fault;
+  }
+
+  private choose(endpoint: string, request: string): FaultKind | undefined {
     const script = this.scripted.find(
       (s) =>
         s.remaining > 0 &&
@@ -96,12 +110,13 @@ export class Faults {
       script.remaining--;
       return script.kind;
     }
-    const { endpoints, errorRate, resetRate, hangRate } = this.rates;
+    const { endpoints, errorRate, resetRate, hangRate, appliedShare } = this.rates;
     if (endpoints.length > 0 && !endpoints.includes(endpoint)) return undefined;
     const roll = this.random();
     if (roll < errorRate) return '503';
-    if (roll < errorRate + resetRate) return 'reset';
-    if (roll < errorRate + resetRate + hangRate) return 'hang';
+    const applied = () => this.random() < appliedShare;
+    if (roll < errorRate + resetRate) return applied() ? 'reset-after' : 'reset';
+    if (roll < errorRate + resetRate + hangRate) return applied() ? 'hang-after' : 'hang';
     return undefined;
   }
 }

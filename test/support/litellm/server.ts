@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { addDuration, parseDuration } from '../../../lib/duration.ts';
+import { recordSecret } from '../run-record.ts';
 import { openStandInDatabase, type StandInDatabase } from './database.ts';
 import { Faults } from './faults.ts';
 import { type KeyRow, KeyTable, type ListFilter } from './key-table.ts';
@@ -83,6 +84,7 @@ export class LiteLlmStandIn {
     readonly table: KeyTable,
   ) {
     this.models = options.models ?? [...DEFAULT_MODELS];
+    recordSecret(options.masterKey);
   }
 
   static async start(options: StandInOptions): Promise<LiteLlmStandIn> {
@@ -101,6 +103,7 @@ export class LiteLlmStandIn {
 
   /** The proxy's master key changes (an operator rotated it); the old one stops working at once. */
   rotateMasterKey(masterKey: string): void {
+    recordSecret(masterKey);
     this.options = { ...this.options, masterKey };
   }
 
@@ -393,6 +396,7 @@ export class LiteLlmStandIn {
     // LiteLLM checks the alias and inserts in separate statements, with no transaction.
     if (this.faults.rates.aliasRaceGapMs > 0) await sleep(this.faults.rates.aliasRaceGapMs);
     this.issuedKeys.add(raw);
+    recordSecret(raw);
     const token = hash(raw);
     const models = Array.isArray(body.models) ? body.models.map(String) : [];
     const metadata = (body.metadata && typeof body.metadata === 'object' ? body.metadata : {}) as Json;

@@ -1,0 +1,107 @@
+/**
+ * Burst bench: a workshop morning in one container. 1,000 labs provisioned at once plus 200
+ * callers repeating a provision still under way, with 5 ms of LiteLLM latency per request and
+ * LITELLM_MAX_CONNECTIONS=10. Prints wall time, latency percentiles, calls per provision, the peak
+ * of requests in flight and peak RSS, beside what the role's lookup would cost for the same labs.
+ * Prints figures; asserts nothing.
+ */
+import { performance } from 'node:perf_hooks';
+import { BUILT_IN_PACKAGES } from '../lib/packages.ts';
+import { lambdaContext, postKeysEvent } from '../test/support/events.ts';
+import { importRouteHandlers, startHarness } from '../test/support/harness.ts';
+import { invokeHttp } from '../test/support/http.ts';
+import { printSummary } from './goals.ts';
+
+const LABS = Number(process.env.BENCH_LABS ?? 1000);
+const REPEATS = Math.floor(LABS / 5);
+const LATENCY_MS = 5;
+const CAP = 10;
+const PACKAGES = Object.keys(BUILT_IN_PACKAGES);
+
+const h = await startHarness({ LITELLM_MAX_CONNECTIONS: String(CAP), LITELLM_TIMEOUT_MS: '30000' });
+const { provision } = await importRouteHandlers();
+// Warm the container (master-key fetch, connections), as the burst's first invocations would not be.
+await invokeHttp(provision, postKeysEvent({ guid: 'bench-warm' }), lambdaContext());
+h.litellm.resetCounters();
+h.secrets.resetCounters();
+h.litellm.faults.set({ latencyMs: LATENCY_MS });
+
+const labs = Array.from({ length: LABS }, (_, i) => ({
+  guid: `bench-burst-${i}`,
+  package: PACKAGES[i % PACKAGES.length],
+}));
+const requests = [...labs];
+for (let i = 0; i < REPEATS; i++) requests.splice(i * 6 + 1, 0, labs[i * 5] as (typeof labs)[number]);
+
+const started = performance.now();
+const latencies: number[] = [];
+const statuses = await Promise.all(
+  requests.map(async (body) => {
+    const t = performance.now();
+    const answer = await invokeHttp(provision, postKeysEvent(body), lambdaContext());
+    latencies.push(performance.now() - t);
+    return answer.status;
+  }),
+);
+const wallMs = performance.now() - started;
+const errors = statuses.filter((s) => s !== 200 && s !== 201).length;
+const keys = (await h.litellm.table.count()) - 1;
+const litellmCalls = h.litellm.callCount();
+const secretsCalls = h.secrets.callCount();
+const peak = h.litellm.peakInFlight;
+await h.close();
+
+latencies.sort((a, b) => a - b);
+const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+// The role finds a lab's key by paging /key/list (100 a page) and asking /key/info of every key:
+// the k-th lab provisioned pays for the k - 1 keys made before it.
+const roleLookupCalls = labs.reduce((sum, _, k) => sum + Math.max(1, Math.ceil(k / 100)) + k, 0);
+const rssMb = process.resourceUsage().maxRSS / 1024;
+
+console.log(`# burst bench (Node ${process.version}, ${new Date().toISOString()})
+
+${LABS.toLocaleString('en')} labs provisioned at once (the five packages in turn) plus ${REPEATS} repeated calls for
+labs still being provisioned, all in one process (one container), LiteLLM stand-in latency
+${LATENCY_MS} ms per request, LITELLM_MAX_CONNECTIONS=${CAP}, warm container.
+
+| figure | value |
+| --- | --- |
+| provisions | ${requests.length.toLocaleString('en')} (${errors} errors) |
+| keys in LiteLLM afterwards | ${keys.toLocaleString('en')} |
+| wall time | ${(wallMs / 1000).toFixed(1)} s (${(requests.length / (wallMs / 1000)).toFixed(0)} provisions/s) |
+| latency per provision p50 / p95 / max | ${at(0.5).toFixed(0)} / ${at(0.95).toFixed(0)} / ${at(1).toFixed(0)} ms |
+| LiteLLM calls | ${litellmCalls.toLocaleString('en')} (${(litellmCalls / requests.length).toFixed(2)} per provision) |
+| Secrets Manager calls | ${secretsCalls.toLocaleString('en')} (${(secretsCalls / requests.length).toFixed(2)} per provision) |
+| peak LiteLLM requests in flight | ${peak} (cap ${CAP}) |
+| peak RSS (service and stand-ins together) | ${rssMb.toFixed(0)} MB |
+
+The role's lookup for the same ${LABS.toLocaleString('en')} labs, one after another: ${roleLookupCalls.toLocaleString('en')} LiteLLM calls
+before its first /key/generate (computed from its method: /key/list pages plus one /key/info per
+existing key), against ${litellmCalls.toLocaleString('en')} calls in all here. Here the latency is queueing for the
+${CAP} connections: every provision waits its turn behind the others.`);
+
+printSummary({
+  bench: 'burst',
+  latency: `${LATENCY_MS} ms`,
+  goals: [
+    { goal: '0 errors', measured: `${errors} errors`, met: errors === 0 },
+    {
+      goal: `exactly ${LABS.toLocaleString('en')} keys`,
+      measured: `${keys.toLocaleString('en')} keys`,
+      met: keys === LABS,
+    },
+    { goal: `peak in flight <= ${CAP}`, measured: String(peak), met: peak <= CAP },
+    {
+      goal: '<= 3 LiteLLM calls per provision',
+      measured: (litellmCalls / requests.length).toFixed(2),
+      met: litellmCalls / requests.length <= 3,
+    },
+  ],
+  comparisons: [
+    {
+      what: `LiteLLM calls to provision ${LABS.toLocaleString('en')} labs`,
+      ours: `${litellmCalls.toLocaleString('en')} (with ${REPEATS} repeated calls)`,
+      role: `${roleLookupCalls.toLocaleString('en')} for its lookups alone (computed)`,
+    },
+  ],
+});

@@ -1,0 +1,81 @@
+/**
+ * Cold-start bench: packages the service as it deploys (`serverless package`), then for each
+ * function's bundle measures its size and the time a fresh Node process takes to import it, beside
+ * a bare `import('@aws-sdk/client-secrets-manager')` (the runtime's SDK, which the bundles leave
+ * out) and an empty module. Median of BENCH_IMPORTS fresh processes each. Prints figures; asserts nothing.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readZip } from '../test/support/zip.ts';
+
+const RUNS = Number(process.env.BENCH_IMPORTS ?? 15);
+const FUNCTIONS = ['authorizer', 'provision', 'destroy', 'status', 'extend', 'sweep'];
+/** What a handler module reads at import; the endpoint refuses at once, so a prefetch cannot stall. */
+const ENV = {
+  LITELLM_URL: 'http://127.0.0.1:9',
+  LITELLM_MASTER_KEY_SECRET_ID: 'bench-master-key',
+  API_TOKENS_SECRET_ID: 'bench-api-tokens',
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'AKIDBENCH',
+  AWS_SECRET_ACCESS_KEY: 'bench',
+  AWS_ENDPOINT_URL_SECRETS_MANAGER: 'http://127.0.0.1:9',
+  AWS_ENDPOINT_URL_EVENTBRIDGE: 'http://127.0.0.1:9',
+};
+
+// Inside the project, so bundles resolve the SDK from node_modules as the runtime provides it.
+mkdirSync('.bench', { recursive: true });
+const work = mkdtempSync(join('.bench', 'cold-start-'));
+const out = join(work, 'package');
+const packaged = spawnSync(
+  process.execPath,
+  ['node_modules/osls/bin/serverless.js', 'package', '--stage', 'bench', '--package', out],
+  { encoding: 'utf8', env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' } },
+);
+if (packaged.status !== 0)
+  throw new Error(`serverless package failed:\n${packaged.stdout}\n${packaged.stderr}`);
+
+/** Milliseconds from before the import to after it, in a new process. */
+function importMs(specifier: string): number {
+  const script = `const t=performance.now();await import(${JSON.stringify(specifier)});process.stdout.write(String(performance.now()-t));process.exit(0)`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, ...ENV },
+  });
+  const ms = Number(run.stdout);
+  if (run.status !== 0 || !Number.isFinite(ms)) throw new Error(`import ${specifier} failed: ${run.stderr}`);
+  return ms;
+}
+
+function median(specifier: string): number {
+  const times = Array.from({ length: RUNS }, () => importMs(specifier)).sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)] as number;
+}
+
+const empty = join(process.cwd(), work, 'empty.mjs');
+writeFileSync(empty, 'export {};\n');
+const sdk = median('@aws-sdk/client-secrets-manager');
+const rows = FUNCTIONS.map((name) => {
+  const zipPath = join(out, `${name}.zip`);
+  const bundle = readZip(zipPath).get(`functions/${name}.mjs`) as Buffer;
+  const file = join(process.cwd(), work, `${name}.mjs`);
+  writeFileSync(file, bundle);
+  const ms = median(file);
+  return `| ${name} | ${bundle.length.toLocaleString('en')} | ${statSync(zipPath).size.toLocaleString('en')} | ${ms.toFixed(0)} | ${(ms - sdk).toFixed(0)} |`;
+});
+const emptyMs = median(empty);
+rmSync(work, { recursive: true, force: true });
+
+console.log(`# cold-start bench (Node ${process.version}, ${new Date().toISOString()})
+
+Bundles as \`serverless package\` builds them (esbuild, ES module, minified, AWS SDK left to the
+runtime). Import time: median of ${RUNS} fresh Node processes each, from before \`import()\` to
+after it, handler module top level included (configuration read, middleware built).
+
+| function | bundle bytes | zip bytes | import ms (median) | ms beyond the bare SDK import |
+| --- | --- | --- | --- | --- |
+${rows.join('\n')}
+| bare \`@aws-sdk/client-secrets-manager\` | | | ${sdk.toFixed(0)} | 0 |
+| empty module | | | ${emptyMs.toFixed(0)} | |
+
+Goals: the authorizer bundle under 64 KB; no function's import more than 150 ms beyond the bare SDK import.`);

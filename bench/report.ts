@@ -1,0 +1,92 @@
+/**
+ * `npm run bench`: runs every bench in its own fresh process, one after another (so none competes
+ * with another for the two cores), and writes BENCHMARKS.md: the machine, Node version and date,
+ * every goal with its verdict, the comparisons with the role's approach, then each bench's own
+ * figures. A bench that fails is reported as failed, and the command exits non-zero.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, release, totalmem, type } from 'node:os';
+import { type BenchSummary, SUMMARY_MARKER, verdict } from './goals.ts';
+
+const BENCHES = ['provision', 'burst', 'multi-user', 'destroy', 'sweep', 'cold-start'];
+
+interface Run {
+  readonly bench: string;
+  readonly seconds: number;
+  readonly output: string;
+  readonly ok: boolean;
+  readonly summary?: BenchSummary;
+}
+
+function run(bench: string): Run {
+  process.stderr.write(`bench ${bench}...\n`);
+  const started = Date.now();
+  const child = spawnSync(process.execPath, ['--import', 'tsx', `bench/${bench}.ts`], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const seconds = (Date.now() - started) / 1000;
+  const marker = child.stdout.lastIndexOf(SUMMARY_MARKER);
+  const summary =
+    marker >= 0
+      ? (JSON.parse(
+          child.stdout.slice(marker + SUMMARY_MARKER.length, child.stdout.indexOf(' -->', marker)),
+        ) as BenchSummary)
+      : undefined;
+  const output = (marker >= 0 ? child.stdout.slice(0, marker) : child.stdout).trim();
+  return { bench, seconds, output, ok: child.status === 0, ...(summary ? { summary } : {}) };
+}
+
+const runs = BENCHES.map(run);
+const cpu = cpus();
+const machine = `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${type()} ${release()}`;
+
+const goalRows = runs.flatMap((r) =>
+  r.summary
+    ? r.summary.goals.map(
+        (g) => `| ${r.bench} | ${r.summary?.latency} | ${g.goal} | ${g.measured} | ${verdict(g)} |`,
+      )
+    : [`| ${r.bench} | | the bench runs | ${r.ok ? 'no summary printed' : 'it failed'} | **missed** |`],
+);
+const comparisonRows = runs.flatMap((r) =>
+  (r.summary?.comparisons ?? []).map((c) => `| ${r.bench} | ${c.what} | ${c.ours} | ${c.role} |`),
+);
+const missed = runs.flatMap((r) => r.summary?.goals.filter((g) => !g.met) ?? []).length;
+const demote = (markdown: string) => markdown.replace(/^#/gm, '##');
+
+const report = `# Benchmarks
+
+Written by \`npm run bench\` on ${new Date().toISOString()}. Do not edit by hand: run it again.
+
+- Machine: ${machine}.
+- Node ${process.version}; each bench runs alone in a fresh process.
+- LiteLLM is the test suite's stand-in (real HTTP on loopback, real Postgres through PGlite) with the
+  latency per request each row names; Secrets Manager and EventBridge are the suite's stand-ins
+  with no added latency. Times therefore show this service's own cost plus that latency, on this
+  machine; call counts do not depend on the machine.
+- ${missed === 0 ? 'Every goal below is met.' : `${missed} goal(s) missed; each names its reason.`}
+
+## Goals
+
+| bench | stand-in latency | goal | measured | verdict |
+| --- | --- | --- | --- | --- |
+${goalRows.join('\n')}
+
+## Compared with the role's approach
+
+The Ansible role found a lab's key by paging \`/key/list\` and asking \`/key/info\` of every key,
+made users' keys one after another, and had no sweep. Its approach is replayed (or, where marked,
+computed) against the same stand-in.
+
+| bench | operation | this service | the role's approach |
+| --- | --- | --- | --- |
+${comparisonRows.join('\n')}
+
+${runs.map((r) => `${demote(r.output)}\n\n_Bench run time: ${r.seconds.toFixed(0)} s${r.ok ? '' : '; the bench FAILED'}._`).join('\n\n')}
+`;
+
+writeFileSync('BENCHMARKS.md', report);
+process.stderr.write(`BENCHMARKS.md written: ${runs.length} benches, ${missed} goal(s) missed\n`);
+if (runs.some((r) => !r.ok)) process.exit(1);

@@ -1,0 +1,112 @@
+/**
+ * A workshop morning in one container: 1,000 labs provisioned at once, plus 200 callers retrying a
+ * provision that is still under way, against a LiteLLM answering each request after 5 ms.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, it } from 'node:test';
+import { BUILT_IN_PACKAGES } from '../../lib/packages.ts';
+import { lambdaContext, postKeysEvent } from '../support/events.ts';
+import {
+  closeAndCheck,
+  type Handler,
+  type Harness,
+  importRouteHandlers,
+  startHarness,
+} from '../support/harness.ts';
+import { invokeHttp } from '../support/http.ts';
+
+const LABS = 1000;
+const RETRIES = 200;
+/** Not the default (10), so the test shows the environment sets the cap. */
+const CONNECTION_CAP = 8;
+const LATENCY_MS = 5;
+const PREFIX = 'litellm-virtual-keys/';
+const PACKAGES = Object.keys(BUILT_IN_PACKAGES);
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+let h: Harness;
+let provision: Handler;
+const issued = new Set<string>();
+
+before(async () => {
+  h = await startHarness({ LITELLM_MAX_CONNECTIONS: String(CONNECTION_CAP), LITELLM_TIMEOUT_MS: '30000' });
+  ({ provision } = await importRouteHandlers());
+});
+
+after(() => closeAndCheck(h, issued));
+
+/** Lab i, and for every fifth lab a second caller; the duplicates start among the first callers. */
+function burst(): { guid: string; package: string }[] {
+  const labs = Array.from({ length: LABS }, (_, i) => ({
+    guid: `burst-${i}`,
+    package: PACKAGES[i % PACKAGES.length] as string,
+  }));
+  const requests = [...labs];
+  for (let i = 0; i < RETRIES; i++) requests.splice(i * 6 + 1, 0, labs[i * 5] as (typeof labs)[number]);
+  return requests;
+}
+
+it('provisions 1,000 labs at once, with 200 repeated calls: one key each, never past the connection cap', async (t) => {
+  h.litellm.faults.set({ latencyMs: LATENCY_MS });
+  const requests = burst();
+  const started = Date.now();
+  const answers = await Promise.all(
+    requests.map(async (body) => ({
+      body,
+      answer: await invokeHttp(provision, postKeysEvent(body), lambdaContext()),
+    })),
+  );
+  const wallMs = Date.now() - started;
+
+  const failed = answers.filter(({ answer }) => answer.status !== 200 && answer.status !== 201);
+  assert.deepEqual(
+    failed.map(({ body, answer }) => `${body.guid}: ${answer.status} ${String(answer.body.detail)}`),
+    [],
+  );
+  const statuses = answers.map(({ answer }) => answer.status);
+  assert.equal(statuses.filter((s) => s === 201).length, LABS, 'one 201 per lab');
+  assert.equal(statuses.filter((s) => s === 200).length, RETRIES, 'the second caller gets the same lab: 200');
+
+  // Both callers of a lab hold the same key.
+  const keyOf = new Map<string, string>();
+  for (const { body, answer } of answers) {
+    const key = String(answer.body.litellm_virtual_key);
+    issued.add(key);
+    assert.equal(keyOf.get(body.guid) ?? key, key, `${body.guid}: both callers get one key`);
+    keyOf.set(body.guid, key);
+  }
+
+  // LiteLLM holds exactly those keys, one per lab, with the lab's models; so does Secrets Manager.
+  const rows = await h.litellm.table.db.query<{ token: string; key_alias: string; models: string[] }>(
+    'SELECT token, key_alias, models FROM "LiteLLM_VerificationToken"',
+  );
+  assert.equal(rows.length, LABS, 'exactly 1,000 keys');
+  const rowOf = new Map(rows.map((row) => [row.key_alias, row]));
+  const mismatched = [...keyOf].filter(([guid, key], i) => {
+    const row = rowOf.get(`virtkey-${guid}`);
+    const models = BUILT_IN_PACKAGES[PACKAGES[i % PACKAGES.length] as string]?.models;
+    return (
+      row?.token !== sha256(key) ||
+      JSON.stringify(row.models) !== JSON.stringify(models) ||
+      h.secrets.valueOf(`${PREFIX}virtkey-${guid}`) !== key
+    );
+  });
+  assert.deepEqual(mismatched, [], 'each lab’s LiteLLM key and stored value are the key its callers got');
+
+  assert.ok(h.litellm.peakInFlight <= CONNECTION_CAP, `peak ${h.litellm.peakInFlight} in flight`);
+  assert.equal(
+    h.litellm.peakInFlight,
+    CONNECTION_CAP,
+    'the burst saturates the cap, so the cap is what held it',
+  );
+  const provisioned = h.bus.of('Virtual Key Provisioned');
+  assert.equal(provisioned.filter((e) => e.detail.created === true).length, LABS);
+  assert.equal(provisioned.length, LABS + RETRIES);
+
+  t.diagnostic(
+    `${requests.length} provisions in ${wallMs} ms; LiteLLM calls ${h.litellm.callCount()} ` +
+      `(/key/generate ${h.litellm.callCount('POST /key/generate')}), Secrets Manager calls ` +
+      `${h.secrets.callCount()}, peak in flight ${h.litellm.peakInFlight}`,
+  );
+});

@@ -1,0 +1,233 @@
+/**
+ * A bad day: every LiteLLM endpoint answers 503 to one call in five, resets 5% of connections and
+ * never answers 2% (half of those resets and hangs after LiteLLM applied the call), and Secrets
+ * Manager fails 10% of calls. 200 operations on 40 labs, over HTTP and lab events, each retried by
+ * its caller until it gets an answer; then LiteLLM and Secrets Manager must agree with the labs.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  deleteKeysEvent,
+  extendKeysEvent,
+  getKeysEvent,
+  labDestroyedEvent,
+  labExtendedEvent,
+  labProvisionedEvent,
+  lambdaContext,
+  postKeysEvent,
+} from '../support/events.ts';
+import {
+  API_TOKENS_SECRET_ID,
+  closeAndCheck,
+  type Handler,
+  type Harness,
+  importRouteHandlers,
+  MASTER_KEY_SECRET_ID,
+  startHarness,
+} from '../support/harness.ts';
+import { invokeHttp } from '../support/http.ts';
+import { mulberry32 } from '../support/litellm/faults.ts';
+
+const LABS = 40;
+const OPERATIONS_PER_LAB = 5;
+const CALLER_ATTEMPTS = 15;
+const PREFIX = 'litellm-virtual-keys/';
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+type Operation = 'provision' | 'status' | 'extend' | 'destroy';
+type Trigger = 'http' | 'event';
+
+interface Lab {
+  readonly guid: string;
+  /** Users of a multi-user lab; undefined for a single-user lab. */
+  readonly users?: number;
+  provisioned: boolean;
+  /** What callers were last given, per alias; a later answer must repeat it until a destroy. */
+  readonly keys: Map<string, string>;
+}
+
+let h: Harness;
+let handlers: Awaited<ReturnType<typeof importRouteHandlers>>;
+const issued = new Set<string>();
+const random = mulberry32(7);
+const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+
+before(async () => {
+  h = await startHarness({ LITELLM_TIMEOUT_MS: '400', LITELLM_RETRIES: '2', AWS_MAX_ATTEMPTS: '2' });
+  handlers = await importRouteHandlers();
+});
+
+after(() => closeAndCheck(h, issued));
+
+const aliasesOf = (lab: Lab) =>
+  lab.users
+    ? Array.from({ length: lab.users }, (_, i) => `virtkey-${lab.guid}-user${i + 1}`)
+    : [`virtkey-${lab.guid}`];
+
+/** One attempt: the HTTP status, or for a lab event the outcome (a throw is Lambda's retry). */
+async function attempt(lab: Lab, operation: Operation, trigger: Trigger) {
+  const { guid } = lab;
+  const body = { guid, ...(lab.users ? { users: lab.users } : {}) };
+  if (trigger === 'event') {
+    const event =
+      operation === 'provision'
+        ? labProvisionedEvent(body)
+        : operation === 'extend'
+          ? labExtendedEvent({ guid, duration: '10d' })
+          : labDestroyedEvent({ guid });
+    const handler = handlers[operation] as Handler;
+    const outcome = (await handler(event, lambdaContext())) as { outcome: string; status?: number };
+    const status = outcome.outcome === 'rejected' ? Number(outcome.status) : 200;
+    return { status, body: {} as Record<string, unknown> };
+  }
+  switch (operation) {
+    case 'provision':
+      return invokeHttp(handlers.provision, postKeysEvent(body), lambdaContext());
+    case 'status':
+      return invokeHttp(handlers.status, getKeysEvent(guid), lambdaContext());
+    case 'extend':
+      return invokeHttp(handlers.extend, extendKeysEvent(guid, { duration: '10d' }), lambdaContext());
+    case 'destroy':
+      return invokeHttp(handlers.destroy, deleteKeysEvent(guid), lambdaContext());
+  }
+}
+
+/** Keys in an answer by alias: a provision's `users` or top-level key, or status's `keys`. */
+function keysIn(body: Record<string, unknown>): Map<string, string> {
+  const entries = (body.users ?? body.keys ?? [body]) as Record<string, unknown>[];
+  return new Map(
+    entries
+      .filter((entry) => typeof entry.litellm_virtual_key === 'string')
+      .map((entry) => [String(entry.litellm_key_alias), String(entry.litellm_virtual_key)]),
+  );
+}
+
+const stats = { operations: 0, attempts: 0, unanswered: [] as string[] };
+
+/** Retry like a caller (or Lambda's event retries) until an answer that is not a 5xx or a throw. */
+async function run(lab: Lab, operation: Operation, trigger: Trigger): Promise<void> {
+  stats.operations++;
+  let answer: Awaited<ReturnType<typeof attempt>> | undefined;
+  for (let n = 1; n <= CALLER_ATTEMPTS && !answer; n++) {
+    stats.attempts++;
+    const result = await attempt(lab, operation, trigger).catch(() => undefined);
+    if (result && result.status < 500) answer = result;
+    else await sleep(20 * n);
+  }
+  if (!answer) {
+    stats.unanswered.push(`${operation} ${lab.guid} (${trigger})`);
+    return;
+  }
+  const where = `${operation} ${lab.guid} (${trigger})`;
+  const expected =
+    operation === 'provision' || operation === 'destroy' ? [200, 201] : lab.provisioned ? [200] : [404];
+  assert.ok(expected.includes(answer.status), `${where}: ${answer.status} ${String(answer.body.detail)}`);
+
+  if (operation === 'destroy') {
+    lab.provisioned = false;
+    lab.keys.clear();
+    return;
+  }
+  if (operation === 'provision') lab.provisioned = true;
+  for (const [alias, key] of keysIn(answer.body)) {
+    issued.add(key);
+    assert.equal(lab.keys.get(alias) ?? key, key, `${where}: ${alias} keeps the key callers were given`);
+    lab.keys.set(alias, key);
+  }
+}
+
+it('keeps LiteLLM and Secrets Manager in step with the labs through 200 operations under faults', async (t) => {
+  const labs: Lab[] = Array.from({ length: LABS }, (_, i) => ({
+    guid: `fault-${String(i).padStart(2, '0')}`,
+    ...(i % 4 === 3 ? { users: 2 + (i % 3) } : {}),
+    provisioned: false,
+    keys: new Map(),
+  }));
+  // Each lab's operations in order; the labs run side by side.
+  const plans = labs.map((lab) => {
+    const plan: [Operation, Trigger][] = [['provision', pick(['http', 'event'] as const)]];
+    while (plan.length < OPERATIONS_PER_LAB) {
+      const operation = pick(['provision', 'status', 'extend', 'destroy'] as const);
+      plan.push([operation, operation === 'status' ? 'http' : pick(['http', 'http', 'event'] as const)]);
+    }
+    return { lab, plan };
+  });
+
+  h.litellm.faults.set(
+    { latencyMs: 2, errorRate: 0.2, resetRate: 0.05, hangRate: 0.02, appliedShare: 0.5 },
+    11,
+  );
+  h.secrets.failRandomly(0.1, 13);
+  const started = Date.now();
+  await Promise.all(
+    plans.map(async ({ lab, plan }) => {
+      for (const [operation, trigger] of plan) await run(lab, operation, trigger);
+    }),
+  );
+  const wallMs = Date.now() - started;
+  const met = Object.fromEntries(h.litellm.faults.met);
+  h.litellm.faults.clear();
+  h.secrets.failRandomly(0);
+
+  assert.equal(stats.operations, LABS * OPERATIONS_PER_LAB);
+  assert.deepEqual(stats.unanswered, [], `every operation answered within ${CALLER_ATTEMPTS} attempts`);
+  assert.ok(stats.attempts > stats.operations, 'the faults made callers retry');
+  for (const kind of ['503', 'reset', 'reset-after', 'hang', 'hang-after']) {
+    assert.ok((met[kind] ?? 0) > 0, `LiteLLM calls met '${kind}'`);
+  }
+  assert.ok(h.secrets.failed > 0, 'Secrets Manager calls failed');
+
+  const rows = await h.litellm.table.db.query<{ token: string; key_alias: string; expires: string | null }>(
+    'SELECT token, key_alias, expires FROM "LiteLLM_VerificationToken"',
+  );
+  const owned = new Set(labs.filter((lab) => lab.provisioned).flatMap(aliasesOf));
+  // Every provisioned lab: exactly one live key per alias, the one Secrets Manager holds.
+  for (const lab of labs.filter((l) => l.provisioned)) {
+    for (const alias of aliasesOf(lab)) {
+      const held = rows.filter((row) => row.key_alias === alias);
+      assert.equal(held.length, 1, `${alias}: one key`);
+      const stored = h.secrets.valueOf(`${PREFIX}${alias}`);
+      assert.equal(held[0]?.token, sha256(stored ?? ''), `${alias}: LiteLLM's key is the stored key`);
+      assert.ok(Date.parse(String(held[0]?.expires)) > Date.now(), `${alias}: live`);
+      assert.equal(lab.keys.get(alias) ?? stored, stored, `${alias}: the key callers were given`);
+    }
+  }
+  // Every destroyed lab: nothing left, in LiteLLM or in Secrets Manager.
+  for (const lab of labs.filter((l) => !l.provisioned)) {
+    const prefix = `virtkey-${lab.guid}`;
+    assert.deepEqual(
+      rows.filter((row) => row.key_alias.startsWith(prefix)).map((row) => row.key_alias),
+      [],
+    );
+    assert.deepEqual(
+      [...h.secrets.secrets.keys()].filter((name) => name.startsWith(`${PREFIX}${prefix}`)),
+      [],
+    );
+  }
+  // No key and no stored value that no lab owns.
+  assert.deepEqual(
+    rows.filter((row) => !owned.has(row.key_alias)).map((row) => row.key_alias),
+    [],
+  );
+  const users = (lab: Lab) => (lab.users ? [`${PREFIX}virtkey-${lab.guid}/users`] : []);
+  const expectedSecrets = new Set([
+    MASTER_KEY_SECRET_ID,
+    API_TOKENS_SECRET_ID,
+    ...[...owned].map((alias) => `${PREFIX}${alias}`),
+    ...labs.filter((lab) => lab.provisioned).flatMap(users),
+  ]);
+  assert.deepEqual(
+    [...h.secrets.secrets.keys()].filter((name) => !expectedSecrets.has(name)),
+    [],
+  );
+
+  const provisioned = labs.filter((lab) => lab.provisioned).length;
+  t.diagnostic(
+    `${stats.operations} operations, ${stats.attempts} caller attempts, ${wallMs} ms; ` +
+      `${provisioned} labs provisioned and ${LABS - provisioned} destroyed at the end; ` +
+      `LiteLLM calls ${h.litellm.callCount()} (faults met: ${JSON.stringify(met)}), ` +
+      `Secrets Manager calls ${h.secrets.callCount()} (${h.secrets.failed} failed)`,
+  );
+});

@@ -1,0 +1,284 @@
+/**
+ * Hostile input, generated: every HTTP route, every lab event detail, the sweep's manual invoke and
+ * the authorizer get bodies, guids, query strings, headers and base64 flags from fast-check. With
+ * LiteLLM and Secrets Manager healthy, every answer is a success or a 4xx problem+json; a 4xx
+ * changes nothing; no answer shows a stack trace or a secret. FUZZ_SEED and FUZZ_RUNS replay or
+ * widen a run.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, Context } from 'aws-lambda';
+import fc from 'fast-check';
+import type { Decision } from '../../functions/authorizer.ts';
+import {
+  labDestroyedEvent,
+  labExtendedEvent,
+  labProvisionedEvent,
+  lambdaContext,
+  postKeysEvent,
+  sampleEvent,
+} from '../support/events.ts';
+import {
+  headers,
+  httpBody,
+  httpEvent,
+  pathGuid,
+  payloadOf,
+  queryString,
+  REUSED_GUIDS,
+} from '../support/fuzz-inputs.ts';
+import {
+  closeAndCheck,
+  type Handler,
+  type Harness,
+  importRouteHandlers,
+  MASTER_KEY,
+  startHarness,
+} from '../support/harness.ts';
+import { invokeHttp } from '../support/http.ts';
+
+const SEED = Number(process.env.FUZZ_SEED ?? 20261126);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 120);
+const API_TOKEN = 'test-api-token-rhdp-0001';
+const PROVISION_FIELDS = [
+  'guid',
+  'package',
+  'models',
+  'duration',
+  'user_id',
+  'users',
+  'user_base',
+  'max_budget',
+  'metadata',
+];
+const EXTEND_FIELDS = ['guid', 'duration', 'expires'];
+const DESTROY_FIELDS = ['guid', 'force_db_delete'];
+/** Frames of a stack trace, or paths of the code, in any form a body could carry them. */
+const STACK = /(\n|\\n)\s*at |node:internal|file:\/\/|\.(ts|js|mjs|cjs):\d+|\/var\/task|\/work\//;
+
+let h: Harness;
+let handlers: Awaited<ReturnType<typeof importRouteHandlers>>;
+let sweep: Handler;
+let authorize: (event: APIGatewayRequestAuthorizerEventV2, context: Context) => Promise<Decision>;
+/** A lab no generated input names: its key must never show up in an answer. */
+let sentinelKey: string;
+const seen = { success: 0, clientError: 0 };
+
+before(async () => {
+  h = await startHarness();
+  handlers = await importRouteHandlers();
+  ({ handler: sweep } = (await import('../../functions/sweep.ts')) as { handler: Handler });
+  ({ handler: authorize } = await import('../../functions/authorizer.ts'));
+  const sentinel = await invokeHttp(
+    handlers.provision,
+    postKeysEvent({ guid: 'zz-sentinel-q7' }),
+    lambdaContext(),
+  );
+  sentinelKey = String(sentinel.body.litellm_virtual_key);
+  // The guids inputs use again and again exist, so reads and extensions meet real labs.
+  for (const guid of REUSED_GUIDS) {
+    await invokeHttp(handlers.provision, postKeysEvent({ guid }), lambdaContext());
+  }
+});
+
+after(async () => {
+  // Whatever was accepted made keys with a term: a key without one would never expire.
+  const endless = await h.litellm.table.db.query<{ key_alias: string }>(
+    'SELECT key_alias FROM "LiteLLM_VerificationToken" WHERE expires IS NULL',
+  );
+  await closeAndCheck(h, [sentinelKey]);
+  assert.deepEqual(endless, []);
+});
+
+/**
+ * Run a property and show what it met; a property that met only successes or only refusals
+ * proved little, so both must occur.
+ */
+async function fuzz<Ts>(t: TestContext, property: fc.IAsyncProperty<Ts>, runs = RUNS): Promise<void> {
+  const start = { ...seen };
+  await fc.assert(property, { seed: SEED, numRuns: runs, endOnFailure: true });
+  const met = { success: seen.success - start.success, clientError: seen.clientError - start.clientError };
+  t.diagnostic(`${runs} inputs (seed ${SEED}): ${met.success} successes, ${met.clientError} 4xx`);
+  assert.ok(met.success > 0 && met.clientError > 0, JSON.stringify(met));
+}
+
+/** Writes LiteLLM and Secrets Manager have taken so far. */
+const writes = () => h.litellm.mutatingCalls() + h.secrets.mutatingCalls();
+
+function assertClean(text: string, input: unknown): void {
+  const shown = JSON.stringify(input)?.slice(0, 400);
+  assert.doesNotMatch(text, STACK, `a stack trace for ${shown}`);
+  for (const secret of [MASTER_KEY, API_TOKEN, h.litellm.table.db.url, sentinelKey]) {
+    assert.ok(!text.includes(secret), `a secret in the answer to ${shown}`);
+  }
+}
+
+/** One HTTP call: a success, or a 4xx problem+json that changed nothing. */
+async function checkHttp(handler: Handler, event: APIGatewayProxyEventV2): Promise<void> {
+  const before = writes();
+  const result = (await handler(event, lambdaContext())) as {
+    statusCode: number;
+    headers?: Record<string, string>;
+    body?: string;
+  };
+  const input = { path: event.pathParameters, query: event.queryStringParameters, body: event.body };
+  const text = result.body ?? '';
+  assertClean(text, input);
+  assert.ok(result.statusCode < 500, `${result.statusCode} for ${JSON.stringify(input)}: ${text}`);
+  if (result.statusCode < 400) {
+    seen.success++;
+    return;
+  }
+  seen.clientError++;
+  assert.equal(result.headers?.['content-type'], 'application/problem+json');
+  const problem = JSON.parse(text) as Record<string, unknown>;
+  assert.equal(problem.status, result.statusCode);
+  assert.equal(typeof problem.title, 'string');
+  assert.equal(typeof problem.detail, 'string');
+  assert.equal(writes(), before, `a ${result.statusCode} that wrote something, for ${JSON.stringify(input)}`);
+}
+
+/** One lab event or manual invoke: settled with a result, or rejected with a 4xx, never thrown; a rejection changes nothing. */
+async function checkEvent(handler: Handler, event: unknown, outcomes: readonly string[]): Promise<void> {
+  const before = writes();
+  const result = (await handler(event, lambdaContext())) as Record<string, unknown>;
+  const text = JSON.stringify(result);
+  assertClean(text, event);
+  if (result.outcome !== 'rejected') {
+    seen.success++;
+    assert.ok(
+      outcomes.length === 0 || outcomes.includes(String(result.outcome)),
+      `outcome ${String(result.outcome)}`,
+    );
+    return;
+  }
+  seen.clientError++;
+  const status = Number(result.status);
+  assert.ok(status >= 400 && status < 500, `rejected with ${status}: ${text}`);
+  assert.equal(writes(), before, `a rejected event that wrote something: ${text}`);
+}
+
+describe('HTTP routes under generated input', () => {
+  it('POST /keys', async (t) => {
+    const sample = sampleEvent<APIGatewayProxyEventV2>('http-post-keys.json');
+    await fuzz(
+      t,
+      fc.asyncProperty(headers, queryString, httpBody(PROVISION_FIELDS, ['guid']), (head, query, body) =>
+        checkHttp(handlers.provision, httpEvent(sample, { headers: head, query, body })),
+      ),
+    );
+  });
+
+  it('GET /keys/{guid}', async (t) => {
+    const sample = sampleEvent<APIGatewayProxyEventV2>('http-get-keys.json');
+    await fuzz(
+      t,
+      fc.asyncProperty(headers, queryString, fc.option(pathGuid, { nil: undefined }), (head, query, path) =>
+        checkHttp(handlers.status, httpEvent(sample, { headers: head, query, guid: path })),
+      ),
+    );
+  });
+
+  it('POST /keys/{guid}/extend', async (t) => {
+    const sample = sampleEvent<APIGatewayProxyEventV2>('http-post-extend.json');
+    await fuzz(
+      t,
+      fc.asyncProperty(
+        headers,
+        queryString,
+        fc.option(pathGuid, { nil: undefined }),
+        httpBody(EXTEND_FIELDS.filter((field) => field !== 'guid')),
+        (head, query, path, body) =>
+          checkHttp(handlers.extend, httpEvent(sample, { headers: head, query, guid: path, body })),
+      ),
+    );
+  });
+
+  it('DELETE /keys/{guid}', async (t) => {
+    const sample = sampleEvent<APIGatewayProxyEventV2>('http-delete-keys.json');
+    await fuzz(
+      t,
+      fc.asyncProperty(headers, queryString, fc.option(pathGuid, { nil: undefined }), (head, query, path) =>
+        checkHttp(handlers.destroy, httpEvent(sample, { headers: head, query, guid: path })),
+      ),
+    );
+  });
+});
+
+describe('event details under generated input', () => {
+  it('Lab Provisioned', async (t) => {
+    await fuzz(
+      t,
+      fc.asyncProperty(payloadOf(PROVISION_FIELDS, ['guid']), (detail) =>
+        checkEvent(handlers.provision, labProvisionedEvent(detail), ['created', 'existing']),
+      ),
+    );
+  });
+
+  it('Lab Extended', async (t) => {
+    await fuzz(
+      t,
+      fc.asyncProperty(payloadOf(EXTEND_FIELDS, ['guid']), (detail) =>
+        checkEvent(handlers.extend, labExtendedEvent(detail), ['extended']),
+      ),
+    );
+  });
+
+  it('Lab Destroyed', async (t) => {
+    await fuzz(
+      t,
+      fc.asyncProperty(payloadOf(DESTROY_FIELDS, ['guid']), (detail) =>
+        checkEvent(handlers.destroy, labDestroyedEvent(detail), ['destroyed', 'already-gone']),
+      ),
+    );
+  });
+
+  it('the sweep’s manual invoke', async (t) => {
+    await fuzz(
+      t,
+      fc.asyncProperty(payloadOf(['dry_run']), (input) => checkEvent(sweep, input, [])),
+      Math.ceil(RUNS / 3),
+    );
+  });
+});
+
+describe('the authorizer under generated headers', () => {
+  const authorization = fc.oneof(
+    fc.constantFrom(
+      `Bearer ${API_TOKEN}`,
+      `bearer  ${API_TOKEN} `,
+      `Bearer ${API_TOKEN}x`,
+      `Bearer ${API_TOKEN.slice(0, -1)}`,
+      `Bearer ${API_TOKEN.toUpperCase()}`,
+      `Basic ${API_TOKEN}`,
+      API_TOKEN,
+      'Bearer',
+      'Bearer ',
+      '',
+    ),
+    fc.string({ maxLength: 80, unit: 'binary' }),
+    fc.string({ maxLength: 60 }).map((text) => `Bearer ${text}`),
+  );
+
+  it('allows exactly the known token, and never fails', async (t) => {
+    const sample = sampleEvent<APIGatewayRequestAuthorizerEventV2>('http-authorizer-request.json');
+    await fuzz(
+      t,
+      fc.asyncProperty(fc.option(authorization, { nil: undefined }), headers, async (header, head) => {
+        const { authorization: _, ...rest } = head;
+        const event = {
+          ...sample,
+          headers: header === undefined ? rest : { ...rest, authorization: header },
+        };
+        const decision = await authorize(event, lambdaContext());
+        const known = header !== undefined && /^bearer +(.*?) *$/i.exec(header)?.[1] === API_TOKEN;
+        assert.deepEqual(
+          decision,
+          known ? { isAuthorized: true, context: { client: 'rhdp' } } : { isAuthorized: false },
+        );
+        seen[known ? 'success' : 'clientError']++;
+      }),
+      RUNS * 2,
+    );
+  });
+});
