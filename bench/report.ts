@@ -3,13 +3,30 @@
  * with another for the two cores), and writes BENCHMARKS.md: the machine, Node version and date,
  * every goal with its verdict, the comparisons with the role's approach, then each bench's own
  * figures. A bench that fails is reported as failed, and the command exits non-zero.
+ *
+ * BENCH_DATABASE_URL (a Postgres server) runs the sweep bench a second time with the stand-in's
+ * tables there, beside the embedded PGlite.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, type } from 'node:os';
 import { type BenchSummary, SUMMARY_MARKER, verdict } from './goals.ts';
 
-const BENCHES = ['provision', 'burst', 'multi-user', 'destroy', 'sweep', 'cold-start'];
+interface Bench {
+  readonly script: string;
+  readonly env?: Record<string, string>;
+}
+
+const postgres = process.env.BENCH_DATABASE_URL;
+const BENCHES: Bench[] = [
+  { script: 'provision' },
+  { script: 'burst' },
+  { script: 'multi-user' },
+  { script: 'destroy' },
+  { script: 'sweep' },
+  ...(postgres ? [{ script: 'sweep', env: { DATABASE_URL: postgres } }] : []),
+  { script: 'cold-start' },
+];
 
 interface Run {
   readonly bench: string;
@@ -19,11 +36,12 @@ interface Run {
   readonly summary?: BenchSummary;
 }
 
-function run(bench: string): Run {
-  process.stderr.write(`bench ${bench}...\n`);
+function run({ script, env = {} }: Bench): Run {
+  process.stderr.write(`bench ${script}${env.DATABASE_URL ? ' (Postgres)' : ''}...\n`);
   const started = Date.now();
-  const child = spawnSync(process.execPath, ['--import', 'tsx', `bench/${bench}.ts`], {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', `bench/${script}.ts`], {
     encoding: 'utf8',
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 64 * 1024 * 1024,
   });
@@ -36,6 +54,7 @@ function run(bench: string): Run {
         ) as BenchSummary)
       : undefined;
   const output = (marker >= 0 ? child.stdout.slice(0, marker) : child.stdout).trim();
+  const bench = summary?.bench ?? script;
   return { bench, seconds, output, ok: child.status === 0, ...(summary ? { summary } : {}) };
 }
 
@@ -62,7 +81,7 @@ Written by \`npm run bench\` on ${new Date().toISOString()}. Do not edit by hand
 
 - Machine: ${machine}.
 - Node ${process.version}; each bench runs alone in a fresh process.
-- LiteLLM is the test suite's stand-in (real HTTP on loopback, real Postgres through PGlite) with the
+- LiteLLM is the test suite's stand-in (real HTTP on loopback; LiteLLM's tables in PGlite${postgres ? ', and for the second sweep run in a Postgres server' : ''}) with the
   latency per request each row names; Secrets Manager and EventBridge are the suite's stand-ins
   with no added latency. Times therefore show this service's own cost plus that latency, on this
   machine; call counts do not depend on the machine.

@@ -1,7 +1,8 @@
 /**
  * The sweep bench's other process: the LiteLLM, Secrets Manager and EventBridge stand-ins with a
  * 100k-key population, so that the bench process's peak RSS is the sweep's own. Talks over IPC:
- * sends its URLs when ready, answers `calls` with LiteLLM's call counts, exits on `stop`.
+ * sends its URLs when ready, answers `calls` with LiteLLM's call counts and time spent per
+ * endpoint, exits on `stop`.
  */
 import { createHash } from 'node:crypto';
 import { startHarness } from '../test/support/harness.ts';
@@ -34,7 +35,11 @@ h.litellm.resetCounters();
 
 process.on('message', async (message) => {
   if (message === 'calls') {
-    process.send?.({ calls: Object.fromEntries(h.litellm.calls), left: await h.litellm.table.count() });
+    process.send?.({
+      calls: Object.fromEntries(h.litellm.calls),
+      busyMs: Object.fromEntries(h.litellm.busyMs),
+      left: await h.litellm.table.count(),
+    });
   } else if (message === 'stop') {
     await h.close();
     process.exit(0);

@@ -49,10 +49,15 @@ process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
 type Handler = (event: unknown, context: Context) => Promise<Record<string, unknown>>;
 const { handler } = (await import('../functions/sweep.ts')) as { handler: Handler };
 
+const rssBeforeMb = process.memoryUsage().rss / 2 ** 20;
 const started = performance.now();
 const report = await handler(scheduledSweepEvent(), lambdaContext(900_000));
 const wallMs = performance.now() - started;
-const { calls, left } = await ask<{ calls: Record<string, number>; left: number }>('calls');
+const { calls, busyMs, left } = await ask<{
+  calls: Record<string, number>;
+  busyMs: Record<string, number>;
+  left: number;
+}>('calls');
 child.send('stop');
 
 const listPages = calls['GET /key/list'] ?? 0;
@@ -62,8 +67,9 @@ const keys = Number(process.env.BENCH_KEYS ?? 100_000);
 const idealPages = Math.ceil((keys * 0.25) / 100) + Math.ceil((keys * 0.75) / 100);
 const idealBatches = Math.ceil((keys * 0.25) / 100);
 const rssMb = process.resourceUsage().maxRSS / 1024;
+const listSeconds = (busyMs['GET /key/list'] ?? 0) / 1000;
 
-console.log(`# sweep bench (Node ${process.version}, ${new Date().toISOString()})
+console.log(`# sweep bench on ${ready.database} (Node ${process.version}, ${new Date().toISOString()})
 
 ${keys.toLocaleString('en')} keys (25% expired keys of ours), stand-in latency ${process.env.BENCH_LATENCY_MS ?? 2} ms per request, stand-in database: ${ready.database}.
 
@@ -71,37 +77,49 @@ ${keys.toLocaleString('en')} keys (25% expired keys of ours), stand-in latency $
 | --- | --- | --- |
 | wall time | ${(wallMs / 1000).toFixed(1)} s | < 60 s |
 | LiteLLM calls | ${total.toLocaleString('en')} (${listPages} list pages, ${deleteBatches} delete batches) | <= 1.05 x (${idealPages} + ${idealBatches}) = ${Math.floor(1.05 * (idealPages + idealBatches))} |
-| peak RSS of the sweep's process | ${rssMb.toFixed(0)} MB | < 200 MB |
+| peak RSS of the sweep's process | ${rssMb.toFixed(0)} MB (${rssBeforeMb.toFixed(0)} MB before the sweep, modules loaded) | < 200 MB |
 | keys deleted | ${report.deleted} of ${report.expired}; ${left.toLocaleString('en')} keys left | all expired keys of ours |
+| wall time during which the stand-in was answering /key/list | ${listSeconds.toFixed(1)} s |  |
 | log lines written | ${logLines} | |
 
 Report: ${JSON.stringify(report)}`);
 const budget = Math.floor(1.05 * (idealPages + idealBatches));
 printSummary({
-  bench: 'sweep',
+  bench: `sweep on ${ready.database}`,
   latency: `${process.env.BENCH_LATENCY_MS ?? 2} ms`,
   goals: [
     {
       goal: `${keys.toLocaleString('en')} keys swept in < 60 s`,
       measured: `${(wallMs / 1000).toFixed(1)} s`,
       met: wallMs < 60_000,
+      reason: `for ${listSeconds.toFixed(1)} s of it the stand-in was answering /key/list pages, on ${ready.database}, which serves LiteLLM's deep OFFSET pages slowly`,
     },
     {
       goal: `LiteLLM calls <= 1.05 x the ideal (${budget.toLocaleString('en')})`,
       measured: total.toLocaleString('en'),
       met: total <= budget,
     },
-    { goal: 'peak RSS of the sweep < 200 MB', measured: `${rssMb.toFixed(0)} MB`, met: rssMb < 200 },
+    {
+      goal: 'peak RSS of the sweep < 200 MB',
+      measured: `${rssMb.toFixed(0)} MB`,
+      met: rssMb < 200,
+      reason: `${rssBeforeMb.toFixed(0)} MB of it is the process before the sweep starts (Node, tsx compiling TypeScript in-process, the SDK; Lambda loads a 1.2 MB bundle instead); the sweep itself added ${(rssMb - rssBeforeMb).toFixed(0)} MB`,
+    },
+    {
+      goal: `what the sweep adds to RSS for ${keys.toLocaleString('en')} keys < 64 MB`,
+      measured: `${(rssMb - rssBeforeMb).toFixed(0)} MB`,
+      met: rssMb - rssBeforeMb < 64,
+    },
     {
       goal: 'every expired key of ours deleted',
-      measured: `${report.deleted} of ${report.expired}`,
+      measured: `${Number(report.deleted).toLocaleString('en')} of ${Number(report.expired).toLocaleString('en')}`,
       met: report.deleted === report.expired,
     },
   ],
   comparisons: [
     {
       what: `expired keys among ${keys.toLocaleString('en')}`,
-      ours: `all ${String(report.deleted)} deleted in ${(wallMs / 1000).toFixed(1)} s by the nightly run`,
+      ours: `all ${Number(report.deleted).toLocaleString('en')} deleted in ${(wallMs / 1000).toFixed(1)} s by the nightly run`,
       role: 'no sweep: they stay in LiteLLM until someone deletes them',
     },
   ],

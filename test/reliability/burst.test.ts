@@ -24,13 +24,22 @@ const LATENCY_MS = 5;
 const PREFIX = 'litellm-virtual-keys/';
 const PACKAGES = Object.keys(BUILT_IN_PACKAGES);
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+/**
+ * In AWS each container serves one invocation; here 1,200 share one client and queue for its
+ * connections, so the last wait for nearly all the others. Deadlines and timeouts are stretched to
+ * cover that queue on a slow machine; they are not what the suite measures.
+ */
+const INVOCATION_MS = 300_000;
 
 let h: Harness;
 let provision: Handler;
 const issued = new Set<string>();
 
 before(async () => {
-  h = await startHarness({ LITELLM_MAX_CONNECTIONS: String(CONNECTION_CAP), LITELLM_TIMEOUT_MS: '30000' });
+  h = await startHarness({
+    LITELLM_MAX_CONNECTIONS: String(CONNECTION_CAP),
+    LITELLM_TIMEOUT_MS: String(INVOCATION_MS),
+  });
   ({ provision } = await importRouteHandlers());
 });
 
@@ -54,7 +63,7 @@ it('provisions 1,000 labs at once, with 200 repeated calls: one key each, never 
   const answers = await Promise.all(
     requests.map(async (body) => ({
       body,
-      answer: await invokeHttp(provision, postKeysEvent(body), lambdaContext()),
+      answer: await invokeHttp(provision, postKeysEvent(body), lambdaContext(INVOCATION_MS)),
     })),
   );
   const wallMs = Date.now() - started;

@@ -18,20 +18,21 @@ export interface RunRecord {
 }
 
 /** One folder per test run: every test file's process is a child of the same runner. */
-export const runFolder = (runnerPid = process.ppid) =>
-  join(tmpdir(), `litellm-virtual-keys-test-run-${runnerPid}`);
+export const runFolder = () => join(tmpdir(), `litellm-virtual-keys-test-run-${process.ppid}`);
 
+/** Only `npm test` preloads this module; other runs (one file, test:unit, benches) record nothing. */
+let recording = process.execArgv.some((arg) => arg.includes('run-record'));
 const output: string[] = [];
 const secrets = new Set<string>();
 
 /** Output that did not go through this process's stdout or stderr (a child's, or lines a test swallows). */
 export function recordOutput(text: string | Uint8Array): void {
-  output.push(typeof text === 'string' ? text : Buffer.from(text).toString('latin1'));
+  if (recording) output.push(typeof text === 'string' ? text : Buffer.from(text).toString('latin1'));
 }
 
 /** A value that must never appear in any output of the run. */
 export function recordSecret(value: string): void {
-  if (value.length >= 8) secrets.add(value);
+  if (recording && value.length >= 8) secrets.add(value);
 }
 
 /**
@@ -54,6 +55,11 @@ export function recordSecretValue(value: string, storedBy: 'operator' | 'service
   for (const s of leaves(parsed)) if (storedBy === 'operator' || s.startsWith('sk-')) recordSecret(s);
 }
 
+/** For the file that reads the records: it leaves none of its own behind. */
+export function stopRecording(): void {
+  recording = false;
+}
+
 function tee(stream: NodeJS.WriteStream): void {
   const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
   stream.write = ((chunk: unknown, ...rest: unknown[]) => {
@@ -62,13 +68,15 @@ function tee(stream: NodeJS.WriteStream): void {
   }) as typeof stream.write;
 }
 
-tee(process.stdout);
-tee(process.stderr);
-process.on('exit', () => {
-  const file = process.argv.find((arg) => arg.endsWith('.test.ts'));
-  if (!file) return;
-  const folder = runFolder();
-  mkdirSync(folder, { recursive: true });
-  const record: RunRecord = { file, output, secrets: [...secrets] };
-  writeFileSync(join(folder, `${process.pid}.json`), JSON.stringify(record));
-});
+if (recording) {
+  tee(process.stdout);
+  tee(process.stderr);
+  process.on('exit', () => {
+    const file = process.argv.find((arg) => arg.endsWith('.test.ts'));
+    if (!file || !recording) return;
+    const folder = runFolder();
+    mkdirSync(folder, { recursive: true });
+    const record: RunRecord = { file, output, secrets: [...secrets] };
+    writeFileSync(join(folder, `${process.pid}.json`), JSON.stringify(record));
+  });
+}

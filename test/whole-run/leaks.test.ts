@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { after, it } from 'node:test';
-import { type RunRecord, runFolder } from '../support/run-record.ts';
+import { type RunRecord, runFolder, stopRecording } from '../support/run-record.ts';
 
 const folder = runFolder();
 const thisFile = resolve(process.argv.find((arg) => arg.endsWith('.test.ts')) ?? '');
@@ -40,7 +40,10 @@ function leaksIn(record: RunRecord, secrets: Set<string>): string[] {
   });
 }
 
-after(() => rmSync(folder, { recursive: true, force: true }));
+after(() => {
+  stopRecording();
+  rmSync(folder, { recursive: true, force: true });
+});
 
 it('has the record of every other test file of the run', () => {
   const testFiles = readdirSync('test', { recursive: true, encoding: 'utf8' })

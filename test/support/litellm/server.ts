@@ -64,6 +64,12 @@ function keyObject(row: KeyRow, withToken: boolean): Json {
 export class LiteLlmStandIn {
   readonly faults = new Faults();
   readonly calls = new Map<string, number>();
+  /**
+   * Per endpoint, the wall time (ms) during which at least one of its calls was being answered,
+   * latency included: where a bench's wall time went, however many calls overlapped.
+   */
+  readonly busyMs = new Map<string, number>();
+  private readonly busySince = new Map<string, { active: number; since: number }>();
   /** Every raw key value /key/generate ever received, for leak checks. */
   readonly issuedKeys = new Set<string>();
   models: string[];
@@ -127,6 +133,7 @@ export class LiteLlmStandIn {
 
   resetCounters(): void {
     this.calls.clear();
+    this.busyMs.clear();
     this.peakInFlight = this.inFlight;
   }
 
@@ -187,6 +194,9 @@ export class LiteLlmStandIn {
     this.calls.set(endpoint, (this.calls.get(endpoint) ?? 0) + 1);
     this.inFlight++;
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
+    const busy = this.busySince.get(endpoint) ?? { active: 0, since: 0 };
+    if (busy.active++ === 0) busy.since = performance.now();
+    this.busySince.set(endpoint, busy);
     try {
       const body = await readBody(req);
       if (this.faults.rates.latencyMs > 0) await sleep(this.faults.rates.latencyMs);
@@ -223,6 +233,9 @@ export class LiteLlmStandIn {
       });
     } finally {
       this.inFlight--;
+      if (--busy.active === 0) {
+        this.busyMs.set(endpoint, (this.busyMs.get(endpoint) ?? 0) + performance.now() - busy.since);
+      }
     }
   }
 
