@@ -6,7 +6,7 @@
  * Prints figures; asserts nothing.
  */
 import { performance } from 'node:perf_hooks';
-import { BUILT_IN_PACKAGES } from '../lib/packages.ts';
+import { burstRequests } from '../test/support/burst.ts';
 import { lambdaContext, postKeysEvent } from '../test/support/events.ts';
 import { importRouteHandlers, startHarness } from '../test/support/harness.ts';
 import { invokeHttp } from '../test/support/http.ts';
@@ -16,7 +16,6 @@ const LABS = Number(process.env.BENCH_LABS ?? 1000);
 const REPEATS = Math.floor(LABS / 5);
 const LATENCY_MS = 5;
 const CAP = 10;
-const PACKAGES = Object.keys(BUILT_IN_PACKAGES);
 
 // One client for all 1,200 invocations (in AWS, one per container): deadlines cover the queue.
 const INVOCATION_MS = 300_000;
@@ -31,12 +30,7 @@ h.litellm.resetCounters();
 h.secrets.resetCounters();
 h.litellm.faults.set({ latencyMs: LATENCY_MS });
 
-const labs = Array.from({ length: LABS }, (_, i) => ({
-  guid: `bench-burst-${i}`,
-  package: PACKAGES[i % PACKAGES.length],
-}));
-const requests = [...labs];
-for (let i = 0; i < REPEATS; i++) requests.splice(i * 6 + 1, 0, labs[i * 5] as (typeof labs)[number]);
+const requests = burstRequests(LABS, 'bench-burst-');
 
 const started = performance.now();
 const latencies: number[] = [];
@@ -60,7 +54,8 @@ latencies.sort((a, b) => a - b);
 const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
 // The role finds a lab's key by paging /key/list (100 a page) and asking /key/info of every key:
 // the k-th lab provisioned pays for the k - 1 keys made before it.
-const roleLookupCalls = labs.reduce((sum, _, k) => sum + Math.max(1, Math.ceil(k / 100)) + k, 0);
+let roleLookupCalls = 0;
+for (let k = 0; k < LABS; k++) roleLookupCalls += Math.max(1, Math.ceil(k / 100)) + k;
 const rssMb = process.resourceUsage().maxRSS / 1024;
 
 console.log(`# burst bench (Node ${process.version}, ${new Date().toISOString()})

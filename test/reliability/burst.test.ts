@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, it } from 'node:test';
 import { BUILT_IN_PACKAGES } from '../../lib/packages.ts';
+import { burstRequests } from '../support/burst.ts';
 import { lambdaContext, postKeysEvent } from '../support/events.ts';
 import {
   closeAndCheck,
@@ -45,20 +46,9 @@ before(async () => {
 
 after(() => closeAndCheck(h, issued));
 
-/** Lab i, and for every fifth lab a second caller; the duplicates start among the first callers. */
-function burst(): { guid: string; package: string }[] {
-  const labs = Array.from({ length: LABS }, (_, i) => ({
-    guid: `burst-${i}`,
-    package: PACKAGES[i % PACKAGES.length] as string,
-  }));
-  const requests = [...labs];
-  for (let i = 0; i < RETRIES; i++) requests.splice(i * 6 + 1, 0, labs[i * 5] as (typeof labs)[number]);
-  return requests;
-}
-
 it('provisions 1,000 labs at once, with 200 repeated calls: one key each, never past the connection cap', async (t) => {
   h.litellm.faults.set({ latencyMs: LATENCY_MS });
-  const requests = burst();
+  const requests = burstRequests(LABS, 'burst-');
   const started = Date.now();
   const answers = await Promise.all(
     requests.map(async (body) => ({
