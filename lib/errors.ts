@@ -25,6 +25,10 @@ export class HttpError extends Error {
   get permanent(): boolean {
     return this.status < 500;
   }
+  /** When a retry may succeed, in seconds; sent as Retry-After. */
+  get retryAfterSeconds(): number | undefined {
+    return undefined;
+  }
 }
 
 export class BadRequestError extends HttpError {
@@ -61,10 +65,13 @@ export class UnavailableError extends HttpError {
   override name = 'UnavailableError';
   constructor(
     detail: string,
-    readonly retryAfterSeconds = 30,
+    private readonly retryAfter = 30,
     options?: ErrorOptions,
   ) {
     super(503, 'unavailable', 'Dependency unavailable', detail, [], options);
+  }
+  override get retryAfterSeconds(): number {
+    return this.retryAfter;
   }
 }
 

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { awsUnavailable } from './aws-errors.ts';
-import { BadRequestError, HttpError, UnavailableError } from './errors.ts';
+import { BadRequestError, HttpError } from './errors.ts';
 import { log } from './log.ts';
 
 export type HttpResult = Exclude<APIGatewayProxyResultV2, string>;
@@ -40,7 +40,7 @@ export function toHttpError(thrown: unknown): HttpError {
 /** RFC 9457 problem+json; a 503 tells the caller when to come back. */
 export function problemResponse(error: HttpError): HttpResult {
   const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
-  if (error instanceof UnavailableError) headers['retry-after'] = String(error.retryAfterSeconds);
+  if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
   return {
     statusCode: error.status,
     headers,

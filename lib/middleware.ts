@@ -1,11 +1,13 @@
 import middy from '@middy/core';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
+import { clearCache } from '@middy/util';
 import type { APIGatewayProxyEventV2, Context, EventBridgeEvent } from 'aws-lambda';
 import type { Config } from './config.ts';
 import { putEvents } from './events/bus.ts';
 import { failedEvent } from './events/results.ts';
 import { type HttpResult, logFailure, problemResponse, toHttpError } from './http.ts';
 import { LiteLlmClient } from './litellm/client.ts';
+import { isFault } from './litellm/errors.ts';
 import { readMasterSecret } from './master-key.ts';
 import { publishFailure } from './metrics.ts';
 import { cachedSecret, invocationLogContext } from './middleware-parts.ts';
@@ -19,13 +21,15 @@ export type LabEvent = EventBridgeEvent<string, unknown>;
 type HttpHandler = (event: APIGatewayProxyEventV2, context: ServiceContext) => Promise<HttpResult>;
 type EventHandler<E, R> = (event: E, context: ServiceContext) => Promise<R>;
 
+const MASTER_KEY_CACHE = 'litellm-master-key';
+
 const masterKeySecret = (config: Config) =>
-  cachedSecret(
-    'litellmSecret',
-    config.litellm.masterKeySecretId,
-    'litellm-master-key',
-    config.secretsCacheMs,
-  );
+  cachedSecret('litellmSecret', config.litellm.masterKeySecretId, MASTER_KEY_CACHE, config.secretsCacheMs);
+
+/** A master key LiteLLM refuses may have been rotated since it was cached: the next call reads it afresh. */
+function forgetRefusedMasterKey(error: unknown): void {
+  if (isFault(error, 'master-key-refused')) clearCache([MASTER_KEY_CACHE]);
+}
 
 /** Any failure becomes an RFC 9457 response; registered first, so its onError runs last. */
 function problemResponses(
@@ -34,6 +38,7 @@ function problemResponses(
 ): middy.MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
   return {
     onError: (request) => {
+      forgetRefusedMasterKey(request.error);
       const mapped = toHttpError(request.error);
       logFailure(`${functionName} failed`, request.error, mapped, { route: request.event.routeKey });
       publishFailure(functionName, mapped.status, request.event.body, config.packages);
@@ -74,6 +79,7 @@ export function eventChain<R, E = LabEvent>(
     .use(invocationLogContext(functionName))
     .use({
       onError: async (request) => {
+        forgetRefusedMasterKey(request.error);
         const mapped = toHttpError(request.error);
         const event = request.event as Partial<LabEvent> | null;
         const guid = (event?.detail as { guid?: unknown } | null | undefined)?.guid;

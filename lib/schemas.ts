@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationMs, parseDuration } from './duration.ts';
+import { type Duration, durationMs, parseDuration } from './duration.ts';
 import { BadRequestError, type FieldError } from './errors.ts';
 
 /** Lab GUIDs and user names: 1-40 of a-z, 0-9 and '-', not starting or ending with '-'. */
@@ -19,12 +19,19 @@ export const durationSchema = z
 
 /** The longest term a key may be given, by duration or by an absolute expiry. */
 export const MAX_TERM_MS = 3653 * 86_400_000;
+const MAX_TERM_MONTHS = 120;
+
+/** Longer than zero and at most ten years; months are calendar months, so they are capped by count. */
+export function isAllowedTerm(duration: Duration): boolean {
+  if (duration.amount <= 0) return false;
+  return duration.unit === 'mo' ? duration.amount <= MAX_TERM_MONTHS : durationMs(duration) <= MAX_TERM_MS;
+}
 
 /** A key's term: LiteLLM's duration grammar, longer than zero and at most ten years. */
 export const termSchema = durationSchema.refine((text) => {
   const duration = parseDuration(text);
   // a grammar error is reported once, by durationSchema
-  return duration === undefined || (durationMs(duration) > 0 && durationMs(duration) <= MAX_TERM_MS);
+  return duration === undefined || isAllowedTerm(duration);
 }, 'must be longer than zero and at most ten years');
 
 function fieldOf(path: readonly PropertyKey[]): string {

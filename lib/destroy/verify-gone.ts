@@ -12,8 +12,9 @@ export interface KeyToVerify {
  * How a key was shown to be gone.
  * - `auth-probe`: the key itself, used on `/v1/models`, was refused as unknown: its row is gone and
  *   the replica that answered holds no cached copy.
- * - `key-info`: `/key/info` by hash no longer finds it. Replicas that cached the key may still
- *   accept it until their auth cache lapses (LiteLLM's default TTL is 60 s).
+ * - `key-info`: `/key/info` by hash no longer finds it, or (v1.103 on, which reads deleted keys
+ *   back) reports it deleted. Replicas that cached the key may still accept it until their auth
+ *   cache lapses (LiteLLM's default TTL is 60 s).
  */
 export type VerifiedBy = 'auth-probe' | 'key-info';
 
@@ -36,8 +37,8 @@ export function verifyGone(
   return eachLimited(keys, concurrency, async ({ alias, keyId, value }): Promise<KeyCheck> => {
     const probe = value ? await litellm.probeKey(value) : undefined;
     if (probe === 'unknown') return { alias, keyId, gone: true, verifiedBy: 'auth-probe' };
-    const record = await litellm.getKeyInfo(keyId);
-    if (record) return { alias, keyId, gone: false };
+    const lookup = await litellm.getKeyInfo(keyId);
+    if (lookup.state === 'live') return { alias, keyId, gone: false };
     return {
       alias,
       keyId,

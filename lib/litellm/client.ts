@@ -1,101 +1,120 @@
 import type { LiteLlmTarget } from '../config.ts';
-import { redact } from '../log.ts';
-import { LiteLlmResponseError } from './errors.ts';
-import { errorFromBody, LiteLlmTransport } from './transport.ts';
+import { readErrorBody } from './error-catalogue.ts';
+import { isFault, unexpectedBody } from './errors.ts';
+import { type ProxyRelease, releaseOf } from './release.ts';
+import { LiteLlmTransport } from './transport.ts';
 import type {
   GenerateKeyRequest,
   GenerateKeyResponse,
   KeyListPage,
   KeyListQuery,
+  KeyLookup,
   KeyRecord,
 } from './types.ts';
 
 /** LiteLLM's largest /key/list page. */
 export const MAX_PAGE_SIZE = 100;
 
-/** LiteLLM's own 404 (`{"error": {...}}`), as opposed to a route that does not exist (`{"detail": "Not Found"}`). */
-function isKeyNotFound(body: unknown, phrase: RegExp): boolean {
-  const error = (body as { error?: { message?: unknown } } | undefined)?.error;
-  return typeof error?.message === 'string' && phrase.test(error.message);
-}
-
-function unexpected404(endpoint: string, body: unknown): LiteLlmResponseError {
-  const detail = (body as { detail?: unknown } | undefined)?.detail;
-  return new LiteLlmResponseError(
-    endpoint,
-    404,
-    undefined,
-    typeof detail === 'string' ? detail : 'Not Found',
-  );
-}
-
 function asObject(body: unknown, endpoint: string): Record<string, unknown> {
   if (body && typeof body === 'object' && !Array.isArray(body)) return body as Record<string, unknown>;
-  throw new LiteLlmResponseError(endpoint, 200, undefined, 'answered with an unexpected body');
+  throw unexpectedBody(endpoint, 'not a JSON object');
+}
+
+/**
+ * A key LiteLLM reports as deleted: `status: "deleted"` (inside `info`, or beside it) and
+ * `deleted_at`, as `/key/info` answers for deleted keys since v1.103 (PR #41311).
+ */
+function isDeleted(record: Record<string, unknown>, outer?: Record<string, unknown>): boolean {
+  return record.status === 'deleted' || outer?.status === 'deleted' || Boolean(record.deleted_at);
+}
+
+function asKeyRecord(value: unknown, endpoint: string): KeyRecord {
+  const record = asObject(value, endpoint);
+  if (!Array.isArray(record.models ?? [])) throw unexpectedBody(endpoint, 'models is not a list');
+  return record as unknown as KeyRecord;
 }
 
 /** The key API of one LiteLLM proxy, authenticated with its master key. */
 export class LiteLlmClient {
   private readonly transport: LiteLlmTransport;
 
-  constructor(target: LiteLlmTarget, masterKey: string, deadline?: () => number) {
+  constructor(
+    private readonly target: LiteLlmTarget,
+    masterKey: string,
+    deadline?: () => number,
+  ) {
     this.transport = new LiteLlmTransport(target, masterKey, deadline);
   }
 
   /** Model names the proxy serves (`GET /v1/models` with the master key sees all of them). */
   async listModels(): Promise<string[]> {
-    const { body } = await this.transport.call({ method: 'GET', path: '/v1/models', retry: true });
+    const { body } = await this.transport.call({ method: 'GET', path: '/v1/models' });
     const data = asObject(body, 'GET /v1/models').data;
-    if (!Array.isArray(data))
-      throw new LiteLlmResponseError('GET /v1/models', 200, undefined, 'no data list');
+    if (!Array.isArray(data)) throw unexpectedBody('GET /v1/models', 'no data list');
     return data.map((model) => String((model as { id?: unknown }).id));
   }
 
   /** Create a key with our pinned value; safe to resend, since the same value cannot make a second key. */
   async generateKey(request: GenerateKeyRequest): Promise<GenerateKeyResponse> {
-    const { body } = await this.transport.call({
-      method: 'POST',
-      path: '/key/generate',
-      body: request,
-      retry: true,
-    });
+    const { body } = await this.transport.call({ method: 'POST', path: '/key/generate', body: request });
     return asObject(body, 'POST /key/generate') as unknown as GenerateKeyResponse;
   }
 
-  /** A key by raw value or hash; undefined when LiteLLM does not know it (404). */
-  async getKeyInfo(keyOrHash: string): Promise<KeyRecord | undefined> {
-    const { status, body } = await this.transport.call({
-      method: 'GET',
-      path: '/key/info',
-      query: { key: keyOrHash },
-      retry: true,
-      expect: [404],
-    });
-    if (status === 404) {
-      if (isKeyNotFound(body, /not found/i)) return undefined;
-      throw unexpected404('GET /key/info', body);
+  /** A key by raw value or hash: live, reported deleted (v1.103 on), or unknown to LiteLLM. */
+  async getKeyInfo(keyOrHash: string): Promise<KeyLookup> {
+    try {
+      const { body } = await this.transport.call({
+        method: 'GET',
+        path: '/key/info',
+        query: { key: keyOrHash },
+      });
+      const outer = asObject(body, 'GET /key/info');
+      const info = asObject(outer.info, 'GET /key/info');
+      if (isDeleted(info, outer)) return { state: 'deleted' };
+      return { state: 'live', record: asKeyRecord(info, 'GET /key/info') };
+    } catch (error) {
+      if (isFault(error, 'key-not-found')) return { state: 'unknown' };
+      throw error;
     }
-    const info = asObject(body, 'GET /key/info').info;
-    return asObject(info, 'GET /key/info') as unknown as KeyRecord;
   }
 
-  /** One page of /key/list as full objects (each with its `token` hash). */
+  /**
+   * One page of /key/list as full objects (each with its `token` hash). Alias and user filters are
+   * asked for exactly (`substring_matching=false`; releases before v1.90 ignore it, see
+   * listKeysByAlias); rows reported deleted are dropped.
+   */
   async listKeys(query: KeyListQuery): Promise<KeyListPage> {
+    const filtered = query.key_alias !== undefined || query.user_id !== undefined;
     const { body } = await this.transport.call({
       method: 'GET',
       path: '/key/list',
-      query: { ...query, size: query.size ?? MAX_PAGE_SIZE, return_full_object: true },
-      retry: true,
+      query: {
+        ...query,
+        size: query.size ?? MAX_PAGE_SIZE,
+        return_full_object: true,
+        ...(filtered ? { substring_matching: false } : {}),
+      },
     });
-    return asObject(body, 'GET /key/list') as unknown as KeyListPage;
+    const page = asObject(body, 'GET /key/list');
+    if (!Array.isArray(page.keys) || typeof page.total_pages !== 'number') {
+      throw unexpectedBody('GET /key/list', 'no keys list or total_pages');
+    }
+    const keys = page.keys
+      .map((key) => asKeyRecord(key, 'GET /key/list'))
+      .filter((key) => !isDeleted(key as unknown as Record<string, unknown>));
+    return { ...(page as unknown as KeyListPage), keys };
   }
 
-  /** Every key holding `alias` (exact match); LiteLLM does not keep aliases unique under races. */
+  /**
+   * Every key holding exactly `alias`; LiteLLM does not keep aliases unique under races. v1.83.3 to
+   * v1.89.x match the filter as a case-insensitive substring for admins (PR #24746), so each row's
+   * alias is compared again here.
+   */
   async listKeysByAlias(alias: string): Promise<KeyRecord[]> {
     const keys: KeyRecord[] = [];
     for (let page = 1; ; page++) {
       const result = await this.listKeys({ key_alias: alias, page });
-      keys.push(...result.keys);
+      keys.push(...result.keys.filter((key) => key.key_alias === alias));
       if (page >= result.total_pages || result.keys.length === 0) return keys;
     }
   }
@@ -111,16 +130,13 @@ export class LiteLlmClient {
   }
 
   private async delete(body: { keys: readonly string[] } | { key_aliases: readonly string[] }) {
-    const { status, body: answer } = await this.transport.call({
-      method: 'POST',
-      path: '/key/delete',
-      body,
-      retry: true,
-      expect: [404],
-    });
-    if (status !== 404) return true;
-    if (isKeyNotFound(answer, /no keys found/i)) return false;
-    throw unexpected404('POST /key/delete', answer);
+    try {
+      await this.transport.call({ method: 'POST', path: '/key/delete', body });
+      return true;
+    } catch (error) {
+      if (isFault(error, 'no-keys-found')) return false;
+      throw error;
+    }
   }
 
   /**
@@ -129,39 +145,60 @@ export class LiteLlmClient {
    * entry only under the hash of what it was given. Undefined when the key no longer exists.
    */
   async extendKey(keyOrHash: string, duration: string): Promise<KeyRecord | undefined> {
-    const { status, body } = await this.transport.call({
-      method: 'POST',
-      path: '/key/update',
-      body: { key: keyOrHash, duration },
-      retry: true,
-      // LiteLLM answers an unknown key on /key/update with 401, not 404.
-      expect: [401, 404],
-    });
-    if (status === 401 || status === 404) {
-      const { type, message } = errorFromBody(body);
-      if (/does not exist|not found/i.test(message)) return undefined;
-      throw new LiteLlmResponseError('POST /key/update', status, type, redact(message));
+    try {
+      const { body } = await this.transport.call({
+        method: 'POST',
+        path: '/key/update',
+        body: { key: keyOrHash, duration },
+      });
+      return asKeyRecord(body, 'POST /key/update');
+    } catch (error) {
+      if (isFault(error, 'key-not-found')) return undefined;
+      throw error;
     }
-    return asObject(body, 'POST /key/update') as unknown as KeyRecord;
   }
 
   /**
    * Use a virtual key on an LLM route, as its holder would. `unknown` is LiteLLM's "not found in db"
-   * (the row is gone and this replica holds no cached copy); `refused` covers expired or blocked keys.
+   * (the row is gone and this replica holds no cached copy); `refused` covers expired, blocked and
+   * over-budget keys (400, 401, 403 or, since v1.93, 429).
    */
   async probeKey(rawKey: string): Promise<KeyProbe> {
-    const { status, body } = await this.transport.call({
-      method: 'GET',
-      path: '/v1/models',
-      bearer: rawKey,
-      retry: true,
-      expect: [400, 401, 403],
-    });
+    const { status, body } = await this.transport.call({ method: 'GET', path: '/v1/models', bearer: rawKey });
     if (status < 300) return 'accepted';
-    const { type, message } = errorFromBody(body);
-    return type === 'token_not_found_in_db' || /not found in db|unable to find token/i.test(message)
-      ? 'unknown'
-      : 'refused';
+    const { type, message } = readErrorBody('GET /v1/models', status, body);
+    const unknown =
+      type === 'token_not_found_in_db' ||
+      ((type === undefined || type === 'auth_error') &&
+        /not found in db|unable to find token/i.test(message));
+    return status === 401 && unknown ? 'unknown' : 'refused';
+  }
+
+  /** The proxy's release, read once per container from `/health/readiness` (see release.ts). */
+  release(): Promise<ProxyRelease> {
+    return releaseOf(this.target.url, () => this.readVersion());
+  }
+
+  /**
+   * `litellm_version` from the public readiness answer, or, where the proxy keeps details behind
+   * authentication (newer releases by default), from `/health/readiness/details`.
+   */
+  private async readVersion(): Promise<string | undefined> {
+    const versionIn = (body: unknown) => {
+      const version = (body as { litellm_version?: unknown } | undefined)?.litellm_version;
+      return typeof version === 'string' ? version : undefined;
+    };
+    const { body } = await this.transport.call({ method: 'GET', path: '/health/readiness' });
+    const version = versionIn(body);
+    if (version) return version;
+    try {
+      return versionIn(
+        (await this.transport.call({ method: 'GET', path: '/health/readiness/details' })).body,
+      );
+    } catch (error) {
+      if (isFault(error, 'route-not-found')) return undefined;
+      throw error;
+    }
   }
 }
 

@@ -1,15 +1,91 @@
-import { UnavailableError, UpstreamError } from '../errors.ts';
+import { HttpError, UnavailableError } from '../errors.ts';
+import type { ErrorAnswer, LiteLlmFault } from './error-catalogue.ts';
 
-/** LiteLLM answered 4xx (or an unexpected body): carries its status, `error.type` and message, secrets removed. */
-export class LiteLlmResponseError extends UpstreamError {
+/** The longest piece of LiteLLM's own message a caller is shown. */
+const MESSAGE_CAP = 300;
+
+/** What the caller is told for each fault that reaches them; anything else is a plain 502. */
+const EXPLANATIONS: Partial<
+  Record<LiteLlmFault, { status: number; problem: string; title: string; explain: string }>
+> = {
+  'master-key-refused': {
+    status: 503,
+    problem: 'litellm-master-key-refused',
+    title: 'LiteLLM refused the master key',
+    explain:
+      'LiteLLM does not accept the master key this service holds (rotated or mistyped in the master-key secret). ' +
+      'Nothing was changed; the secret is read again on the next call, so a retry after fixing it succeeds',
+  },
+  'master-key-not-admin': {
+    status: 502,
+    problem: 'litellm-master-key-not-admin',
+    title: 'The master key is not a proxy admin',
+    explain:
+      'LiteLLM answered 403: the key in the master-key secret is not the proxy’s master key or an admin key, ' +
+      'so it may not manage other keys',
+  },
+  'custom-key-refused': {
+    status: 502,
+    problem: 'litellm-custom-keys-refused',
+    title: 'LiteLLM refuses caller-chosen key values',
+    explain:
+      'LiteLLM refused the key value this service chose, because the proxy’s UI setting disable_custom_api_keys is on. ' +
+      'This service stores each key’s value before creating it, so that every retry returns the same key: turn ' +
+      'disable_custom_api_keys off (Admin UI, Settings) and retry; nothing was created and the same value will be used',
+  },
+  'key-policy-refused': {
+    status: 502,
+    problem: 'litellm-key-policy-refused',
+    title: 'LiteLLM’s key policy refused the key',
+    explain:
+      'LiteLLM refused the key (403): a custom_key_policy in general_settings (or an enterprise-only field) ' +
+      'forbids it. This service sends a caller-chosen key value, a duration and metadata; allow them in the ' +
+      'policy and retry: nothing was created',
+  },
+  'over-configured-limit': {
+    status: 502,
+    problem: 'litellm-limit-refused',
+    title: 'LiteLLM’s configured limits refused the key',
+    explain:
+      'LiteLLM refused the key as over a limit of upperbound_key_generate_params in its configuration; ' +
+      'raise the limit or ask for less',
+  },
+};
+
+/**
+ * LiteLLM answered a management call with a 4xx (or an unusable body): the fault it means, its
+ * status, `error.type` and message (secrets removed), and what the caller is told.
+ */
+export class LiteLlmResponseError extends HttpError {
   override name = 'LiteLlmResponseError';
   constructor(
-    readonly endpoint: string,
-    readonly upstreamStatus: number,
-    readonly errorType: string | undefined,
-    readonly upstreamMessage: string,
+    readonly answer: ErrorAnswer,
+    readonly fault: LiteLlmFault,
   ) {
-    super(`LiteLLM ${endpoint} answered ${upstreamStatus}: ${upstreamMessage}`);
+    const known = EXPLANATIONS[fault];
+    const said = `LiteLLM ${answer.endpoint} answered ${answer.status}: ${answer.message.slice(0, MESSAGE_CAP)}`;
+    super(
+      known?.status ?? 502,
+      known?.problem ?? 'litellm-error',
+      known?.title ?? 'LiteLLM error',
+      known ? `${known.explain}. (${said})` : said,
+    );
+  }
+  get endpoint(): string {
+    return this.answer.endpoint;
+  }
+  get upstreamStatus(): number {
+    return this.answer.status;
+  }
+  get errorType(): string | undefined {
+    return this.answer.type;
+  }
+  get upstreamMessage(): string {
+    return this.answer.message;
+  }
+  /** A 503 (the master key may be fixed by a rotation we have not read yet) carries when to come back. */
+  override get retryAfterSeconds(): number | undefined {
+    return this.status === 503 ? 30 : undefined;
   }
 }
 
@@ -25,12 +101,26 @@ export class LiteLlmUnavailableError extends UnavailableError {
   }
 }
 
-/** `/key/generate` refused the alias: some key already holds it (LiteLLM's message, 400). */
-export function isDuplicateAlias(error: unknown): error is LiteLlmResponseError {
-  return (
-    error instanceof LiteLlmResponseError &&
-    error.upstreamStatus === 400 &&
-    /already exists/i.test(error.upstreamMessage) &&
-    /alias/i.test(error.upstreamMessage)
+/** An error answer of the given fault (duplicate alias, unknown key, ...). */
+export function isFault(error: unknown, fault: LiteLlmFault): error is LiteLlmResponseError {
+  return error instanceof LiteLlmResponseError && error.fault === fault;
+}
+
+/** A body LiteLLM answered 2xx with, that lacks what every supported release sends. */
+export function unexpectedBody(endpoint: string, what: string): LiteLlmResponseError {
+  return new LiteLlmResponseError(
+    { endpoint, status: 200, envelope: 'none', message: `answered with an unexpected body: ${what}` },
+    'unexpected',
+  );
+}
+
+/** The proxy runs a release older than the supported range; provisioning there is refused. */
+export function unsupportedRelease(version: string, oldest: string): HttpError {
+  return new HttpError(
+    502,
+    'litellm-release-unsupported',
+    'LiteLLM release not supported',
+    `LiteLLM ${version} is older than ${oldest}, the oldest release this service supports; ` +
+      'keys are not provisioned there (destroy, status and extend still work). Upgrade the proxy',
   );
 }

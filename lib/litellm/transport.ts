@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Dispatcher, Pool } from 'undici';
 import type { LiteLlmTarget } from '../config.ts';
 import { log, redact } from '../log.ts';
+import { classify, readErrorBody } from './error-catalogue.ts';
 import { LiteLlmResponseError, LiteLlmUnavailableError } from './errors.ts';
 
 export interface CallOptions {
@@ -9,11 +10,7 @@ export interface CallOptions {
   readonly path: string;
   readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
   readonly body?: unknown;
-  /** Safe to send again after a timeout or reset: every call we make pins its effect (our own key value). */
-  readonly retry: boolean;
-  /** Statuses the caller handles itself; they come back as `{ status, body }` instead of an error. */
-  readonly expect?: readonly number[];
-  /** Authenticate as this key instead of the master key (probing whether a virtual key still works). */
+  /** Authenticate as this key instead of the master key; every answer then comes back as it is. */
   readonly bearer?: string;
 }
 
@@ -21,6 +18,9 @@ export interface CallResult {
   readonly status: number;
   readonly body: unknown;
 }
+
+/** An attempt (with its pause) shorter than this is not worth starting. */
+const MIN_ATTEMPT_MS = 250;
 
 const pools = new Map<string, Pool>();
 
@@ -69,21 +69,6 @@ function transientReason(error: unknown): string | undefined {
   return undefined;
 }
 
-/** LiteLLM's error type and message from any of its error bodies (ProxyException, FastAPI, plain). */
-export function errorFromBody(body: unknown): { type?: string; message: string } {
-  if (body && typeof body === 'object') {
-    const { error, detail } = body as { error?: unknown; detail?: unknown };
-    if (error && typeof error === 'object') {
-      const { message, type } = error as { message?: unknown; type?: unknown };
-      return { type: typeof type === 'string' ? type : undefined, message: String(message ?? '') };
-    }
-    if (typeof error === 'string') return { message: error };
-    if (detail !== undefined)
-      return { message: typeof detail === 'string' ? detail : JSON.stringify(detail) };
-  }
-  return { message: typeof body === 'string' ? body.slice(0, 300) : 'no error body' };
-}
-
 async function readBody(response: Dispatcher.ResponseData): Promise<unknown> {
   const text = await response.body.text();
   if (!text) return undefined;
@@ -95,8 +80,18 @@ async function readBody(response: Dispatcher.ResponseData): Promise<unknown> {
 }
 
 /**
- * Sends LiteLLM management calls with the master key. Retries, with jittered exponential backoff,
- * only calls marked `retry`, and only on resets, timeouts and 5xx; never past `deadline`.
+ * 5xx is worth another attempt, and so is a 429 to the master key (a rate limiter in front of or
+ * inside the proxy); a 429 to a virtual key is an answer about that key (over budget, v1.93 on).
+ */
+function isRetryableStatus(status: number, asVirtualKey: boolean): boolean {
+  return status >= 500 || (status === 429 && !asVirtualKey);
+}
+
+/**
+ * Sends LiteLLM calls. Every call we make is safe to repeat (each key's value is pinned before
+ * LiteLLM sees it), so resets, timeouts, 429 and 5xx are retried with jittered exponential
+ * backoff. Attempts share what is left of the deadline: each gets at most an equal part of it (and
+ * at most the target's timeout), so the last attempt still has time to be made.
  */
 export class LiteLlmTransport {
   private readonly pool: Pool;
@@ -112,48 +107,64 @@ export class LiteLlmTransport {
     this.basePath = url.pathname.replace(/\/+$/, '');
   }
 
+  /**
+   * One call. With the master key, a 4xx is thrown as a LiteLlmResponseError carrying its fault
+   * (see error-catalogue.ts); with another `bearer`, every answer is returned for the caller to read.
+   */
   async call(options: CallOptions): Promise<CallResult> {
     const endpoint = `${options.method} ${options.path}`;
-    const attempts = options.retry ? this.target.retries + 1 : 1;
-    let lastReason = 'no attempt made';
-    for (let attempt = 1; attempt <= attempts; attempt++) {
+    const planned = this.target.retries + 1;
+    let made = 0;
+    let lastReason = 'no time was left to make it';
+    for (let attempt = 1; attempt <= planned; attempt++) {
       const remaining = this.deadline() - Date.now();
-      if (remaining <= 0) break;
+      if (remaining < Math.min(MIN_ATTEMPT_MS, this.target.timeoutMs)) break;
+      // Each attempt and the pause after it fit in an equal share of what is left.
+      const share = Math.max(MIN_ATTEMPT_MS, remaining / (planned - attempt + 1));
+      const timeout = Math.floor(Math.min(this.target.timeoutMs, share * 0.8, remaining));
+      made++;
       try {
-        const response = await this.pool.request({
-          method: options.method,
-          path: this.pathWithQuery(options),
-          headers: {
-            authorization: `Bearer ${options.bearer ?? this.masterKey}`,
-            accept: 'application/json',
-            ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
-          },
-          body: options.body === undefined ? undefined : JSON.stringify(options.body),
-          signal: AbortSignal.timeout(Math.min(this.target.timeoutMs, remaining)),
-        });
+        const response = await this.send(options, timeout);
         const body = await readBody(response);
-        if (response.statusCode < 400 || options.expect?.includes(response.statusCode)) {
-          return { status: response.statusCode, body };
-        }
-        const { type, message } = errorFromBody(body);
-        if (response.statusCode < 500) {
-          throw new LiteLlmResponseError(endpoint, response.statusCode, type, redact(message));
-        }
-        lastReason = `HTTP ${response.statusCode}`;
+        const status = response.statusCode;
+        const retryable = isRetryableStatus(status, options.bearer !== undefined);
+        if (status < 400 || (options.bearer !== undefined && !retryable)) return { status, body };
+        if (!retryable) throw this.answerError(endpoint, status, body);
+        lastReason = `HTTP ${status}`;
       } catch (error) {
         if (error instanceof LiteLlmResponseError) throw error;
         const reason = transientReason(error);
         if (!reason) throw new LiteLlmUnavailableError(endpoint, redact(String(error)), { cause: error });
         lastReason = reason;
       }
-      if (attempt < attempts) {
-        const delay = Math.random() * Math.min(2000, 100 * 2 ** attempt);
-        if (Date.now() + delay >= this.deadline()) break;
+      if (attempt < planned) {
+        const delay = Math.random() * Math.min(2000, 100 * 2 ** attempt, share * 0.2);
+        if (Date.now() + delay + MIN_ATTEMPT_MS > this.deadline()) break;
         log.warn('litellm call failed, retrying', { endpoint, attempt, reason: lastReason });
         await sleep(delay);
       }
     }
-    throw new LiteLlmUnavailableError(endpoint, `${lastReason} after ${attempts} attempt(s)`);
+    throw new LiteLlmUnavailableError(endpoint, `${lastReason} after ${made} attempt(s)`);
+  }
+
+  private send(options: CallOptions, timeoutMs: number): Promise<Dispatcher.ResponseData> {
+    return this.pool.request({
+      method: options.method,
+      path: this.pathWithQuery(options),
+      headers: {
+        authorization: `Bearer ${options.bearer ?? this.masterKey}`,
+        accept: 'application/json',
+        ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  }
+
+  private answerError(endpoint: string, status: number, body: unknown): LiteLlmResponseError {
+    const answer = readErrorBody(endpoint, status, body);
+    const redacted = { ...answer, message: redact(answer.message) };
+    return new LiteLlmResponseError(redacted, classify(answer).fault);
   }
 
   private pathWithQuery(options: CallOptions): string {

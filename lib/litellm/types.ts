@@ -11,10 +11,18 @@ export interface KeyRecord {
   readonly user_id: string | null;
   readonly team_id?: string | null;
   readonly spend?: number;
+  /** Lifetime spend, never reset by a budget period (v1.103 on, PR #41403). */
+  readonly total_spend?: number;
   readonly max_budget?: number | null;
   readonly blocked?: boolean | null;
   readonly created_at?: string | null;
 }
+
+/** What `/key/info` knows of a key: live, deleted (reported since v1.103), or nothing (404). */
+export type KeyLookup =
+  | { readonly state: 'live'; readonly record: KeyRecord }
+  | { readonly state: 'deleted' }
+  | { readonly state: 'unknown' };
 
 /** Body of POST /key/generate as we send it: always with our own pinned `key` value. */
 export interface GenerateKeyRequest {

@@ -2,7 +2,7 @@ import { ConflictError, UnavailableError, UpstreamError } from '../errors.ts';
 import { expiryOf, hashKey, isExpired, isLabKey, newKeyValue } from '../key-identity.ts';
 import { type PinnedKey, pinStoredKey, readStoredKey, replaceStoredKey } from '../key-store.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
-import { isDuplicateAlias } from '../litellm/errors.ts';
+import { isFault } from '../litellm/errors.ts';
 import type { KeyRecord } from '../litellm/types.ts';
 import { log } from '../log.ts';
 import type { KeySpec } from './key-spec.ts';
@@ -47,7 +47,8 @@ export async function ensureKey(spec: KeySpec, deps: EnsureKeyDeps): Promise<Ens
       return createKey(spec, pinned, false, deps.litellm, now);
     }
     const storedHash = hashKey(stored.value);
-    const record = await deps.litellm.getKeyInfo(storedHash);
+    const lookup = await deps.litellm.getKeyInfo(storedHash);
+    const record = lookup.state === 'live' ? lookup.record : undefined;
     if (record && !isLabKey(record, spec.guid, spec.user)) {
       // Lab `a-user1` and user `user1` of lab `a` share an alias, and so a secret name.
       throw new ConflictError(
@@ -62,6 +63,12 @@ export async function ensureKey(spec: KeySpec, deps: EnsureKeyDeps): Promise<Ens
       await deps.litellm.deleteKeys([storedHash]);
       log.info('replacing expired key', { alias: spec.alias, key_id: storedHash });
       return createKey(spec, pinned, true, deps.litellm, now);
+    }
+    if (lookup.state === 'deleted') {
+      // Deleted outside this service, perhaps revoked on purpose: the new key gets a new value.
+      const pinned = await replaceStoredKey(spec.secretName, newKeyValue(), storedHash);
+      log.info('replacing a key LiteLLM reports deleted', { alias: spec.alias, key_id: storedHash });
+      return createKey(spec, pinned, false, deps.litellm, now);
     }
     // Stored but not in LiteLLM: an earlier attempt stopped before (or during) /key/generate, or a
     // concurrent replacement just deleted it. Only the value still stored may be used.
@@ -122,7 +129,7 @@ async function createKey(
   try {
     await litellm.generateKey(request);
   } catch (error) {
-    if (!isDuplicateAlias(error)) throw error;
+    if (!isFault(error, 'duplicate-alias')) throw error;
     // The alias is taken: by our own key when an earlier answer was lost, or by a key to look at.
     holders = await litellm.listKeysByAlias(spec.alias);
     if (!holders.some((holder) => holder.token === keyId)) {

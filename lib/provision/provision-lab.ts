@@ -3,6 +3,9 @@ import type { Config } from '../config.ts';
 import { BadRequestError } from '../errors.ts';
 import { recordRoster } from '../lab/roster.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
+import { unsupportedRelease } from '../litellm/errors.ts';
+import { OLDEST_SUPPORTED } from '../litellm/release.ts';
+import { isServed } from '../litellm/served-models.ts';
 import { type EnsuredKey, ensureKey } from './ensure-key.ts';
 import { keySpecFor } from './key-spec.ts';
 import type { ProvisionRequest } from './request.ts';
@@ -19,7 +22,7 @@ function modelCheck(litellm: LiteLlmClient, request: ProvisionRequest): () => Pr
   let pending: Promise<void> | undefined;
   return () => {
     pending ??= litellm.listModels().then((served) => {
-      const missing = request.models.filter((model) => !served.includes(model));
+      const missing = request.models.filter((model) => !isServed(model, served));
       if (missing.length === 0) return;
       const field = request.customModels ? 'models' : 'package';
       const owner = request.customModels ? '' : ` (package ${request.packageName})`;
@@ -42,6 +45,8 @@ export async function provisionLab(
   litellm: LiteLlmClient,
   config: Pick<Config, 'keySecretPrefix' | 'labUserDomain' | 'litellm'>,
 ): Promise<LabKeys> {
+  const release = await litellm.release();
+  if (release.verdict === 'older') throw unsupportedRelease(release.version ?? 'unknown', OLDEST_SUPPORTED);
   const checkModels = modelCheck(litellm, request);
   const { users } = request;
   if (users) await recordRoster(config.keySecretPrefix, request.guid, users, { beforeWrite: checkModels });

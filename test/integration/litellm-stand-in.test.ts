@@ -3,7 +3,10 @@ import { createHash } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { LiteLlmStandIn } from '../support/litellm/server.ts';
 
-/** The stand-in holds to LiteLLM's documented key API; the service's tests are only as good as this. */
+/**
+ * The stand-in holds to LiteLLM's documented key API; the service's tests are only as good as this.
+ * These cases hold for the oldest supported release; litellm-releases.test.ts covers what changed since.
+ */
 const MASTER = 'sk-master-contract-0000';
 let s: LiteLlmStandIn;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -21,7 +24,7 @@ async function call(method: string, path: string, body?: unknown, key = MASTER) 
 }
 
 before(async () => {
-  s = await LiteLlmStandIn.start({ masterKey: MASTER });
+  s = await LiteLlmStandIn.start({ masterKey: MASTER, release: '1.81' });
 });
 beforeEach(() => s.reset());
 after(() => s.close());

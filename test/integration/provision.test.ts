@@ -12,7 +12,7 @@ import {
   startHarness,
 } from '../support/harness.ts';
 import { invokeHttp, probeKey } from '../support/http.ts';
-import { linesLeaking, logEntries } from '../support/logs.ts';
+import { linesLeaking, logEntries, metricLines } from '../support/logs.ts';
 
 let h: Harness;
 let handler: (event: unknown, context: Context) => Promise<unknown>;
@@ -385,20 +385,28 @@ describe('provision when LiteLLM misbehaves', () => {
     assert.equal(h.litellm.callCount('GET /v1/models'), 3);
   });
 
-  it('answers 502 with LiteLLM’s message, and no secret, when LiteLLM refuses the master key', async () => {
+  it('answers 503 saying the master key was refused, writing nothing, when LiteLLM refuses it', async () => {
     const wrongKey = 'sk-rotated-away-master-key-0000';
     h.secrets.reset();
     h.secrets.put(MASTER_KEY_SECRET_ID, wrongKey);
     clearCache();
+    h.secrets.resetCounters();
 
     const answer = await provision({ guid: 'wrongmaster' });
 
+    const written = h.secrets.mutatingCalls();
     h.secrets.reset();
     h.secrets.put(MASTER_KEY_SECRET_ID, JSON.stringify({ master_key: MASTER_KEY }));
-    clearCache();
-    assert.equal(answer.status, 502);
-    assert.equal(answer.body.type, 'urn:litellm-virtual-keys:problem:litellm-error');
-    assert.match(String(answer.body.detail), /GET \/v1\/models answered 401: Authentication Error/);
+    assert.equal(answer.status, 503);
+    assert.equal(answer.headers['retry-after'], '30');
+    assert.equal(answer.body.type, 'urn:litellm-virtual-keys:problem:litellm-master-key-refused');
+    assert.match(String(answer.body.detail), /does not accept the master key/);
+    assert.equal(h.litellm.mutatingCalls(), 0);
+    assert.equal(written, 0);
+    assert.ok(
+      metricLines.some((line) => line.includes('"KeysFailed"') && line.includes('"provision"')),
+      'a KeysFailed metric',
+    );
     assert.ok(!JSON.stringify(answer.body).includes(wrongKey));
     assert.deepEqual(linesLeaking([wrongKey]), []);
     assert.equal(

@@ -35,3 +35,18 @@ export async function probeKey(
     ...(body.error ? { type: body.error.type } : {}),
   };
 }
+
+/** What the stand-in's /key/info says of a key: live, deleted (releases that read deleted keys back) or unknown (404). */
+export async function keyInfoState(
+  litellmUrl: string,
+  masterKey: string,
+  key: string,
+): Promise<'live' | 'deleted' | 'unknown'> {
+  const response = await fetch(`${litellmUrl}/key/info?key=${encodeURIComponent(key)}`, {
+    headers: { authorization: `Bearer ${masterKey}` },
+  });
+  if (response.status === 404) return 'unknown';
+  const body = (await response.json()) as { info?: { status?: string } };
+  if (response.status !== 200) throw new Error(`/key/info answered ${response.status}`);
+  return body.info?.status === 'deleted' ? 'deleted' : 'live';
+}

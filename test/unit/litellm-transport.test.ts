@@ -8,18 +8,18 @@ import { LiteLlmResponseError } from '../../lib/litellm/errors.ts';
 import { closeLiteLlmConnections } from '../../lib/litellm/transport.ts';
 
 /** A scripted server: each request takes the next answer; 'reset' drops the connection. */
-let answers: (['reset'] | [number, unknown])[] = [];
+let answers: (['reset'] | ['hang'] | [number, unknown])[] = [];
 let requests: { method?: string; url?: string; authorization?: string }[] = [];
 let server: Server;
 
-function clientFor(retries: number, deadline?: () => number) {
+function clientFor(retries: number, deadline?: () => number, timeoutMs = '500') {
   const { port } = server.address() as AddressInfo;
   const config = readConfig({
     LITELLM_URL: `http://127.0.0.1:${port}/proxy/`,
     LITELLM_MASTER_KEY_SECRET_ID: 'm',
     API_TOKENS_SECRET_ID: 't',
     LITELLM_RETRIES: String(retries),
-    LITELLM_TIMEOUT_MS: '500',
+    LITELLM_TIMEOUT_MS: timeoutMs,
   });
   return new LiteLlmClient(config.litellm, 'sk-master-unit', deadline);
 }
@@ -29,6 +29,7 @@ before(async () => {
     requests.push({ method: req.method, url: req.url, authorization: req.headers.authorization });
     const answer = answers.shift() ?? [500, {}];
     if (answer[0] === 'reset') return void req.socket.destroy();
+    if (answer[0] === 'hang') return;
     res.writeHead(answer[0], { 'content-type': 'application/json' });
     res.end(JSON.stringify(answer[1]));
   });
@@ -99,8 +100,12 @@ describe('LiteLLM transport', () => {
     ];
     const client = clientFor(0);
 
-    assert.equal(await client.getKeyInfo('abc'), undefined);
-    await assert.rejects(client.getKeyInfo('abc'), { name: 'LiteLlmResponseError', status: 502 });
+    assert.deepEqual(await client.getKeyInfo('abc'), { state: 'unknown' });
+    await assert.rejects(client.getKeyInfo('abc'), {
+      name: 'LiteLlmResponseError',
+      status: 502,
+      fault: 'route-not-found',
+    });
     assert.equal(await client.deleteKeys(['abc']), false);
   });
 
@@ -118,6 +123,72 @@ describe('LiteLLM transport', () => {
     await assert.rejects(clientFor(20, () => end).listModels(), { name: 'LiteLlmUnavailableError' });
     assert.ok(Date.now() <= end + 50, 'gave up by the deadline');
     assert.ok(requests.length < 20, `made ${requests.length} requests`);
+  });
+
+  it('shares the time left among its attempts, so every planned attempt is made', async () => {
+    answers = Array.from({ length: 4 }, () => ['hang'] as ['hang']);
+    const end = Date.now() + 1600;
+
+    const error = await clientFor(3, () => end, '30000')
+      .listModels()
+      .then(() => new Error('no error'))
+      .catch((e: unknown) => e as Error);
+
+    assert.equal(requests.length, 4);
+    assert.match(String(error.message), /timed out after 4 attempt\(s\)/);
+    assert.ok(Date.now() <= end + 100, 'gave up by the deadline');
+  });
+
+  it('reports the attempts it made, not the ones it planned', async () => {
+    answers = Array.from({ length: 10 }, () => ['hang'] as ['hang']);
+    const end = Date.now() + 600;
+
+    const error = await clientFor(9, () => end, '30000')
+      .listModels()
+      .then(() => new Error('no error'))
+      .catch((e: unknown) => e as Error);
+
+    assert.equal(requests.length, 2);
+    assert.match(String(error.message), /timed out after 2 attempt\(s\)/);
+  });
+
+  it('reads a deleted key’s answer (v1.103) as deleted, never as live', async () => {
+    answers = [
+      [200, { key: 'h', info: { key_alias: 'a', models: [], status: 'deleted', deleted_at: '2026-11-01' } }],
+      [200, { key: 'h', info: { key_alias: 'a', models: [], deleted_at: '2026-11-01T00:00:00' } }],
+      [200, { key: 'h', status: 'deleted', info: { key_alias: 'a', models: [] } }],
+      [200, { key: 'h', info: { key_alias: 'a', models: [], status: 'active', expires: null } }],
+    ];
+    const client = clientFor(0);
+
+    assert.deepEqual(await client.getKeyInfo('h'), { state: 'deleted' });
+    assert.deepEqual(await client.getKeyInfo('h'), { state: 'deleted' });
+    assert.deepEqual(await client.getKeyInfo('h'), { state: 'deleted' });
+    assert.equal((await client.getKeyInfo('h')).state, 'live');
+  });
+
+  it('turns a refused master key into a 503 saying so, never a missing key', async () => {
+    const refused = {
+      error: {
+        message: 'Authentication Error, Invalid proxy server token passed. Received API Key = sk-...unit',
+        type: 'token_not_found_in_db',
+        param: 'key',
+        code: '401',
+      },
+    };
+    answers = [
+      [401, refused],
+      [401, refused],
+    ];
+    const client = clientFor(3);
+
+    await assert.rejects(client.getKeyInfo('h'), {
+      name: 'LiteLlmResponseError',
+      status: 503,
+      fault: 'master-key-refused',
+    });
+    await assert.rejects(client.extendKey('sk-lab', '1d'), { status: 503, fault: 'master-key-refused' });
+    assert.equal(requests.length, 2, 'a refusal is not retried');
   });
 
   it('pages through every key holding an alias', async () => {
@@ -140,6 +211,9 @@ describe('LiteLLM transport', () => {
       keys.map((k) => k.token),
       ['t1', 't2'],
     );
-    assert.match(String(requests[0]?.url), /key_alias=a&page=1&size=100&return_full_object=true/);
+    assert.match(
+      String(requests[0]?.url),
+      /key_alias=a&page=1&size=100&return_full_object=true&substring_matching=false/,
+    );
   });
 });

@@ -141,6 +141,7 @@ const provisionCases: Case[] = [
 const provisionBeyondSchema: Case[] = [
   ['unknown package', { ...base, package: 'no-such-package' }],
   ['duration over ten years', { ...base, duration: '3654d' }],
+  ['ten years and a month', { ...base, duration: '121mo' }],
 ];
 const schemaOnlyAccepts = (cases: readonly Case[]) =>
   cases.map(([label]) => `${label}: schema accepts, service refuses`);
@@ -166,6 +167,7 @@ const extendBeyondSchema: Case[] = [
   ['expires in the past', { expires: '2020-01-01T00:00:00Z' }],
   ['expires in eleven years', { expires: `${Number(future.slice(0, 4)) + 11}${future.slice(4)}` }],
   ['duration over ten years', { duration: '3654d' }],
+  ['ten years and a month', { duration: '121mo' }],
 ];
 
 describe('docs/openapi.yaml', () => {

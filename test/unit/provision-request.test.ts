@@ -35,6 +35,19 @@ describe('provision request', () => {
     assert.deepEqual(fields.sort(), ['colour', 'duration', 'guid', 'models']);
   });
 
+  it('caps a term at ten years, counting months as calendar months', () => {
+    for (const duration of ['120mo', '3653d', '521w']) {
+      assert.equal(parseProvisionRequest({ guid: 'abc12', duration }, 'http', config).duration, duration);
+    }
+    for (const duration of ['121mo', '3654d', '522w', '0mo', '0s']) {
+      assert.deepEqual(
+        fieldsOf(() => parseProvisionRequest({ guid: 'abc12', duration }, 'http', config)),
+        ['duration'],
+        duration,
+      );
+    }
+  });
+
   it('knows only the catalogue’s own packages, not names every object inherits', () => {
     for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
       assert.deepEqual(

@@ -15,6 +15,8 @@ export interface KeyRow {
   user_id: string | null;
   team_id: string | null;
   spend: number;
+  /** Lifetime spend (PR #41403); served only by releases that have it. */
+  total_spend: number;
   max_budget: number | null;
   tpm_limit: number | null;
   rpm_limit: number | null;
@@ -49,14 +51,23 @@ export interface ListFilter {
   organization_id?: string;
   /** Post-snapshot LiteLLM only: 'expired' (expires < now) or 'active'. */
   expires?: 'expired' | 'active';
+  /** `deleted` reads the deleted-keys table; the others narrow the live one (PR #41311). */
+  status?: 'active' | 'expired' | 'revoked' | 'deleted';
+  /** `key_alias` and `user_id` as case-insensitive substrings (admin callers, PR #24746). */
+  substring?: boolean;
 }
+
+/** A row of the deleted-keys table, with when and by whom. */
+export type DeletedRow = KeyRow & { deleted_at: string | null; deleted_by: string | null };
 
 const SELECT = `token, key_name, key_alias,
   to_char(expires, 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS expires,
-  models, metadata, user_id, team_id, spend, max_budget, tpm_limit::float8 AS tpm_limit,
+  models, metadata, user_id, team_id, spend, total_spend, max_budget, tpm_limit::float8 AS tpm_limit,
   rpm_limit::float8 AS rpm_limit, blocked,
   to_char(created_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS created_at,
   to_char(updated_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS updated_at, created_by`;
+
+const DELETED_COLUMNS = `to_char(deleted_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS deleted_at, deleted_by`;
 
 const SORTABLE = new Set(['spend', 'max_budget', 'created_at', 'updated_at', 'token', 'key_alias']);
 
@@ -167,39 +178,55 @@ export class KeyTable {
     size: number,
     sortBy = 'created_at',
     order: 'asc' | 'desc' = 'desc',
-  ): Promise<{ rows: KeyRow[]; total: number }> {
+  ): Promise<{ rows: (KeyRow | DeletedRow)[]; total: number }> {
+    const deleted = filter.status === 'deleted';
+    const table = deleted ? DELETED : TABLE;
     const where = [`team_id IS DISTINCT FROM 'litellm-dashboard'`];
     const params: unknown[] = [];
     for (const column of ['user_id', 'team_id', 'key_alias', 'organization_id'] as const) {
       const value = filter[column];
-      if (value !== undefined) {
-        params.push(value);
-        where.push(`${column} = $${params.length}`);
-      }
+      if (value === undefined) continue;
+      const contains = filter.substring && (column === 'user_id' || column === 'key_alias');
+      params.push(contains ? `%${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : value);
+      where.push(contains ? `${column} ILIKE $${params.length}` : `${column} = $${params.length}`);
     }
     if (filter.key_hash !== undefined) {
       params.push(filter.key_hash);
       where.push(`token = $${params.length}`);
     }
-    if (filter.expires === 'expired') where.push('expires IS NOT NULL AND expires < CURRENT_TIMESTAMP');
+    const expired = 'expires IS NOT NULL AND expires < CURRENT_TIMESTAMP';
+    if (filter.expires === 'expired' || filter.status === 'expired') where.push(expired);
     if (filter.expires === 'active') where.push('(expires IS NULL OR expires >= CURRENT_TIMESTAMP)');
+    if (filter.status === 'active') where.push(`NOT (${expired}) AND blocked IS NOT TRUE`);
+    if (filter.status === 'revoked') where.push('blocked IS TRUE');
     const clause = where.join(' AND ');
     const sort = SORTABLE.has(sortBy) ? sortBy : 'created_at';
     const direction = order === 'asc' ? 'ASC' : 'DESC';
-    const ordering = `ORDER BY ${sort} ${direction}, token ${direction}`;
-    // The page's tokens first, then their rows: the skipped rows are never formatted.
+    const ordering = `ORDER BY ${sort} ${direction}, ${deleted ? 'id' : 'token'} ${direction}`;
+    const columns = deleted ? `${SELECT}, ${DELETED_COLUMNS}` : SELECT;
+    const key = deleted ? 'id' : 'token';
+    // The page's keys first, then their rows: the skipped rows are never formatted.
     const rows = await this.db.query<KeyRow>(
-      `SELECT ${SELECT} FROM ${TABLE} WHERE token IN (
-         SELECT token FROM ${TABLE} WHERE ${clause} ${ordering}
+      `SELECT ${columns} FROM ${table} WHERE ${key} IN (
+         SELECT ${key} FROM ${table} WHERE ${clause} ${ordering}
          OFFSET $${params.length + 1} LIMIT $${params.length + 2})
        ${ordering}`,
       [...params, (page - 1) * size, size],
     );
     const count = await this.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM ${TABLE} WHERE ${clause}`,
+      `SELECT count(*)::int AS n FROM ${table} WHERE ${clause}`,
       params,
     );
     return { rows, total: count[0]?.n ?? 0 };
+  }
+
+  /** The latest deleted-keys row of a token. */
+  async lastDeleted(token: string): Promise<DeletedRow | undefined> {
+    const rows = await this.db.query<DeletedRow>(
+      `SELECT ${SELECT}, ${DELETED_COLUMNS} FROM ${DELETED} WHERE token = $1 ORDER BY deleted_at DESC LIMIT 1`,
+      [token],
+    );
+    return rows[0];
   }
 
   /** Copy each row into the deleted-keys table, then delete it: one transaction, as LiteLLM does. */

@@ -9,6 +9,7 @@ const KEY_COLUMNS = `
   key_alias text,
   soft_budget_cooldown boolean NOT NULL DEFAULT false,
   spend double precision NOT NULL DEFAULT 0,
+  total_spend double precision NOT NULL DEFAULT 0,
   expires timestamp(3),
   models text[],
   aliases jsonb NOT NULL DEFAULT '{}',

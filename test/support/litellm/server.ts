@@ -7,6 +7,7 @@ import { recordSecret } from '../run-record.ts';
 import { openStandInDatabase, type StandInDatabase } from './database.ts';
 import { Faults } from './faults.ts';
 import { type KeyRow, KeyTable, type ListFilter } from './key-table.ts';
+import { RELEASES, type ReleaseName, type ReleaseProfile, releaseFromEnv } from './releases.ts';
 
 /**
  * A LiteLLM proxy stand-in that speaks its key API over real HTTP, with LiteLLM's status codes,
@@ -17,6 +18,26 @@ export interface StandInOptions {
   models?: string[];
   port?: number;
   databaseUrl?: string;
+  /** The LiteLLM release to behave as; default `LITELLM_STANDIN_RELEASE`, else the newest. */
+  release?: ReleaseName;
+}
+
+/** What an operator can switch on a real proxy, as far as this service meets it. */
+export interface OperatorSettings {
+  /** UI setting: caller-chosen `key` values refused with 403 (releases with `customKeySwitch`). */
+  disableCustomApiKeys: boolean;
+  /** `general_settings.custom_key_policy` (releases with `customKeyPolicy`): a refusal is a 403 with its message. */
+  customKeyPolicy?: (
+    operation: 'generate' | 'update',
+    request: Json,
+  ) => { decision: boolean; message?: string };
+  /**
+   * Public `/health/readiness` shows `litellm_version` unless an operator hid the details; newer
+   * proxies keep them behind the authenticated `/health/readiness/details`.
+   */
+  readinessDetails: 'public' | 'details-route';
+  /** Reported instead of the profile's version (an older or newer proxy than any profile). */
+  version?: string;
 }
 
 export const DEFAULT_MODELS = ['granite-3-2-8b-instruct', 'mistral-7b-instruct', 'llama-scout-17b'];
@@ -36,7 +57,7 @@ const hash = (raw: string) => createHash('sha256').update(raw).digest('hex');
 const abbreviate = (key: string) => `${key.slice(0, 4)}****${key.slice(-4)}`;
 
 /** LiteLLM's ProxyException body: the HTTP status again as a string `code`, `param` often "None". */
-function proxyError(status: number, message: string, type: string, param = 'None'): Answer {
+function proxyError(status: number, message: string, type: string, param: string | null = 'None'): Answer {
   return new Answer({ status, body: { error: { message, type, param, code: String(status) } } });
 }
 
@@ -50,15 +71,22 @@ function litellmTime(text: string | null): string | null {
   return text ? `${text}000+00:00` : null;
 }
 
-function keyObject(row: KeyRow, withToken: boolean): Json {
-  const { token, expires, created_at, updated_at, ...rest } = row;
+function keyObject(row: KeyRow, withToken: boolean, release: ReleaseProfile): Json {
+  const { token, expires, created_at, updated_at, total_spend, ...rest } = row;
   return {
     ...(withToken ? { token } : {}),
     ...rest,
+    ...(release.totalSpend ? { total_spend } : {}),
     expires: litellmTime(expires),
     created_at: litellmTime(created_at),
     updated_at: litellmTime(updated_at),
   };
+}
+
+/** A live key's `info.status` on releases that report one (PR #41311). */
+function liveStatus(row: KeyRow): 'active' | 'expired' | 'revoked' {
+  if (row.blocked) return 'revoked';
+  return row.expires && new Date(`${row.expires}Z`).getTime() < Date.now() ? 'expired' : 'active';
 }
 
 export class LiteLlmStandIn {
@@ -79,18 +107,33 @@ export class LiteLlmStandIn {
    * `expires` on /key/list: `supported` (LiteLLM since PR #32953), `ignored` (older proxies: FastAPI
    * drops query parameters it does not know) or `refused` (a 400, as for an unknown value).
    */
-  expiresFilter: 'supported' | 'ignored' | 'refused' = 'supported';
+  expiresFilter: 'supported' | 'ignored' | 'refused';
+  release: ReleaseProfile;
+  settings: OperatorSettings = LiteLlmStandIn.defaultSettings();
   /** The other replica's auth cache (see `replicaAuthCacheMs`): key hash -> row and when it lapses. */
   private readonly replicaCache = new Map<string, { row: KeyRow; until: number }>();
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  private readonly hooks = new Map<string, () => Promise<void>>();
 
   private constructor(
     private options: StandInOptions,
     readonly table: KeyTable,
   ) {
     this.models = options.models ?? [...DEFAULT_MODELS];
+    this.release = options.release ? RELEASES[options.release] : releaseFromEnv();
+    this.expiresFilter = this.release.expiresFilter ? 'supported' : 'ignored';
     recordSecret(options.masterKey);
+  }
+
+  static defaultSettings(): OperatorSettings {
+    return { disableCustomApiKeys: false, readinessDetails: 'public' };
+  }
+
+  /** Behave as another release from now on (the table stays). */
+  useRelease(name: ReleaseName): void {
+    this.release = RELEASES[name];
+    this.expiresFilter = this.release.expiresFilter ? 'supported' : 'ignored';
   }
 
   static async start(options: StandInOptions): Promise<LiteLlmStandIn> {
@@ -139,9 +182,11 @@ export class LiteLlmStandIn {
 
   async reset(): Promise<void> {
     this.faults.clear();
+    this.hooks.clear();
     this.replicaCache.clear();
     this.resetCounters();
-    this.expiresFilter = 'supported';
+    this.expiresFilter = this.release.expiresFilter ? 'supported' : 'ignored';
+    this.settings = LiteLlmStandIn.defaultSettings();
     this.models = this.options.models ?? [...DEFAULT_MODELS];
     await this.table.truncate();
   }
@@ -150,6 +195,14 @@ export class LiteLlmStandIn {
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
     await this.table.db.close();
+  }
+
+  /**
+   * Run `hook` once, right before the next call of `endpoint` is answered: something another
+   * client does to LiteLLM in between two calls of ours.
+   */
+  beforeNext(endpoint: string, hook: () => Promise<void>): void {
+    this.hooks.set(endpoint, hook);
   }
 
   /** Add a key directly (another system's key, an expired key of ours, a population for scale tests). */
@@ -216,6 +269,9 @@ export class LiteLlmStandIn {
           },
         });
       }
+      const hook = this.hooks.get(endpoint);
+      this.hooks.delete(endpoint);
+      await hook?.();
       let reply: Reply;
       try {
         reply = await this.route(req, url, endpoint, body);
@@ -239,13 +295,16 @@ export class LiteLlmStandIn {
     }
   }
 
-  private route(req: IncomingMessage, url: URL, endpoint: string, raw: string): Promise<Reply> | Reply {
+  private async route(req: IncomingMessage, url: URL, endpoint: string, raw: string): Promise<Reply> {
     switch (endpoint) {
       case 'GET /health/liveliness':
       case 'GET /health/liveness':
         return { status: 200, body: "I'm alive!" };
       case 'GET /health/readiness':
-        return { status: 200, body: { status: 'healthy', db: 'connected' } };
+        return { status: 200, body: this.readiness(this.settings.readinessDetails === 'public') };
+      case 'GET /health/readiness/details':
+        await this.requireMaster(req);
+        return { status: 200, body: this.readiness(true) };
       case 'GET /v1/models':
       case 'GET /models':
         return this.listModels(req);
@@ -261,7 +320,7 @@ export class LiteLlmStandIn {
       'GET /model/info',
     ];
     if (!known.includes(endpoint)) return { status: 404, body: { detail: 'Not Found' } };
-    this.requireMaster(req);
+    await this.requireMaster(req);
     const body = req.method === 'POST' ? parseJson(raw) : {};
     switch (endpoint) {
       case 'POST /key/generate':
@@ -297,7 +356,24 @@ export class LiteLlmStandIn {
     return value?.replace(/^bearer\s+/i, '').trim() || undefined;
   }
 
-  private requireMaster(req: IncomingMessage): void {
+  private readiness(details: boolean): Json {
+    return details
+      ? {
+          status: 'healthy',
+          db: 'connected',
+          cache: null,
+          litellm_version: this.settings.version ?? this.release.version,
+          success_callbacks: [],
+        }
+      : { status: 'healthy', db: 'connected' };
+  }
+
+  /**
+   * Management routes take the master key. An `sk-` token that is neither the master key nor a
+   * stored key fails in auth, before any route, as every release answers an unknown key (a
+   * rotated or mistyped master key among them).
+   */
+  private async requireMaster(req: IncomingMessage): Promise<void> {
     const token = this.bearer(req);
     if (!token) throw proxyError(401, 'Authentication Error, No api key passed in.', 'auth_error');
     if (token === this.options.masterKey) return;
@@ -308,7 +384,15 @@ export class LiteLlmStandIn {
         'auth_error',
       );
     }
-    throw proxyError(401, 'Authentication Error, only proxy admins may manage keys.', 'auth_error');
+    if (await this.table.get(hash(token))) {
+      throw proxyError(401, 'Authentication Error, only proxy admins may manage keys.', 'auth_error');
+    }
+    throw proxyError(
+      401,
+      `Authentication Error, Invalid proxy server token passed. Received API Key = sk-...${token.slice(-4)}, Key Hash (Token) =${hash(token)}. Unable to find token in cache or \`LiteLLM_VerificationTokenTable\``,
+      'token_not_found_in_db',
+      'key',
+    );
   }
 
   private async listModels(req: IncomingMessage): Promise<Reply> {
@@ -364,13 +448,51 @@ export class LiteLlmStandIn {
         `sk-...${token.slice(-4)}`,
       );
     }
+    if (row.max_budget !== null && row.spend >= row.max_budget) {
+      // Rate-limited rather than refused since PR #31300 (v1.93.0); a 400 before.
+      const status = this.release.overBudgetStatus;
+      throw proxyError(
+        status,
+        status === 429
+          ? `Budget has been exceeded! Current cost: ${row.spend}, Max budget: ${row.max_budget}. Key=sk-...${token.slice(-4)}`
+          : `ExceededTokenBudget: Current spend for token: ${row.spend}; Max Budget for Token: ${row.max_budget}`,
+        'budget_exceeded',
+        null,
+      );
+    }
     if (this.faults.rates.replicaAuthCacheMs > 0 && !cached) {
       this.replicaCache.set(token_hash, { row, until: Date.now() + this.faults.rates.replicaAuthCacheMs });
     }
     return row;
   }
 
+  /**
+   * The operator's refusals of a caller-chosen key, as LiteLLM wraps an HTTPException raised in a
+   * key endpoint: 403, the detail's repr as message, a generic type.
+   */
+  private refuseByPolicy(operation: 'generate' | 'update', body: Json): void {
+    const customKey = operation === 'generate' && typeof body.key === 'string';
+    if (customKey && this.release.customKeySwitch && this.settings.disableCustomApiKeys) {
+      throw proxyError(
+        403,
+        "{'error': 'Custom API key values are disabled by your administrator. Keys must be auto-generated.'}",
+        'internal_server_error',
+      );
+    }
+    const verdict = this.release.customKeyPolicy
+      ? this.settings.customKeyPolicy?.(operation, body)
+      : undefined;
+    if (verdict && !verdict.decision) {
+      throw proxyError(
+        403,
+        verdict.message ?? 'Key request denied by custom_key_policy',
+        'internal_server_error',
+      );
+    }
+  }
+
   private async generate(body: Json): Promise<Reply> {
+    this.refuseByPolicy('generate', body);
     const raw = typeof body.key === 'string' ? body.key : `sk-${randomBytes(16).toString('base64url')}`;
     if (!raw.startsWith('sk-')) {
       throw proxyError(
@@ -451,9 +573,33 @@ export class LiteLlmStandIn {
   private async info(url: URL): Promise<Reply> {
     const key = url.searchParams.get('key');
     if (!key) throw proxyError(404, 'Key not found in database', 'not_found_error', 'key');
-    const row = await this.table.get(key.startsWith('sk-') ? hash(key) : key);
-    if (!row) throw proxyError(404, 'Key not found in database', 'not_found_error', 'key');
-    return { status: 200, body: { key, info: { ...keyObject(row, false), litellm_budget_table: null } } };
+    const token = key.startsWith('sk-') ? hash(key) : key;
+    const row = await this.table.get(token);
+    const reportsStatus = this.release.servesDeletedKeys;
+    if (row) {
+      const info = { ...keyObject(row, false, this.release), litellm_budget_table: null };
+      return {
+        status: 200,
+        body: { key, info: reportsStatus ? { ...info, status: liveStatus(row) } : info },
+      };
+    }
+    // Since PR #41311 a deleted key is read back from the deleted-keys table, as deleted.
+    const deleted = reportsStatus ? await this.table.lastDeleted(token) : undefined;
+    if (!deleted) throw proxyError(404, 'Key not found in database', 'not_found_error', 'key');
+    const { deleted_at, deleted_by, ...row_ } = deleted;
+    return {
+      status: 200,
+      body: {
+        key,
+        info: {
+          ...keyObject(row_, false, this.release),
+          litellm_budget_table: null,
+          status: 'deleted',
+          deleted_at: litellmTime(deleted_at),
+          deleted_by,
+        },
+      },
+    };
   }
 
   private async list(url: URL): Promise<Reply> {
@@ -482,15 +628,22 @@ export class LiteLlmStandIn {
     if (order !== 'asc' && order !== 'desc') {
       throw proxyError(400, `Invalid sort_order value: ${order}`, 'bad_request_error');
     }
-    const status = q.get('status');
-    if (status !== null && status !== 'deleted') {
-      throw proxyError(
-        400,
-        "Invalid status value. Currently only 'deleted' is supported.",
-        'bad_request_error',
-      );
-    }
     const filter: ListFilter = {};
+    const status = q.get('status');
+    if (status !== null) {
+      if (!this.release.statusValues.includes(status)) {
+        const allowed = this.release.statusValues;
+        throw proxyError(
+          400,
+          allowed.length === 1
+            ? "Invalid status value. Currently only 'deleted' is supported."
+            : `Invalid status value: ${status}. Must be one of ${allowed.map((v) => `'${v}'`).join(', ')}.`,
+          'bad_request_error',
+          'status',
+        );
+      }
+      filter.status = status as ListFilter['status'];
+    }
     const expires = q.get('expires');
     if (expires !== null && this.expiresFilter !== 'ignored') {
       if (this.expiresFilter === 'refused' || (expires !== 'expired' && expires !== 'active')) {
@@ -507,16 +660,37 @@ export class LiteLlmStandIn {
       const value = q.get(name);
       if (value !== null) filter[name] = value;
     }
+    filter.substring = this.substringMatching(q);
     const { rows, total } = await this.table.list(filter, page, size, sortBy, order);
     const full = q.get('return_full_object') === 'true' || q.get('expand') !== null;
     return {
       status: 200,
       body: {
-        keys: full ? rows.map((row) => keyObject(row, true)) : rows.map((row) => row.token),
+        keys: full ? rows.map((row) => this.listed(row)) : rows.map((row) => row.token),
         total_count: total,
         current_page: page,
         total_pages: Math.ceil(total / size),
       },
+    };
+  }
+
+  /** Whether `key_alias` and `user_id` match as case-insensitive substrings (the caller is always an admin here). */
+  private substringMatching(q: URLSearchParams): boolean {
+    switch (this.release.aliasMatching) {
+      case 'exact':
+        return false;
+      case 'substring':
+        return true;
+      case 'exact-unless-asked':
+        return q.get('substring_matching') === 'true';
+    }
+  }
+
+  private listed(row: KeyRow & { deleted_at?: string | null; deleted_by?: string | null }): Json {
+    const { deleted_at, deleted_by, ...key } = row;
+    return {
+      ...keyObject(key, true, this.release),
+      ...(deleted_at === undefined ? {} : { deleted_at: litellmTime(deleted_at), deleted_by }),
     };
   }
 
@@ -546,13 +720,16 @@ export class LiteLlmStandIn {
     if (typeof body.key !== 'string') throw validationError(['body', 'key'], 'Field required', 'missing');
     const token = body.key.startsWith('sk-') ? hash(body.key) : body.key;
     const row = await this.table.get(token);
-    if (!row) {
+    if (!row && this.release.updateUnknownKeyStatus === 401) {
+      // The Prisma helper's "not found", wrapped by update_key_fn as an auth_error.
       throw proxyError(
         401,
         `Authentication Error: invalid user key - user key does not exist in db. User Key=${body.key}`,
         'auth_error',
       );
     }
+    if (!row) throw proxyError(404, `{'error': 'Key not found: ${body.key}'}`, 'auth_error');
+    this.refuseByPolicy('update', body);
     const changes: Record<string, unknown> = {};
     if ('duration' in body) {
       const text = body.duration === null ? null : String(body.duration);
@@ -585,7 +762,7 @@ export class LiteLlmStandIn {
     }
     await this.table.update(token, changes);
     const updated = (await this.table.get(token)) as KeyRow;
-    return { status: 200, body: { key: body.key, ...keyObject(updated, true) } };
+    return { status: 200, body: { key: body.key, ...keyObject(updated, true, this.release) } };
   }
 
   private async block(body: Json, blocked: boolean): Promise<Reply> {
@@ -593,7 +770,7 @@ export class LiteLlmStandIn {
     const token = body.key.startsWith('sk-') ? hash(body.key) : body.key;
     if (!(await this.table.get(token))) throw proxyError(404, `Key ${body.key} not found`, 'not_found_error');
     await this.table.update(token, { blocked });
-    return { status: 200, body: keyObject((await this.table.get(token)) as KeyRow, true) };
+    return { status: 200, body: keyObject((await this.table.get(token)) as KeyRow, true, this.release) };
   }
 }
 

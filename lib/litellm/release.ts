@@ -1,0 +1,79 @@
+import { log } from '../log.ts';
+
+/** The oldest LiteLLM release this service is tested against, and the newest. */
+export const OLDEST_SUPPORTED = '1.81.0';
+export const NEWEST_TESTED = '1.103.0';
+
+/** Where a proxy's release stands against the supported range. */
+export type ReleaseVerdict = 'supported' | 'newer' | 'older' | 'unknown';
+
+export interface ProxyRelease {
+  readonly version?: string;
+  readonly verdict: ReleaseVerdict;
+}
+
+/** `1.81.0`, `v1.103.0-stable`, `1.82.6.rc.2`: the first three numbers; undefined for anything else. */
+function parts(version: string): [number, number, number] | undefined {
+  const match = /^v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(version.trim());
+  return match ? [Number(match[1]), Number(match[2]), Number(match[3] ?? 0)] : undefined;
+}
+
+function compare(a: [number, number, number], b: [number, number, number]): number {
+  return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+}
+
+export function judgeRelease(version: string | undefined): ProxyRelease {
+  const found = version === undefined ? undefined : parts(version);
+  if (!version || !found) return { verdict: 'unknown', ...(version ? { version } : {}) };
+  const oldest = parts(OLDEST_SUPPORTED) as [number, number, number];
+  const newest = parts(NEWEST_TESTED) as [number, number, number];
+  if (compare(found, oldest) < 0) return { version, verdict: 'older' };
+  if (compare(found, newest) > 0) return { version, verdict: 'newer' };
+  return { version, verdict: 'supported' };
+}
+
+/** How long a container trusts what it read: proxies are upgraded in place. */
+const KEEP_MS = 3_600_000;
+/** A failed read is retried after this, not on every call. */
+const KEEP_FAILED_MS = 60_000;
+
+const known = new Map<string, { release: Promise<ProxyRelease>; until: number }>();
+
+/**
+ * The release of the proxy at `url`, read once per container (and again after an hour) with
+ * `read`, and logged when read; a read that fails gives `unknown` and never throws.
+ */
+export function releaseOf(url: string, read: () => Promise<string | undefined>): Promise<ProxyRelease> {
+  const cached = known.get(url);
+  if (cached && cached.until > Date.now()) return cached.release;
+  const entry = {
+    until: Date.now() + KEEP_MS,
+    release: Promise.resolve<ProxyRelease>({ verdict: 'unknown' }),
+  };
+  entry.release = read().then(
+    (version) => {
+      const release = judgeRelease(version);
+      if (release.verdict === 'unknown') entry.until = Date.now() + KEEP_FAILED_MS;
+      const fields = { litellm_version: release.version ?? null, verdict: release.verdict };
+      if (release.verdict === 'supported') log.info('LiteLLM release', fields);
+      else
+        log.warn('LiteLLM release outside the tested range', {
+          ...fields,
+          supported: `${OLDEST_SUPPORTED} to ${NEWEST_TESTED}`,
+        });
+      return release;
+    },
+    (error: unknown) => {
+      entry.until = Date.now() + KEEP_FAILED_MS;
+      log.warn('LiteLLM release could not be read', { err: error });
+      return { verdict: 'unknown' } as ProxyRelease;
+    },
+  );
+  known.set(url, entry);
+  return entry.release;
+}
+
+/** Forget what was read (tests that change the proxy's release). */
+export function forgetReleases(): void {
+  known.clear();
+}

@@ -1,0 +1,336 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { clearCache } from '@middy/util';
+import { forgetReleases } from '../../lib/litellm/release.ts';
+import {
+  deleteKeysEvent,
+  extendKeysEvent,
+  getKeysEvent,
+  lambdaContext,
+  postKeysEvent,
+  scheduledSweepEvent,
+} from '../support/events.ts';
+import {
+  closeAndCheck,
+  type Handler,
+  type Harness,
+  importRouteHandlers,
+  MASTER_KEY,
+  MASTER_KEY_SECRET_ID,
+  startHarness,
+} from '../support/harness.ts';
+import { invokeHttp, keyInfoState, probeKey } from '../support/http.ts';
+import { RELEASE_NAMES, RELEASES } from '../support/litellm/releases.ts';
+import { logEntries } from '../support/logs.ts';
+
+/**
+ * The service against each supported LiteLLM release, on the cases where releases differ. The
+ * full suites of test/integration run on the newest profile (or on any with
+ * LITELLM_STANDIN_RELEASE); these run on every profile in one process.
+ */
+let h: Harness;
+let route: Awaited<ReturnType<typeof importRouteHandlers>>;
+let sweepHandler: Handler;
+const issuedToCallers = new Set<string>();
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const secretName = (alias: string) => `litellm-virtual-keys/${alias}`;
+const DAY = 86_400_000;
+
+async function provision(body: Record<string, unknown>) {
+  const answer = await invokeHttp(route.provision, postKeysEvent(body), lambdaContext());
+  const key = answer.body.litellm_virtual_key;
+  if (typeof key === 'string') issuedToCallers.add(key);
+  return answer;
+}
+const destroy = (guid: string) => invokeHttp(route.destroy, deleteKeysEvent(guid), lambdaContext());
+const status = (guid: string) => invokeHttp(route.status, getKeysEvent(guid), lambdaContext());
+const extend = (guid: string, body: unknown) =>
+  invokeHttp(route.extend, extendKeysEvent(guid, body), lambdaContext());
+const rows = () =>
+  h.litellm.table.db.query<{ key_alias: string; token: string; expires: string | null }>(
+    `SELECT key_alias, token, to_char(expires, 'YYYY-MM-DD"T"HH24:MI:SS') AS expires FROM "LiteLLM_VerificationToken" ORDER BY key_alias`,
+  );
+
+before(async () => {
+  h = await startHarness({ FORCE_DB_DELETE: 'true' });
+  route = await importRouteHandlers();
+  ({ handler: sweepHandler } = (await import('../../functions/sweep.ts')) as { handler: Handler });
+});
+afterEach(() => h.litellm.faults.clear());
+after(() => closeAndCheck(h, issuedToCallers));
+
+for (const release of RELEASE_NAMES) {
+  describe(`on LiteLLM ${RELEASES[release].version}`, () => {
+    beforeEach(async () => {
+      await h.reset();
+      h.litellm.useRelease(release);
+      forgetReleases();
+      clearCache();
+    });
+
+    it('provision, status, extend and destroy of lab abc touch only abc, among abc1 and ABC-x', async () => {
+      assert.equal((await provision({ guid: 'abc1' })).status, 201);
+      const foreign = await h.litellm.seedKey({ alias: 'virtkey-ABC-x', expires: null });
+      const teamKey = await h.litellm.seedKey({ alias: 'team-virtkey-abc', expires: null });
+      const before = await rows();
+
+      const created = await provision({ guid: 'abc' });
+      const read = await status('abc');
+      const extended = await extend('abc', { duration: '60d' });
+      const after = await rows();
+      const destroyed = await destroy('abc');
+
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const abcKey = sha256(String(created.body.litellm_virtual_key));
+      assert.deepEqual(
+        (read.body.keys as { litellm_key_id: string }[]).map((key) => key.litellm_key_id),
+        [abcKey],
+      );
+      assert.equal(extended.status, 200);
+      assert.deepEqual(
+        (extended.body.keys as { litellm_key_alias: string }[]).map((key) => key.litellm_key_alias),
+        ['virtkey-abc'],
+      );
+      const untouched = (list: typeof before) => list.filter((row) => row.key_alias !== 'virtkey-abc');
+      assert.deepEqual(untouched(after), before, 'the neighbours’ rows did not change');
+      assert.equal(destroyed.status, 200);
+      assert.equal(destroyed.body.deleted_keys, 1);
+      assert.equal(destroyed.body.untouched_keys, 0);
+      assert.deepEqual((await rows()).map((row) => row.token).sort(), before.map((row) => row.token).sort());
+      assert.ok(before.some((row) => row.token === foreign.token && row.token !== teamKey.token));
+    });
+
+    it('replaces lab abc’s expired key whose value is not stored, among its neighbours: 201, no false 409', async () => {
+      assert.equal((await provision({ guid: 'abc1' })).status, 201);
+      await h.litellm.seedKey({ alias: 'virtkey-ABC-x', expires: null });
+      const expired = await h.litellm.seedKey({
+        alias: 'virtkey-abc',
+        expires: new Date(Date.now() - DAY),
+        metadata: { managed_by: 'litellm-virtual-keys', guid: 'abc', package: 'ai-developer' },
+      });
+
+      const answer = await provision({ guid: 'abc' });
+
+      assert.equal(answer.status, 201, JSON.stringify(answer.body));
+      assert.equal(answer.body.replaced_expired_key, true);
+      assert.equal(await h.litellm.table.get(expired.token), undefined);
+      assert.equal((await rows()).length, 3);
+    });
+
+    it('destroy of a lab whose key has no stored value deletes it and verifies it gone', async () => {
+      const seeded = await h.litellm.seedKey({
+        alias: 'virtkey-nostore',
+        expires: new Date(Date.now() + DAY),
+        metadata: { managed_by: 'litellm-virtual-keys', guid: 'nostore', package: 'ai-developer' },
+      });
+
+      const answer = await destroy('nostore');
+
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.equal(answer.body.deleted, true);
+      assert.deepEqual(answer.body.verification, [
+        { litellm_key_alias: 'virtkey-nostore', litellm_key_id: seeded.token, verified_by: 'key-info' },
+      ]);
+      assert.equal(await h.litellm.table.get(seeded.token), undefined);
+      assert.equal(answer.body.database_deleted_keys, 0);
+    });
+
+    it('re-provisions a lab whose key was deleted outside the service: 201, never the deleted key', async () => {
+      const first = await provision({ guid: 'outside' });
+      const old = String(first.body.litellm_virtual_key);
+      await fetch(`${h.litellm.url}/key/delete`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ keys: [old] }),
+      });
+
+      const again = await provision({ guid: 'outside' });
+
+      assert.equal(again.status, 201, JSON.stringify(again.body));
+      const fresh = String(again.body.litellm_virtual_key);
+      assert.equal((await probeKey(h.litellm.url, fresh)).status, 200);
+      assert.equal(h.secrets.valueOf(secretName('virtkey-outside')), fresh);
+      if (RELEASES[release].servesDeletedKeys) {
+        assert.notEqual(fresh, old, 'LiteLLM says the old key was deleted: a new value');
+        assert.equal(await keyInfoState(h.litellm.url, MASTER_KEY, sha256(old)), 'deleted');
+        assert.equal((await probeKey(h.litellm.url, old)).status, 401);
+      }
+    });
+
+    it('extend of a key deleted meanwhile is a 404 about the lab, not a LiteLLM error', async () => {
+      const created = await provision({ guid: 'vanish' });
+      h.litellm.beforeNext('POST /key/update', async () => {
+        await h.litellm.table.deleteWithAudit([sha256(String(created.body.litellm_virtual_key))], 'x', 'y');
+      });
+
+      const answer = await extend('vanish', { duration: '7d' });
+
+      assert.equal(answer.status, 404, JSON.stringify(answer.body));
+      assert.equal(answer.body.type, 'urn:litellm-virtual-keys:problem:lab-not-found');
+    });
+
+    it('a key the API delete leaves behind is verified gone however LiteLLM refuses it (over budget)', async () => {
+      const created = await provision({ guid: 'spender', max_budget: 1 });
+      const keyId = sha256(String(created.body.litellm_virtual_key));
+      await h.litellm.table.update(keyId, { spend: 2 });
+      h.litellm.faults.set({ stickyDelete: true });
+
+      const answer = await destroy('spender');
+
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.equal(answer.body.database_deleted_keys, 1);
+      assert.equal(await h.litellm.table.get(keyId), undefined);
+    });
+
+    it('the sweep deletes exactly the expired keys of ours', async () => {
+      const live = await provision({ guid: 'sweeplive' });
+      const dead = await provision({ guid: 'sweepdead' });
+      const deadId = sha256(String(dead.body.litellm_virtual_key));
+      await h.litellm.table.update(deadId, { expires: new Date(Date.now() - DAY) });
+      const foreign = await h.litellm.seedKey({
+        alias: 'virtkey-sweepdead-x',
+        expires: new Date(Date.now() - DAY),
+      });
+
+      const report = (await sweepHandler(scheduledSweepEvent(), lambdaContext(60_000))) as Record<
+        string,
+        unknown
+      >;
+
+      assert.equal(report.deleted, 1);
+      assert.equal(report.listing, RELEASES[release].expiresFilter ? 'expires-filter' : 'full');
+      assert.equal(await h.litellm.table.get(deadId), undefined);
+      assert.ok(await h.litellm.table.get(sha256(String(live.body.litellm_virtual_key))));
+      assert.ok(await h.litellm.table.get(foreign.token));
+    });
+
+    for (const operation of ['provision', 'status', 'extend', 'destroy'] as const) {
+      it(`${operation} with a master key LiteLLM refuses: 503 naming the master key, nothing written`, async () => {
+        const lab = await provision({ guid: `mk-${operation}` });
+        assert.equal(lab.status, 201);
+        h.secrets.replace(MASTER_KEY_SECRET_ID, 'sk-a-master-key-litellm-never-had');
+        clearCache();
+        h.litellm.resetCounters();
+        h.secrets.resetCounters();
+
+        const answer =
+          operation === 'provision'
+            ? await provision({ guid: 'mk-new' })
+            : operation === 'status'
+              ? await status(`mk-${operation}`)
+              : operation === 'extend'
+                ? await extend(`mk-${operation}`, { duration: '7d' })
+                : await destroy(`mk-${operation}`);
+
+        h.secrets.replace(
+          MASTER_KEY_SECRET_ID,
+          JSON.stringify({ master_key: MASTER_KEY, database_url: h.litellm.table.db.url }),
+        );
+        assert.equal(answer.status, 503, JSON.stringify(answer.body));
+        assert.equal(answer.body.type, 'urn:litellm-virtual-keys:problem:litellm-master-key-refused');
+        assert.match(String(answer.body.detail), /master key/);
+        assert.equal(h.litellm.mutatingCalls(), 0);
+        assert.equal(h.secrets.mutatingCalls(), 0);
+        assert.equal((await status(`mk-${operation}`)).status, 200, 'the lab is untouched');
+      });
+    }
+
+    if (RELEASES[release].customKeySwitch) {
+      it('disable_custom_api_keys: 502 naming the setting, no key; once lifted, a retry makes the same value', async () => {
+        h.litellm.settings.disableCustomApiKeys = true;
+
+        const refused = await provision({ guid: 'nocustom' });
+        const pinned = h.secrets.valueOf(secretName('virtkey-nocustom'));
+        const keysWhileRefused = await h.litellm.table.count();
+        h.litellm.settings.disableCustomApiKeys = false;
+        const retried = await provision({ guid: 'nocustom' });
+
+        assert.equal(refused.status, 502);
+        assert.equal(refused.body.type, 'urn:litellm-virtual-keys:problem:litellm-custom-keys-refused');
+        assert.match(String(refused.body.detail), /disable_custom_api_keys/);
+        assert.equal(refused.body.litellm_virtual_key, undefined);
+        assert.equal(keysWhileRefused, 0);
+        assert.equal(retried.status, 201);
+        assert.equal(retried.body.litellm_virtual_key, pinned);
+      });
+    }
+
+    if (RELEASES[release].customKeyPolicy) {
+      it('custom_key_policy refusing our key: 502 naming the policy, no key', async () => {
+        h.litellm.settings.customKeyPolicy = (operation, request) =>
+          operation === 'generate' && typeof request.key === 'string'
+            ? { decision: false, message: 'only proxy-generated keys' }
+            : { decision: true };
+
+        const refused = await provision({ guid: 'policy' });
+
+        assert.equal(refused.status, 502);
+        assert.equal(refused.body.type, 'urn:litellm-virtual-keys:problem:litellm-key-policy-refused');
+        assert.match(String(refused.body.detail), /custom_key_policy/);
+        assert.match(String(refused.body.detail), /only proxy-generated keys/);
+        assert.equal(await h.litellm.table.count(), 0);
+      });
+    }
+  });
+}
+
+describe('the supported range, read at run time', () => {
+  beforeEach(async () => {
+    await h.reset();
+    h.litellm.useRelease('1.103');
+    forgetReleases();
+  });
+
+  it('refuses to provision on a release older than 1.81 with a 502 naming it; destroy still works', async () => {
+    const lab = await provision({ guid: 'oldproxy' });
+    h.litellm.settings.version = '1.79.2';
+    forgetReleases();
+    h.litellm.resetCounters();
+
+    const refused = await provision({ guid: 'oldproxy2' });
+    const destroyed = await destroy('oldproxy');
+
+    assert.equal(lab.status, 201);
+    assert.equal(refused.status, 502);
+    assert.equal(refused.body.type, 'urn:litellm-virtual-keys:problem:litellm-release-unsupported');
+    assert.match(String(refused.body.detail), /LiteLLM 1\.79\.2 is older than 1\.81\.0/);
+    assert.equal(destroyed.status, 200);
+    assert.equal(h.litellm.callCount('POST /key/generate'), 0);
+    assert.equal(h.litellm.callCount('GET /health/readiness'), 1, 'read once; destroy does not wait on it');
+  });
+
+  it('reads the version once per container, logs it, and warns of a release newer than tested', async () => {
+    h.litellm.settings.version = '1.110.0';
+
+    await provision({ guid: 'newproxy1' });
+    await provision({ guid: 'newproxy2' });
+
+    assert.equal(h.litellm.callCount('GET /health/readiness'), 1);
+    const line = logEntries().findLast(
+      (entry) => entry.message === 'LiteLLM release outside the tested range',
+    );
+    assert.equal(line?.litellm_version, '1.110.0');
+    assert.equal(line?.verdict, 'newer');
+  });
+
+  it('finds the version behind /health/readiness/details where the public probe hides it', async () => {
+    h.litellm.settings.readinessDetails = 'details-route';
+
+    await provision({ guid: 'hidden1' });
+
+    assert.equal(h.litellm.callCount('GET /health/readiness/details'), 1);
+    const line = logEntries().findLast((entry) => entry.message === 'LiteLLM release');
+    assert.equal(line?.litellm_version, '1.103.0');
+  });
+
+  it('accepts models served through a wildcard deployment', async () => {
+    h.litellm.models = ['granite-3-2-8b-instruct', 'openai/*'];
+
+    const answer = await provision({ guid: 'wild', models: ['openai/gpt-4o', 'granite-3-2-8b-instruct'] });
+    const missing = await provision({ guid: 'wild2', models: ['gpt-4o'] });
+
+    assert.equal(answer.status, 201, JSON.stringify(answer.body));
+    assert.equal(missing.status, 400);
+  });
+});

@@ -1,0 +1,256 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { RELEASE_NAMES, RELEASES, type ReleaseName } from '../support/litellm/releases.ts';
+import { LiteLlmStandIn } from '../support/litellm/server.ts';
+
+/**
+ * What each release profile of the stand-in answers where LiteLLM changed between v1.81 and
+ * v1.103. Each case names the change it models; the release notes of the version it names list it.
+ */
+const MASTER = 'sk-master-profiles-0000';
+let s: LiteLlmStandIn;
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+type Body = Record<string, unknown> & { error?: Record<string, unknown>; info?: Record<string, unknown> };
+
+async function call(method: string, path: string, body?: unknown, key = MASTER) {
+  const response = await fetch(`${s.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: (await response.json()) as Body };
+}
+
+const aliasesOf = (body: Body) => (body.keys as { key_alias: string }[]).map((k) => k.key_alias).sort();
+
+before(async () => {
+  s = await LiteLlmStandIn.start({ masterKey: MASTER });
+});
+beforeEach(() => s.reset());
+after(() => s.close());
+
+/** Run `check` on every profile, or on those `only` names. */
+function eachRelease(title: string, check: (release: ReleaseName) => Promise<void>, only = RELEASE_NAMES) {
+  for (const release of only) {
+    it(`${release}: ${title}`, async () => {
+      s.useRelease(release);
+      await check(release);
+    });
+  }
+}
+
+describe('every profile', () => {
+  eachRelease('/health/readiness reports its litellm_version ([HEALTH])', async (release) => {
+    const answer = await fetch(`${s.url}/health/readiness`);
+
+    assert.equal(((await answer.json()) as Body).litellm_version, RELEASES[release].version);
+  });
+
+  eachRelease('a master key it does not know is refused in auth: 401 token_not_found_in_db', async () => {
+    const answer = await call('GET', '/key/list', undefined, 'sk-some-rotated-master-key');
+
+    assert.equal(answer.status, 401);
+    assert.equal(answer.body.error?.type, 'token_not_found_in_db');
+    assert.equal(answer.body.error?.param, 'key');
+  });
+});
+
+describe('readiness details behind authentication (newer releases by default)', () => {
+  it('hides the version from the public probe and shows it at /health/readiness/details', async () => {
+    s.settings.readinessDetails = 'details-route';
+
+    const open = (await (await fetch(`${s.url}/health/readiness`)).json()) as Body;
+    const anonymous = await fetch(`${s.url}/health/readiness/details`);
+    const details = await call('GET', '/health/readiness/details');
+
+    assert.deepEqual(open, { status: 'healthy', db: 'connected' });
+    assert.equal(anonymous.status, 401);
+    assert.equal(details.body.litellm_version, RELEASES['1.103'].version);
+  });
+});
+
+describe('/key/update of an unknown key (PR #24063, v1.82.6)', () => {
+  eachRelease('401 before, 404 since', async (release) => {
+    const answer = await call('POST', '/key/update', { key: 'sk-never-made', duration: '1d' });
+
+    if (release === '1.81') {
+      assert.equal(answer.status, 401);
+      assert.match(String(answer.body.error?.message), /user key does not exist in db/);
+    } else {
+      assert.equal(answer.status, 404);
+      assert.equal(answer.body.error?.message, "{'error': 'Key not found: sk-never-made'}");
+    }
+    assert.equal(answer.body.error?.type, 'auth_error');
+  });
+});
+
+describe('/key/list alias and user filters (PR #24746, v1.83.3; PR #30593, v1.90.0)', () => {
+  async function neighbours() {
+    for (const alias of ['virtkey-abc', 'virtkey-abc1', 'virtkey-ABC-x', 'team-virtkey-abc', 'virtkey-ab']) {
+      await s.seedKey({ alias, expires: null, userId: `${alias}@example.com` });
+    }
+  }
+
+  eachRelease('match exactly, or as a case-insensitive substring on 1.83.3 to 1.89.x', async (release) => {
+    await neighbours();
+
+    const plain = await call('GET', '/key/list?key_alias=virtkey-abc&return_full_object=true&size=100');
+    const optedOut = await call(
+      'GET',
+      '/key/list?key_alias=virtkey-abc&substring_matching=false&return_full_object=true&size=100',
+    );
+    const byUser = await call('GET', '/key/list?user_id=virtkey-abc@example.com&return_full_object=true');
+
+    const substring = ['team-virtkey-abc', 'virtkey-ABC-x', 'virtkey-abc', 'virtkey-abc1'].sort();
+    const expected = release === '1.85' ? substring : ['virtkey-abc'];
+    assert.deepEqual(aliasesOf(plain.body), expected);
+    assert.deepEqual(aliasesOf(optedOut.body), expected, 'substring_matching=false is unknown before v1.90');
+    assert.equal(byUser.body.total_count, release === '1.85' ? 2 : 1);
+  });
+
+  eachRelease('substring_matching=true asks for the substring match', async () => {
+    await neighbours();
+
+    const asked = await call(
+      'GET',
+      '/key/list?key_alias=virtkey-abc&substring_matching=true&return_full_object=true',
+    );
+
+    assert.equal(asked.body.total_count, 4);
+  }, ['1.93', '1.103']);
+});
+
+describe('/key/list?expires= (PR #32953, v1.93.0)', () => {
+  eachRelease('filters from v1.93 on; ignored before', async (release) => {
+    await s.seedKey({ alias: 'old', expires: new Date(Date.now() - 60_000) });
+    await s.seedKey({ alias: 'new', expires: new Date(Date.now() + 60_000) });
+    await s.seedKey({ alias: 'forever', expires: null });
+
+    const expired = await call('GET', '/key/list?expires=expired&return_full_object=true');
+    const active = await call('GET', '/key/list?expires=active&return_full_object=true');
+    const bad = await call('GET', '/key/list?expires=soon');
+
+    if (RELEASES[release].expiresFilter) {
+      assert.deepEqual(aliasesOf(expired.body), ['old']);
+      assert.deepEqual(aliasesOf(active.body), ['forever', 'new']);
+      assert.equal(bad.status, 400);
+    } else {
+      assert.deepEqual(aliasesOf(expired.body), ['forever', 'new', 'old']);
+      assert.deepEqual(aliasesOf(active.body), ['forever', 'new', 'old']);
+      assert.equal(bad.status, 200);
+    }
+  });
+});
+
+describe('deleted keys (PR #19260; PR #41311 and e2e PR #41551, v1.103.0)', () => {
+  eachRelease('/key/info of a deleted key: 404, or 200 with status deleted since v1.103', async (release) => {
+    await s.seedKey({ raw: 'sk-gone', alias: 'gone', expires: null });
+    await call('POST', '/key/delete', { keys: ['sk-gone'] });
+
+    const info = await call('GET', `/key/info?key=${sha256('sk-gone')}`);
+
+    if (release === '1.103') {
+      assert.equal(info.status, 200);
+      assert.equal(info.body.info?.status, 'deleted');
+      assert.equal(info.body.info?.key_alias, 'gone');
+      assert.ok(info.body.info?.deleted_at, 'deleted_at');
+    } else {
+      assert.equal(info.status, 404);
+      assert.equal(info.body.error?.type, 'not_found_error');
+    }
+  });
+
+  eachRelease(
+    '/key/list?status=: only deleted before v1.103; active, expired, revoked, deleted since',
+    async (release) => {
+      await s.seedKey({ raw: 'sk-live', alias: 'live', expires: null });
+      await s.seedKey({ raw: 'sk-old', alias: 'old', expires: new Date(Date.now() - 60_000) });
+      await s.seedKey({ raw: 'sk-blk', alias: 'blk', expires: null });
+      await call('POST', '/key/block', { key: 'sk-blk' });
+      await s.seedKey({ raw: 'sk-del', alias: 'del', expires: null });
+      await call('POST', '/key/delete', { keys: ['sk-del'] });
+
+      const deleted = await call('GET', '/key/list?status=deleted&return_full_object=true');
+      const listing = await call('GET', '/key/list?return_full_object=true');
+      const expired = await call('GET', '/key/list?status=expired&return_full_object=true');
+
+      assert.deepEqual(aliasesOf(deleted.body), ['del']);
+      assert.ok((deleted.body.keys as { deleted_at?: string }[])[0]?.deleted_at);
+      assert.deepEqual(aliasesOf(listing.body), ['blk', 'live', 'old'], 'no deleted key without the filter');
+      if (release === '1.103') {
+        assert.deepEqual(aliasesOf(expired.body), ['old']);
+        const active = await call('GET', '/key/list?status=active&return_full_object=true');
+        const revoked = await call('GET', '/key/list?status=revoked&return_full_object=true');
+        assert.deepEqual(aliasesOf(active.body), ['live']);
+        assert.deepEqual(aliasesOf(revoked.body), ['blk']);
+      } else {
+        assert.equal(expired.status, 400);
+        assert.equal(
+          expired.body.error?.message,
+          "Invalid status value. Currently only 'deleted' is supported.",
+        );
+      }
+    },
+  );
+
+  eachRelease('total_spend on keys since v1.103 (PR #41403)', async (release) => {
+    await s.seedKey({ raw: 'sk-spent', alias: 'spent', expires: null });
+    await s.table.update(sha256('sk-spent'), { spend: 2.5, total_spend: 7.5 });
+
+    const info = await call('GET', '/key/info?key=sk-spent');
+
+    assert.equal(info.body.info?.spend, 2.5);
+    assert.equal(info.body.info?.total_spend, release === '1.103' ? 7.5 : undefined);
+  });
+});
+
+describe('an over-budget key on an LLM route (PR #31300, v1.93.0)', () => {
+  eachRelease('400 before, 429 since; type budget_exceeded', async (release) => {
+    await s.seedKey({ raw: 'sk-spender', alias: 'spender', expires: null });
+    await s.table.update(sha256('sk-spender'), { max_budget: 1, spend: 1.5 });
+
+    const answer = await call('GET', '/v1/models', undefined, 'sk-spender');
+
+    assert.equal(answer.status, RELEASES[release].overBudgetStatus);
+    assert.equal(answer.body.error?.type, 'budget_exceeded');
+  });
+});
+
+describe('caller-chosen key values refused by the operator', () => {
+  eachRelease('disable_custom_api_keys (PR #23812, v1.82.6): 403, nothing written', async (release) => {
+    s.settings.disableCustomApiKeys = true;
+
+    const custom = await call('POST', '/key/generate', { key: 'sk-pinned-1', key_alias: 'p1' });
+    const generated = await call('POST', '/key/generate', { key_alias: 'p2' });
+
+    if (release === '1.81') {
+      assert.equal(custom.status, 200, 'the setting does not exist before v1.82.6');
+    } else {
+      assert.equal(custom.status, 403);
+      assert.equal(
+        custom.body.error?.message,
+        "{'error': 'Custom API key values are disabled by your administrator. Keys must be auto-generated.'}",
+      );
+      assert.equal(await s.table.get(sha256('sk-pinned-1')), undefined);
+    }
+    assert.equal(generated.status, 200);
+  });
+
+  eachRelease('custom_key_policy (PR #40921, v1.103.0): a 403 with the policy’s message', async (release) => {
+    s.settings.customKeyPolicy = (operation, request) =>
+      operation === 'generate' && request.key !== undefined
+        ? { decision: false, message: 'keys are generated by the proxy here' }
+        : { decision: true };
+
+    const custom = await call('POST', '/key/generate', { key: 'sk-pinned-2', key_alias: 'p3' });
+
+    if (release === '1.103') {
+      assert.equal(custom.status, 403);
+      assert.equal(custom.body.error?.message, 'keys are generated by the proxy here');
+      assert.equal(await s.table.count(), 0);
+    } else {
+      assert.equal(custom.status, 200, 'no such hook before v1.103');
+    }
+  });
+});
