@@ -1,36 +1,56 @@
 /**
- * The sweep bench's other process: the LiteLLM, Secrets Manager and EventBridge stand-ins with a
- * 100k-key population, so that the bench process's peak RSS is the sweep's own. Talks over IPC:
- * sends its URLs when ready, answers `calls` with LiteLLM's call counts and time spent per
- * endpoint, exits on `stop`.
+ * The sweep bench's other process: the stand-ins (LiteLLM, Secrets Manager, EventBridge and the
+ * ledger's DynamoDB) and their population, so that the bench process's peak RSS is the sweep's
+ * own. LiteLLM answers /key/list at its real cost (a base plus a term growing with OFFSET).
+ *
+ * BENCH_KEYS keys in LiteLLM, BENCH_EXPIRED of them expired keys of ours (recorded in the ledger,
+ * values stored), the rest other systems' live keys. Talks over IPC: sends its URLs when ready,
+ * answers `calls` with LiteLLM's call counts and busy time per endpoint, exits on `stop`.
  */
 import { createHash } from 'node:crypto';
 import { startHarness } from '../test/support/harness.ts';
+import { realListCost } from '../test/support/litellm/server.ts';
+import { seedRecordedKeys } from '../test/support/recorded-keys.ts';
 
-const KEYS = Number(process.env.BENCH_KEYS ?? 100_000);
-const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 2);
+const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
+const EXPIRED = Number(process.env.BENCH_EXPIRED ?? 50_000);
+const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 5);
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 const h = await startHarness();
 const now = Date.now();
-// A quarter expired keys of ours; the rest live keys of ours and other systems' keys.
-await h.litellm.table.insertMany(
-  Array.from({ length: KEYS }, (_, i) => {
-    const kind = i % 4 === 0 ? 'expired' : i % 4 === 1 ? 'live' : 'foreign';
-    return {
-      token: sha256(`bench-${i}`),
+const started = Date.now();
+const CHUNK = 50_000;
+for (let start = 0; start < KEYS - EXPIRED; start += CHUNK) {
+  const count = Math.min(CHUNK, KEYS - EXPIRED - start);
+  await h.litellm.table.insertMany(
+    Array.from({ length: count }, (_, i) => ({
+      token: sha256(`other-${start + i}`),
       key_name: 'sk-...xxxx',
-      key_alias: kind === 'foreign' ? `team-key-${i}` : `virtkey-lab${i}`,
-      expires: new Date(now + (kind === 'expired' ? -1 : 1) * (86_400_000 + i)),
+      key_alias: `team-key-${start + i}`,
+      expires: new Date(now + 30 * 86_400_000 + i),
       models: [],
-      metadata: kind === 'foreign' ? {} : { managed_by: 'litellm-virtual-keys', guid: `lab${i}` },
+      metadata: {},
       user_id: null,
       max_budget: null,
       created_by: 'default_user_id',
-    };
-  }),
+    })),
+  );
+}
+for (let start = 0; start < EXPIRED; start += 10_000) {
+  await seedRecordedKeys(
+    h,
+    Array.from({ length: Math.min(10_000, EXPIRED - start) }, (_, i) => ({
+      guid: `lab${start + i}`,
+      expires: new Date(now - 86_400_000 - i),
+    })),
+  );
+}
+process.stderr.write(
+  `stand-ins ready with ${KEYS.toLocaleString('en')} keys in ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
 );
 h.litellm.faults.set({ latencyMs: LATENCY_MS });
+h.litellm.listCost = realListCost();
 h.litellm.resetCounters();
 
 process.on('message', async (message) => {
@@ -39,6 +59,8 @@ process.on('message', async (message) => {
       calls: Object.fromEntries(h.litellm.calls),
       busyMs: Object.fromEntries(h.litellm.busyMs),
       left: await h.litellm.table.count(),
+      ledgerCalls: h.ledger.callCount(),
+      secretsCalls: h.secrets.callCount(),
     });
   } else if (message === 'stop') {
     await h.close();
@@ -50,6 +72,8 @@ process.send?.({
     LITELLM_URL: process.env.LITELLM_URL,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER,
     AWS_ENDPOINT_URL_EVENTBRIDGE: process.env.AWS_ENDPOINT_URL_EVENTBRIDGE,
+    AWS_ENDPOINT_URL_DYNAMODB: process.env.AWS_ENDPOINT_URL_DYNAMODB,
+    LABS_TABLE: process.env.LABS_TABLE,
   },
   database: h.litellm.table.db.kind,
 });

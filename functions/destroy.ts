@@ -4,23 +4,29 @@ import { parseDestroyRequest } from '../lib/destroy/request.ts';
 import { destroyResponse } from '../lib/destroy/response.ts';
 import { announce, destroyedEvent } from '../lib/events/results.ts';
 import { jsonResponse } from '../lib/http.ts';
+import type { Lifecycle } from '../lib/lab/lifecycle.ts';
 import { log } from '../lib/log.ts';
 import { publishKeyCounts } from '../lib/metrics.ts';
-import { eventChain, httpChain, httpOrEvent, litellmFor, type ServiceContext } from '../lib/middleware.ts';
+import {
+  depsFor,
+  eventChain,
+  eventLifecycle,
+  httpChain,
+  httpLifecycle,
+  httpOrEvent,
+  type ServiceContext,
+} from '../lib/middleware.ts';
 
 const config = getConfig();
 
-async function destroy(
-  input: unknown,
-  source: 'http' | 'event',
-  context: ServiceContext,
-): Promise<DestroyedLab> {
+async function destroy(input: unknown, lifecycle: Lifecycle, context: ServiceContext): Promise<DestroyedLab> {
+  const source = lifecycle.trigger;
   const request = parseDestroyRequest(input, source, config);
-  const { litellm, secret, deadline } = litellmFor(config, context);
+  const { secret, ...deps } = depsFor(config, context);
   const lab = await destroyLab(request, {
-    litellm,
+    ...deps,
     config,
-    deadline: deadline(),
+    lifecycle,
     ...(secret.databaseUrl ? { databaseUrl: secret.databaseUrl } : {}),
   });
   log.info('destroyed', {
@@ -31,6 +37,7 @@ async function destroy(
     database_deleted_keys: lab.databaseDeleted,
     stored_keys_deleted: lab.storedKeysDeleted,
     verified_by: lab.checks.map((check) => check.verifiedBy),
+    total_spend: lab.totalSpend,
   });
   publishKeyCounts('KeysDeleted', 'destroy', lab.summary.packages);
   await announce(config, destroyedEvent(lab, source), source);
@@ -39,11 +46,11 @@ async function destroy(
 
 const http = httpChain(config, 'destroy', async (event, context) => {
   const input = { ...event.queryStringParameters, guid: event.pathParameters?.guid };
-  return jsonResponse(200, destroyResponse(await destroy(input, 'http', context)));
+  return jsonResponse(200, destroyResponse(await destroy(input, httpLifecycle(event), context)));
 });
 
 const labEvent = eventChain(config, 'destroy', async (event, context) => {
-  const lab = await destroy(event.detail, 'event', context);
+  const lab = await destroy(event.detail, eventLifecycle(event), context);
   return {
     outcome: lab.wasMissing ? 'already-gone' : 'destroyed',
     guid: lab.guid,

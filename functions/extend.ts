@@ -5,28 +5,37 @@ import { type ExtendedLab, extendLab } from '../lib/extend/extend-lab.ts';
 import { parseExtendRequest } from '../lib/extend/request.ts';
 import { extendResponse } from '../lib/extend/response.ts';
 import { jsonResponse } from '../lib/http.ts';
+import type { Lifecycle } from '../lib/lab/lifecycle.ts';
 import { log } from '../lib/log.ts';
-import { publishKeyCounts } from '../lib/metrics.ts';
-import { eventChain, httpChain, httpOrEvent, litellmFor, type ServiceContext } from '../lib/middleware.ts';
+import { countPerPackage, publishKeyCounts } from '../lib/metrics.ts';
+import {
+  depsFor,
+  eventChain,
+  eventLifecycle,
+  httpChain,
+  httpLifecycle,
+  httpOrEvent,
+  type ServiceContext,
+} from '../lib/middleware.ts';
 import { withPathGuid } from '../lib/schemas.ts';
 
 const config = getConfig();
 
-async function extend(
-  input: unknown,
-  source: 'http' | 'event',
-  context: ServiceContext,
-): Promise<ExtendedLab> {
+async function extend(input: unknown, lifecycle: Lifecycle, context: ServiceContext): Promise<ExtendedLab> {
+  const source = lifecycle.trigger;
   const request = parseExtendRequest(input, source);
-  const { litellm } = litellmFor(config, context);
-  const lab = await extendLab(request, litellm, config);
+  const lab = await extendLab(request, { ...depsFor(config, context), config, lifecycle });
   log.info('extended', {
     guid: lab.guid,
     source,
     duration: lab.duration,
     keys: lab.keys.map((key) => ({ alias: key.alias, expires: formatExpiry(key.expires) })),
   });
-  publishKeyCounts('KeysExtended', 'extend', lab.summary.packages);
+  publishKeyCounts(
+    'KeysExtended',
+    'extend',
+    countPerPackage(lab.keys, (key) => key.package),
+  );
   await announce(config, extendedEvent(lab, source), source);
   return lab;
 }
@@ -36,13 +45,13 @@ const http = httpChain(
   'extend',
   async (event, context) => {
     const input = withPathGuid(event.body, event.pathParameters?.guid);
-    return jsonResponse(200, extendResponse(await extend(input, 'http', context)));
+    return jsonResponse(200, extendResponse(await extend(input, httpLifecycle(event), context)));
   },
   { jsonBody: true },
 );
 
 const labEvent = eventChain(config, 'extend', async (event, context) => {
-  const lab = await extend(event.detail, 'event', context);
+  const lab = await extend(event.detail, eventLifecycle(event), context);
   return { outcome: 'extended', guid: lab.guid, expires: formatExpiry(lab.keys[0]?.expires) };
 });
 

@@ -1,19 +1,28 @@
 import { getConfig } from '../lib/config.ts';
 import { announce, provisionedEvent } from '../lib/events/results.ts';
 import { jsonResponse } from '../lib/http.ts';
+import type { Lifecycle } from '../lib/lab/lifecycle.ts';
 import { log } from '../lib/log.ts';
 import { countPerPackage, publishKeyCounts } from '../lib/metrics.ts';
-import { eventChain, httpChain, httpOrEvent, litellmFor, type ServiceContext } from '../lib/middleware.ts';
+import {
+  depsFor,
+  eventChain,
+  eventLifecycle,
+  httpChain,
+  httpLifecycle,
+  httpOrEvent,
+  type ServiceContext,
+} from '../lib/middleware.ts';
 import { provisionLab } from '../lib/provision/provision-lab.ts';
 import { type ProvisionSource, parseProvisionRequest } from '../lib/provision/request.ts';
 import { provisionResponse } from '../lib/provision/response.ts';
 
 const config = getConfig();
 
-async function provision(input: unknown, source: ProvisionSource, context: ServiceContext) {
+async function provision(input: unknown, lifecycle: Lifecycle, context: ServiceContext) {
+  const source: ProvisionSource = lifecycle.trigger;
   const request = parseProvisionRequest(input, source, config);
-  const { litellm } = litellmFor(config, context);
-  const lab = await provisionLab(request, litellm, config);
+  const lab = await provisionLab(request, { ...depsFor(config, context), config, lifecycle });
   log.info('provisioned', {
     guid: lab.guid,
     source,
@@ -36,14 +45,14 @@ const http = httpChain(
   config,
   'provision',
   async (event, context) => {
-    const lab = await provision(event.body, 'http', context);
+    const lab = await provision(event.body, httpLifecycle(event), context);
     return jsonResponse(lab.created ? 201 : 200, provisionResponse(lab, config.litellm.publicUrl));
   },
   { jsonBody: true },
 );
 
 const labEvent = eventChain(config, 'provision', async (event, context) => {
-  const lab = await provision(event.detail, 'event', context);
+  const lab = await provision(event.detail, eventLifecycle(event), context);
   return {
     outcome: lab.created ? 'created' : 'existing',
     guid: lab.guid,

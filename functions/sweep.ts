@@ -3,7 +3,7 @@ import { getConfig } from '../lib/config.ts';
 import { putEvents } from '../lib/events/bus.ts';
 import { log } from '../lib/log.ts';
 import { publishSweepMetrics } from '../lib/metrics.ts';
-import { eventChain, litellmFor, withServiceContext } from '../lib/middleware.ts';
+import { depsFor, eventChain, withServiceContext } from '../lib/middleware.ts';
 import { SWEPT_DETAIL_TYPE, type SweepReport } from '../lib/sweep/report.ts';
 import { parseSweepRequest } from '../lib/sweep/request.ts';
 import { runSweep } from '../lib/sweep/sweep.ts';
@@ -17,9 +17,10 @@ const CALL_MARGIN_MS = 10_000;
 
 const sweep = eventChain<SweepReport, unknown>(config, 'sweep', async (event, context) => {
   const request = parseSweepRequest(event);
-  const { litellm } = litellmFor(config, context, CALL_MARGIN_MS);
+  const deps = depsFor(config, context, CALL_MARGIN_MS);
   const report = await runSweep(request, {
-    litellm,
+    ...deps,
+    owner: deps.leaseOwner,
     config,
     now: new Date(),
     timeLeft: () => context.getRemainingTimeInMillis(),

@@ -1,5 +1,5 @@
 import { parseDuration } from './duration.ts';
-import { type Env, flag, integer, text } from './env.ts';
+import { type Env, flag, fraction, integer, text } from './env.ts';
 import { ConfigError } from './errors.ts';
 import { BUILT_IN_PACKAGES, type PackageCatalogue, packageOf, parseCatalogue } from './packages.ts';
 import { USER_BASE_PATTERN } from './schemas.ts';
@@ -29,6 +29,12 @@ export interface Config {
   readonly secretsCacheMs: number;
   readonly sweepGrace: string;
   readonly warnBefore: string;
+  /** The lab ledger's DynamoDB table. */
+  readonly labsTable: string;
+  /** LiteLLM calls the nightly reconciliation may spend. */
+  readonly reconcileCalls: number;
+  /** Orphan stored values beyond this share of all stored values stop their deletion. */
+  readonly orphanMaxShare: number;
 }
 
 function httpUrl(env: Env, name: string, fallback?: string): string {
@@ -101,6 +107,9 @@ export function readConfig(env: Env): Config {
     secretsCacheMs: integer(env, 'SECRETS_CACHE_MS', 300_000, 0),
     sweepGrace: duration(env, 'SWEEP_GRACE', '0h'),
     warnBefore: duration(env, 'WARN_BEFORE', '24h'),
+    labsTable: text(env, 'LABS_TABLE'),
+    reconcileCalls: integer(env, 'RECONCILE_CALLS', 50, 0),
+    orphanMaxShare: fraction(env, 'ORPHAN_MAX_SHARE', 0.1),
   };
 }
 

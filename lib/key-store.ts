@@ -10,8 +10,6 @@ import {
   ResourceNotFoundException,
   RestoreSecretCommand,
   SecretsManagerClient,
-  TagResourceCommand,
-  UntagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { awsUnavailable } from './aws-errors.ts';
 import { UnavailableError } from './errors.ts';
@@ -180,15 +178,28 @@ export async function deleteStoredKey(name: string): Promise<boolean> {
   }
 }
 
+/**
+ * Schedule a stored value's deletion with a recovery window: for values the sweep finds without a
+ * key, where a mistake (a restored or misconfigured LiteLLM) must stay recoverable. False when gone.
+ */
+export async function scheduleStoredKeyDeletion(name: string, recoveryDays: number): Promise<boolean> {
+  try {
+    await send('DeleteSecret', () =>
+      secretsManager().send(new DeleteSecretCommand({ SecretId: name, RecoveryWindowInDays: recoveryDays })),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException || isScheduledForDeletion(error)) return false;
+    throw error;
+  }
+}
+
 /** A stored key as ListSecrets describes it: never its value. */
 export interface StoredKeyEntry {
   readonly name: string;
   readonly arn: string;
   /** When the value last changed (creation, or a replacement for a new term). */
   readonly changedAt: Date;
-  /** Day of the last read (Secrets Manager rounds it to the day); undefined when never read. */
-  readonly lastReadDay?: Date;
-  readonly tags: Readonly<Record<string, string>>;
 }
 
 /**
@@ -216,34 +227,9 @@ export async function listStoredKeys(namePrefix: string): Promise<StoredKeyEntry
         name: secret.Name,
         arn: secret.ARN,
         changedAt,
-        ...(secret.LastAccessedDate ? { lastReadDay: secret.LastAccessedDate } : {}),
-        tags: Object.fromEntries((secret.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? ''])),
       });
     }
     nextToken = out.NextToken;
   } while (nextToken);
   return entries;
-}
-
-/**
- * Delete a stored key only while it still holds the key `keyId` names: a lab re-provisioned since
- * the sweep read LiteLLM has put a new value there, which must stay. False when nothing was deleted.
- */
-export async function deleteStoredKeyHolding(name: string, keyId: string): Promise<boolean> {
-  const stored = await readStoredKey(name);
-  if (stored.state !== 'present' || hashKey(stored.value) !== keyId) return false;
-  return deleteStoredKey(name);
-}
-
-/** Set (or with `undefined`, remove) one tag on a stored key; the sweep keeps its own notes there. */
-export async function setStoredKeyTag(name: string, tag: string, value: string | undefined): Promise<void> {
-  if (value === undefined) {
-    await send('UntagResource', () =>
-      secretsManager().send(new UntagResourceCommand({ SecretId: name, TagKeys: [tag] })),
-    );
-    return;
-  }
-  await send('TagResource', () =>
-    secretsManager().send(new TagResourceCommand({ SecretId: name, Tags: [{ Key: tag, Value: value }] })),
-  );
 }

@@ -72,7 +72,9 @@ export function publishSweepMetrics(report: SweepReport): void {
     ['KeysSwept', report.deleted],
     ['SweepFailures', report.failed],
     ['KeysPending', report.pending],
-    ['OrphanSecretsDeleted', report.orphan_secrets_deleted],
+    ['OrphanSecretsDeleted', report.reconciliation.orphan_secrets_deleted],
+    ['UnrecordedKeys', report.reconciliation.unrecorded],
+    ['ReconcileBreakerOpen', report.reconciliation.breaker ? 1 : 0],
     ['ExpiryWarnings', report.expiry_warnings],
     ['SweepStoppedEarly', report.stopped_early ? 1 : 0],
   ];

@@ -33,7 +33,7 @@ export function cachedSecret(
 }
 
 /** The API client the authorizer recognised, as API Gateway passes it to the route's function. */
-function apiClientOf(event: unknown): string | undefined {
+export function apiClientOf(event: unknown): string | undefined {
   const client = (event as { requestContext?: { authorizer?: { lambda?: { client?: unknown } } } } | null)
     ?.requestContext?.authorizer?.lambda?.client;
   return typeof client === 'string' ? client : undefined;

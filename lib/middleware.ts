@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import { clearCache } from '@middy/util';
@@ -6,11 +7,14 @@ import type { Config } from './config.ts';
 import { putEvents } from './events/bus.ts';
 import { failedEvent } from './events/results.ts';
 import { type HttpResult, logFailure, problemResponse, toHttpError } from './http.ts';
+import type { Lifecycle } from './lab/lifecycle.ts';
+import { KeyClaims } from './ledger/key-claims.ts';
+import { LabLedger } from './ledger/lab-ledger.ts';
 import { LiteLlmClient } from './litellm/client.ts';
 import { isFault } from './litellm/errors.ts';
 import { readMasterSecret } from './master-key.ts';
 import { publishFailure } from './metrics.ts';
-import { cachedSecret, invocationLogContext } from './middleware-parts.ts';
+import { apiClientOf, cachedSecret, invocationLogContext } from './middleware-parts.ts';
 
 /** The Lambda context once the master-key secret is loaded (as middy hands it over: string or parsed JSON). */
 export interface ServiceContext extends Context {
@@ -128,9 +132,47 @@ export function deadlineOf(context: Context, marginMs = 1000): () => number {
   return () => end;
 }
 
-/** This invocation's LiteLLM client: the master key from the loaded secret, every call bounded by the deadline. */
-export function litellmFor(config: Config, context: ServiceContext, marginMs?: number) {
+/**
+ * What an operation works with in this invocation: the LiteLLM client (the master key from the
+ * loaded secret, every call bounded by the deadline), the ledger, and who holds a lab's lease.
+ */
+export function depsFor(config: Config, context: ServiceContext, marginMs?: number) {
   const secret = readMasterSecret(context.litellmSecret);
   const deadline = deadlineOf(context, marginMs);
-  return { litellm: new LiteLlmClient(config.litellm, secret.masterKey, deadline), secret, deadline };
+  return {
+    litellm: new LiteLlmClient(config.litellm, secret.masterKey, deadline),
+    secret,
+    deadline: deadline(),
+    ledger: new LabLedger(config.labsTable),
+    claims: new KeyClaims(config.labsTable),
+    leaseOwner: `${context.functionName}:${context.awsRequestId}:${randomUUID().slice(0, 8)}`,
+    target: 'default',
+  };
+}
+
+/** A lifecycle time given by a caller is used only when it is plausible (within a day of now). */
+function plausible(epochMs: number | undefined): Date {
+  const now = Date.now();
+  return epochMs !== undefined && Math.abs(epochMs - now) < 86_400_000 * 2
+    ? new Date(epochMs)
+    : new Date(now);
+}
+
+/** An HTTP request is fresh: it happened when API Gateway received it; the client is the authorizer's. */
+export function httpLifecycle(event: APIGatewayProxyEventV2): Lifecycle {
+  return {
+    trigger: 'http',
+    occurredAt: plausible(event.requestContext?.timeEpoch),
+    client: apiClientOf(event) ?? 'unknown',
+  };
+}
+
+/** A lab event happened at its `time`, however late it arrives. */
+export function eventLifecycle(event: LabEvent): Lifecycle {
+  const time = Date.parse(String(event.time));
+  return {
+    trigger: 'event',
+    occurredAt: Number.isNaN(time) ? new Date() : new Date(time),
+    client: `event:${String(event.source)}`,
+  };
 }

@@ -3,7 +3,8 @@
  * and is turned into the API Gateway (payload 2.0) event the deployed function receives. Without
  * LITELLM_URL it runs on the embedded LiteLLM stand-in; with LITELLM_URL and LITELLM_MASTER_KEY it
  * runs against that proxy. Key values and API tokens are kept by a local Secrets Manager endpoint,
- * and result events go to a local EventBridge endpoint that prints them.
+ * result events go to a local EventBridge endpoint that prints them, and the lab ledger lives in
+ * an embedded DynamoDB (dynalite, in memory).
  */
 
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -16,6 +17,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import type { Decision } from '../functions/authorizer.ts';
+import { DynamoDbStandIn } from '../test/support/dynamodb-stand-in.ts';
 import { EventBridgeStandIn } from '../test/support/eventbridge-stand-in.ts';
 import { lambdaContext } from '../test/support/events.ts';
 import { LiteLlmStandIn } from '../test/support/litellm/server.ts';
@@ -27,11 +29,15 @@ const API_TOKENS_SECRET_ID = 'litellm-virtual-keys/api-tokens';
 /** The token curl sends; API_TOKEN picks one, otherwise a fresh one per start. */
 const DEV_TOKEN = process.env.API_TOKEN ?? `dev-${randomBytes(18).toString('base64url')}`;
 
-const [secrets, bus] = await Promise.all([
+/** The table serverless.yml names for the dev stage, so `osls invoke local` finds it too. */
+const LABS_TABLE = 'litellm-virtual-keys-dev-labs';
+
+const [secrets, bus, ledger] = await Promise.all([
   SecretsManagerStandIn.start(),
   EventBridgeStandIn.start((entry) =>
     console.log(`event: ${entry.detailType} ${JSON.stringify(entry.detail)}`),
   ),
+  DynamoDbStandIn.start(LABS_TABLE),
 ]);
 secrets.put(API_TOKENS_SECRET_ID, JSON.stringify({ dev: DEV_TOKEN }));
 let litellmUrl = process.env.LITELLM_URL;
@@ -50,6 +56,7 @@ if (!litellmUrl) {
 const awsEnv = {
   AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
   AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
+  AWS_ENDPOINT_URL_DYNAMODB: ledger.url,
   AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
   AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
   AWS_SECRET_ACCESS_KEY: 'local',
@@ -58,6 +65,7 @@ Object.assign(process.env, {
   LITELLM_URL: litellmUrl,
   LITELLM_MASTER_KEY_SECRET_ID: MASTER_KEY_SECRET_ID,
   API_TOKENS_SECRET_ID,
+  LABS_TABLE,
   ...awsEnv,
 });
 
@@ -71,6 +79,7 @@ const handlerOf = async (name: string) =>
 /** The routes of serverless.yml; `{guid}` becomes a path parameter as API Gateway sets it. */
 const routes: { routeKey: string; pattern: RegExp; handler: Handler }[] = [
   { routeKey: 'POST /keys', pattern: /^\/keys$/, handler: await handlerOf('provision') },
+  { routeKey: 'GET /keys', pattern: /^\/keys$/, handler: await handlerOf('status') },
   { routeKey: 'GET /keys/{guid}', pattern: /^\/keys\/([^/]+)$/, handler: await handlerOf('status') },
   { routeKey: 'DELETE /keys/{guid}', pattern: /^\/keys\/([^/]+)$/, handler: await handlerOf('destroy') },
   {
@@ -190,6 +199,7 @@ Provision a lab:   curl -s ${auth} -X POST ${base}/keys -d '{"guid":"demo1","pac
 What it holds:     curl -s ${auth} ${base}/keys/demo1
 Extend it:         curl -s ${auth} -X POST ${base}/keys/demo1/extend -d '{"duration":"7d"}'
 Destroy it:        curl -s ${auth} -X DELETE ${base}/keys/demo1
+List the labs:     curl -s ${auth} '${base}/keys?state=active'
 A workshop lab:    curl -s ${auth} -X POST ${base}/keys -d '{"guid":"ws1","users":3}'
 
 Invoke a function with a sample event, on these stand-ins:
@@ -199,7 +209,7 @@ Ready.`);
 
 const stop = async () => {
   server.close();
-  await Promise.all([secrets.close(), bus.close(), standIn?.close()]);
+  await Promise.all([secrets.close(), bus.close(), ledger.close(), standIn?.close()]);
   process.exit(0);
 };
 process.on('SIGINT', stop);

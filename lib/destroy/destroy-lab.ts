@@ -2,16 +2,30 @@ import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
 import { UpstreamError } from '../errors.ts';
 import { deleteStoredKey } from '../key-store.ts';
-import { findLabKeys, type LabKeys, type LabSummary, labKeysOf, summariseLab } from '../lab/lab-keys.ts';
+import {
+  type LabAlias,
+  type LabSummary,
+  labKeysOf,
+  lookUpLabAliases,
+  summariseKeys,
+} from '../lab/lab-keys.ts';
+import { deleteLegacyUsersList, readLegacyUsers } from '../lab/legacy-users-list.ts';
+import { type Lifecycle, refuseStaleEvent } from '../lab/lifecycle.ts';
+import { knownLab, type LabLedger } from '../ledger/lab-ledger.ts';
+import type { KeyEntry, LedgerLab } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import { deleteKeysFromDatabase } from '../litellm-db/direct-delete.ts';
 import { log } from '../log.ts';
 import type { DestroyRequest } from './request.ts';
+import type { KeySpend } from './spend.ts';
 import { type KeyCheck, type KeyToVerify, verifyGone } from './verify-gone.ts';
 
 export interface DestroyDeps {
   readonly litellm: LiteLlmClient;
+  readonly ledger: LabLedger;
   readonly config: Pick<Config, 'keySecretPrefix' | 'litellm'>;
+  readonly lifecycle: Lifecycle;
+  readonly leaseOwner: string;
   /** LiteLLM's database, from the master-key secret; needed only for direct deletion. */
   readonly databaseUrl?: string;
   /** Epoch ms by which the work must be over. */
@@ -31,23 +45,60 @@ export interface DestroyedLab {
   readonly storedKeysDeleted: number;
   /** Keys under the lab's aliases that are not this lab's; left alone. */
   readonly untouched: number;
+  /** Keys with the lab's marker that this service has no record of; reported, left alone. */
+  readonly unrecorded: number;
+  readonly spend: readonly KeySpend[];
+  /** Lifetime spend where LiteLLM reports it, else this period's, summed over the keys. */
+  readonly totalSpend: number;
   /** The deleted keys as result events and metrics tell of them. */
   readonly summary: LabSummary;
 }
 
 /**
- * Delete every key of a lab (each user's, in a multi-user lab) and prove it: ask LiteLLM once per
- * alias, delete in one call, check each key, fall back to LiteLLM's database where allowed, and
- * only then drop the stored values and the users list. Anything short of proof is an error, never
- * a success: a retry finds the stored values still there.
+ * Delete every key of a lab (each user's, in a multi-user lab) and prove it, under the lab's
+ * lease: ask LiteLLM once per alias, read what each key spent, delete in one call, check each
+ * key, fall back to LiteLLM's database where allowed, and only then drop the stored values and
+ * leave a tombstone in the ledger. Anything short of proof is an error, never a success: a retry
+ * finds the stored values and the ledger's keys still there.
  */
 export async function destroyLab(request: DestroyRequest, deps: DestroyDeps): Promise<DestroyedLab> {
-  const { litellm, config } = deps;
-  const lab = await findLabKeys(request.guid, litellm, config);
-  const keys = labKeysOf(lab);
-  if (keys.length > 0) await deleteFromLiteLlm(lab, litellm);
+  const { guid } = request;
+  refuseStaleEvent('destroy', deps.lifecycle, knownLab(await deps.ledger.read(guid)));
+  const leased = await deps.ledger.lease(guid, deps.leaseOwner, deps.deadline);
+  try {
+    return await destroyLeased(request, leased, deps);
+  } catch (error) {
+    await deps.ledger
+      .release(guid, deps.leaseOwner)
+      .catch((failure: unknown) =>
+        log.warn('lease not released; it lapses at the deadline', { guid, err: failure }),
+      );
+    throw error;
+  }
+}
 
-  const toVerify = keysToVerify(lab);
+async function destroyLeased(request: DestroyRequest, ledger: LedgerLab, deps: DestroyDeps) {
+  const { guid } = request;
+  const { litellm, config } = deps;
+  const lab = knownLab(ledger);
+  refuseStaleEvent('destroy', deps.lifecycle, lab);
+  const legacy = lab === undefined ? await readLegacyUsers(config.keySecretPrefix, guid) : undefined;
+  const aliases = await lookUpLabAliases(
+    { guid, users: lab?.users ?? legacy?.users, recorded: ledger.keys, adopting: lab === undefined },
+    litellm,
+    config.keySecretPrefix,
+    config.litellm.maxConnections,
+  );
+  const keys = labKeysOf(aliases);
+  const spend = keys.map(({ alias, keyId, record }) => ({
+    alias,
+    keyId,
+    spend: record.spend ?? 0,
+    ...(record.total_spend === undefined ? {} : { totalSpend: record.total_spend }),
+  }));
+  if (keys.length > 0) await litellm.deleteKeys(keys.map((key) => key.keyId));
+
+  const toVerify = keysToVerify(aliases, ledger.keys);
   let checks = await verifyGone(toVerify, litellm, config.litellm.maxConnections);
   let databaseDeleted = 0;
   const survivors = checks.filter((check) => !check.gone);
@@ -55,10 +106,10 @@ export async function destroyLab(request: DestroyRequest, deps: DestroyDeps): Pr
     if (!deps.databaseUrl) {
       throw survivorsError(survivors, 'direct database deletion needs database_url in the master-key secret');
     }
-    databaseDeleted = await deleteFromDatabase(request.guid, survivors, deps.databaseUrl, deps.deadline);
+    databaseDeleted = await deleteFromDatabase(guid, survivors, deps.databaseUrl, deps.deadline);
     const again = toVerify.filter((key) => survivors.some((survivor) => survivor.keyId === key.keyId));
     const rechecked = await verifyGone(again, litellm, config.litellm.maxConnections);
-    checks = checks.map((check) => rechecked.find((again) => again.keyId === check.keyId) ?? check);
+    checks = checks.map((check) => rechecked.find((next) => next.keyId === check.keyId) ?? check);
   }
   const left = checks.filter((check) => !check.gone);
   if (left.length > 0) {
@@ -70,56 +121,62 @@ export async function destroyLab(request: DestroyRequest, deps: DestroyDeps): Pr
     );
   }
 
-  const stored = lab.aliases.filter((alias) => alias.stored);
+  const stored = aliases.filter((alias) => alias.stored);
   const deletedSecrets = await eachLimited(stored, config.litellm.maxConnections, (alias) =>
     deleteStoredKey(alias.secretName),
   );
-  // Last: until every user's key and stored value is gone, a retry needs the list to find them.
-  if (lab.roster) await deleteStoredKey(lab.roster.name);
+  const unrecorded = aliases.flatMap((alias) => alias.unrecorded);
+  if (unrecorded.length > 0) {
+    log.warn('keys with this lab’s marker that this service has no record of; left alone', {
+      guid,
+      aliases: [...new Set(unrecorded.map((record) => record.key_alias))],
+      key_ids: unrecorded.map((record) => record.token),
+    });
+  }
+  const totalSpend = spend.reduce((sum, key) => sum + (key.totalSpend ?? key.spend), 0);
+  // Last: until every key and stored value is gone, a retry needs the ledger to find them.
+  await deps.ledger.deleteKeys(ledger.keys);
+  await deps.ledger.release(guid, deps.leaseOwner, {
+    state: 'destroyed',
+    lastEventAt: deps.lifecycle.occurredAt.toISOString(),
+    destroyedAt: deps.lifecycle.occurredAt.toISOString(),
+    destroyedKeys: keys.length,
+    totalSpend,
+  });
+  if (legacy) await deleteLegacyUsersList(legacy);
   return {
-    guid: request.guid,
-    aliases: lab.aliases.map((alias) => alias.alias),
+    guid,
+    aliases: aliases.map((alias) => alias.alias),
     wasMissing: keys.length === 0,
     deletedKeys: keys.length,
     databaseDeleted,
     checks,
     storedKeysDeleted: deletedSecrets.filter(Boolean).length,
-    untouched: lab.aliases.reduce((sum, alias) => sum + alias.foreign.length, 0),
-    summary: summariseLab(lab),
+    untouched: aliases.reduce((sum, alias) => sum + alias.foreign.length + alias.unrecorded.length, 0),
+    unrecorded: unrecorded.length,
+    spend,
+    totalSpend,
+    summary: summariseKeys(
+      keys,
+      stored.flatMap((alias) => (alias.stored ? [alias.stored.arn] : [])),
+    ),
   };
 }
 
-/**
- * One `/key/delete`: by alias when only this lab's keys hold its aliases (that also catches a
- * duplicate LiteLLM's alias race slipped in since the lookup), by hash when anything else shares one.
- */
-async function deleteFromLiteLlm(lab: LabKeys, litellm: LiteLlmClient): Promise<void> {
-  const shared = lab.aliases.filter((alias) => alias.foreign.length > 0);
-  if (shared.length > 0) {
-    log.warn('alias shared with keys that are not this lab’s; deleting this lab’s keys by hash', {
-      guid: lab.guid,
-      aliases: shared.map((alias) => alias.alias),
-      untouched: shared.reduce((sum, alias) => sum + alias.foreign.length, 0),
-    });
-    await litellm.deleteKeys(labKeysOf(lab).map((key) => key.keyId));
-    return;
-  }
-  const held = lab.aliases.filter((alias) => alias.keys.length > 0).map((alias) => alias.alias);
-  await litellm.deleteKeysByAlias(held);
-}
-
-/** Every key of the lab LiteLLM listed, plus each stored value whose key was not listed. */
-function keysToVerify(lab: LabKeys): KeyToVerify[] {
-  const keys: KeyToVerify[] = labKeysOf(lab).map(({ alias, keyId, value }) => ({
+/** Every key of the lab LiteLLM listed, each stored value whose key was not listed, and each recorded key not listed. */
+function keysToVerify(aliases: readonly LabAlias[], recorded: readonly KeyEntry[]): KeyToVerify[] {
+  const keys: KeyToVerify[] = labKeysOf(aliases).map(({ alias, keyId, value }) => ({
     alias,
     keyId,
     ...(value ? { value } : {}),
   }));
-  for (const { alias, stored } of lab.aliases) {
-    if (stored && !keys.some((key) => key.keyId === stored.keyId)) {
-      keys.push({ alias, keyId: stored.keyId, value: stored.value });
-    }
+  const add = (key: KeyToVerify) => {
+    if (!keys.some((known) => known.keyId === key.keyId)) keys.push(key);
+  };
+  for (const { alias, stored } of aliases) {
+    if (stored) add({ alias, keyId: stored.keyId, value: stored.value });
   }
+  for (const entry of recorded) add({ alias: entry.alias, keyId: entry.keyId });
   return keys;
 }
 

@@ -1,4 +1,5 @@
 import type { DestroyedLab } from './destroy-lab.ts';
+import { spendOf } from './spend.ts';
 
 const CACHE_NOTE =
   'LiteLLM replicas that had cached a key may accept it until their auth cache lapses (60 s by default)';
@@ -17,6 +18,9 @@ export function destroyResponse(lab: DestroyedLab): Record<string, unknown> {
     database_deleted_keys: lab.databaseDeleted,
     stored_keys_deleted: lab.storedKeysDeleted,
     untouched_keys: lab.untouched,
+    ...(lab.unrecorded > 0 ? { unrecorded_keys: lab.unrecorded } : {}),
+    spend: lab.spend.map(spendOf),
+    total_spend: lab.totalSpend,
     verification: lab.checks.map((check) => ({
       litellm_key_alias: check.alias,
       litellm_key_id: check.keyId,

@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
 import type { DestroyedLab } from '../destroy/destroy-lab.ts';
+import { spendOf } from '../destroy/spend.ts';
 import { formatExpiry } from '../duration.ts';
 import { type HttpError, UnavailableError } from '../errors.ts';
 import type { ExtendedLab } from '../extend/extend-lab.ts';
@@ -68,6 +69,8 @@ export function destroyedEvent(lab: DestroyedLab, trigger: Trigger): BusEvent {
       deleted_keys: lab.deletedKeys,
       was_missing: lab.wasMissing,
       litellm_key_ids: lab.checks.map((check) => check.keyId),
+      spend: lab.spend.map(spendOf),
+      total_spend: lab.totalSpend,
     },
   };
 }
@@ -77,9 +80,9 @@ export function extendedEvent(lab: ExtendedLab, trigger: Trigger): BusEvent {
   const facts = {
     guid: lab.guid,
     aliases: lab.keys.map((key) => key.alias),
-    models: lab.summary.models,
+    models: lab.models,
     expires: expiries.length > 0 ? new Date(Math.max(...expiries)) : undefined,
-    secretArns: lab.summary.secretArns,
+    secretArns: lab.keys.flatMap((key) => (key.secretArn ? [key.secretArn] : [])),
   };
   return {
     detailType: RESULT_TYPES.extended,
@@ -109,6 +112,7 @@ export function failedEvent(
         detail: error.message,
         errors: error.errors,
       },
+      reason: error.problem,
       trigger: 'event',
     },
   };

@@ -1,8 +1,14 @@
 import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
-import { BadRequestError, NotFoundError } from '../errors.ts';
-import { expiryOf } from '../key-identity.ts';
-import { findLabKeys, type LabSummary, labKeysOf, summariseLab } from '../lab/lab-keys.ts';
+import { addDuration, parseDuration } from '../duration.ts';
+import { BadRequestError, NotFoundError, UnavailableError } from '../errors.ts';
+import { expiryOf, hashKey } from '../key-identity.ts';
+import { readStoredKey } from '../key-store.ts';
+import { adoptLegacyLab } from '../lab/adopt-legacy-lab.ts';
+import { type Lifecycle, refuseStaleEvent } from '../lab/lifecycle.ts';
+import type { KeyClaims } from '../ledger/key-claims.ts';
+import { knownLab, type LabLedger } from '../ledger/lab-ledger.ts';
+import type { KeyEntry, LedgerLab } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import { log } from '../log.ts';
 import type { ExtendRequest } from './request.ts';
@@ -12,6 +18,8 @@ export interface ExtendedKey {
   readonly user?: string;
   readonly keyId: string;
   readonly expires: Date | undefined;
+  readonly package: string;
+  readonly secretArn?: string;
 }
 
 export interface ExtendedLab {
@@ -19,8 +27,19 @@ export interface ExtendedLab {
   /** The term sent to LiteLLM: the request's duration, or the seconds left until its `expires`. */
   readonly duration: string;
   readonly keys: readonly ExtendedKey[];
-  /** The lab's keys as result events and metrics tell of them (expiry before the extension). */
-  readonly summary: LabSummary;
+  readonly models: readonly string[];
+}
+
+export interface ExtendDeps {
+  readonly litellm: LiteLlmClient;
+  readonly ledger: LabLedger;
+  readonly claims: KeyClaims;
+  readonly config: Pick<Config, 'keySecretPrefix' | 'litellm'>;
+  readonly lifecycle: Lifecycle;
+  readonly leaseOwner: string;
+  readonly deadline: number;
+  readonly target: string;
+  readonly now?: () => Date;
 }
 
 /** LiteLLM's /key/update takes only a duration from now, so an instant becomes whole seconds to it. */
@@ -33,37 +52,115 @@ function durationFor(request: ExtendRequest, now: Date): string {
   return `${seconds}s`;
 }
 
+function noKey(guid: string, lab?: { destroyedAt?: string }): NotFoundError {
+  return new NotFoundError(
+    lab?.destroyedAt ? `lab ${guid} has no key (destroyed at ${lab.destroyedAt})` : `lab ${guid} has no key`,
+  );
+}
+
 /**
  * Give every key of the lab (each user's, and expired ones too: LiteLLM revives them) the new
- * term. Only the duration is sent, so metadata, models and budget stay exactly as they were.
+ * term, under the lab's lease. Each key's new expiry is written to the ledger first, and only
+ * while no sweep holds the key, so a key the sweep is deleting is either kept (the sweep sees the
+ * new expiry) or reported gone, never extended and deleted. Only the duration is sent to LiteLLM,
+ * so metadata, models and budget stay exactly as they were.
  */
-export async function extendLab(
-  request: ExtendRequest,
-  litellm: LiteLlmClient,
-  config: Pick<Config, 'keySecretPrefix' | 'litellm'>,
-  now: () => Date = () => new Date(),
-): Promise<ExtendedLab> {
-  const lab = await findLabKeys(request.guid, litellm, config);
-  const keys = labKeysOf(lab);
-  if (keys.length === 0) throw new NotFoundError(`lab ${request.guid} has no key`);
-  const duration = durationFor(request, now());
-  const updated = await eachLimited(keys, config.litellm.maxConnections, async (key) => {
-    if (!key.value) {
-      log.warn('extending by hash: LiteLLM keeps the old expiry in its auth cache until the entry lapses', {
-        alias: key.alias,
-        key_id: key.keyId,
-      });
-    }
-    const record = await litellm.extendKey(key.value ?? key.keyId, duration);
-    if (!record) return undefined; // deleted since it was listed
-    return {
-      alias: key.alias,
-      ...(key.user ? { user: key.user } : {}),
-      keyId: key.keyId,
-      expires: expiryOf(record),
-    };
+export async function extendLab(request: ExtendRequest, deps: ExtendDeps): Promise<ExtendedLab> {
+  const first = knownLab(await deps.ledger.read(request.guid));
+  refuseStaleEvent('extend', deps.lifecycle, first);
+  if (first?.state === 'destroyed') throw noKey(request.guid, first);
+  const leased = await deps.ledger.lease(request.guid, deps.leaseOwner, deps.deadline);
+  try {
+    return await extendLeased(request, leased, deps);
+  } catch (error) {
+    await deps.ledger
+      .release(request.guid, deps.leaseOwner)
+      .catch((failure: unknown) =>
+        log.warn('lease not released; it lapses at the deadline', { guid: request.guid, err: failure }),
+      );
+    throw error;
+  }
+}
+
+async function extendLeased(request: ExtendRequest, ledger: LedgerLab, deps: ExtendDeps) {
+  const { guid } = request;
+  const lab = knownLab(ledger);
+  refuseStaleEvent('extend', deps.lifecycle, lab);
+  if (lab?.state === 'destroyed') throw noKey(guid, lab);
+  const recorded = lab ? ledger.keys : await adoptLegacyLab(guid, deps);
+  const now = (deps.now ?? (() => new Date()))();
+  const duration = durationFor(request, now);
+  // One read first: nothing is written before LiteLLM has shown it takes our master key, and a
+  // recorded key it no longer holds leaves the ledger instead of failing the extend.
+  const held = await deps.litellm.getKeysInfo(recorded.map((entry) => entry.keyId));
+  const vanished = recorded.filter((entry) => !held.has(entry.keyId));
+  if (vanished.length > 0) await deps.ledger.deleteKeys(vanished);
+  const entries = recorded.filter((entry) => held.has(entry.keyId));
+  if (entries.length === 0) throw noKey(guid);
+  const parsed = parseDuration(duration);
+  const intended = (parsed ? addDuration(now, parsed) : now).toISOString();
+  const updated = await eachLimited(entries, deps.config.litellm.maxConnections, (entry) =>
+    extendKey(entry, duration, intended, deps),
+  );
+  const keys = updated.filter((key): key is ExtendedKey => key !== undefined);
+  if (keys.length === 0) throw noKey(guid);
+  const expiries = keys.flatMap((key) => (key.expires ? [key.expires.toISOString()] : [])).sort();
+  await deps.ledger.release(guid, deps.leaseOwner, {
+    state: 'active',
+    lastEventAt: deps.lifecycle.occurredAt.toISOString(),
+    ...(expiries.length > 0 ? { expiresAt: expiries.at(-1) } : {}),
   });
-  const extended = updated.filter((key): key is ExtendedKey => key !== undefined);
-  if (extended.length === 0) throw new NotFoundError(`lab ${request.guid} has no key`);
-  return { guid: request.guid, duration, keys: extended, summary: summariseLab(lab) };
+  return { guid, duration, keys, models: lab?.models ?? [] };
+}
+
+async function extendKey(
+  entry: KeyEntry,
+  duration: string,
+  intended: string,
+  deps: ExtendDeps,
+): Promise<ExtendedKey | undefined> {
+  const claimed = await deps.claims.setExpiryAfterSweep(entry, intended, deps.deadline - 2000);
+  if (claimed.outcome === 'swept') return undefined;
+  if (claimed.outcome !== 'set') {
+    throw new UnavailableError(`the sweep is deleting ${entry.alias}; retry shortly`, 5);
+  }
+  try {
+    return await updateKey(claimed.entry, duration, deps);
+  } catch (error) {
+    // LiteLLM kept the old expiry: so does the ledger.
+    await deps.ledger.putKey(entry).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function updateKey(
+  entry: KeyEntry,
+  duration: string,
+  deps: ExtendDeps,
+): Promise<ExtendedKey | undefined> {
+  const stored = await readStoredKey(entry.secretName);
+  const value =
+    stored.state === 'present' && hashKey(stored.value) === entry.keyId ? stored.value : undefined;
+  if (!value) {
+    log.warn('extending by hash: LiteLLM keeps the old expiry in its auth cache until the entry lapses', {
+      alias: entry.alias,
+      key_id: entry.keyId,
+    });
+  }
+  const record = await deps.litellm.extendKey(value ?? entry.keyId, duration);
+  if (!record) {
+    // Deleted since it was recorded: the ledger forgets it.
+    await deps.ledger.deleteKeys([entry]);
+    return undefined;
+  }
+  const expires = expiryOf(record);
+  await deps.ledger.putKey({ ...entry, ...(expires ? { expiresAt: expires.toISOString() } : {}) });
+  return {
+    alias: entry.alias,
+    ...(entry.user ? { user: entry.user } : {}),
+    keyId: entry.keyId,
+    expires,
+    package: entry.package,
+    ...(stored.state === 'present' && value ? { secretArn: stored.arn } : {}),
+  };
 }

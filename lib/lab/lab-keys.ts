@@ -1,10 +1,9 @@
 import { eachLimited } from '../concurrency.ts';
-import type { Config } from '../config.ts';
 import { expiryOf, hashKey, isLabKey, keyAlias, keySecretName } from '../key-identity.ts';
 import { readStoredKey } from '../key-store.ts';
+import type { KeyEntry } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import type { KeyRecord } from '../litellm/types.ts';
-import { type Roster, readRoster } from './roster.ts';
 
 /** A key of the lab as LiteLLM holds it, with its raw value when Secrets Manager has it. */
 export interface LabKey {
@@ -17,88 +16,100 @@ export interface LabKey {
   readonly value?: string;
 }
 
-/** One alias of the lab: its stored key (if any), this lab's keys under it and anything else holding it. */
+/** One alias of the lab: its stored value (if any), its keys and what else holds it. */
 export interface LabAlias {
   readonly alias: string;
   readonly user?: string;
   readonly secretName: string;
   readonly stored?: { readonly value: string; readonly keyId: string; readonly arn: string };
+  /** Keys of this lab: recorded in the ledger, holding the stored value, or (a lab from before the ledger) carrying its marker. */
   readonly keys: readonly LabKey[];
-  /** Keys under the alias that are not this lab's (no marker, another guid): never touched. */
+  /** Keys with this lab's marker that this service has no record of: reported, never touched. */
+  readonly unrecorded: readonly KeyRecord[];
+  /** Keys of other labs or systems under the alias: never touched. */
   readonly foreign: readonly KeyRecord[];
 }
 
-export interface LabKeys {
+export interface AliasLookup {
   readonly guid: string;
-  readonly aliases: readonly LabAlias[];
-  /** The users list of a multi-user lab. */
-  readonly roster?: Roster;
+  /** Users of a multi-user lab; undefined for a single-user lab. */
+  readonly users?: readonly string[];
+  /** Keys the ledger records for the lab. */
+  readonly recorded: readonly KeyEntry[];
+  /** The lab predates the ledger: keys with its marker count as its own. */
+  readonly adopting: boolean;
 }
 
-/** What LiteLLM and Secrets Manager hold under one alias of the lab. */
+/** What LiteLLM and Secrets Manager hold under one alias of the lab, sorted by whose it is. */
 async function lookUpAlias(
-  guid: string,
+  lookup: AliasLookup,
   user: string | undefined,
   litellm: LiteLlmClient,
   prefix: string,
 ): Promise<LabAlias> {
+  const { guid } = lookup;
   const alias = keyAlias(guid, user);
   const secretName = keySecretName(prefix, alias);
   const [stored, holders] = await Promise.all([readStoredKey(secretName), litellm.listKeysByAlias(alias)]);
+  const storedKeyId = stored.state === 'present' ? hashKey(stored.value) : undefined;
+  const recorded = new Set(lookup.recorded.map((entry) => entry.keyId));
   const keys: LabKey[] = [];
+  const unrecorded: KeyRecord[] = [];
   const foreign: KeyRecord[] = [];
   for (const record of holders) {
-    if (record.token && isLabKey(record, guid, user)) {
-      keys.push({ alias, ...(user ? { user } : {}), keyId: record.token, record });
+    const token = record.token ?? '';
+    const marked = isLabKey(record, guid, user);
+    if (recorded.has(token) || (marked && (token === storedKeyId || lookup.adopting))) {
+      const value = token === storedKeyId && stored.state === 'present' ? stored.value : undefined;
+      keys.push({ alias, ...(user ? { user } : {}), keyId: token, record, ...(value ? { value } : {}) });
+    } else if (marked) {
+      unrecorded.push(record);
     } else {
       foreign.push(record);
     }
   }
-  const storedKey =
-    stored.state === 'present'
-      ? { value: stored.value, keyId: hashKey(stored.value), arn: stored.arn }
-      : undefined;
   // Lab `a-user1` and user `user1` of lab `a` share a name: a value whose key is another lab's is not ours.
   const ours =
-    storedKey && !foreign.some((record) => record.token === storedKey.keyId) ? storedKey : undefined;
+    stored.state === 'present' && storedKeyId && !foreign.some((record) => record.token === storedKeyId)
+      ? { value: stored.value, keyId: storedKeyId, arn: stored.arn }
+      : undefined;
   return {
     alias,
     ...(user ? { user } : {}),
     secretName,
     ...(ours ? { stored: ours } : {}),
-    keys: keys.map((key) => (key.keyId === ours?.keyId ? { ...key, value: ours.value } : key)),
+    keys,
+    unrecorded,
     foreign,
   };
 }
 
 /**
- * What LiteLLM and Secrets Manager hold for a lab: one exact-alias `/key/list` call and one secret
- * read per alias (the lab's, and each user's in its roster), whatever the number of keys in LiteLLM.
+ * What LiteLLM and Secrets Manager hold under each alias of a lab: one exact-alias `/key/list` call
+ * and one secret read per alias, whatever the number of keys in LiteLLM. A lab from before the
+ * ledger is looked up under its lab-wide alias too, whatever its users.
  */
-export async function findLabKeys(
-  guid: string,
+export async function lookUpLabAliases(
+  lookup: AliasLookup,
   litellm: LiteLlmClient,
-  config: Pick<Config, 'keySecretPrefix' | 'litellm'>,
-): Promise<LabKeys> {
-  const prefix = config.keySecretPrefix;
-  const [roster, labWide] = await Promise.all([
-    readRoster(prefix, guid),
-    lookUpAlias(guid, undefined, litellm, prefix),
-  ]);
-  const perUser = await eachLimited(roster?.users ?? [], config.litellm.maxConnections, (user) =>
-    lookUpAlias(guid, user, litellm, prefix),
+  prefix: string,
+  concurrency: number,
+): Promise<LabAlias[]> {
+  const users: (string | undefined)[] = lookup.users ? [...lookup.users] : [undefined];
+  if (lookup.adopting && lookup.users) users.unshift(undefined);
+  const aliases = await eachLimited(users, concurrency, (user) => lookUpAlias(lookup, user, litellm, prefix));
+  // A multi-user lab has no lab-wide key; that alias counts only if something of the lab is there.
+  return aliases.filter(
+    (entry) => entry.user !== undefined || !lookup.users || entry.keys.length > 0 || entry.stored,
   );
-  // A multi-user lab has no lab-wide key; its alias counts only if something of the lab is there.
-  const withLabWide = !roster || labWide.keys.length > 0 || labWide.stored !== undefined;
-  return { guid, aliases: [...(withLabWide ? [labWide] : []), ...perUser], ...(roster ? { roster } : {}) };
 }
 
-export function labKeysOf(lab: LabKeys): LabKey[] {
-  return lab.aliases.flatMap((alias) => alias.keys);
+export function labKeysOf(aliases: readonly LabAlias[]): LabKey[] {
+  return aliases.flatMap((alias) => alias.keys);
 }
 
 /** The package a key was made for, as its metadata records it. */
-export function packageOf(record: KeyRecord): string {
+export function packageOfKey(record: KeyRecord): string {
   const name = record.metadata?.package;
   return typeof name === 'string' && name ? name : 'unknown';
 }
@@ -113,15 +124,14 @@ export interface LabSummary {
   readonly packages: ReadonlyMap<string, number>;
 }
 
-export function summariseLab(lab: LabKeys): LabSummary {
-  const keys = labKeysOf(lab);
+export function summariseKeys(keys: readonly LabKey[], secretArns: readonly string[]): LabSummary {
   const expiries = keys.map((key) => expiryOf(key.record)?.getTime()).filter((t) => t !== undefined);
   return {
     models: [...new Set(keys.flatMap((key) => key.record.models))],
     expires: expiries.length > 0 ? new Date(Math.max(...expiries)) : undefined,
-    secretArns: lab.aliases.flatMap((alias) => (alias.stored ? [alias.stored.arn] : [])),
+    secretArns,
     packages: keys.reduce(
-      (counts, key) => counts.set(packageOf(key.record), (counts.get(packageOf(key.record)) ?? 0) + 1),
+      (counts, key) => counts.set(packageOfKey(key.record), (counts.get(packageOfKey(key.record)) ?? 0) + 1),
       new Map<string, number>(),
     ),
   };

@@ -14,6 +14,8 @@ import type {
 
 /** LiteLLM's largest /key/list page. */
 export const MAX_PAGE_SIZE = 100;
+/** Keys per `/v2/key/info` call: two delete batches, so a sweep can re-read one and verify another at once. */
+const BULK_INFO_SIZE = 250;
 
 function asObject(body: unknown, endpoint: string): Record<string, unknown> {
   if (body && typeof body === 'object' && !Array.isArray(body)) return body as Record<string, unknown>;
@@ -76,6 +78,25 @@ export class LiteLlmClient {
       if (isFault(error, 'key-not-found')) return { state: 'unknown' };
       throw error;
     }
+  }
+
+  /**
+   * Many keys by hash in one call per 250 (`POST /v2/key/info`, admin only, in every supported
+   * release); keys LiteLLM does not hold, or reports deleted, are absent from the map.
+   */
+  async getKeysInfo(keyIds: readonly string[]): Promise<Map<string, KeyRecord>> {
+    const found = new Map<string, KeyRecord>();
+    for (let start = 0; start < keyIds.length; start += BULK_INFO_SIZE) {
+      const keys = keyIds.slice(start, start + BULK_INFO_SIZE);
+      const { body } = await this.transport.call({ method: 'POST', path: '/v2/key/info', body: { keys } });
+      const info = asObject(body, 'POST /v2/key/info').info;
+      if (!Array.isArray(info)) throw unexpectedBody('POST /v2/key/info', 'no info list');
+      for (const row of info) {
+        const record = asKeyRecord(row, 'POST /v2/key/info');
+        if (record.token && !isDeleted(row as Record<string, unknown>)) found.set(record.token, record);
+      }
+    }
+    return found;
   }
 
   /**

@@ -1,13 +1,22 @@
 import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
+import { addDuration, parseDuration } from '../duration.ts';
 import { BadRequestError } from '../errors.ts';
-import { recordRoster } from '../lab/roster.ts';
+import { hashKey, isExpired } from '../key-identity.ts';
+import { readStoredKey } from '../key-store.ts';
+import { readLegacyUsers } from '../lab/legacy-users-list.ts';
+import { isLive, type Lifecycle, refuseStaleEvent } from '../lab/lifecycle.ts';
+import type { KeyClaims } from '../ledger/key-claims.ts';
+import { knownLab, type LabLedger, type NewGeneration } from '../ledger/lab-ledger.ts';
+import type { KeyEntry, LedgerLab } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import { unsupportedRelease } from '../litellm/errors.ts';
 import { OLDEST_SUPPORTED } from '../litellm/release.ts';
 import { isServed } from '../litellm/served-models.ts';
+import { log } from '../log.ts';
+import { refuseDifferentLab } from './differences.ts';
 import { type EnsuredKey, ensureKey } from './ensure-key.ts';
-import { keySpecFor } from './key-spec.ts';
+import { type KeySpec, keySpecFor } from './key-spec.ts';
 import type { ProvisionRequest } from './request.ts';
 
 export interface LabKeys {
@@ -15,6 +24,20 @@ export interface LabKeys {
   readonly keys: readonly EnsuredKey[];
   /** True when this call created at least one key (HTTP 201), false for a pure replay (200). */
   readonly created: boolean;
+}
+
+export interface ProvisionDeps {
+  readonly litellm: LiteLlmClient;
+  readonly ledger: LabLedger;
+  readonly claims: KeyClaims;
+  readonly config: Pick<Config, 'keySecretPrefix' | 'labUserDomain' | 'litellm'>;
+  readonly lifecycle: Lifecycle;
+  /** Who holds the lab's lease while this call works (unique per invocation). */
+  readonly leaseOwner: string;
+  /** Epoch ms by which the work must be over. */
+  readonly deadline: number;
+  /** The LiteLLM proxy the lab's keys go to. */
+  readonly target: string;
 }
 
 /** Fails with 400 naming every model the proxy does not serve; asked once per request. */
@@ -34,30 +57,161 @@ function modelCheck(litellm: LiteLlmClient, request: ProvisionRequest): () => Pr
   };
 }
 
+/** The requests's checks against what the ledger holds; a stale event or a different lab is refused. */
+function refuseInvalid(request: ProvisionRequest, ledger: LedgerLab, deps: ProvisionDeps): void {
+  const lab = knownLab(ledger);
+  refuseStaleEvent('provision', deps.lifecycle, lab);
+  if (isLive(lab)) refuseDifferentLab(request, lab);
+}
+
 /**
- * Make every key of a lab (one, or one per user) or fail as a whole. After a failure no further
- * user's key is started (LiteLLM is likely down; the caller hears so at once); a retry makes the
- * keys still missing and returns the same values for those already made. A multi-user lab's
- * users are recorded first, so that destroy finds every key that may exist, whatever happens after.
+ * The same keys again, when the lab is live with every key the request names and LiteLLM agrees:
+ * no lease, no write. Undefined when anything is missing, expired or unknown to LiteLLM.
  */
-export async function provisionLab(
-  request: ProvisionRequest,
-  litellm: LiteLlmClient,
-  config: Pick<Config, 'keySecretPrefix' | 'labUserDomain' | 'litellm'>,
-): Promise<LabKeys> {
-  const release = await litellm.release();
+async function replay(request: ProvisionRequest, ledger: LedgerLab, deps: ProvisionDeps) {
+  const lab = knownLab(ledger);
+  if (lab?.state !== 'active') return undefined;
+  const specs = specsOf(request, deps);
+  const entries = specs.map((spec) => ledger.keys.find((entry) => entry.alias === spec.alias));
+  if (entries.some((entry) => !entry?.expiresAt || entry.expiresAt <= new Date().toISOString()))
+    return undefined;
+  const [stored, records] = await Promise.all([
+    eachLimited(specs, deps.config.litellm.maxConnections, (spec) => readStoredKey(spec.secretName)),
+    deps.litellm.getKeysInfo(entries.map((entry) => entry?.keyId ?? '')),
+  ]);
+  const keys: EnsuredKey[] = [];
+  for (const [index, spec] of specs.entries()) {
+    const value = stored[index];
+    const entry = entries[index];
+    if (value?.state !== 'present' || !entry || hashKey(value.value) !== entry.keyId) return undefined;
+    const record = records.get(entry.keyId);
+    if (!record || isExpired(record, new Date())) return undefined;
+    const metadata = record.metadata ?? {};
+    keys.push({
+      spec,
+      value: value.value,
+      keyId: entry.keyId,
+      secretArn: value.arn,
+      models: record.models,
+      duration: typeof metadata.duration === 'string' ? metadata.duration : spec.duration,
+      packageName: typeof metadata.package === 'string' ? metadata.package : spec.packageName,
+      expires: entry.expiresAt ? new Date(entry.expiresAt) : undefined,
+      created: false,
+      replacedExpired: false,
+    });
+  }
+  return { guid: request.guid, keys, created: false };
+}
+
+function specsOf(request: ProvisionRequest, deps: ProvisionDeps, users = request.users): KeySpec[] {
+  return (users ?? [undefined]).map((user) => keySpecFor(request, deps.config, user));
+}
+
+/**
+ * Make every key of a lab (one, or one per user) or fail as a whole, under the lab's lease: of
+ * concurrent provisions exactly one makes each key (201) and the others get the same values (200),
+ * and no destroy or extend of the lab runs meanwhile. After a failure no further user's key is
+ * started; a retry makes the keys still missing and returns the same values for those made.
+ */
+export async function provisionLab(request: ProvisionRequest, deps: ProvisionDeps): Promise<LabKeys> {
+  const release = await deps.litellm.release();
   if (release.verdict === 'older') throw unsupportedRelease(release.version ?? 'unknown', OLDEST_SUPPORTED);
-  const checkModels = modelCheck(litellm, request);
-  const { users } = request;
-  if (users) await recordRoster(config.keySecretPrefix, request.guid, users, { beforeWrite: checkModels });
-  const specs = (users ?? [undefined]).map((user) => keySpecFor(request, config, user));
-  const keys = await eachLimited(
-    specs,
-    config.litellm.maxConnections,
-    (spec) => ensureKey(spec, { litellm, checkModels }),
-    {
-      stopAfterFailure: true,
+  const first = await deps.ledger.read(request.guid);
+  refuseInvalid(request, first, deps);
+  const replayed = await replay(request, first, deps);
+  if (replayed) return replayed;
+  const lease = await deps.ledger.leaseUnlessSettled(
+    request.guid,
+    deps.leaseOwner,
+    deps.deadline,
+    async (now) => {
+      refuseInvalid(request, now, deps);
+      return replay(request, now, deps);
     },
   );
-  return { guid: request.guid, keys, created: keys.some((key) => key.created || key.replacedExpired) };
+  if ('settled' in lease) return lease.settled;
+  try {
+    refuseInvalid(request, lease.leased, deps);
+    return await provisionLeased(request, lease.leased, deps);
+  } catch (error) {
+    await deps.ledger
+      .release(request.guid, deps.leaseOwner)
+      .catch((failure: unknown) =>
+        log.warn('lease not released; it lapses at the deadline', { guid: request.guid, err: failure }),
+      );
+    throw error;
+  }
+}
+
+async function provisionLeased(request: ProvisionRequest, ledger: LedgerLab, deps: ProvisionDeps) {
+  const { guid } = request;
+  const lab = knownLab(ledger);
+  const checkModels = modelCheck(deps.litellm, request);
+  // A lab the ledger has never seen may predate it: its users list, if any, names its keys.
+  const adopting = lab === undefined;
+  const legacyUsers = adopting ? await readLegacyUsers(deps.config.keySecretPrefix, guid) : undefined;
+  const known = isLive(lab) ? lab.users : legacyUsers?.users;
+  const users = request.users ? [...new Set([...(known ?? []), ...request.users])] : undefined;
+  let generation: NewGeneration | undefined;
+  if (!isLive(lab)) {
+    // Nothing is written before the request is known to be good.
+    await checkModels();
+    const duration = parseDuration(request.duration);
+    generation = {
+      ...(users ? { users } : {}),
+      package: request.packageName,
+      models: request.models,
+      maxBudget: request.maxBudget,
+      duration: request.duration,
+      ...(users ? {} : { userId: request.userId }),
+      target: deps.target,
+      client: deps.lifecycle.client,
+      startedAt: deps.lifecycle.occurredAt.toISOString(),
+      expiresAt: (duration ? addDuration(new Date(), duration) : new Date()).toISOString(),
+      ...(adopting ? { adopted: true } : {}),
+    };
+    // A multi-user lab's users are recorded before any of their keys exists, so a destroy finds
+    // every key that may exist; a single-user lab's one alias is always looked at.
+    if (users) await deps.ledger.startGeneration(guid, deps.leaseOwner, generation);
+  } else if (users && users.length !== lab.users?.length) {
+    await checkModels();
+    // Recorded before any new user's key exists, so a destroy finds every key that may exist.
+    await deps.ledger.setUsers(guid, deps.leaseOwner, users);
+  }
+  // A key the sweep is deleting is left to it: its value may be deleted any moment.
+  const entries = isLive(lab)
+    ? (
+        await Promise.all(ledger.keys.map((entry) => deps.claims.awaitSweep(entry, deps.deadline - 2000)))
+      ).filter((entry): entry is KeyEntry => entry !== undefined)
+    : [];
+  const keys = await eachLimited(
+    specsOf(request, deps),
+    deps.config.litellm.maxConnections,
+    (spec) =>
+      ensureKey(
+        spec,
+        entries.find((entry) => entry.alias === spec.alias),
+        { litellm: deps.litellm, ledger: deps.ledger, checkModels, adopting },
+      ),
+    { stopAfterFailure: true },
+  ).catch(async (error: unknown) => {
+    // A key may exist now: the lab is recorded as provisioning, so a retry knows it is not from before the ledger.
+    if (generation && !users) {
+      await deps.ledger.startGeneration(guid, deps.leaseOwner, generation).catch(() => undefined);
+    }
+    throw error;
+  });
+  const expiries = keys.flatMap((key) => (key.expires ? [key.expires.toISOString()] : []));
+  await deps.ledger.release(
+    guid,
+    deps.leaseOwner,
+    {
+      state: 'active',
+      lastEventAt: deps.lifecycle.occurredAt.toISOString(),
+      ...(expiries.length > 0 ? { expiresAt: expiries.sort().at(-1) } : {}),
+      ...(users ? { users } : {}),
+    },
+    users ? undefined : generation,
+  );
+  return { guid, keys, created: keys.some((key) => key.created) };
 }

@@ -23,6 +23,8 @@ export interface ProvisionRequest {
 }
 
 const MAX_USERS = 200;
+const MIN_BUDGET = 0.000001;
+const MAX_BUDGET = 1_000_000_000;
 
 const fields = {
   guid: guidSchema,
@@ -57,7 +59,14 @@ const fields = {
     .string({ error: 'must be a string' })
     .regex(USER_BASE_PATTERN, 'must be 1-37 lowercase letters, digits or "-", not starting with "-"')
     .optional(),
-  max_budget: z.number({ error: 'must be a number or null' }).nonnegative().finite().nullable().optional(),
+  // USD to the millionth, as DynamoDB keeps numbers of 1e-130 and up and LiteLLM counts spend in floats.
+  max_budget: z
+    .number({ error: 'must be a number or null' })
+    .nonnegative()
+    .max(MAX_BUDGET, `must be at most ${MAX_BUDGET}`)
+    .refine((budget) => budget === 0 || budget >= MIN_BUDGET, `must be 0 or at least ${MIN_BUDGET}`)
+    .nullable()
+    .optional(),
   metadata: z
     .record(
       z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'names are 1-64 of letters, digits, _ . : -'),

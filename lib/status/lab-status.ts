@@ -1,41 +1,101 @@
+import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
 import { formatExpiry } from '../duration.ts';
 import { NotFoundError } from '../errors.ts';
-import { expiryOf, isExpired } from '../key-identity.ts';
-import { findLabKeys, labKeysOf } from '../lab/lab-keys.ts';
+import { expiryOf, hashKey, isExpired } from '../key-identity.ts';
+import { readStoredKey } from '../key-store.ts';
+import { type LabKey, labKeysOf, lookUpLabAliases } from '../lab/lab-keys.ts';
+import { readLegacyUsers } from '../lab/legacy-users-list.ts';
+import { knownLab, type LabLedger } from '../ledger/lab-ledger.ts';
+import type { LabRecord } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
+
+export interface StatusDeps {
+  readonly litellm: LiteLlmClient;
+  readonly ledger: LabLedger;
+  readonly config: Pick<Config, 'keySecretPrefix' | 'litellm'>;
+  readonly now?: Date;
+}
+
+interface StatusKey extends LabKey {
+  readonly secretArn?: string;
+}
+
+/** The keys the ledger records for a live lab, as LiteLLM holds them now (one call), with their stored values. */
+async function recordedKeys(guid: string, deps: StatusDeps): Promise<{ lab?: LabRecord; keys: StatusKey[] }> {
+  const ledger = await deps.ledger.read(guid);
+  const lab = knownLab(ledger);
+  if (!lab) return { keys: await legacyKeys(guid, deps) };
+  if (lab.state === 'destroyed' || ledger.keys.length === 0) return { lab, keys: [] };
+  const [records, stored] = await Promise.all([
+    deps.litellm.getKeysInfo(ledger.keys.map((entry) => entry.keyId)),
+    eachLimited(ledger.keys, deps.config.litellm.maxConnections, (entry) => readStoredKey(entry.secretName)),
+  ]);
+  const keys = ledger.keys.flatMap((entry, index): StatusKey[] => {
+    const record = records.get(entry.keyId);
+    if (!record) return [];
+    const value = stored[index];
+    const held = value?.state === 'present' && hashKey(value.value) === entry.keyId ? value : undefined;
+    return [
+      {
+        alias: entry.alias,
+        ...(entry.user ? { user: entry.user } : {}),
+        keyId: entry.keyId,
+        record,
+        ...(held ? { value: held.value, secretArn: held.arn } : {}),
+      },
+    ];
+  });
+  return { lab, keys };
+}
+
+/** A lab from before the ledger: what LiteLLM and Secrets Manager hold under its aliases (read only). */
+async function legacyKeys(guid: string, deps: StatusDeps): Promise<StatusKey[]> {
+  const legacy = await readLegacyUsers(deps.config.keySecretPrefix, guid);
+  const aliases = await lookUpLabAliases(
+    { guid, ...(legacy ? { users: legacy.users } : {}), recorded: [], adopting: true },
+    deps.litellm,
+    deps.config.keySecretPrefix,
+    deps.config.litellm.maxConnections,
+  );
+  return labKeysOf(aliases).map((key) => {
+    const arn = aliases.find((alias) => alias.alias === key.alias)?.stored?.arn;
+    return key.value && arn ? { ...key, secretArn: arn } : key;
+  });
+}
 
 /**
  * `GET /keys/{guid}`: every key of the lab (each user's, in a multi-user lab) as LiteLLM holds it,
  * expired ones included; 404 when none.
  */
-export async function labStatus(
-  guid: string,
-  litellm: LiteLlmClient,
-  config: Pick<Config, 'keySecretPrefix' | 'litellm'>,
-  now = new Date(),
-): Promise<Record<string, unknown>> {
-  const lab = await findLabKeys(guid, litellm, config);
-  const keys = labKeysOf(lab);
-  if (keys.length === 0) throw new NotFoundError(`lab ${guid} has no key`);
+export async function labStatus(guid: string, deps: StatusDeps): Promise<Record<string, unknown>> {
+  const now = deps.now ?? new Date();
+  const { lab, keys } = await recordedKeys(guid, deps);
+  if (keys.length === 0) {
+    throw new NotFoundError(
+      lab?.state === 'destroyed'
+        ? `lab ${guid} has no key (destroyed at ${lab.destroyedAt})`
+        : `lab ${guid} has no key`,
+    );
+  }
   return {
     guid,
-    keys: keys.map(({ alias, user, keyId, record, value }) => {
-      const stored = lab.aliases.find((entry) => entry.alias === alias)?.stored;
-      return {
-        litellm_key_alias: alias,
-        ...(user ? { user } : {}),
-        litellm_key_id: keyId,
-        litellm_available_models: record.models,
-        litellm_key_expires: formatExpiry(expiryOf(record)),
-        expired: isExpired(record, now),
-        spend: record.spend ?? 0,
-        max_budget: record.max_budget ?? null,
-        blocked: record.blocked === true,
-        created_at: record.created_at ?? null,
-        package: record.metadata?.package ?? null,
-        ...(value ? { litellm_virtual_key: value, secret_arn: stored?.arn } : {}),
-      };
-    }),
+    ...(lab?.state ? { state: lab.state } : {}),
+    ...(lab?.target ? { litellm_target: lab.target } : {}),
+    keys: keys.map(({ alias, user, keyId, record, value, secretArn }) => ({
+      litellm_key_alias: alias,
+      ...(user ? { user } : {}),
+      litellm_key_id: keyId,
+      litellm_available_models: record.models,
+      litellm_key_expires: formatExpiry(expiryOf(record)),
+      expired: isExpired(record, now),
+      spend: record.spend ?? 0,
+      ...(record.total_spend === undefined ? {} : { total_spend: record.total_spend }),
+      max_budget: record.max_budget ?? null,
+      blocked: record.blocked === true,
+      created_at: record.created_at ?? null,
+      package: record.metadata?.package ?? null,
+      ...(value ? { litellm_virtual_key: value, secret_arn: secretArn } : {}),
+    })),
   };
 }

@@ -1,24 +1,27 @@
 import type { Config } from '../config.ts';
 import { durationMs, parseDuration } from '../duration.ts';
-import { listStoredKeys, type StoredKeyEntry } from '../key-store.ts';
+import type { KeyClaims } from '../ledger/key-claims.ts';
+import type { LabLedger } from '../ledger/lab-ledger.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import { log } from '../log.ts';
-import { KeyCensus } from './census.ts';
 import { deleteExpiredKeys } from './delete-expired.ts';
 import { sendExpiryWarnings } from './expiry-warnings.ts';
-import { scanKeys } from './key-scan.ts';
-import { deleteOrphanSecrets } from './orphan-secrets.ts';
+import { reconcile } from './reconcile.ts';
 import { DRY_RUN_ALIASES, type SweepReport } from './report.ts';
 import type { SweepRequest } from './request.ts';
 
 export interface SweepDeps {
   readonly litellm: LiteLlmClient;
+  readonly ledger: LabLedger;
+  readonly claims: KeyClaims;
   readonly config: Config;
   readonly now: Date;
   /** Milliseconds this invocation has left. */
   readonly timeLeft: () => number;
   /** Stop starting new work when less than this is left. */
   readonly marginMs: number;
+  /** Unique per run: the owner of its claims. */
+  readonly owner: string;
 }
 
 function msOf(text: string): number {
@@ -26,118 +29,88 @@ function msOf(text: string): number {
   return duration ? durationMs(duration) : 0;
 }
 
-/** Stored keys by secret name; undefined when they cannot be listed (the sweep then skips what needs them). */
-async function storedKeys(prefix: string): Promise<Map<string, StoredKeyEntry> | undefined> {
-  try {
-    const entries = await listStoredKeys(`${prefix}virtkey-`);
-    return new Map(entries.map((entry) => [entry.name, entry]));
-  } catch (error) {
-    log.error('stored keys could not be listed; no expiry warnings or orphan cleanup this run', {
-      err: error,
-    });
-    return undefined;
-  }
-}
-
 /**
- * Collect, then delete: list every key (with the proxy's expiry filter where it has one), delete
- * the expired keys of ours in batches, then finish the listing for warnings and orphan checks.
- * Listing may use half the time, so a run that cannot list everything still deletes what it found;
- * whatever is left, the next run picks up, and nothing is done twice.
+ * The nightly sweep works from the ledger, not from LiteLLM's whole key table: delete the expired
+ * keys of ours it records (re-read from LiteLLM right before), warn of those expiring soon, then
+ * spend a bounded number of LiteLLM calls finding where LiteLLM and the ledger disagree. What is
+ * left for lack of time, the next run picks up; nothing is done twice.
  */
 export async function runSweep(request: SweepRequest, deps: SweepDeps): Promise<SweepReport> {
-  const { litellm, config, now } = deps;
+  const { config, now } = deps;
   const started = Date.now();
-  const concurrency = Math.max(1, Math.min(4, config.litellm.maxConnections));
+  const concurrency = Math.max(1, Math.min(16, config.litellm.maxConnections * 2));
   const outOfTime = () => deps.timeLeft() < deps.marginMs;
-  const listingBudget = (deps.timeLeft() - deps.marginMs) / 2;
-  const listingOver = () => outOfTime() || Date.now() - started > listingBudget;
-  const census = new KeyCensus(now, msOf(config.sweepGrace), msOf(config.warnBefore));
-  const onKeys = census.add.bind(census);
+  const table = deps.ledger.table;
 
-  const stored = await storedKeys(config.keySecretPrefix);
-  let scan = await scanKeys(litellm, {
-    filter: 'expired',
+  const deletion = await deleteExpiredKeys({
+    table,
+    litellm: deps.litellm,
+    claims: deps.claims,
+    cutoff: new Date(now.getTime() - msOf(config.sweepGrace)),
+    dryRun: request.dryRun,
     concurrency,
-    now,
-    shouldStop: listingOver,
-    onKeys,
-  });
-  let listErrors = scan.stoppedBy === 'error' ? 1 : 0;
-  if (scan.filter === 'refused') {
-    scan = await scanKeys(litellm, { concurrency, now, shouldStop: listingOver, onKeys });
-  }
-  const filtered = scan.filter === 'honoured';
-  let complete = scan.complete;
-
-  // A dry run deletes nothing: an empty list makes no call and gives an empty tally.
-  const deletion = await deleteExpiredKeys(request.dryRun ? [] : census.expired, {
-    litellm,
-    keySecretPrefix: config.keySecretPrefix,
-    concurrency,
+    owner: deps.owner,
     shouldStop: outOfTime,
-    ...(stored ? { storedNames: new Set(stored.keys()) } : {}),
+  });
+  const warnings = request.dryRun
+    ? undefined
+    : await sendExpiryWarnings({
+        table,
+        claims: deps.claims,
+        config,
+        now,
+        warnUntil: new Date(now.getTime() + msOf(config.warnBefore)),
+        concurrency,
+        shouldStop: outOfTime,
+      });
+  const reconciled = await reconcile({
+    table,
+    ledger: deps.ledger,
+    claims: deps.claims,
+    litellm: deps.litellm,
+    keySecretPrefix: config.keySecretPrefix,
+    budget: outOfTime() ? 0 : config.reconcileCalls,
+    orphanMaxShare: config.orphanMaxShare,
+    now,
+    dryRun: request.dryRun,
+    concurrency,
+    owner: deps.owner,
+    shouldStop: outOfTime,
+  }).catch((error: unknown) => {
+    // Deletions and warnings are done; reconciliation waits for the next run.
+    log.error('reconciliation failed', { err: error });
+    return undefined;
   });
 
-  // The filtered listing held only expired keys; the live ones matter for warnings and orphans.
-  if (filtered && complete) {
-    try {
-      const active = await scanKeys(litellm, {
-        filter: 'active',
-        concurrency,
-        now,
-        shouldStop: outOfTime,
-        onKeys,
-      });
-      complete = active.complete;
-      if (active.stoppedBy === 'error') listErrors++;
-    } catch (error) {
-      // Deletions are done; only warnings and orphan checks wait for the next run.
-      log.error('could not list the live keys', { err: error });
-      complete = false;
-      listErrors++;
-    }
-  }
-
-  const warnings =
-    stored && !request.dryRun && complete
-      ? await sendExpiryWarnings(census.expiring, { config, stored, concurrency, shouldStop: outOfTime })
-      : undefined;
-  const orphans =
-    stored && complete && !outOfTime()
-      ? await deleteOrphanSecrets([...stored.values()], {
-          litellm,
-          keySecretPrefix: config.keySecretPrefix,
-          ourAliases: census.ourAliases,
-          goneAliases: deletion.goneAliases,
-          now,
-          dryRun: request.dryRun,
-          concurrency,
-          shouldStop: outOfTime,
-        })
-      : undefined;
-
-  const report: SweepReport = {
-    scanned: census.scanned,
-    managed: census.managed,
-    expired: census.expired.length,
+  return {
+    scanned: deletion.read + (reconciled?.listed ?? 0),
+    managed: deletion.read + (reconciled?.managed ?? 0),
+    expired: deletion.expired,
     deleted: deletion.deleted,
     deleted_by_package: Object.fromEntries(deletion.deletedByPackage),
     failed: deletion.failed,
-    skipped_unmanaged: census.skippedUnmanaged,
+    unverified: deletion.unverified,
+    skipped_unmanaged: reconciled?.skippedUnmanaged ?? 0,
     already_gone: deletion.alreadyGone,
+    kept_extended: deletion.kept,
     pending: deletion.pending,
     stored_keys_deleted: deletion.storedKeysDeleted,
-    orphan_secrets: orphans?.found ?? 0,
-    orphan_secrets_deleted: orphans?.deleted ?? 0,
     expiry_warnings: warnings?.sent ?? 0,
-    listing: filtered ? 'expires-filter' : 'full',
-    list_errors: listErrors,
+    reconciliation: {
+      calls: reconciled?.calls ?? 0,
+      pages: reconciled?.pages ?? 0,
+      adopted: reconciled?.adopted ?? 0,
+      unrecorded: reconciled?.unrecorded ?? 0,
+      closed: reconciled?.closed ?? 0,
+      orphan_secrets: reconciled?.orphanSecrets ?? 0,
+      orphan_secrets_deleted: reconciled?.orphanSecretsDeleted ?? 0,
+      ...(reconciled?.breaker ? { breaker: reconciled.breaker } : {}),
+      cycle_complete: reconciled?.cycleComplete ?? false,
+      ...(reconciled?.listing ? { listing: reconciled.listing } : {}),
+    },
     dry_run: request.dryRun,
-    stopped_early:
-      !complete || deletion.pending > 0 || (warnings?.pending ?? 0) > 0 || (stored !== undefined && !orphans),
+    stopped_early: deletion.pending > 0 || (warnings?.pending ?? 0) > 0 || reconciled === undefined,
     duration_ms: Date.now() - started,
-    ...(request.dryRun ? { would_delete: census.expired.slice(0, DRY_RUN_ALIASES).map((k) => k.alias) } : {}),
+    ...(request.dryRun ? { would_delete: deletion.aliases.slice(0, DRY_RUN_ALIASES) } : {}),
   };
-  return report;
 }

@@ -67,6 +67,15 @@ describe('DELETE /keys/{guid}', () => {
       database_deleted_keys: 0,
       stored_keys_deleted: 1,
       untouched_keys: 0,
+      spend: [
+        {
+          litellm_key_alias: 'virtkey-gone1',
+          litellm_key_id: keyId,
+          spend: 0,
+          ...(h.litellm.release.totalSpend ? { total_spend: 0 } : {}),
+        },
+      ],
+      total_spend: 0,
       verification: [
         { litellm_key_alias: 'virtkey-gone1', litellm_key_id: keyId, verified_by: 'auth-probe' },
       ],
@@ -144,9 +153,9 @@ describe('DELETE /keys/{guid}', () => {
     assert.equal(await h.litellm.table.count(), 10_000);
   });
 
-  it('deletes every key of the lab under its alias, duplicates included', async () => {
+  it('deletes the recorded key, and reports a key with our marker that nothing records, untouched', async () => {
     const { keyId } = await provision('dup1');
-    const duplicate = await h.litellm.seedKey({
+    const forged = await h.litellm.seedKey({
       alias: 'virtkey-dup1',
       expires: new Date(Date.now() + 86_400_000),
       metadata: ourMetadata('dup1'),
@@ -155,13 +164,46 @@ describe('DELETE /keys/{guid}', () => {
     const answer = await destroy('dup1');
 
     assert.equal(answer.status, 200);
+    assert.equal(answer.body.deleted_keys, 1);
+    assert.equal(answer.body.unrecorded_keys, 1);
+    assert.equal(answer.body.untouched_keys, 1);
+    assert.deepEqual(
+      (await holdersOf('virtkey-dup1')).map((row) => row.token),
+      [forged.token],
+    );
+    const checks = answer.body.verification as { litellm_key_id: string; verified_by: string }[];
+    assert.deepEqual(
+      checks.map((c) => [c.litellm_key_id, c.verified_by]),
+      [[keyId, 'auth-probe']],
+    );
+    const warning = logEntries().findLast((entry) =>
+      String(entry.message).startsWith('keys with this lab’s marker'),
+    );
+    assert.deepEqual(warning?.key_ids, [forged.token]);
+  });
+
+  it('deletes every key of a lab from before the ledger under its alias, duplicates included', async () => {
+    const first = await h.litellm.seedKey({
+      alias: 'virtkey-old1',
+      expires: new Date(Date.now() + 86_400_000),
+      metadata: ourMetadata('old1'),
+    });
+    const duplicate = await h.litellm.seedKey({
+      alias: 'virtkey-old1',
+      expires: new Date(Date.now() + 86_400_000),
+      metadata: ourMetadata('old1'),
+    });
+
+    const answer = await destroy('old1');
+
+    assert.equal(answer.status, 200);
     assert.equal(answer.body.deleted_keys, 2);
-    assert.deepEqual(await holdersOf('virtkey-dup1'), []);
+    assert.deepEqual(await holdersOf('virtkey-old1'), []);
     const checks = answer.body.verification as { litellm_key_id: string; verified_by: string }[];
     assert.deepEqual(
       checks.map((c) => [c.litellm_key_id, c.verified_by]).sort(),
       [
-        [keyId, 'auth-probe'],
+        [first.token, 'key-info'],
         [duplicate.token, 'key-info'],
       ].sort(),
     );

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Context } from 'aws-lambda';
-import { extendKeysEvent, labExtendedEvent, lambdaContext, postKeysEvent } from '../support/events.ts';
+import {
+  extendKeysEvent,
+  getKeysEvent,
+  labExtendedEvent,
+  lambdaContext,
+  postKeysEvent,
+} from '../support/events.ts';
 import { closeAndCheck, type Harness, startHarness } from '../support/harness.ts';
 import { invokeHttp, probeKey } from '../support/http.ts';
 
@@ -10,6 +16,7 @@ type Handler = (event: unknown, context: Context) => Promise<unknown>;
 let h: Harness;
 let provisionHandler: Handler;
 let extendHandler: Handler;
+let statusHandler: Handler;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const DAY = 86_400_000;
 const issuedToCallers = new Set<string>();
@@ -34,6 +41,7 @@ before(async () => {
   h = await startHarness();
   ({ handler: provisionHandler } = (await import('../../functions/provision.ts')) as { handler: Handler });
   ({ handler: extendHandler } = (await import('../../functions/extend.ts')) as { handler: Handler });
+  ({ handler: statusHandler } = (await import('../../functions/status.ts')) as { handler: Handler });
 });
 beforeEach(() => h.reset());
 after(async () => {
@@ -41,9 +49,9 @@ after(async () => {
 });
 
 describe('POST /keys/{guid}/extend', () => {
-  it('moves the expiry of every key of the lab by a duration from now and leaves metadata as it was', async () => {
+  it('moves the expiry of the lab’s key by a duration from now and leaves metadata as it was', async () => {
     const key = await provision('ext1');
-    const duplicate = await h.litellm.seedKey({
+    const forged = await h.litellm.seedKey({
       alias: 'virtkey-ext1',
       expires: new Date(Date.now() + DAY),
       metadata: { managed_by: 'litellm-virtual-keys', guid: 'ext1', package: 'ai-beginner', note: 'second' },
@@ -54,22 +62,46 @@ describe('POST /keys/{guid}/extend', () => {
     const answer = await extend('ext1', { duration: '30d' });
 
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
-    for (const token of [sha256(key), duplicate.token]) {
-      assert.ok(Math.abs((await expiryOf(token)) - (started + 30 * DAY)) < 5000, token);
-    }
+    assert.ok(Math.abs((await expiryOf(sha256(key))) - (started + 30 * DAY)) < 5000);
+    assert.ok(
+      Math.abs((await expiryOf(forged.token)) - (started + DAY)) < 5000,
+      'a key nothing records is left alone',
+    );
     assert.deepEqual((await h.litellm.table.get(sha256(key)))?.metadata, metadataBefore);
-    assert.deepEqual((await h.litellm.table.get(duplicate.token))?.metadata, {
-      managed_by: 'litellm-virtual-keys',
-      guid: 'ext1',
-      package: 'ai-beginner',
-      note: 'second',
-    });
     assert.equal(answer.body.guid, 'ext1');
     assert.equal(answer.body.litellm_key_duration, '30d');
     assert.ok(Math.abs(Date.parse(String(answer.body.litellm_key_expires)) - (started + 30 * DAY)) < 5000);
     const keys = answer.body.keys as { litellm_key_id: string; litellm_key_expires: string }[];
-    assert.deepEqual(keys.map((k) => k.litellm_key_id).sort(), [sha256(key), duplicate.token].sort());
-    assert.equal(h.litellm.callCount('POST /key/update'), 2);
+    assert.deepEqual(
+      keys.map((k) => k.litellm_key_id),
+      [sha256(key)],
+    );
+    assert.equal(h.litellm.callCount('POST /key/update'), 1);
+  });
+
+  it('extends every key of a lab from before the ledger, duplicates included, and records them', async () => {
+    const ours = { managed_by: 'litellm-virtual-keys', guid: 'ext0', package: 'ai-beginner' };
+    const first = await h.litellm.seedKey({
+      alias: 'virtkey-ext0',
+      expires: new Date(Date.now() + DAY),
+      metadata: ours,
+    });
+    const second = await h.litellm.seedKey({
+      alias: 'virtkey-ext0',
+      expires: new Date(Date.now() + DAY),
+      metadata: ours,
+    });
+    const started = Date.now();
+
+    const answer = await extend('ext0', { duration: '30d' });
+    const listed = await invokeHttp(statusHandler, getKeysEvent('ext0'), lambdaContext());
+
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    for (const token of [first.token, second.token]) {
+      assert.ok(Math.abs((await expiryOf(token)) - (started + 30 * DAY)) < 5000, token);
+    }
+    assert.equal(listed.body.state, 'active');
+    assert.equal((listed.body.keys as unknown[]).length, 2);
   });
 
   it('sets an absolute expiry and revives an expired key', async () => {

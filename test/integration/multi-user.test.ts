@@ -16,6 +16,7 @@ import {
   type Handler,
   type Harness,
   importRouteHandlers,
+  setKeyExpiry,
   startHarness,
 } from '../support/harness.ts';
 import { invokeHttp, probeKey } from '../support/http.ts';
@@ -53,7 +54,9 @@ const status = (guid: string) => invokeHttp(handlers.status, getKeysEvent(guid),
 const extend = (guid: string, body: unknown) =>
   invokeHttp(handlers.extend, extendKeysEvent(guid, body), lambdaContext());
 const sweep = () =>
-  sweepHandler(scheduledSweepEvent(), lambdaContext(140_000)) as Promise<Record<string, number>>;
+  sweepHandler(scheduledSweepEvent(), lambdaContext(140_000)) as Promise<
+    Record<string, number> & { reconciliation: Record<string, number> }
+  >;
 
 /** LiteLLM's rows per alias: a count above 1 is a duplicate key. */
 async function rowsPerAlias(): Promise<Record<string, number>> {
@@ -71,8 +74,8 @@ function storedNames(): string[] {
     .sort();
 }
 
-const rosterOf = (guid: string) =>
-  JSON.parse(h.secrets.valueOf(`${PREFIX}virtkey-${guid}/users`) ?? 'null') as { users: string[] } | null;
+/** The users the ledger records for a lab. */
+const usersRecorded = async (guid: string) => (await h.ledger.lab(guid)).lab?.users as string[] | undefined;
 
 before(async () => {
   h = await startHarness();
@@ -118,13 +121,9 @@ describe('provision of a multi-user lab', () => {
       'virtkey-ws1-user2': 1,
       'virtkey-ws1-user3': 1,
     });
-    assert.deepEqual(storedNames(), [
-      'virtkey-ws1-user1',
-      'virtkey-ws1-user2',
-      'virtkey-ws1-user3',
-      'virtkey-ws1/users',
-    ]);
-    assert.deepEqual(rosterOf('ws1')?.users, ['user1', 'user2', 'user3']);
+    assert.deepEqual(storedNames(), ['virtkey-ws1-user1', 'virtkey-ws1-user2', 'virtkey-ws1-user3']);
+    assert.deepEqual(await usersRecorded('ws1'), ['user1', 'user2', 'user3']);
+    assert.equal((await h.ledger.lab('ws1')).keys.length, 3);
     assert.equal(first.body.litellm_virtual_key, users[0]?.litellm_virtual_key);
     assert.equal(first.body.litellm_key_alias, 'virtkey-ws1-user1');
     assert.deepEqual(
@@ -246,12 +245,7 @@ describe('provision of a multi-user lab', () => {
     for (const user of [user1, user2, user3]) {
       assert.equal((await probeKey(h.litellm.url, user.litellm_virtual_key)).status, 200);
     }
-    assert.deepEqual(storedNames(), [
-      'virtkey-ws5-user1',
-      'virtkey-ws5-user2',
-      'virtkey-ws5-user3',
-      'virtkey-ws5/users',
-    ]);
+    assert.deepEqual(storedNames(), ['virtkey-ws5-user1', 'virtkey-ws5-user2', 'virtkey-ws5-user3']);
     assert.equal(await h.litellm.table.count(), 3);
   });
 
@@ -313,7 +307,7 @@ describe('provision of a multi-user lab', () => {
       answers.map((answer) => answer.status),
       [201, 201, 201, 201],
     );
-    assert.deepEqual(rosterOf('ws7')?.users.sort(), ['ann', 'bob', 'cat', 'dan', 'eve']);
+    assert.deepEqual((await usersRecorded('ws7'))?.sort(), ['ann', 'bob', 'cat', 'dan', 'eve']);
     const listed = await status('ws7');
     assert.deepEqual((listed.body.keys as { user: string }[]).map((key) => key.user).sort(), [
       'ann',
@@ -365,7 +359,7 @@ describe('provision of a multi-user lab', () => {
     assert.equal(answer.status, 201, JSON.stringify(answer.body).slice(0, 500));
     assert.equal(new Set(usersOf(answer).map((u) => u.litellm_virtual_key)).size, 200);
     assert.equal(await h.litellm.table.count(), 200);
-    assert.equal(rosterOf('ws9')?.users.length, 200);
+    assert.equal((await usersRecorded('ws9'))?.length, 200);
     assert.ok(h.litellm.peakInFlight <= CONNECTION_CAP, `peak ${h.litellm.peakInFlight} in flight`);
     assert.ok(h.litellm.peakInFlight > 1, 'keys are made in parallel');
 
@@ -463,49 +457,61 @@ describe('status, extend and destroy of a multi-user lab', () => {
 });
 
 describe('the sweep and multi-user labs', () => {
-  it('deletes expired users’ keys, then the users list once none of its keys is left and it is a day old', async () => {
+  it('deletes an expired user’s key and keeps the others; the lab keeps its users', async () => {
     const provisioned = await provision({ guid: 'sw1', users: 2 });
     const [first, second] = usersOf(provisioned) as [UserKey, UserKey];
-    await h.litellm.table.update(sha256(first.litellm_virtual_key), { expires: new Date(Date.now() - DAY) });
-    h.secrets.age(`${PREFIX}virtkey-sw1/users`, 2 * DAY);
-
-    const partly = await sweep();
-
-    assert.equal(partly.deleted, 1);
-    assert.equal(partly.orphan_secrets, 0, 'user2’s key is live: the list stays');
-    assert.deepEqual(storedNames(), ['virtkey-sw1-user2', 'virtkey-sw1/users']);
-
-    await h.litellm.table.update(sha256(second.litellm_virtual_key), { expires: new Date(Date.now() - DAY) });
-    const rest = await sweep();
-
-    assert.equal(rest.deleted, 1);
-    assert.deepEqual([rest.orphan_secrets, rest.orphan_secrets_deleted], [1, 1]);
-    assert.deepEqual(storedNames(), []);
-  });
-
-  it('a provision rewrites a users list older than half a day, so the sweep never takes one in use', async () => {
-    await provision({ guid: 'sw2', users: 1 });
-    const name = `${PREFIX}virtkey-sw2/users`;
-    h.secrets.age(name, 2 * DAY);
-
-    const replay = await provision({ guid: 'sw2', users: 1 });
-
-    assert.equal(replay.status, 200);
-    const changed = (h.secrets.secrets.get(name)?.changed ?? 0) * 1000;
-    assert.ok(Date.now() - changed < 60_000, 'rewritten just now');
-    assert.deepEqual(rosterOf('sw2')?.users, ['user1']);
-  });
-
-  it('keeps a users list rewritten since the listing, even with no key left', async () => {
-    const name = `${PREFIX}virtkey-sw3/users`;
-    h.secrets.put(name, JSON.stringify({ guid: 'sw3', users: ['user1'] }));
-    // As the listing saw it: last changed two days ago; the value read right before deletion is new.
-    const roster = h.secrets.secrets.get(name);
-    if (roster) roster.changed -= (2 * DAY) / 1000;
+    await setKeyExpiry(h, 'sw1', sha256(first.litellm_virtual_key), new Date(Date.now() - DAY));
 
     const report = await sweep();
 
-    assert.equal(report.orphan_secrets, 0);
-    assert.deepEqual(storedNames(), ['virtkey-sw3/users']);
+    assert.equal(report.deleted, 1);
+    assert.deepEqual(storedNames(), ['virtkey-sw1-user2']);
+    assert.equal((await probeKey(h.litellm.url, second.litellm_virtual_key)).status, 200);
+    assert.deepEqual(await usersRecorded('sw1'), ['user1', 'user2']);
+    assert.deepEqual(
+      (await h.ledger.lab('sw1')).keys.map((key) => key.alias),
+      ['virtkey-sw1-user2'],
+    );
+  });
+
+  it('records a lab from before the ledger on first touch; the sweep then deletes its old users list', async () => {
+    const ours = (user: string) => ({
+      managed_by: 'litellm-virtual-keys',
+      guid: 'sw3',
+      user,
+      package: 'ai-developer',
+    });
+    const keys = await Promise.all(
+      ['user1', 'user2'].map((user) =>
+        h.litellm.seedKey({
+          alias: `virtkey-sw3-${user}`,
+          expires: new Date(Date.now() + DAY),
+          metadata: ours(user),
+        }),
+      ),
+    );
+    for (const [index, user] of ['user1', 'user2'].entries()) {
+      h.secrets.put(`${PREFIX}virtkey-sw3-${user}`, String(keys[index]?.raw));
+    }
+    h.secrets.put(`${PREFIX}virtkey-sw3/users`, JSON.stringify({ guid: 'sw3', users: ['user1', 'user2'] }));
+    h.secrets.age(`${PREFIX}virtkey-sw3/users`, 2 * DAY);
+
+    const before = await sweep();
+    const listed = await status('sw3');
+    const extended = await extend('sw3', { duration: '7d' });
+    const after = await sweep();
+
+    assert.equal(before.reconciliation.orphan_secrets, 0, 'not in the ledger yet: its list is kept');
+    assert.equal(listed.status, 200);
+    assert.equal(extended.status, 200, JSON.stringify(extended.body));
+    assert.deepEqual(await usersRecorded('sw3'), ['user1', 'user2']);
+    assert.equal((await h.ledger.lab('sw3')).lab?.adopted, true);
+    assert.deepEqual(
+      [after.reconciliation.orphan_secrets, after.reconciliation.orphan_secrets_deleted],
+      [1, 1],
+    );
+    const list = h.secrets.secrets.get(`${PREFIX}virtkey-sw3/users`);
+    assert.ok(list?.deletedAt, 'the old users list is scheduled for deletion');
+    assert.equal(list?.recoveryDays, 7);
   });
 });

@@ -6,6 +6,7 @@ import {
   extendKeysEvent,
   getKeysEvent,
   lambdaContext,
+  listKeysEvent,
   postKeysEvent,
 } from '../support/events.ts';
 import { type Handler, type Harness, importRouteHandlers, startHarness } from '../support/harness.ts';
@@ -55,6 +56,7 @@ async function answer(
 
 const POST_KEYS: [string, string] = ['/keys', 'post'];
 const LAB: [string, string] = ['/keys/{guid}', 'get'];
+const LIST: [string, string] = ['/keys', 'get'];
 const DELETE: [string, string] = ['/keys/{guid}', 'delete'];
 const EXTEND: [string, string] = ['/keys/{guid}/extend', 'post'];
 
@@ -64,6 +66,7 @@ describe('answers against docs/openapi.yaml', () => {
     await answer('provision', POST_KEYS, postKeysEvent({ guid: 'doc1', package: 'ai-beginner' }));
     await answer('provision', POST_KEYS, postKeysEvent({ guid: 'doc2', users: ['ann', 'bob'] }));
     await answer('provision', POST_KEYS, postKeysEvent({ guid: 'doc1', pakage: 'x' }));
+    await answer('provision', POST_KEYS, postKeysEvent({ guid: 'doc1', package: 'lab-prod' }));
     await h.litellm.seedKey({ alias: 'virtkey-doc3', expires: null, metadata: { team: 'ml' } });
     await answer('provision', POST_KEYS, postKeysEvent({ guid: 'doc3' }));
     h.litellm.faults.failNext('POST /key/generate', '503', 3);
@@ -73,6 +76,8 @@ describe('answers against docs/openapi.yaml', () => {
     await answer('status', LAB, getKeysEvent('doc2'));
     await answer('status', LAB, getKeysEvent('nolab'));
     await answer('status', LAB, getKeysEvent('Bad_Guid'));
+    await answer('status', LIST, listKeysEvent({ state: 'active', limit: '1' }));
+    await answer('status', LIST, listKeysEvent({ cursor: 'forged' }));
 
     await answer('extend', EXTEND, extendKeysEvent('doc1', { duration: '10d' }));
     await answer('extend', EXTEND, extendKeysEvent('doc2', { duration: '10d' }));
@@ -102,11 +107,14 @@ describe('answers against docs/openapi.yaml', () => {
       'POST /keys 201',
       'POST /keys 400',
       'POST /keys 409',
+      'POST /keys 409',
       'POST /keys 503',
       'GET /keys/{guid} 200',
       'GET /keys/{guid} 200',
       'GET /keys/{guid} 404',
       'GET /keys/{guid} 400',
+      'GET /keys 200',
+      'GET /keys 400',
       'POST /keys/{guid}/extend 200',
       'POST /keys/{guid}/extend 200',
       'POST /keys/{guid}/extend 400',

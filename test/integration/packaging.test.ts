@@ -73,6 +73,7 @@ describe('serverless package', () => {
     const routes = ofType('AWS::ApiGatewayV2::Route');
     assert.deepEqual(routes.map((r) => r.Properties.RouteKey).sort(), [
       'DELETE /keys/{guid}',
+      'GET /keys',
       'GET /keys/{guid}',
       'POST /keys',
       'POST /keys/{guid}/extend',
@@ -113,6 +114,7 @@ describe('serverless package', () => {
     );
     const logs = ['logs:CreateLogStream', 'logs:PutLogEvents'];
     const read = 'secretsmanager:GetSecretValue';
+    const ledger = (...names: string[]) => names.map((name) => `dynamodb:${name}`);
     assert.deepEqual(actions, {
       AuthorizerRole: [...logs, read].sort(),
       ProvisionRole: [
@@ -124,6 +126,7 @@ describe('serverless package', () => {
         'secretsmanager:RestoreSecret',
         'secretsmanager:TagResource',
         'sqs:SendMessage',
+        ...ledger('BatchWriteItem', 'GetItem', 'Query', 'UpdateItem'),
       ].sort(),
       DestroyRole: [
         'events:PutEvents',
@@ -131,20 +134,37 @@ describe('serverless package', () => {
         'secretsmanager:DeleteSecret',
         read,
         'sqs:SendMessage',
+        ...ledger('BatchWriteItem', 'Query', 'UpdateItem'),
       ].sort(),
-      StatusRole: [...logs, read].sort(),
-      ExtendRole: ['events:PutEvents', ...logs, read, 'sqs:SendMessage'].sort(),
+      StatusRole: [...logs, read, ...ledger('Query')].sort(),
+      ExtendRole: [
+        'events:PutEvents',
+        ...logs,
+        read,
+        'sqs:SendMessage',
+        ...ledger('BatchWriteItem', 'GetItem', 'Query', 'UpdateItem'),
+      ].sort(),
       SweepRole: [
         'events:PutEvents',
         ...logs,
         'secretsmanager:DeleteSecret',
         read,
         'secretsmanager:ListSecrets',
-        'secretsmanager:TagResource',
-        'secretsmanager:UntagResource',
         'sqs:SendMessage',
+        ...ledger('BatchWriteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'),
       ].sort(),
     });
+    const ledgerResources = (role: string) =>
+      (statementsByRole(resources).get(role) ?? [])
+        .filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:')))
+        .flatMap((s) => [s.Resource].flat().map((r) => JSON.stringify(r)));
+    const table = JSON.stringify({ 'Fn::GetAtt': ['LabsTable', 'Arn'] });
+    const index = (name: string) => JSON.stringify({ 'Fn::Sub': `\${LabsTable.Arn}/index/${name}` });
+    for (const role of ['ProvisionRole', 'DestroyRole', 'ExtendRole']) {
+      assert.deepEqual(ledgerResources(role), [table], `${role} reaches the ledger table only`);
+    }
+    assert.deepEqual(ledgerResources('StatusRole'), [table, index('labs-by-state')]);
+    assert.deepEqual(ledgerResources('SweepRole'), [table, index('keys-by-expiry')]);
     const secretsOf = (role: string) =>
       (statementsByRole(resources).get(role) ?? [])
         .filter((s) => [s.Action].flat().some((a) => a.startsWith('secretsmanager:')))
@@ -215,6 +235,27 @@ describe('serverless package', () => {
     for (const statement of events) {
       assert.deepEqual([statement.Action].flat(), ['events:PutEvents']);
       assert.match(JSON.stringify(statement.Resource), /:event-bus\/default"/);
+    }
+  });
+
+  it('creates the lab ledger on demand, with point-in-time recovery, TTL and both indexes, and names it to every function', () => {
+    const [table] = ofType('AWS::DynamoDB::Table');
+    const properties = table?.Properties as Record<string, unknown>;
+    assert.equal(properties.BillingMode, 'PAY_PER_REQUEST');
+    assert.deepEqual(properties.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: true });
+    assert.deepEqual(properties.TimeToLiveSpecification, { AttributeName: 'ttl', Enabled: true });
+    assert.equal(properties.TableName, 'litellm-virtual-keys-ci-labs');
+    assert.deepEqual(
+      (properties.GlobalSecondaryIndexes as { IndexName: string }[]).map((index) => index.IndexName),
+      ['labs-by-state', 'keys-by-expiry'],
+    );
+    assert.equal((table as unknown as { DeletionPolicy?: string }).DeletionPolicy, 'Retain');
+    for (const [name, fn] of Object.entries(resources).filter(
+      ([, r]) => r.Type === 'AWS::Lambda::Function',
+    )) {
+      const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      if (name === 'AuthorizerLambdaFunction') continue;
+      assert.equal(env.LABS_TABLE, 'litellm-virtual-keys-ci-labs', name);
     }
   });
 

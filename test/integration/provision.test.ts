@@ -224,7 +224,7 @@ describe('provision after a failure between steps', () => {
     const retried = await provision({ guid: 'alllost' });
 
     assert.equal(failed.status, 503);
-    assert.equal(retried.status, 200);
+    assert.equal(retried.status, 201, 'the first caller to be told of the key hears it was created');
     await assertOneWorkingKey('alllost', retried.body.litellm_virtual_key);
   });
 
@@ -248,7 +248,7 @@ describe('provision after a failure between steps', () => {
     assert.equal(failed.status, 503);
     assert.equal(await h.litellm.table.count(), 1);
     const retried = await provision({ guid: 'diedafter' });
-    assert.equal(retried.status, 200);
+    assert.equal(retried.status, 201, 'the first caller to be told of the key hears it was created');
     await assertOneWorkingKey('diedafter', retried.body.litellm_virtual_key);
   });
 
@@ -282,7 +282,7 @@ describe('provision when the alias is taken', () => {
     const answer = await provision({ guid: 'expired1' });
 
     assert.equal(answer.status, 201);
-    assert.equal(answer.body.replaced_expired_key, true);
+    assert.equal(answer.body.replaced_expired_key, true, JSON.stringify(logEntries().slice(-8)));
     const newKey = String(answer.body.litellm_virtual_key);
     assert.notEqual(newKey, oldKey);
     assert.equal((await probeKey(h.litellm.url, oldKey)).status, 401);

@@ -44,6 +44,8 @@ describe('GET /keys/{guid}', () => {
     const secretArn = h.secrets.secrets.get('litellm-virtual-keys/virtkey-stat1')?.arn;
     assert.deepEqual(answer.body, {
       guid: 'stat1',
+      state: 'active',
+      litellm_target: 'default',
       keys: [
         {
           litellm_key_alias: 'virtkey-stat1',
@@ -52,6 +54,7 @@ describe('GET /keys/{guid}', () => {
           litellm_key_expires: provisioned.body.litellm_key_expires,
           expired: false,
           spend: 1.25,
+          ...(h.litellm.release.totalSpend ? { total_spend: 0 } : {}),
           max_budget: 25,
           blocked: false,
           created_at: (answer.body.keys as { created_at: string }[])[0]?.created_at,

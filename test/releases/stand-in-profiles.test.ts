@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { RELEASE_NAMES, RELEASES, type ReleaseName } from '../support/litellm/releases.ts';
-import { LiteLlmStandIn } from '../support/litellm/server.ts';
+import { LiteLlmStandIn, realListCost } from '../support/litellm/server.ts';
 
 /**
  * What each release profile of the stand-in answers where LiteLLM changed between v1.81 and
@@ -252,5 +252,23 @@ describe('caller-chosen key values refused by the operator', () => {
     } else {
       assert.equal(custom.status, 200, 'no such hook before v1.103');
     }
+  });
+});
+
+describe('LiteLLM’s real /key/list cost (BerriAI/litellm#19477, PR #22537)', () => {
+  it('answers a page at offset 380,000 in about a second, and the first page at once', async () => {
+    s.listCost = realListCost();
+
+    const timed = async (page: number) => {
+      const started = performance.now();
+      const answer = await call('GET', `/key/list?page=${page}&size=100`);
+      assert.equal(answer.status, 200);
+      return performance.now() - started;
+    };
+    const first = await timed(1);
+    const deep = await timed(3801);
+
+    assert.ok(first < 200, `first page ${first.toFixed(0)} ms`);
+    assert.ok(deep > 950 && deep < 1500, `page at offset 380,000: ${deep.toFixed(0)} ms`);
   });
 });

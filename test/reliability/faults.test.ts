@@ -55,7 +55,7 @@ const random = mulberry32(7);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
 
 before(async () => {
-  h = await startHarness({ LITELLM_TIMEOUT_MS: '400', LITELLM_RETRIES: '2', AWS_MAX_ATTEMPTS: '2' });
+  h = await startHarness({ LITELLM_TIMEOUT_MS: '1000', LITELLM_RETRIES: '2', AWS_MAX_ATTEMPTS: '2' });
   handlers = await importRouteHandlers();
 });
 
@@ -110,14 +110,21 @@ const stats = { operations: 0, attempts: 0, unanswered: [] as string[] };
 async function run(lab: Lab, operation: Operation, trigger: Trigger): Promise<void> {
   stats.operations++;
   let answer: Awaited<ReturnType<typeof attempt>> | undefined;
+  let last = '';
   for (let n = 1; n <= CALLER_ATTEMPTS && !answer; n++) {
     stats.attempts++;
-    const result = await attempt(lab, operation, trigger).catch(() => undefined);
+    const result = await attempt(lab, operation, trigger).catch((error: Error) => {
+      last = `threw ${error.message}`;
+      return undefined;
+    });
     if (result && result.status < 500) answer = result;
-    else await sleep(20 * n);
+    else {
+      if (result) last = `${result.status} ${String(result.body.detail)}`;
+      await sleep(20 * n);
+    }
   }
   if (!answer) {
-    stats.unanswered.push(`${operation} ${lab.guid} (${trigger})`);
+    stats.unanswered.push(`${operation} ${lab.guid} (${trigger}), last: ${last}`);
     return;
   }
   const where = `${operation} ${lab.guid} (${trigger})`;

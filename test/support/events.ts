@@ -8,9 +8,16 @@ export function sampleEvent<T>(name: string): T {
   return JSON.parse(readFileSync(new URL(name, EVENTS), 'utf8')) as T;
 }
 
+/** An HTTP sample as API Gateway would send it now (its arrival time orders it against lab events). */
+function httpSample(name: string): APIGatewayProxyEventV2 {
+  const event = sampleEvent<APIGatewayProxyEventV2>(name);
+  event.requestContext.timeEpoch = Date.now();
+  return event;
+}
+
 /** `POST /keys` as API Gateway sends it, with `body` serialised (or passed through when already a string). */
 export function postKeysEvent(body: unknown, options: { base64?: boolean } = {}): APIGatewayProxyEventV2 {
-  const event = sampleEvent<APIGatewayProxyEventV2>('http-post-keys.json');
+  const event = httpSample('http-post-keys.json');
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   event.body = options.base64 ? Buffer.from(text).toString('base64') : text;
   event.isBase64Encoded = options.base64 ?? false;
@@ -23,7 +30,7 @@ function labRouteEvent(
   guid: string,
   options: { query?: Record<string, string>; body?: unknown } = {},
 ): APIGatewayProxyEventV2 {
-  const event = sampleEvent<APIGatewayProxyEventV2>(sample);
+  const event = httpSample(sample);
   const path = event.rawPath.replace('abc12', encodeURIComponent(guid));
   event.rawPath = path;
   event.requestContext.http.path = path;
@@ -38,6 +45,19 @@ function labRouteEvent(
   return event;
 }
 
+/** `GET /keys` with a query string, as API Gateway sends it (no path parameter). */
+export function listKeysEvent(query: Record<string, string> = {}): APIGatewayProxyEventV2 {
+  const event = httpSample('http-get-keys.json');
+  event.routeKey = 'GET /keys';
+  event.rawPath = '/keys';
+  event.requestContext.http.path = '/keys';
+  event.requestContext.routeKey = 'GET /keys';
+  delete event.pathParameters;
+  event.queryStringParameters = query;
+  event.rawQueryString = new URLSearchParams(query).toString();
+  return event;
+}
+
 export const deleteKeysEvent = (guid: string, query?: Record<string, string>) =>
   labRouteEvent('http-delete-keys.json', guid, query ? { query } : {});
 export const getKeysEvent = (guid: string, query?: Record<string, string>) =>
@@ -45,8 +65,13 @@ export const getKeysEvent = (guid: string, query?: Record<string, string>) =>
 export const extendKeysEvent = (guid: string, body: unknown) =>
   labRouteEvent('http-post-extend.json', guid, { body });
 
+/** A lab event from its sample, sent now (its `time` orders it against the lab's other changes). */
 function labLifecycleEvent(sample: string, detail: unknown): EventBridgeEvent<string, unknown> {
-  return { ...sampleEvent<EventBridgeEvent<string, unknown>>(sample), detail };
+  return {
+    ...sampleEvent<EventBridgeEvent<string, unknown>>(sample),
+    time: new Date().toISOString(),
+    detail,
+  };
 }
 
 export const labProvisionedEvent = (detail: unknown) =>

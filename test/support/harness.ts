@@ -3,6 +3,7 @@ import { clearCache } from '@middy/util';
 import type { Context } from 'aws-lambda';
 import { closeLiteLlmConnections } from '../../lib/litellm/transport.ts';
 import { eventDetailValidator, schemaErrors } from './doc-schemas.ts';
+import { DynamoDbStandIn } from './dynamodb-stand-in.ts';
 import { EventBridgeStandIn } from './eventbridge-stand-in.ts';
 import { LiteLlmStandIn } from './litellm/server.ts';
 import { linesLeaking } from './logs.ts';
@@ -16,6 +17,8 @@ export interface Harness {
   readonly litellm: LiteLlmStandIn;
   readonly secrets: SecretsManagerStandIn;
   readonly bus: EventBridgeStandIn;
+  /** The lab ledger's DynamoDB. */
+  readonly ledger: DynamoDbStandIn;
   /** Clear faults, counters and state between tests (the master-key secret stays). */
   reset(): Promise<void>;
   close(): Promise<void>;
@@ -26,10 +29,11 @@ export interface Harness {
  * imported (configuration is read once per process, as in Lambda).
  */
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
-  const [litellm, secrets, bus] = await Promise.all([
+  const [litellm, secrets, bus, ledger] = await Promise.all([
     LiteLlmStandIn.start({ masterKey: MASTER_KEY }),
     SecretsManagerStandIn.start(),
     EventBridgeStandIn.start(),
+    DynamoDbStandIn.start(),
   ]);
   // As operators store it: the master key, and LiteLLM's database for direct deletion.
   secrets.put(
@@ -47,6 +51,8 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     SECRETS_CACHE_MS: '60000',
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
     AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
+    AWS_ENDPOINT_URL_DYNAMODB: ledger.url,
+    LABS_TABLE: ledger.tableName,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'AKIDSTANDIN',
     AWS_SECRET_ACCESS_KEY: 'stand-in-secret',
@@ -58,15 +64,16 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     litellm,
     secrets,
     bus,
+    ledger,
     reset: async () => {
-      await litellm.reset();
+      await Promise.all([litellm.reset(), ledger.reset()]);
       secrets.reset(keep);
       bus.reset();
     },
     close: async () => {
       clearCache();
       await closeLiteLlmConnections();
-      await Promise.all([litellm.close(), secrets.close(), bus.close()]);
+      await Promise.all([litellm.close(), secrets.close(), bus.close(), ledger.close()]);
     },
   };
 }
@@ -113,4 +120,10 @@ export async function importRouteHandlers(): Promise<
     status: await load('status'),
     extend: await load('extend'),
   };
+}
+
+/** Time passing for one key: LiteLLM's expiry and the ledger's record of it move together. */
+export async function setKeyExpiry(h: Harness, guid: string, keyId: string, expires: Date): Promise<void> {
+  await h.litellm.table.update(keyId, { expires });
+  await h.ledger.setExpiry(guid, keyId, expires);
 }

@@ -26,6 +26,8 @@ interface StoredSecret {
   changed: number;
   accessed?: number;
   deletedAt?: number;
+  /** The recovery window a scheduled deletion was given, in days. */
+  recoveryDays?: number;
 }
 
 type Body = Record<string, unknown>;
@@ -281,7 +283,10 @@ export class SecretsManagerStandIn {
   private remove(body: Body): Body {
     const secret = this.find(body.SecretId, true);
     if (body.ForceDeleteWithoutRecovery === true) this.secrets.delete(secret.name);
-    else secret.deletedAt = Date.now() / 1000;
+    else {
+      secret.deletedAt = Date.now() / 1000;
+      secret.recoveryDays = Number(body.RecoveryWindowInDays ?? 30);
+    }
     return { ARN: secret.arn, Name: secret.name, DeletionDate: Date.now() / 1000 };
   }
 

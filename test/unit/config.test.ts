@@ -7,6 +7,7 @@ const REQUIRED = {
   LITELLM_URL: 'https://litellm.example.com/',
   LITELLM_MASTER_KEY_SECRET_ID: 'litellm/master',
   API_TOKENS_SECRET_ID: 'litellm/tokens',
+  LABS_TABLE: 'litellm-virtual-keys-dev-labs',
 };
 
 describe('config', () => {
@@ -28,6 +29,9 @@ describe('config', () => {
     assert.equal(config.sweepGrace, '0h');
     assert.equal(config.warnBefore, '24h');
     assert.equal(config.packages, BUILT_IN_PACKAGES);
+    assert.equal(config.labsTable, 'litellm-virtual-keys-dev-labs');
+    assert.equal(config.reconcileCalls, 50);
+    assert.equal(config.orphanMaxShare, 0.1);
   });
 
   it('names the variable at fault', () => {
@@ -42,6 +46,9 @@ describe('config', () => {
       [{ ...REQUIRED, LAB_USER_BASE: 'Student' }, /LAB_USER_BASE must be 1-37 lowercase/],
       [{ ...REQUIRED, LAB_USER_BASE: 'b'.repeat(38) }, /LAB_USER_BASE/],
       [{ ...REQUIRED, PACKAGES_JSON: '{' }, /PACKAGES_JSON is not valid JSON/],
+      [{ ...REQUIRED, LABS_TABLE: '' }, /LABS_TABLE is required/],
+      [{ ...REQUIRED, ORPHAN_MAX_SHARE: '1.5' }, /ORPHAN_MAX_SHARE must be a number from 0 to 1/],
+      [{ ...REQUIRED, RECONCILE_CALLS: '-1' }, /RECONCILE_CALLS must be an integer >= 0/],
       [{ ...REQUIRED, PACKAGES_JSON: '{"x": {"models": [], "duration": "7d"}}' }, /PACKAGES_JSON x.models/],
     ];
     for (const [env, message] of cases) assert.throws(() => readConfig(env), message);

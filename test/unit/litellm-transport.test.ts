@@ -18,6 +18,7 @@ function clientFor(retries: number, deadline?: () => number, timeoutMs = '500') 
     LITELLM_URL: `http://127.0.0.1:${port}/proxy/`,
     LITELLM_MASTER_KEY_SECRET_ID: 'm',
     API_TOKENS_SECRET_ID: 't',
+    LABS_TABLE: 'labs',
     LITELLM_RETRIES: String(retries),
     LITELLM_TIMEOUT_MS: timeoutMs,
   });

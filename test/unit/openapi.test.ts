@@ -24,6 +24,7 @@ const config = readConfig({
   LITELLM_URL: 'https://litellm.example.com',
   LITELLM_MASTER_KEY_SECRET_ID: 'master',
   FORCE_DB_DELETE: 'true',
+  LABS_TABLE: 'labs',
 });
 
 const operation = (path: string, method: string) => openApi.paths[path]?.[method] as OpenApiOperation;
@@ -123,6 +124,8 @@ const provisionCases: Case[] = [
   ),
   ['user_id with users', { ...base, users: 2, user_id: 'owner@example.com' }],
   ['negative budget', { ...base, max_budget: -1 }],
+  ['budget below a millionth', { ...base, max_budget: 2.8e-133 }],
+  ['budget over a billion', { ...base, max_budget: 2e9 }],
   ['budget as text', { ...base, max_budget: '10' }],
   ...['managed_by', 'guid', 'user', 'package', 'models', 'duration', 'owner'].map(
     (name): Case => [`metadata ${name}`, { ...base, metadata: { [name]: 'x' } }],

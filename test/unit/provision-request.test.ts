@@ -9,6 +9,7 @@ const config = readConfig({
   LITELLM_URL: 'http://x',
   LITELLM_MASTER_KEY_SECRET_ID: 'm',
   API_TOKENS_SECRET_ID: 't',
+  LABS_TABLE: 'labs',
 });
 
 describe('provision request', () => {

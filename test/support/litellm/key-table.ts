@@ -164,6 +164,12 @@ export class KeyTable {
     return rows[0];
   }
 
+  async getMany(tokens: readonly string[]): Promise<KeyRow[]> {
+    return this.db.query<KeyRow>(`SELECT ${SELECT} FROM ${TABLE} WHERE token = ANY($1::text[])`, [
+      [...tokens],
+    ]);
+  }
+
   async tokensFor(tokens: readonly string[], aliases: readonly string[]): Promise<string[]> {
     const rows = await this.db.query<{ token: string }>(
       `SELECT token FROM ${TABLE} WHERE token = ANY($1::text[]) OR key_alias = ANY($2::text[])`,

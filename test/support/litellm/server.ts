@@ -43,6 +43,21 @@ export interface OperatorSettings {
 export const DEFAULT_MODELS = ['granite-3-2-8b-instruct', 'mistral-7b-instruct', 'llama-scout-17b'];
 
 type Json = Record<string, unknown>;
+
+export interface ListCost {
+  readonly baseMs: number;
+  /** Added per row skipped by the page's OFFSET. */
+  readonly perOffsetRowMs: number;
+}
+
+/**
+ * LiteLLM's /key/list as users measure it on a large table: a count query and an OFFSET query per
+ * page, no index on the filters, full objects built in Python; about 1 s for a page at offset
+ * 380,000 (BerriAI/litellm#19477, PR #22537).
+ */
+export function realListCost(baseMs = 20): ListCost {
+  return { baseMs, perOffsetRowMs: (1000 - baseMs) / 380_000 };
+}
 interface Reply {
   status: number;
   body: unknown;
@@ -110,6 +125,11 @@ export class LiteLlmStandIn {
   expiresFilter: 'supported' | 'ignored' | 'refused';
   release: ReleaseProfile;
   settings: OperatorSettings = LiteLlmStandIn.defaultSettings();
+  /**
+   * What each /key/list page costs beyond the table's own work: nothing, or LiteLLM's real cost
+   * (see `realListCost`): a base plus a term growing with the page's OFFSET.
+   */
+  listCost?: ListCost;
   /** The other replica's auth cache (see `replicaAuthCacheMs`): key hash -> row and when it lapses. */
   private readonly replicaCache = new Map<string, { row: KeyRow; until: number }>();
   private server?: Server;
@@ -187,6 +207,7 @@ export class LiteLlmStandIn {
     this.resetCounters();
     this.expiresFilter = this.release.expiresFilter ? 'supported' : 'ignored';
     this.settings = LiteLlmStandIn.defaultSettings();
+    delete this.listCost;
     this.models = this.options.models ?? [...DEFAULT_MODELS];
     await this.table.truncate();
   }
@@ -253,6 +274,11 @@ export class LiteLlmStandIn {
     try {
       const body = await readBody(req);
       if (this.faults.rates.latencyMs > 0) await sleep(this.faults.rates.latencyMs);
+      if (this.listCost && endpoint === 'GET /key/list') {
+        const offset =
+          (Number(url.searchParams.get('page') ?? 1) - 1) * Number(url.searchParams.get('size') ?? 10);
+        await sleep(this.listCost.baseMs + Math.max(0, offset) * this.listCost.perOffsetRowMs);
+      }
       const fault = this.faults.pick(endpoint, `${url.search} ${body}`);
       if (fault === 'reset') return void req.socket.destroy();
       if (fault === 'hang') return;
@@ -312,6 +338,7 @@ export class LiteLlmStandIn {
     const known = [
       'POST /key/generate',
       'GET /key/info',
+      'POST /v2/key/info',
       'GET /key/list',
       'POST /key/delete',
       'POST /key/update',
@@ -327,6 +354,8 @@ export class LiteLlmStandIn {
         return this.generate(body);
       case 'GET /key/info':
         return this.info(url);
+      case 'POST /v2/key/info':
+        return this.infoMany(body);
       case 'GET /key/list':
         return this.list(url);
       case 'POST /key/delete':
@@ -600,6 +629,16 @@ export class LiteLlmStandIn {
         },
       },
     };
+  }
+
+  /** The hidden bulk variant: rows of the keys it holds (with their token), the others left out. */
+  private async infoMany(body: Json): Promise<Reply> {
+    if (!Array.isArray(body.keys)) {
+      throw proxyError(422, "{'message': 'Malformed request. No keys passed in.'}", 'internal_server_error');
+    }
+    const keys = body.keys.map(String);
+    const rows = await this.table.getMany(keys.map((k) => (k.startsWith('sk-') ? hash(k) : k)));
+    return { status: 200, body: { key: keys, info: rows.map((row) => keyObject(row, true, this.release)) } };
   }
 
   private async list(url: URL): Promise<Reply> {

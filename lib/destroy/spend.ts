@@ -1,0 +1,17 @@
+/** What a key had spent when it was deleted: LiteLLM's `spend` (this budget period) and, from v1.103, its lifetime `total_spend`. */
+export interface KeySpend {
+  readonly alias: string;
+  readonly keyId: string;
+  readonly spend: number;
+  readonly totalSpend?: number;
+}
+
+/** One key's spend as answers and events carry it. */
+export function spendOf(key: KeySpend): Record<string, unknown> {
+  return {
+    litellm_key_alias: key.alias,
+    litellm_key_id: key.keyId,
+    spend: key.spend,
+    ...(key.totalSpend === undefined ? {} : { total_spend: key.totalSpend }),
+  };
+}

@@ -1,0 +1,50 @@
+import { HttpError } from '../errors.ts';
+import type { LabRecord } from '../ledger/records.ts';
+
+/** When and how a lifecycle change was asked for: a lab event's `time`, or an HTTP request's arrival. */
+export interface Lifecycle {
+  readonly trigger: 'http' | 'event';
+  readonly occurredAt: Date;
+  /** The API client, or the lab event source, asking. */
+  readonly client: string;
+}
+
+/** A lab event older than what the ledger already applied: it must not undo it. */
+export class StaleEventError extends HttpError {
+  override name = 'StaleEventError';
+  constructor(detail: string) {
+    super(409, 'stale-event', 'Stale lab event', detail);
+  }
+}
+
+const at = (date: Date) => date.toISOString();
+
+/**
+ * Lab events are delivered at least once and late (Lambda retries for 6 h, EventBridge for 24 h,
+ * the failure queue's replays): one older than the lab's destroy must not bring the lab back,
+ * and one older than the lab's current provision must not destroy it or extend its keys past
+ * that destroy. HTTP requests are always fresh.
+ */
+export function refuseStaleEvent(
+  kind: 'provision' | 'extend' | 'destroy',
+  lifecycle: Lifecycle,
+  lab: LabRecord | undefined,
+): void {
+  if (lifecycle.trigger !== 'event' || !lab?.state) return;
+  const time = at(lifecycle.occurredAt);
+  if (lab.state === 'destroyed' && lab.destroyedAt && kind !== 'destroy' && time <= lab.destroyedAt) {
+    throw new StaleEventError(
+      `the ${kind} event of lab ${lab.guid} (time ${time}) is older than the lab's destroy (${lab.destroyedAt}); it is not applied`,
+    );
+  }
+  if (lab.state !== 'destroyed' && lab.startedAt && kind === 'destroy' && time < lab.startedAt) {
+    throw new StaleEventError(
+      `the destroy event of lab ${lab.guid} (time ${time}) is older than the lab's current provision (${lab.startedAt}); it is not applied`,
+    );
+  }
+}
+
+/** The lab holds keys now (provisioning counts: keys may exist). */
+export function isLive(lab: LabRecord | undefined): lab is LabRecord {
+  return lab?.state === 'provisioning' || lab?.state === 'active';
+}

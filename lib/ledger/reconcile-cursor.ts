@@ -1,0 +1,34 @@
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { dynamo, send } from './table.ts';
+
+/** Where the nightly reconciliation's walk of LiteLLM's key list stopped, kept in the ledger. */
+export interface ReconcileCursor {
+  /** The next /key/list page. */
+  readonly page: number;
+  /** `expired`: the proxy's expiry filter (v1.93 on); `none` once it turned out to ignore or refuse it. */
+  readonly filter: 'expired' | 'none';
+}
+
+const KEY = { pk: 'META', sk: 'RECONCILE' };
+
+export async function readReconcileCursor(table: string): Promise<ReconcileCursor> {
+  const out = await send('GetItem', () =>
+    dynamo().send(new GetCommand({ TableName: table, Key: KEY, ConsistentRead: true })),
+  );
+  const page = out.Item?.page;
+  return {
+    page: typeof page === 'number' && Number.isInteger(page) && page >= 1 ? page : 1,
+    filter: out.Item?.filter === 'none' ? 'none' : 'expired',
+  };
+}
+
+export async function writeReconcileCursor(table: string, cursor: ReconcileCursor): Promise<void> {
+  await send('PutItem', () =>
+    dynamo().send(
+      new PutCommand({
+        TableName: table,
+        Item: { ...KEY, page: cursor.page, filter: cursor.filter, updated_at: new Date().toISOString() },
+      }),
+    ),
+  );
+}
