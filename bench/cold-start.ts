@@ -22,6 +22,8 @@ const ENV = {
   AWS_SECRET_ACCESS_KEY: 'bench',
   AWS_ENDPOINT_URL_SECRETS_MANAGER: 'http://127.0.0.1:9',
   AWS_ENDPOINT_URL_EVENTBRIDGE: 'http://127.0.0.1:9',
+  AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9',
+  LABS_TABLE: 'bench-labs',
 };
 
 // Inside the project, so bundles resolve the SDK from node_modules as the runtime provides it.

@@ -111,6 +111,8 @@ printSummary({
       goal: `${largest}-user provision under 3 s`,
       measured: `${(big('provision').ms / 1000).toFixed(2)} s`,
       met: big('provision').ms < 3000,
+      reason:
+        'each user’s key is recorded in the ledger as it is made (a conditional write per user, on dynalite sharing this 2-core machine), so a destroy racing the provision finds every key',
     },
     { goal: 'no key left after destroy', measured: `${left} left`, met: left === 0 },
   ],

@@ -90,6 +90,8 @@ printSummary({
       goal: 'first provision (warm): <= 3 LiteLLM + 2 Secrets Manager calls',
       measured: `${first.litellm} + ${first.secretsManager}`,
       met: first.litellm <= 3 && first.secretsManager <= 2,
+      reason:
+        'the third Secrets Manager call looks for a users list from before the ledger, which a lab the ledger has never seen may have; it can go once the sweep has removed the last such list',
     },
     {
       goal: 'replay: <= 2 LiteLLM + 1 Secrets Manager calls, whatever LiteLLM holds',
@@ -100,6 +102,8 @@ printSummary({
       goal: `first provision p50 < 10 x the stand-in latency (${10 * LATENCY_MS} ms)`,
       measured: `${p50(timings.first).toFixed(1)} ms`,
       met: p50(timings.first) < 10 * LATENCY_MS,
+      reason:
+        'the ledger adds three conditional writes (lease, record, release) to each first provision; dynalite, the DynamoDB emulator, answers each in several milliseconds on this 2-core machine, where DynamoDB itself answers in single-digit milliseconds',
     },
     { goal: 'one key per lab', measured: `${keys} keys`, met: keys === SEQUENTIAL + 2 },
   ],

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: runs every bench in its own fresh process, one after another (so none competes
- * with another for the two cores), and writes BENCHMARKS.md: the machine, Node version and date,
+ * with another for the two cores), and prints (with `--write`, writes BENCHMARKS.md): the machine, Node version and date,
  * every goal with its verdict, the comparisons with the role's approach, then each bench's own
  * figures. A bench that fails is reported as failed, and the command exits non-zero.
  *
@@ -19,6 +19,13 @@ interface Bench {
 }
 
 const postgres = process.env.BENCH_DATABASE_URL;
+// The committed figures include the million-key sweep on Postgres: a run without it must not replace them.
+if (process.argv.includes('--write') && !postgres) {
+  process.stderr.write(
+    'npm run bench -- --write needs BENCH_DATABASE_URL (a Postgres server): BENCHMARKS.md holds the Postgres sweep figures\n',
+  );
+  process.exit(2);
+}
 const BENCHES: Bench[] = [
   { script: 'provision' },
   { script: 'burst' },
@@ -81,7 +88,7 @@ const demote = (markdown: string) => markdown.replace(/^#/gm, '##');
 
 const report = `# Benchmarks
 
-Written by \`npm run bench\` on ${new Date().toISOString()}. Do not edit by hand: run it again.
+Written by \`npm run bench -- --write\` on ${new Date().toISOString()}. Do not edit by hand: run it again.
 
 - Machine: ${machine}.
 - Node ${process.version}; each bench runs alone in a fresh process.
@@ -110,6 +117,13 @@ ${comparisonRows.join('\n')}
 ${runs.map((r) => `${demote(r.output)}\n\n_Bench run time: ${r.seconds.toFixed(0)} s${r.ok ? '' : '; the bench FAILED'}._`).join('\n\n')}
 `;
 
-writeFileSync('BENCHMARKS.md', report);
-process.stderr.write(`BENCHMARKS.md written: ${runs.length} benches, ${missed} goal(s) missed\n`);
+if (process.argv.includes('--write')) {
+  writeFileSync('BENCHMARKS.md', report);
+  process.stderr.write(`BENCHMARKS.md written: ${runs.length} benches, ${missed} goal(s) missed\n`);
+} else {
+  process.stdout.write(report);
+  process.stderr.write(
+    `${runs.length} benches, ${missed} goal(s) missed; npm run bench -- --write updates BENCHMARKS.md\n`,
+  );
+}
 if (runs.some((r) => !r.ok)) process.exit(1);

@@ -1,13 +1,14 @@
 import type { APIGatewayRequestAuthorizerEventV2, Context } from 'aws-lambda';
-import { type ApiTokens, bearerToken, clientOf, parseApiTokens } from '../lib/auth/api-tokens.ts';
+import { type ApiTokens, bearerToken, parseApiTokens, tokenEntryOf } from '../lib/auth/api-tokens.ts';
 import { authorizerChain } from '../lib/auth/authorizer-chain.ts';
 import { readAuthorizerConfig } from '../lib/auth/authorizer-config.ts';
+import { type GrantsContext, grantsContext } from '../lib/auth/client-grants.ts';
 import { log } from '../lib/log.ts';
 
 const config = readAuthorizerConfig(process.env);
 
-/** HTTP API simple response; `client` reaches the route's handler as `requestContext.authorizer.lambda.client`. */
-export type Decision = { isAuthorized: false } | { isAuthorized: true; context: { client: string } };
+/** HTTP API simple response; the context reaches the route's function as `requestContext.authorizer.lambda`. */
+export type Decision = { isAuthorized: false } | { isAuthorized: true; context: GrantsContext };
 
 /** Parsed once per secret value: middy hands over the same object until its cache lapses. */
 const parsed = new WeakMap<object, ApiTokens>();
@@ -18,8 +19,8 @@ function tokensOf(secret: unknown): ApiTokens {
   if (known) return known;
   const tokens = parseApiTokens(secret);
   if (tokens.ignored.length > 0) {
-    log.warn('API tokens secret has unusable entries; they are ignored', {
-      clients: tokens.ignored,
+    log.warn('API tokens secret has unusable entries; they grant nothing', {
+      entries: tokens.ignored,
       usable: tokens.tokens.length,
     });
   }
@@ -41,12 +42,12 @@ export const handler = authorizerChain<APIGatewayRequestAuthorizerEventV2, Decis
       });
       return { isAuthorized: false };
     }
-    const client = clientOf(tokensOf(context.apiTokens).tokens, token);
-    if (!client) {
+    const entry = tokenEntryOf(tokensOf(context.apiTokens).tokens, token);
+    if (!entry) {
       log.info('denied', { route, reason: 'unknown token', source_ip: event.requestContext?.http?.sourceIp });
       return { isAuthorized: false };
     }
-    log.debug('authorized', { route, client });
-    return { isAuthorized: true, context: { client } };
+    log.debug('authorized', { route, client: entry.client, scopes: entry.scopes });
+    return { isAuthorized: true, context: grantsContext(entry.client, entry.scopes, entry.limits) };
   },
 ) as (event: APIGatewayRequestAuthorizerEventV2, context: Context) => Promise<Decision>;

@@ -1,3 +1,4 @@
+import { requireScope } from '../lib/auth/access.ts';
 import { getConfig } from '../lib/config.ts';
 import { type DestroyedLab, destroyLab } from '../lib/destroy/destroy-lab.ts';
 import { parseDestroyRequest } from '../lib/destroy/request.ts';
@@ -20,6 +21,7 @@ import {
 const config = getConfig();
 
 async function destroy(input: unknown, lifecycle: Lifecycle, context: ServiceContext): Promise<DestroyedLab> {
+  requireScope(lifecycle.caller, 'destroy', 'to destroy labs');
   const source = lifecycle.trigger;
   const request = parseDestroyRequest(input, source, config);
   const { secret, ...deps } = depsFor(config, context);

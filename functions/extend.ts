@@ -1,3 +1,4 @@
+import { requireScope } from '../lib/auth/access.ts';
 import { getConfig } from '../lib/config.ts';
 import { formatExpiry } from '../lib/duration.ts';
 import { announce, extendedEvent } from '../lib/events/results.ts';
@@ -22,6 +23,7 @@ import { withPathGuid } from '../lib/schemas.ts';
 const config = getConfig();
 
 async function extend(input: unknown, lifecycle: Lifecycle, context: ServiceContext): Promise<ExtendedLab> {
+  requireScope(lifecycle.caller, 'extend', 'to extend labs');
   const source = lifecycle.trigger;
   const request = parseExtendRequest(input, source);
   const lab = await extendLab(request, { ...depsFor(config, context), config, lifecycle });

@@ -1,3 +1,4 @@
+import { logRawKeyRead, requireScope } from '../lib/auth/access.ts';
 import { getConfig } from '../lib/config.ts';
 import { announce, provisionedEvent } from '../lib/events/results.ts';
 import { jsonResponse } from '../lib/http.ts';
@@ -20,6 +21,7 @@ import { provisionResponse } from '../lib/provision/response.ts';
 const config = getConfig();
 
 async function provision(input: unknown, lifecycle: Lifecycle, context: ServiceContext) {
+  requireScope(lifecycle.caller, 'provision', 'to provision labs');
   const source: ProvisionSource = lifecycle.trigger;
   const request = parseProvisionRequest(input, source, config);
   const lab = await provisionLab(request, { ...depsFor(config, context), config, lifecycle });
@@ -38,6 +40,11 @@ async function provision(input: unknown, lifecycle: Lifecycle, context: ServiceC
     ),
   );
   await announce(config, provisionedEvent(lab, source), source);
+  // The HTTP answer carries every key; those it did not just make come out of storage.
+  if (source === 'http') {
+    const read = lab.keys.filter((key) => !key.created).map((key) => key.spec.alias);
+    logRawKeyRead(lifecycle.caller, lab.guid, read);
+  }
   return lab;
 }
 

@@ -1,6 +1,7 @@
 import { parseDuration } from './duration.ts';
-import { type Env, flag, fraction, integer, text } from './env.ts';
+import { type Env, flag, fraction, integer, list, text } from './env.ts';
 import { ConfigError } from './errors.ts';
+import type { SecretProtection } from './key-store.ts';
 import { BUILT_IN_PACKAGES, type PackageCatalogue, packageOf, parseCatalogue } from './packages.ts';
 import { USER_BASE_PATTERN } from './schemas.ts';
 
@@ -20,12 +21,20 @@ export interface Config {
   readonly packages: PackageCatalogue;
   readonly defaultPackage: string;
   readonly forceDbDelete: boolean;
+  /** Certificate authorities (PEM file) trusted besides Node's for LiteLLM's database; '' for Node's only. */
+  readonly databaseCaFile: string;
   readonly labEventSource: string;
   readonly eventBusName: string;
   readonly keySecretPrefix: string;
+  /** KMS key and readers of key secrets (KEY_SECRETS_KMS_KEY_ID, KEY_SECRET_READERS). */
+  readonly keySecretProtection: SecretProtection;
   readonly labUserDomain: string;
   /** Names the users of a lab given as a count, unless the request names its own base. */
   readonly labUserBase: string;
+  /** Domains a requested `user_id` (an e-mail address) may be in; lower case, LAB_USER_DOMAIN among them. */
+  readonly userIdDomains: readonly string[];
+  /** The proxy's admin user ids (its PROXY_ADMIN_ID, UI logins): never a lab key's owner. */
+  readonly adminUserIds: readonly string[];
   readonly secretsCacheMs: number;
   readonly sweepGrace: string;
   readonly warnBefore: string;
@@ -67,6 +76,32 @@ function userBase(env: Env): string {
   return value;
 }
 
+/** The role's lab users (`<guid>@lab.opentlc.com`) and RHDP's own users, unless configured. */
+const DEFAULT_USER_ID_DOMAINS = 'lab.opentlc.com,opentlc.com,redhat.com';
+const DOMAIN = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+function userIdDomains(env: Env): string[] {
+  const domains = list(env, 'USER_ID_DOMAINS', DEFAULT_USER_ID_DOMAINS).map((d) => d.toLowerCase());
+  const bad = domains.find((domain) => !DOMAIN.test(domain));
+  if (bad !== undefined) throw new ConfigError(`USER_ID_DOMAINS has "${bad}", which is not a domain name`);
+  const labDomain = text(env, 'LAB_USER_DOMAIN', 'lab.opentlc.com').toLowerCase();
+  return [...new Set([...domains, labDomain])];
+}
+
+const PRINCIPAL_ARN = /^arn:aws[a-z-]*:(?:iam|sts)::\d{12}:\S+$/;
+const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+
+/** A typo here would lock the service out of its own key values, so every entry must be a role name or an ARN. */
+function keySecretReaders(env: Env): string[] {
+  const readers = list(env, 'KEY_SECRET_READERS', '');
+  const bad = readers.find((reader) => !PRINCIPAL_ARN.test(reader) && !ROLE_NAME.test(reader));
+  if (bad !== undefined)
+    throw new ConfigError(
+      `KEY_SECRET_READERS has "${bad}", which is neither an IAM role name nor a principal ARN`,
+    );
+  return readers;
+}
+
 function catalogue(env: Env): PackageCatalogue {
   const raw = env.PACKAGES_JSON?.trim();
   if (!raw) return BUILT_IN_PACKAGES;
@@ -99,11 +134,18 @@ export function readConfig(env: Env): Config {
     packages,
     defaultPackage,
     forceDbDelete: flag(env, 'FORCE_DB_DELETE', false),
+    databaseCaFile: env.DATABASE_CA_FILE?.trim() ?? '',
     labEventSource: text(env, 'LAB_EVENT_SOURCE', 'rhdp.lab'),
     eventBusName: text(env, 'EVENT_BUS_NAME', 'default'),
     keySecretPrefix: text(env, 'KEY_SECRET_PREFIX', 'litellm-virtual-keys/'),
+    keySecretProtection: {
+      kmsKeyId: env.KEY_SECRETS_KMS_KEY_ID?.trim() ?? '',
+      readers: keySecretReaders(env),
+    },
     labUserDomain: text(env, 'LAB_USER_DOMAIN', 'lab.opentlc.com'),
     labUserBase: userBase(env),
+    userIdDomains: userIdDomains(env),
+    adminUserIds: list(env, 'LITELLM_ADMIN_USER_IDS', '').map((id) => id.toLowerCase()),
     secretsCacheMs: integer(env, 'SECRETS_CACHE_MS', 300_000, 0),
     sweepGrace: duration(env, 'SWEEP_GRACE', '0h'),
     warnBefore: duration(env, 'WARN_BEFORE', '24h'),

@@ -35,3 +35,11 @@ export function fraction(env: Env, name: string, fallback: number): number {
     throw new ConfigError(`${name} must be a number from 0 to 1`);
   return value;
 }
+
+/** A comma-separated list; blanks dropped. */
+export function list(env: Env, name: string, fallback: string): string[] {
+  return (env[name]?.trim() || fallback)
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}

@@ -14,6 +14,7 @@ export const RESERVED_METADATA = [
   'models',
   'duration',
   'owner',
+  'api_client',
 ] as const;
 
 export function keyAlias(guid: string, user?: string): string {

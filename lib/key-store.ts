@@ -5,6 +5,7 @@ import {
   GetSecretValueCommand,
   InvalidRequestException,
   ListSecretsCommand,
+  PutResourcePolicyCommand,
   PutSecretValueCommand,
   ResourceExistsException,
   ResourceNotFoundException,
@@ -36,6 +37,43 @@ export interface PinnedKey {
   readonly arn: string;
   /** False when another caller pinned the value first and this one adopted it. */
   readonly won: boolean;
+}
+
+/** What keeps a key's value from every reader but the service, beyond IAM. */
+export interface SecretProtection {
+  /** The customer-managed KMS key values are encrypted with; '' for Secrets Manager's AWS-managed key. */
+  readonly kmsKeyId: string;
+  /** The only principals that may read a value: role names (of the secret's account) or ARNs; none: no resource policy. */
+  readonly readers: readonly string[];
+}
+
+/** `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>` gives the partition and account. */
+const SECRET_ARN = /^arn:([a-z-]+):secretsmanager:[^:]*:(\d{12}):secret:/;
+
+/**
+ * A policy denying reads to everyone but `readers`. Deny, not Allow: an Allow in a resource
+ * policy adds to identity policies, so only a Deny stops a principal with broad read rights.
+ * Role names become ARNs in the secret's own account.
+ */
+export function readersOnlyPolicy(readers: readonly string[], secretArn: string): string {
+  const [, partition, account] = SECRET_ARN.exec(secretArn) ?? [];
+  if (!partition || !account) throw new Error(`not a Secrets Manager secret ARN: ${secretArn}`);
+  const arns = readers.map((reader) =>
+    reader.startsWith('arn:') ? reader : `arn:${partition}:iam::${account}:role/${reader}`,
+  );
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'OnlyTheServiceReadsKeyValues',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: '*',
+        Condition: { ArnNotEquals: { 'aws:PrincipalArn': arns } },
+      },
+    ],
+  });
 }
 
 let client: SecretsManagerClient | undefined;
@@ -101,32 +139,64 @@ function requestToken(seed: string): string {
   return createHash('sha256').update(`replace:${seed}`).digest('hex').slice(0, 64);
 }
 
+/** Idempotent, so a retry after a failure between creation and policy puts it again. */
+export async function protectStoredKey(secretArn: string, protection: SecretProtection): Promise<void> {
+  if (protection.readers.length === 0) return;
+  await send('PutResourcePolicy', () =>
+    secretsManager().send(
+      new PutResourcePolicyCommand({
+        SecretId: secretArn,
+        ResourcePolicy: readersOnlyPolicy(protection.readers, secretArn),
+      }),
+    ),
+  );
+}
+
 /**
  * Store `value` as the key of `name` unless one is stored already; the loser of a race gets the
  * winner's value. A secret left scheduled for deletion is restored and given the new value.
+ * The value is protected before it is handed out or given to LiteLLM.
  */
 export async function pinStoredKey(
   name: string,
   value: string,
   tags: Record<string, string>,
-  what = 'LiteLLM virtual key',
+  protection: SecretProtection,
 ): Promise<PinnedKey> {
+  let pinned: PinnedKey;
   try {
     const out = await send('CreateSecret', () =>
       secretsManager().send(
         new CreateSecretCommand({
           Name: name,
           SecretString: value,
-          Description: `${what}, managed by ${MANAGED_BY}`,
+          Description: `LiteLLM virtual key, managed by ${MANAGED_BY}`,
+          ...(protection.kmsKeyId ? { KmsKeyId: protection.kmsKeyId } : {}),
           Tags: Object.entries({ 'managed-by': MANAGED_BY, ...tags }).map(([Key, Value]) => ({ Key, Value })),
         }),
       ),
     );
-    return { value, arn: out.ARN ?? name, won: true };
+    pinned = { value, arn: out.ARN ?? name, won: true };
   } catch (error) {
-    if (error instanceof ResourceExistsException) return { ...(await readPresent(name)), won: false };
-    if (!isScheduledForDeletion(error)) throw error;
+    if (error instanceof ResourceExistsException) {
+      pinned = { ...(await readPresent(name)), won: false };
+    } else if (isScheduledForDeletion(error)) {
+      return restoreAndReplace(name, value, protection);
+    } else {
+      throw error;
+    }
   }
+  // The loser protects it too: the winner may have stopped before it did.
+  await protectStoredKey(pinned.arn, protection);
+  return pinned;
+}
+
+/** A secret left scheduled for deletion is restored, protected, and given the new value. */
+async function restoreAndReplace(
+  name: string,
+  value: string,
+  protection: SecretProtection,
+): Promise<PinnedKey> {
   try {
     await send('RestoreSecret', () => secretsManager().send(new RestoreSecretCommand({ SecretId: name })));
   } catch (error) {
@@ -136,6 +206,7 @@ export async function pinStoredKey(
     throw error;
   }
   const restored = await readPresent(name);
+  await protectStoredKey(restored.arn, protection);
   return replaceStoredKey(name, value, hashKey(restored.value));
 }
 

@@ -32,10 +32,15 @@ export function cachedSecret(
   };
 }
 
+/** What the authorizer put in the context of an HTTP API request (payload 2.0); undefined for other events. */
+export function authorizerContextOf(event: unknown): unknown {
+  return (event as { requestContext?: { authorizer?: { lambda?: unknown } } } | null)?.requestContext
+    ?.authorizer?.lambda;
+}
+
 /** The API client the authorizer recognised, as API Gateway passes it to the route's function. */
 export function apiClientOf(event: unknown): string | undefined {
-  const client = (event as { requestContext?: { authorizer?: { lambda?: { client?: unknown } } } } | null)
-    ?.requestContext?.authorizer?.lambda?.client;
+  const client = (authorizerContextOf(event) as { client?: unknown } | undefined)?.client;
   return typeof client === 'string' ? client : undefined;
 }
 

@@ -3,10 +3,19 @@ import middy from '@middy/core';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import { clearCache } from '@middy/util';
 import type { APIGatewayProxyEventV2, Context, EventBridgeEvent } from 'aws-lambda';
+import { httpCaller, labEventCaller } from './auth/client-grants.ts';
 import type { Config } from './config.ts';
 import { putEvents } from './events/bus.ts';
 import { failedEvent } from './events/results.ts';
-import { type HttpResult, logFailure, problemResponse, toHttpError } from './http.ts';
+import {
+  type HttpResult,
+  logFailure,
+  problemOf,
+  problemResponse,
+  refuseLargeBody,
+  refuseLargeDetail,
+  toHttpError,
+} from './http.ts';
 import type { Lifecycle } from './lab/lifecycle.ts';
 import { KeyClaims } from './ledger/key-claims.ts';
 import { LabLedger } from './ledger/lab-ledger.ts';
@@ -14,7 +23,7 @@ import { LiteLlmClient } from './litellm/client.ts';
 import { isFault } from './litellm/errors.ts';
 import { readMasterSecret } from './master-key.ts';
 import { publishFailure } from './metrics.ts';
-import { apiClientOf, cachedSecret, invocationLogContext } from './middleware-parts.ts';
+import { authorizerContextOf, cachedSecret, invocationLogContext } from './middleware-parts.ts';
 
 /** The Lambda context once the master-key secret is loaded (as middy hands it over: string or parsed JSON). */
 export interface ServiceContext extends Context {
@@ -64,6 +73,8 @@ export function httpChain(
   // Content-Type is not insisted on, so a curl without -H is understood; the option exists in
   // @middy/http-json-body-parser 6.4.5's code but not in its typings.
   const bodyOptions = { disableContentTypeCheck: true } as Parameters<typeof httpJsonBodyParser>[0];
+  // Measured before anything parses it: a large body costs nothing but this refusal.
+  chain.before((request) => refuseLargeBody(request.event.body, request.event.isBase64Encoded));
   if (options.jsonBody) chain.use(httpJsonBodyParser(bodyOptions));
   return chain.use(masterKeySecret(config)).handler(handler);
 }
@@ -87,10 +98,12 @@ export function eventChain<R, E = LabEvent>(
         const mapped = toHttpError(request.error);
         const event = request.event as Partial<LabEvent> | null;
         const guid = (event?.detail as { guid?: unknown } | null | undefined)?.guid;
+        // Capped: a lab event's fields are anyone's text, up to EventBridge's 256 KiB.
+        const capped = (value: unknown) => (typeof value === 'string' ? value.slice(0, 256) : undefined);
         logFailure(`${functionName} failed`, request.error, mapped, {
-          detail_type: event?.['detail-type'],
-          event_id: event?.id,
-          guid: typeof guid === 'string' ? guid : undefined,
+          detail_type: capped(event?.['detail-type']),
+          event_id: capped(event?.id),
+          guid: capped(guid),
         });
         publishFailure(functionName, mapped.status, event?.detail, config.packages);
         if (!mapped.permanent) return;
@@ -99,9 +112,10 @@ export function eventChain<R, E = LabEvent>(
           const undelivered = await putEvents(config, [failedEvent(event, mapped)]);
           if (undelivered.length > 0) return;
         }
-        request.response = { outcome: 'rejected', status: mapped.status, detail: mapped.message };
+        request.response = { outcome: 'rejected', status: mapped.status, detail: problemOf(mapped).detail };
       },
     })
+    .before((request) => refuseLargeDetail((request.event as Partial<LabEvent> | null)?.detail))
     .use(masterKeySecret(config))
     .handler(handler);
 }
@@ -163,7 +177,7 @@ export function httpLifecycle(event: APIGatewayProxyEventV2): Lifecycle {
   return {
     trigger: 'http',
     occurredAt: plausible(event.requestContext?.timeEpoch),
-    client: apiClientOf(event) ?? 'unknown',
+    caller: httpCaller(authorizerContextOf(event)),
   };
 }
 
@@ -173,6 +187,6 @@ export function eventLifecycle(event: LabEvent): Lifecycle {
   return {
     trigger: 'event',
     occurredAt: Number.isNaN(time) ? new Date() : new Date(time),
-    client: `event:${String(event.source)}`,
+    caller: labEventCaller(String(event.source)),
   };
 }

@@ -77,8 +77,10 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown, what:
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   const errors = fieldErrors(parsed.error, input);
+  const named = errors.slice(0, 5).map((e) => `${e.field} ${e.message}`);
+  const rest = errors.length - named.length;
   throw new BadRequestError(
-    `${what} is invalid: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`,
+    `${what} is invalid: ${named.join('; ')}${rest > 0 ? `; and ${rest} more` : ''}`,
     errors,
   );
 }

@@ -1,3 +1,4 @@
+import { refuseForeignLab } from '../auth/access.ts';
 import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
 import { UpstreamError } from '../errors.ts';
@@ -23,7 +24,7 @@ import { type KeyCheck, type KeyToVerify, verifyGone } from './verify-gone.ts';
 export interface DestroyDeps {
   readonly litellm: LiteLlmClient;
   readonly ledger: LabLedger;
-  readonly config: Pick<Config, 'keySecretPrefix' | 'litellm'>;
+  readonly config: Pick<Config, 'keySecretPrefix' | 'litellm' | 'databaseCaFile'>;
   readonly lifecycle: Lifecycle;
   readonly leaseOwner: string;
   /** LiteLLM's database, from the master-key secret; needed only for direct deletion. */
@@ -63,7 +64,9 @@ export interface DestroyedLab {
  */
 export async function destroyLab(request: DestroyRequest, deps: DestroyDeps): Promise<DestroyedLab> {
   const { guid } = request;
-  refuseStaleEvent('destroy', deps.lifecycle, knownLab(await deps.ledger.read(guid)));
+  const first = knownLab(await deps.ledger.read(guid));
+  refuseForeignLab(deps.lifecycle.caller, guid, first);
+  refuseStaleEvent('destroy', deps.lifecycle, first);
   const leased = await deps.ledger.lease(guid, deps.leaseOwner, deps.deadline);
   try {
     return await destroyLeased(request, leased, deps);
@@ -81,6 +84,7 @@ async function destroyLeased(request: DestroyRequest, ledger: LedgerLab, deps: D
   const { guid } = request;
   const { litellm, config } = deps;
   const lab = knownLab(ledger);
+  refuseForeignLab(deps.lifecycle.caller, guid, lab);
   refuseStaleEvent('destroy', deps.lifecycle, lab);
   const legacy = lab === undefined ? await readLegacyUsers(config.keySecretPrefix, guid) : undefined;
   const aliases = await lookUpLabAliases(
@@ -106,7 +110,7 @@ async function destroyLeased(request: DestroyRequest, ledger: LedgerLab, deps: D
     if (!deps.databaseUrl) {
       throw survivorsError(survivors, 'direct database deletion needs database_url in the master-key secret');
     }
-    databaseDeleted = await deleteFromDatabase(guid, survivors, deps.databaseUrl, deps.deadline);
+    databaseDeleted = await deleteFromDatabase(guid, survivors, { ...deps, databaseUrl: deps.databaseUrl });
     const again = toVerify.filter((key) => survivors.some((survivor) => survivor.keyId === key.keyId));
     const rechecked = await verifyGone(again, litellm, config.litellm.maxConnections);
     checks = checks.map((check) => rechecked.find((next) => next.keyId === check.keyId) ?? check);
@@ -183,13 +187,13 @@ function keysToVerify(aliases: readonly LabAlias[], recorded: readonly KeyEntry[
 async function deleteFromDatabase(
   guid: string,
   survivors: readonly KeyCheck[],
-  databaseUrl: string,
-  deadline: number,
+  deps: DestroyDeps & { readonly databaseUrl: string },
 ): Promise<number> {
-  const deleted = await deleteKeysFromDatabase(databaseUrl, {
+  const deleted = await deleteKeysFromDatabase(deps.databaseUrl, {
     guid,
     keyIds: survivors.map((key) => key.keyId),
-    deadline,
+    deadline: deps.deadline,
+    ...(deps.config.databaseCaFile ? { caFile: deps.config.databaseCaFile } : {}),
   });
   log.warn('deleted keys from LiteLLM’s database directly', {
     guid,

@@ -4,6 +4,7 @@ import { spendOf } from '../destroy/spend.ts';
 import { formatExpiry } from '../duration.ts';
 import { type HttpError, UnavailableError } from '../errors.ts';
 import type { ExtendedLab } from '../extend/extend-lab.ts';
+import { problemOf } from '../http.ts';
 import { log } from '../log.ts';
 import type { LabKeys } from '../provision/provision-lab.ts';
 import { type BusEvent, putEvents } from './bus.ts';
@@ -100,18 +101,13 @@ export function failedEvent(
   error: HttpError,
 ): BusEvent {
   const guid = (labEvent.detail as { guid?: unknown } | null | undefined)?.guid;
+  const short = (value: unknown) => (typeof value === 'string' ? value.slice(0, 256) : undefined);
   return {
     detailType: RESULT_TYPES.failed,
     detail: {
-      ...(typeof guid === 'string' ? { guid } : {}),
-      lab_event: { detail_type: labEvent['detail-type'], id: labEvent.id },
-      error: {
-        status: error.status,
-        type: error.type,
-        title: error.title,
-        detail: error.message,
-        errors: error.errors,
-      },
+      ...(typeof guid === 'string' ? { guid: guid.slice(0, 256) } : {}),
+      lab_event: { detail_type: short(labEvent['detail-type']), id: short(labEvent.id) },
+      error: problemOf(error),
       reason: error.problem,
       trigger: 'event',
     },

@@ -1,3 +1,4 @@
+import { checkExtendLimits, refuseForeignLab } from '../auth/access.ts';
 import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
 import { addDuration, parseDuration } from '../duration.ts';
@@ -67,6 +68,7 @@ function noKey(guid: string, lab?: { destroyedAt?: string }): NotFoundError {
  */
 export async function extendLab(request: ExtendRequest, deps: ExtendDeps): Promise<ExtendedLab> {
   const first = knownLab(await deps.ledger.read(request.guid));
+  refuseForeignLab(deps.lifecycle.caller, request.guid, first);
   refuseStaleEvent('extend', deps.lifecycle, first);
   if (first?.state === 'destroyed') throw noKey(request.guid, first);
   const leased = await deps.ledger.lease(request.guid, deps.leaseOwner, deps.deadline);
@@ -85,11 +87,20 @@ export async function extendLab(request: ExtendRequest, deps: ExtendDeps): Promi
 async function extendLeased(request: ExtendRequest, ledger: LedgerLab, deps: ExtendDeps) {
   const { guid } = request;
   const lab = knownLab(ledger);
+  refuseForeignLab(deps.lifecycle.caller, guid, lab);
   refuseStaleEvent('extend', deps.lifecycle, lab);
   if (lab?.state === 'destroyed') throw noKey(guid, lab);
-  const recorded = lab ? ledger.keys : await adoptLegacyLab(guid, deps);
   const now = (deps.now ?? (() => new Date()))();
   const duration = durationFor(request, now);
+  const parsed = parseDuration(duration);
+  const intended = (parsed ? addDuration(now, parsed) : now).toISOString();
+  checkExtendLimits(
+    deps.lifecycle.caller,
+    'duration' in request ? 'duration' : 'expires',
+    new Date(intended),
+    now,
+  );
+  const recorded = lab ? ledger.keys : await adoptLegacyLab(guid, deps);
   // One read first: nothing is written before LiteLLM has shown it takes our master key, and a
   // recorded key it no longer holds leaves the ledger instead of failing the extend.
   const held = await deps.litellm.getKeysInfo(recorded.map((entry) => entry.keyId));
@@ -97,8 +108,6 @@ async function extendLeased(request: ExtendRequest, ledger: LedgerLab, deps: Ext
   if (vanished.length > 0) await deps.ledger.deleteKeys(vanished);
   const entries = recorded.filter((entry) => held.has(entry.keyId));
   if (entries.length === 0) throw noKey(guid);
-  const parsed = parseDuration(duration);
-  const intended = (parsed ? addDuration(now, parsed) : now).toISOString();
   const updated = await eachLimited(entries, deps.config.litellm.maxConnections, (entry) =>
     extendKey(entry, duration, intended, deps),
   );

@@ -1,3 +1,4 @@
+import type { Caller } from '../auth/client-grants.ts';
 import { HttpError } from '../errors.ts';
 import type { LabRecord } from '../ledger/records.ts';
 
@@ -5,8 +6,8 @@ import type { LabRecord } from '../ledger/records.ts';
 export interface Lifecycle {
   readonly trigger: 'http' | 'event';
   readonly occurredAt: Date;
-  /** The API client, or the lab event source, asking. */
-  readonly client: string;
+  /** The API client (with its scopes and limits), or the lab event source, asking. */
+  readonly caller: Caller;
 }
 
 /** A lab event older than what the ledger already applied: it must not undo it. */

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { type ConnectionOptions, rootCertificates } from 'node:tls';
 import pg from 'pg';
 import { UnavailableError, UpstreamError } from '../errors.ts';
 import { MANAGED_BY } from '../key-identity.ts';
-import { redact } from '../log.ts';
+import { log } from '../log.ts';
 
 const KEYS_TABLE = 'LiteLLM_VerificationToken';
 const DELETED_TABLE = 'LiteLLM_DeletedVerificationToken';
@@ -14,17 +16,31 @@ export interface DatabaseDeletion {
   readonly keyIds: readonly string[];
   /** Epoch ms by which the work must be over (the Lambda deadline). */
   readonly deadline: number;
+  /**
+   * A PEM bundle of certificate authorities trusted besides Node's own (on Lambda,
+   * `/var/runtime/ca-cert.pem` holds Amazon RDS's), for verifying the database's certificate.
+   */
+  readonly caFile?: string;
 }
 
 function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+interface Connection {
+  readonly connectionString: string;
+  readonly ssl: false | ConnectionOptions;
+  readonly schema?: string;
+}
+
 /**
- * LiteLLM's DATABASE_URL is a Prisma URL: its `schema` parameter names the Postgres schema, which
- * `pg` does not understand, so it is taken out and used to qualify the tables.
+ * LiteLLM's DATABASE_URL is a Prisma URL. Its parameters are Prisma's (`schema`, `connection_limit`,
+ * `sslmode`, `sslaccept`...), not all of them `pg`'s, so none is passed on: `schema` qualifies the
+ * tables, and TLS is decided here. TLS with a verified certificate unless the URL says
+ * `sslmode=disable` in so many words: the master-key secret's URL must not send LiteLLM's
+ * database credentials in the clear by omission.
  */
-function connectionOf(databaseUrl: string): { connectionString: string; schema?: string } {
+function connectionOf(databaseUrl: string, caFile: string | undefined): Connection {
   let url: URL;
   try {
     url = new URL(databaseUrl);
@@ -32,8 +48,22 @@ function connectionOf(databaseUrl: string): { connectionString: string; schema?:
     throw new UpstreamError('the database_url of the master-key secret is not a URL');
   }
   const schema = url.searchParams.get('schema') ?? undefined;
-  url.searchParams.delete('schema');
-  return { connectionString: url.toString(), ...(schema ? { schema } : {}) };
+  const plaintext = url.searchParams.get('sslmode')?.toLowerCase() === 'disable';
+  url.search = '';
+  const ca = caFile ? [...rootCertificates, readFileSync(caFile, 'utf8')] : undefined;
+  return {
+    connectionString: url.toString(),
+    ssl: plaintext ? false : { rejectUnauthorized: true, ...(ca ? { ca } : {}) },
+    ...(schema ? { schema } : {}),
+  };
+}
+
+/** What a caller may be told of a connection failure: its kind, never the host, port or user. */
+function connectFailure(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^[A-Z0-9_]{2,64}$/.test(code)) return code;
+  if (error instanceof Error && /does not support SSL/i.test(error.message)) return 'server refused TLS';
+  return 'connection failed';
 }
 
 /**
@@ -47,10 +77,20 @@ export async function deleteKeysFromDatabase(
   databaseUrl: string,
   deletion: DatabaseDeletion,
 ): Promise<string[]> {
-  const { connectionString, schema } = connectionOf(databaseUrl);
+  let connection: Connection;
+  try {
+    connection = connectionOf(databaseUrl, deletion.caFile);
+  } catch (error) {
+    if (error instanceof UpstreamError) throw error;
+    // A CA bundle that cannot be read is the deployment's fault, not the database's: say which file.
+    log.error('the database CA bundle cannot be read', { err: error, file: deletion.caFile });
+    throw new UpstreamError(`the database CA bundle ${deletion.caFile} cannot be read`);
+  }
+  const { connectionString, ssl, schema } = connection;
   const remaining = () => Math.max(1, deletion.deadline - Date.now());
   const client = new pg.Client({
     connectionString,
+    ssl,
     connectionTimeoutMillis: Math.min(5000, remaining()),
     query_timeout: remaining(),
     application_name: MANAGED_BY,
@@ -58,9 +98,12 @@ export async function deleteKeysFromDatabase(
   try {
     await client.connect();
   } catch (error) {
-    throw new UnavailableError(`LiteLLM's database is unreachable: ${redact(String(error))}`, 30, {
-      cause: error,
-    });
+    // The log has the whole error (redacted); the caller learns the kind of failure only.
+    log.error('LiteLLM’s database is unreachable', { err: error, tls: ssl !== false });
+    throw new UnavailableError(
+      `LiteLLM's database is unreachable for direct deletion (${connectFailure(error)}${ssl ? ', TLS' : ''})`,
+      30,
+    );
   }
   try {
     const target = schema ?? (await client.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]?.s;
@@ -96,9 +139,11 @@ export async function deleteKeysFromDatabase(
     return rows.map((row) => row.token);
   } catch (error) {
     if (error instanceof UpstreamError) throw error;
-    throw new UpstreamError(`direct deletion from LiteLLM's database failed: ${redact(String(error))}`, {
-      cause: error,
-    });
+    log.error('direct deletion from LiteLLM’s database failed', { err: error });
+    const sqlState = (error as { code?: unknown } | null)?.code;
+    throw new UpstreamError(
+      `direct deletion from LiteLLM's database failed${typeof sqlState === 'string' ? ` (SQLSTATE ${sqlState.slice(0, 5)})` : ''}`,
+    );
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -35,6 +35,13 @@ export interface GenerateKeyRequest {
   readonly max_budget?: number | null;
   readonly tpm_limit?: number;
   readonly rpm_limit?: number;
+  /**
+   * Lab keys call LLM API routes only. LiteLLM turns `key_type: llm_api` into exactly this
+   * `allowed_routes` (`handle_key_type`), and checks it before any role, so even a key whose owner
+   * is a proxy admin cannot manage the proxy; sending both keeps the binding explicit.
+   */
+  readonly key_type: 'llm_api';
+  readonly allowed_routes: readonly ['llm_api_routes'];
 }
 
 export interface GenerateKeyResponse {

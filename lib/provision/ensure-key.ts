@@ -1,6 +1,13 @@
 import { ConflictError, UpstreamError } from '../errors.ts';
 import { expiryOf, hashKey, isExpired, isLabKey, newKeyValue } from '../key-identity.ts';
-import { type PinnedKey, pinStoredKey, readStoredKey, replaceStoredKey } from '../key-store.ts';
+import {
+  type PinnedKey,
+  pinStoredKey,
+  protectStoredKey,
+  readStoredKey,
+  replaceStoredKey,
+  type SecretProtection,
+} from '../key-store.ts';
 import type { LabLedger } from '../ledger/lab-ledger.ts';
 import type { KeyEntry } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
@@ -35,6 +42,7 @@ export interface EnsureKeyDeps {
    * its aliases are taken as its own. Otherwise only recorded keys and stored values are.
    */
   readonly adopting: boolean;
+  readonly protection: SecretProtection;
   readonly now?: () => Date;
 }
 
@@ -54,10 +62,12 @@ export async function ensureKey(
     await deps.checkModels();
     // A recorded key whose value is gone cannot be handed out: it makes way for a new one.
     if (entry) await deps.litellm.deleteKeys([entry.keyId]);
-    const pinned = await pinStoredKey(spec.secretName, newKeyValue(), {
-      guid: spec.guid,
-      'key-alias': spec.alias,
-    });
+    const pinned = await pinStoredKey(
+      spec.secretName,
+      newKeyValue(),
+      { guid: spec.guid, 'key-alias': spec.alias },
+      deps.protection,
+    );
     return createKey(spec, pinned, { ...deps, entry, replacedExpired: false, now });
   }
   const storedHash = hashKey(stored.value);
@@ -90,7 +100,8 @@ export async function ensureKey(
     return createKey(spec, pinned, { ...deps, entry, replacedExpired: record !== undefined, now });
   }
   // Stored but unknown to LiteLLM and never recorded: an earlier attempt stopped before (or
-  // during) /key/generate. The stored value is the one to use.
+  // during) /key/generate, perhaps before the value was protected. The stored value is the one to use.
+  await protectStoredKey(stored.arn, deps.protection);
   return createKey(spec, { ...stored, won: true }, { ...deps, entry, replacedExpired: false, now });
 }
 
@@ -165,7 +176,9 @@ async function createKey(spec: KeySpec, pinned: PinnedKey, context: CreateContex
     max_budget: spec.maxBudget,
     ...(spec.tpmLimit === undefined ? {} : { tpm_limit: spec.tpmLimit }),
     ...(spec.rpmLimit === undefined ? {} : { rpm_limit: spec.rpmLimit }),
-  };
+    key_type: 'llm_api',
+    allowed_routes: ['llm_api_routes'],
+  } as const;
   let replacedExpired = context.replacedExpired;
   let holders: KeyRecord[] | undefined;
   try {

@@ -21,10 +21,11 @@ export interface KeySpec
   readonly secretName: string;
 }
 
-/** The key spec of a single-user lab, or of one user of a multi-user lab. */
+/** The key spec of a single-user lab, or of one user of a multi-user lab, made for `apiClient`. */
 export function keySpecFor(
   request: ProvisionRequest,
   config: Pick<Config, 'keySecretPrefix' | 'labUserDomain'>,
+  apiClient: string,
   user?: string,
 ): KeySpec {
   const alias = keyAlias(request.guid, user);
@@ -52,6 +53,7 @@ export function keySpecFor(
       models: request.models.join(','),
       duration: request.duration,
       owner: userId,
+      api_client: apiClient,
     },
   };
 }

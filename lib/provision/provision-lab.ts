@@ -1,7 +1,8 @@
+import { checkProvisionLimits, mayAdoptLegacyLabs, refuseForeignLab } from '../auth/access.ts';
 import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
 import { addDuration, parseDuration } from '../duration.ts';
-import { BadRequestError } from '../errors.ts';
+import { BadRequestError, HttpError } from '../errors.ts';
 import { hashKey, isExpired } from '../key-identity.ts';
 import { readStoredKey } from '../key-store.ts';
 import { readLegacyUsers } from '../lab/legacy-users-list.ts';
@@ -30,7 +31,7 @@ export interface ProvisionDeps {
   readonly litellm: LiteLlmClient;
   readonly ledger: LabLedger;
   readonly claims: KeyClaims;
-  readonly config: Pick<Config, 'keySecretPrefix' | 'labUserDomain' | 'litellm'>;
+  readonly config: Pick<Config, 'keySecretPrefix' | 'keySecretProtection' | 'labUserDomain' | 'litellm'>;
   readonly lifecycle: Lifecycle;
   /** Who holds the lab's lease while this call works (unique per invocation). */
   readonly leaseOwner: string;
@@ -57,11 +58,18 @@ function modelCheck(litellm: LiteLlmClient, request: ProvisionRequest): () => Pr
   };
 }
 
-/** The requests's checks against what the ledger holds; a stale event or a different lab is refused. */
+/**
+ * The request's checks against what the ledger holds: another client's live lab, a stale event, a
+ * different lab, or more than the client's limits allow (users counted with those the lab has) is refused.
+ */
 function refuseInvalid(request: ProvisionRequest, ledger: LedgerLab, deps: ProvisionDeps): void {
   const lab = knownLab(ledger);
+  const { caller } = deps.lifecycle;
+  refuseForeignLab(caller, request.guid, lab, { ownedWhileLive: true });
   refuseStaleEvent('provision', deps.lifecycle, lab);
   if (isLive(lab)) refuseDifferentLab(request, lab);
+  const users = request.users ? new Set([...((isLive(lab) && lab.users) || []), ...request.users]).size : 1;
+  checkProvisionLimits(caller, { ...request, users });
 }
 
 /**
@@ -103,8 +111,35 @@ async function replay(request: ProvisionRequest, ledger: LedgerLab, deps: Provis
   return { guid: request.guid, keys, created: false };
 }
 
+const isRefusal = (error: unknown) => error instanceof HttpError && error.status < 500;
+
+/**
+ * A lab the ledger has never seen with a stored value under any of its aliases (the lab-wide one
+ * too: it may have been single-user) is a lab from before the ledger, whose client is unknown:
+ * not there for a caller without `all-labs`.
+ */
+async function refuseLegacyValues(
+  request: ProvisionRequest,
+  users: readonly string[] | undefined,
+  deps: ProvisionDeps,
+) {
+  const specs = users
+    ? [
+        keySpecFor(request, deps.config, deps.lifecycle.caller.client, undefined),
+        ...specsOf(request, deps, users),
+      ]
+    : specsOf(request, deps);
+  const stored = await eachLimited(specs, deps.config.litellm.maxConnections, (spec) =>
+    readStoredKey(spec.secretName),
+  );
+  if (stored.some((value) => value.state === 'present'))
+    refuseForeignLab(deps.lifecycle.caller, request.guid, undefined);
+}
+
 function specsOf(request: ProvisionRequest, deps: ProvisionDeps, users = request.users): KeySpec[] {
-  return (users ?? [undefined]).map((user) => keySpecFor(request, deps.config, user));
+  return (users ?? [undefined]).map((user) =>
+    keySpecFor(request, deps.config, deps.lifecycle.caller.client, user),
+  );
 }
 
 /**
@@ -149,9 +184,13 @@ async function provisionLeased(request: ProvisionRequest, ledger: LedgerLab, dep
   const checkModels = modelCheck(deps.litellm, request);
   // A lab the ledger has never seen may predate it: its users list, if any, names its keys.
   const adopting = lab === undefined;
+  const mayAdopt = mayAdoptLegacyLabs(deps.lifecycle.caller);
   const legacyUsers = adopting ? await readLegacyUsers(deps.config.keySecretPrefix, guid) : undefined;
+  if (legacyUsers && !mayAdopt) refuseForeignLab(deps.lifecycle.caller, guid, undefined);
   const known = isLive(lab) ? lab.users : legacyUsers?.users;
   const users = request.users ? [...new Set([...(known ?? []), ...request.users])] : undefined;
+  // Before anything is recorded: once recorded, the lab's stored values would pass for this caller's.
+  if (adopting && !mayAdopt) await refuseLegacyValues(request, users, deps);
   let generation: NewGeneration | undefined;
   if (!isLive(lab)) {
     // Nothing is written before the request is known to be good.
@@ -165,7 +204,7 @@ async function provisionLeased(request: ProvisionRequest, ledger: LedgerLab, dep
       duration: request.duration,
       ...(users ? {} : { userId: request.userId }),
       target: deps.target,
-      client: deps.lifecycle.client,
+      client: deps.lifecycle.caller.client,
       startedAt: deps.lifecycle.occurredAt.toISOString(),
       expiresAt: (duration ? addDuration(new Date(), duration) : new Date()).toISOString(),
       ...(adopting ? { adopted: true } : {}),
@@ -191,12 +230,20 @@ async function provisionLeased(request: ProvisionRequest, ledger: LedgerLab, dep
       ensureKey(
         spec,
         entries.find((entry) => entry.alias === spec.alias),
-        { litellm: deps.litellm, ledger: deps.ledger, checkModels, adopting },
+        {
+          litellm: deps.litellm,
+          ledger: deps.ledger,
+          checkModels,
+          // Keys with only our marker are taken as the lab's only by a caller that may adopt them.
+          adopting: adopting && mayAdopt,
+          protection: deps.config.keySecretProtection,
+        },
       ),
     { stopAfterFailure: true },
   ).catch(async (error: unknown) => {
-    // A key may exist now: the lab is recorded as provisioning, so a retry knows it is not from before the ledger.
-    if (generation && !users) {
+    // A key may exist now: the lab is recorded as provisioning, so a retry knows it is not from
+    // before the ledger. A refusal (4xx) comes before any write, and records nothing.
+    if (generation && !users && !isRefusal(error)) {
       await deps.ledger.startGeneration(guid, deps.leaseOwner, generation).catch(() => undefined);
     }
     throw error;

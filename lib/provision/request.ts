@@ -2,6 +2,8 @@ import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { BadRequestError } from '../errors.ts';
 import { RESERVED_METADATA } from '../key-identity.ts';
+import { LITELLM_METADATA_NAMES, LITELLM_METADATA_PREFIXES } from '../litellm/reserved-metadata.ts';
+import { LITELLM_SPECIAL_USER_IDS } from '../litellm/special-user-ids.ts';
 import { packageOf } from '../packages.ts';
 import { guidSchema, NAME_PATTERN, parseInput, termSchema, USER_BASE_PATTERN } from '../schemas.ts';
 
@@ -74,12 +76,27 @@ const fields = {
       { error: 'must be an object of strings' },
     )
     .refine((metadata) => Object.keys(metadata).length <= 20, 'has at most 20 entries')
-    .refine(
-      (metadata) => !RESERVED_METADATA.some((name) => name in metadata),
-      `must not set ${RESERVED_METADATA.join(', ')}: the service sets them`,
-    )
+    .superRefine((metadata, context) => {
+      for (const name of Object.keys(metadata)) {
+        const why = reservedBecause(name);
+        if (why) context.addIssue({ code: 'custom', path: [name], message: why });
+      }
+    })
     .optional(),
 };
+
+const OURS = new Set<string>(RESERVED_METADATA);
+const LITELLMS = new Set<string>(LITELLM_METADATA_NAMES);
+
+/** Why a caller may not use a metadata name (names compare without regard to case); undefined if it may. */
+function reservedBecause(name: string): string | undefined {
+  const lower = name.toLowerCase();
+  if (OURS.has(lower)) return `is set by the service (reserved: ${RESERVED_METADATA.join(', ')})`;
+  if (LITELLMS.has(lower) || LITELLM_METADATA_PREFIXES.some((prefix) => lower.startsWith(prefix))) {
+    return 'is a name LiteLLM acts on; a lab key must not carry it';
+  }
+  return undefined;
+}
 
 /** HTTP bodies name only known fields (a typo must not fall back to a default); event details may carry more. */
 const httpSchema = z.strictObject(fields);
@@ -91,7 +108,10 @@ export type ProvisionSource = 'http' | 'event';
 export function parseProvisionRequest(
   input: unknown,
   source: ProvisionSource,
-  config: Pick<Config, 'packages' | 'defaultPackage' | 'labUserDomain' | 'labUserBase'>,
+  config: Pick<
+    Config,
+    'packages' | 'defaultPackage' | 'labUserDomain' | 'labUserBase' | 'userIdDomains' | 'adminUserIds'
+  >,
 ): ProvisionRequest {
   const body = parseInput(source === 'http' ? httpSchema : eventSchema, input, 'provision request');
   const users = labUsers(body, config);
@@ -103,6 +123,8 @@ export function parseProvisionRequest(
       { field: 'package', message: `must be one of ${known}` },
     ]);
   }
+  if (body.user_id !== undefined) refuseUserId(body.user_id, config);
+  else refuseAdminOwners(body.guid, users, config);
   return {
     guid: body.guid,
     packageName,
@@ -116,6 +138,44 @@ export function parseProvisionRequest(
     metadata: body.metadata ?? {},
     ...(users ? { users } : {}),
   };
+}
+
+const SPECIAL_USER_IDS = new Set<string>(LITELLM_SPECIAL_USER_IDS);
+/** ASCII only, tested before any case folding: a folded character (the Kelvin sign) must not pass for its ASCII twin. */
+const EMAIL = /^[a-z0-9._%+-]{1,64}@([a-z0-9.-]{1,253})$/i;
+const ADMIN_ID = 'is a user id LiteLLM gives admin or internal powers; a lab key may not be owned by it';
+
+/**
+ * A key's owner decides what the key may do in LiteLLM (an admin's key acts as admin), so the
+ * owner is a lab user's e-mail address in an allowed domain, never one of LiteLLM's own ids.
+ */
+function refuseUserId(userId: string, config: Pick<Config, 'userIdDomains' | 'adminUserIds'>): void {
+  const id = userId.toLowerCase();
+  const refuse = (message: string) => {
+    throw new BadRequestError(`user_id ${message}`, [{ field: 'user_id', message }]);
+  };
+  if (SPECIAL_USER_IDS.has(id) || config.adminUserIds.includes(id)) refuse(ADMIN_ID);
+  const domain = EMAIL.exec(userId)?.[1]?.toLowerCase();
+  if (domain === undefined) refuse('must be an e-mail address');
+  if (!config.userIdDomains.includes(domain as string)) {
+    refuse(`must be an address in ${config.userIdDomains.join(', ')}`);
+  }
+}
+
+/** The owners the service makes up (`<guid>@…`, `<user>@…`) must not be an admin's id either. */
+function refuseAdminOwners(
+  guid: string,
+  users: readonly string[] | undefined,
+  config: Pick<Config, 'labUserDomain' | 'adminUserIds'>,
+): void {
+  const field = users ? 'users' : 'guid';
+  const owner = (users ?? [guid])
+    .map((name) => `${name}@${config.labUserDomain}`.toLowerCase())
+    .find((id) => config.adminUserIds.includes(id));
+  if (owner)
+    throw new BadRequestError(`${field} makes ${owner} a key's owner, which ${ADMIN_ID}`, [
+      { field, message: `makes ${owner} a key's owner, which ${ADMIN_ID}` },
+    ]);
 }
 
 /** The users of a multi-user lab, named; a request mixing single- and multi-user fields is refused. */

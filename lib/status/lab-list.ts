@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { requireScope } from '../auth/access.ts';
+import type { Caller } from '../auth/client-grants.ts';
 import { formatExpiry } from '../duration.ts';
 import type { LabLedger } from '../ledger/lab-ledger.ts';
 import { listLabs } from '../ledger/lab-listing.ts';
@@ -45,18 +47,26 @@ function labOf(lab: LabRecord): Record<string, unknown> {
   };
 }
 
-/** `GET /keys`: labs of the ledger, filtered and paged with an opaque cursor. */
+/**
+ * `GET /keys`: labs of the ledger, filtered and paged with an opaque cursor. A client without
+ * `all-labs` sees its own labs only, and asking for another client's is refused.
+ */
 export async function labList(
   query: Record<string, string | undefined>,
-  deps: { readonly ledger: LabLedger },
+  deps: { readonly ledger: LabLedger; readonly caller: Caller },
 ): Promise<Record<string, unknown>> {
   const request = parseInput(querySchema, query, 'lab listing');
+  const everyClient = deps.caller.scopes.has('all-labs');
+  if (!everyClient && request.client !== undefined && request.client !== deps.caller.client) {
+    requireScope(deps.caller, 'all-labs', 'to list the labs of another client');
+  }
+  const client = everyClient ? request.client : deps.caller.client;
   const page = await listLabs(
     deps.ledger.table,
     {
       ...(request.state ? { state: request.state } : {}),
       ...(request.package ? { package: request.package } : {}),
-      ...(request.client ? { client: request.client } : {}),
+      ...(client ? { client } : {}),
       ...(request.target ? { target: request.target } : {}),
       ...(request.expires_before ? { expiresBefore: new Date(request.expires_before).toISOString() } : {}),
     },

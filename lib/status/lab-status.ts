@@ -1,3 +1,5 @@
+import { logRawKeyRead, refuseForeignLab } from '../auth/access.ts';
+import type { Caller } from '../auth/client-grants.ts';
 import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
 import { formatExpiry } from '../duration.ts';
@@ -11,6 +13,7 @@ import type { LabRecord } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 
 export interface StatusDeps {
+  readonly caller: Caller;
   readonly litellm: LiteLlmClient;
   readonly ledger: LabLedger;
   readonly config: Pick<Config, 'keySecretPrefix' | 'litellm'>;
@@ -25,6 +28,7 @@ interface StatusKey extends LabKey {
 async function recordedKeys(guid: string, deps: StatusDeps): Promise<{ lab?: LabRecord; keys: StatusKey[] }> {
   const ledger = await deps.ledger.read(guid);
   const lab = knownLab(ledger);
+  refuseForeignLab(deps.caller, guid, lab);
   if (!lab) return { keys: await legacyKeys(guid, deps) };
   if (lab.state === 'destroyed' || ledger.keys.length === 0) return { lab, keys: [] };
   const [records, stored] = await Promise.all([
@@ -66,18 +70,28 @@ async function legacyKeys(guid: string, deps: StatusDeps): Promise<StatusKey[]> 
 
 /**
  * `GET /keys/{guid}`: every key of the lab (each user's, in a multi-user lab) as LiteLLM holds it,
- * expired ones included; 404 when none.
+ * expired ones included; 404 when none. Raw keys only for a caller with `read-key`, and each such
+ * read is logged.
  */
 export async function labStatus(guid: string, deps: StatusDeps): Promise<Record<string, unknown>> {
   const now = deps.now ?? new Date();
-  const { lab, keys } = await recordedKeys(guid, deps);
-  if (keys.length === 0) {
+  const { lab, keys: found } = await recordedKeys(guid, deps);
+  if (found.length === 0) {
     throw new NotFoundError(
       lab?.state === 'destroyed'
         ? `lab ${guid} has no key (destroyed at ${lab.destroyedAt})`
         : `lab ${guid} has no key`,
     );
   }
+  const withValues = deps.caller.scopes.has('read-key');
+  const keys = withValues
+    ? found
+    : found.map(({ value: _value, secretArn: _arn, ...key }) => key as StatusKey);
+  logRawKeyRead(
+    deps.caller,
+    guid,
+    keys.filter((key) => key.value).map((key) => key.alias),
+  );
   return {
     guid,
     ...(lab?.state ? { state: lab.state } : {}),

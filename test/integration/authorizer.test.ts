@@ -13,6 +13,8 @@ const CACHE_MS = 250;
 const RHDP = 'rhdp-token-0123456789abcdef';
 const RHDP_NEXT = 'rhdp-token-next-fedcba9876543210';
 const OPS = 'ops-token-00000000000000000000';
+/** What a plain token grants: everything, as before scopes existed. */
+const EVERY_SCOPE = 'provision read read-key extend destroy list all-labs';
 
 let h: Harness;
 let handler: (event: APIGatewayRequestAuthorizerEventV2, context: Context) => Promise<Decision>;
@@ -42,8 +44,14 @@ describe('authorizer', () => {
   it('denies no header and a wrong token, allows a right one and names its client', async () => {
     assert.deepEqual(await decide(), { isAuthorized: false });
     assert.deepEqual(await decide('Bearer not-a-known-token-at-all'), { isAuthorized: false });
-    assert.deepEqual(await decide(`Bearer ${RHDP}`), { isAuthorized: true, context: { client: 'rhdp' } });
-    assert.deepEqual(await decide(`Bearer ${OPS}`), { isAuthorized: true, context: { client: 'ops' } });
+    assert.deepEqual(await decide(`Bearer ${RHDP}`), {
+      isAuthorized: true,
+      context: { client: 'rhdp', scopes: EVERY_SCOPE },
+    });
+    assert.deepEqual(await decide(`Bearer ${OPS}`), {
+      isAuthorized: true,
+      context: { client: 'ops', scopes: EVERY_SCOPE },
+    });
   });
 
   it('takes the scheme in any case and refuses any other shape of header', async () => {
@@ -70,10 +78,13 @@ describe('authorizer', () => {
   it('accepts the old and the new token during a rotation, and drops the old one once removed', async () => {
     h.secrets.replace(API_TOKENS_SECRET_ID, JSON.stringify({ rhdp: RHDP, 'rhdp-next': RHDP_NEXT }));
     clearCache();
-    assert.deepEqual(await decide(`Bearer ${RHDP}`), { isAuthorized: true, context: { client: 'rhdp' } });
+    assert.deepEqual(await decide(`Bearer ${RHDP}`), {
+      isAuthorized: true,
+      context: { client: 'rhdp', scopes: EVERY_SCOPE },
+    });
     assert.deepEqual(await decide(`Bearer ${RHDP_NEXT}`), {
       isAuthorized: true,
-      context: { client: 'rhdp-next' },
+      context: { client: 'rhdp-next', scopes: EVERY_SCOPE },
     });
 
     h.secrets.replace(API_TOKENS_SECRET_ID, JSON.stringify({ 'rhdp-next': RHDP_NEXT }));
@@ -86,7 +97,14 @@ describe('authorizer', () => {
   it('ignores unusable entries, naming their clients but never a value', async () => {
     h.secrets.replace(
       API_TOKENS_SECRET_ID,
-      JSON.stringify({ rhdp: RHDP, short: 'abc123', nested: { t: OPS } }),
+      JSON.stringify({
+        rhdp: RHDP,
+        short: 'abc123',
+        nested: { t: OPS },
+        typo: { token: `${OPS}1`, scopes: ['provision', 'raed'] },
+        bounded: { token: `${OPS}2`, scopes: ['read'], limits: { max_users: 0, colour: 'red' } },
+        'event:rhdp.lab': `${OPS}3`,
+      }),
     );
     const from = logLines.length;
 
@@ -95,9 +113,43 @@ describe('authorizer', () => {
 
     const warning = logEntries()
       .slice(from)
-      .find((entry) => entry.message === 'API tokens secret has unusable entries; they are ignored');
-    assert.deepEqual(warning?.clients, ['short', 'nested']);
+      .find((entry) => entry.message === 'API tokens secret has unusable entries; they grant nothing');
+    assert.deepEqual(warning?.entries, [
+      'short (token shorter than 16 characters or with spaces)',
+      'nested (token, scopes, entry)',
+      'typo (scopes.1)',
+      'bounded (limits.max_users, limits)',
+      `event:rhdp.lab (names beginning "event:" are the lab events')`,
+    ]);
     assert.equal(warning?.usable, 1);
+    for (const token of [`${OPS}1`, `${OPS}2`, `${OPS}3`])
+      assert.deepEqual(await decide(`Bearer ${token}`), { isAuthorized: false });
+    assert.deepEqual(linesLeaking([RHDP, 'abc123', OPS]).slice(0, 1), []);
+  });
+
+  it('passes a scoped client’s scopes and limits to the functions, a plain one’s every scope', async () => {
+    const limits = { packages: ['ai-beginner'], models: false, max_budget: 5, max_users: 30 };
+    h.secrets.replace(
+      API_TOKENS_SECRET_ID,
+      JSON.stringify({
+        rhdp: RHDP,
+        portal: { token: OPS, scopes: ['read', 'provision', 'read'], limits },
+        auditor: { token: RHDP_NEXT, scopes: [] },
+      }),
+    );
+    assert.deepEqual(await decide(`Bearer ${RHDP}`), {
+      isAuthorized: true,
+      context: { client: 'rhdp', scopes: EVERY_SCOPE },
+    });
+    assert.deepEqual(await decide(`Bearer ${OPS}`), {
+      isAuthorized: true,
+      context: { client: 'portal', scopes: 'read provision', limits: JSON.stringify(limits) },
+    });
+    // Known but granted nothing: authenticated, and every route then says which scope is missing.
+    assert.deepEqual(await decide(`Bearer ${RHDP_NEXT}`), {
+      isAuthorized: true,
+      context: { client: 'auditor', scopes: '' },
+    });
   });
 
   it('denies everything when the secret is not a JSON object', async () => {

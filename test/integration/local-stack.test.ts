@@ -180,7 +180,11 @@ describe('npm start', () => {
       [
         'authorizer',
         'http-authorizer-request.json',
-        (r) => assert.deepEqual(r, { isAuthorized: true, context: { client: 'dev' } }),
+        (r) =>
+          assert.deepEqual(r, {
+            isAuthorized: true,
+            context: { client: 'dev', scopes: 'provision read read-key extend destroy list all-labs' },
+          }),
       ],
     ];
     assert.deepEqual(

@@ -5,25 +5,41 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
+  deployedResources,
   packagingViolations,
+  RESULT_EVENT_SOURCE,
   type Resource,
   type Resources,
+  type Statement,
   statementsByRole,
 } from '../support/packaging-checks.ts';
 import { readZip } from '../support/zip.ts';
 
 /**
  * `serverless package` run offline, as CI and operators run it, with `config` (a file in the
- * service's folder, as the CLI requires); the CloudFormation it writes is returned.
+ * service's folder, as the CLI requires) and stage `params` (--param); the resources of the
+ * CloudFormation it writes are returned as they would be deployed (conditions decided).
  */
-function packageService(config: string, out: string): Resources {
+function packageService(config: string, out: string, params: Record<string, string> = {}): Resources {
   const run = spawnSync(
     process.execPath,
-    ['node_modules/osls/bin/serverless.js', 'package', '--config', config, '--stage', 'ci', '--package', out],
+    [
+      'node_modules/osls/bin/serverless.js',
+      'package',
+      '--config',
+      config,
+      '--stage',
+      'ci',
+      '--package',
+      out,
+      ...Object.entries(params).flatMap(([name, value]) => ['--param', `${name}=${value}`]),
+    ],
     { encoding: 'utf8', env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' }, timeout: 120_000 },
   );
   assert.equal(run.status, 0, `serverless package failed:\n${run.stdout}\n${run.stderr}`);
-  return JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
+  return deployedResources(
+    JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')),
+  );
 }
 
 let resources: Resources;
@@ -65,7 +81,7 @@ describe('serverless package', () => {
     assert.ok((authorizer?.length ?? 0) < 64 * 1024, `authorizer bundle is ${authorizer?.length} bytes`);
   });
 
-  it('passes every packaging check: authorizer on each route, no secret wildcard, failure destinations, a role per function', () => {
+  it('passes every packaging check (test/support/packaging-checks.ts)', () => {
     assert.deepEqual(packagingViolations(resources), []);
   });
 
@@ -122,6 +138,7 @@ describe('serverless package', () => {
         ...logs,
         'secretsmanager:CreateSecret',
         read,
+        'secretsmanager:PutResourcePolicy',
         'secretsmanager:PutSecretValue',
         'secretsmanager:RestoreSecret',
         'secretsmanager:TagResource',
@@ -216,7 +233,7 @@ describe('serverless package', () => {
         .map(([name, r]) => [name, r.Properties.ReservedConcurrentExecutions]),
     );
     assert.deepEqual(concurrency, {
-      AuthorizerLambdaFunction: undefined,
+      AuthorizerLambdaFunction: 20,
       ProvisionLambdaFunction: 20,
       DestroyLambdaFunction: 10,
       StatusLambdaFunction: 10,
@@ -224,18 +241,299 @@ describe('serverless package', () => {
       SweepLambdaFunction: 1,
     });
     const logGroups = ofType('AWS::Logs::LogGroup').map((g) => g.Properties.RetentionInDays);
-    assert.deepEqual(logGroups, [30, 30, 30, 30, 30, 30]);
+    // The six functions' and the HTTP API's access log.
+    assert.deepEqual(logGroups, [30, 30, 30, 30, 30, 30, 30]);
   });
 
   const statements = () => [...statementsByRole(resources).values()].flat();
 
-  it('lets the functions put events on their own bus only', () => {
+  it('lets the functions put events on their own bus only, as this service only', () => {
     const events = statements().filter((s) => [s.Action].flat().some((a) => a.startsWith('events:')));
     assert.equal(events.length, 4, 'provision, destroy, extend and sweep announce on the bus');
     for (const statement of events) {
       assert.deepEqual([statement.Action].flat(), ['events:PutEvents']);
       assert.match(JSON.stringify(statement.Resource), /:event-bus\/default"/);
+      assert.deepEqual(statement.Condition, { StringEquals: { 'events:source': RESULT_EVENT_SOURCE } });
     }
+  });
+
+  const busStatements = (bus: Resource | undefined) =>
+    ((bus?.Properties.Policy as { Statement: Statement[] } | undefined)?.Statement ?? []).map((s) => ({
+      ...s,
+      Resource: undefined,
+    }));
+  const labRules = (from: Resources) =>
+    Object.entries(from).filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern);
+  const eventPermissions = (from: Resources) =>
+    Object.entries(from).filter(
+      ([name, r]) => r.Type === 'AWS::Lambda::Permission' && /EventBridge/.test(name),
+    );
+
+  it('takes lab events on a bus of its own that, by default, no one may put events on', () => {
+    const buses = ofType('AWS::Events::EventBus');
+    assert.equal(buses.length, 1);
+    assert.equal(resources.LabEventBus?.Properties.Name, 'litellm-virtual-keys-ci-lab-events');
+    assert.deepEqual(busStatements(resources.LabEventBus), [
+      {
+        Sid: 'NoOneElsePutsEvents',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'events:PutEvents',
+        Resource: undefined,
+      },
+    ]);
+    assert.equal(labRules(resources).length, 3);
+    for (const [name, rule] of labRules(resources)) {
+      assert.deepEqual(rule.Properties.EventBusName, { Ref: 'LabEventBus' }, name);
+    }
+    assert.equal(eventPermissions(resources).length, 3);
+    for (const [name, permission] of eventPermissions(resources)) {
+      assert.match(
+        JSON.stringify(permission.Properties.SourceArn),
+        /\["rule",\{"Ref":"LabEventBus"\},"litellm-virtual-keys-ci-/,
+        name,
+      );
+    }
+    // Dead letters come from rules on the lab-event bus, whichever it is.
+    assert.match(
+      JSON.stringify(resources.LabEventFailureQueuePolicy?.Properties.PolicyDocument),
+      /:rule\/\*\/litellm-virtual-keys-ci-\*"/,
+    );
+    // Nobody else may plant a message that a replay would run as a lab event: the Deny spares
+    // exactly the roles allowed to send (Lambda's destinations) and AWS services (aws:SourceArn).
+    const policy = resources.LabEventFailureQueuePolicy?.Properties.PolicyDocument as
+      | { Statement: Statement[] }
+      | undefined;
+    const deny = policy?.Statement.find((statement) => statement.Effect === 'Deny');
+    assert.deepEqual(deny?.Condition?.Null, { 'aws:SourceArn': 'true' });
+    const spared = JSON.stringify(deny?.Condition?.ArnNotEquals).match(/role\/[a-z0-9-]+/g);
+    const senders = [...statementsByRole(resources)]
+      .filter(([, all]) => all.some((statement) => [statement.Action].flat().includes('sqs:SendMessage')))
+      .map(([role]) => `role/${resources[role]?.Properties.RoleName}`);
+    assert.deepEqual(spared?.sort(), senders.sort());
+  });
+
+  it('throttles the HTTP API and logs each request as JSON of $context values, no header among them', () => {
+    const [stage] = ofType('AWS::ApiGatewayV2::Stage');
+    assert.deepEqual(stage?.Properties.DefaultRouteSettings, {
+      ThrottlingRateLimit: 50,
+      ThrottlingBurstLimit: 100,
+    });
+    const settings = stage?.Properties.AccessLogSettings as { Format: string; DestinationArn: unknown };
+    assert.deepEqual(settings.DestinationArn, { 'Fn::GetAtt': ['HttpApiLogGroup', 'Arn'] });
+    assert.deepEqual(JSON.parse(settings.Format), {
+      requestId: '$context.requestId',
+      ip: '$context.identity.sourceIp',
+      requestTime: '$context.requestTime',
+      httpMethod: '$context.httpMethod',
+      routeKey: '$context.routeKey',
+      path: '$context.path',
+      status: '$context.status',
+      responseLength: '$context.responseLength',
+      integrationLatency: '$context.integrationLatency',
+      authorizerError: '$context.authorizer.error',
+      client: '$context.authorizer.client',
+    });
+    assert.doesNotMatch(settings.Format, /header|authorization/i);
+  });
+
+  const env = (from: Resources, fn: string) =>
+    (from[fn]?.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ??
+    {};
+  const keySecretFunctions = ['Provision', 'Destroy', 'Status', 'Extend', 'Sweep'].map(
+    (n) => `${n}LambdaFunction`,
+  );
+  const readerRoles = ['ProvisionRole', 'DestroyRole', 'StatusRole', 'ExtendRole', 'SweepRole'];
+  const kmsOf = (from: Resources) =>
+    Object.fromEntries(
+      [...statementsByRole(from)]
+        .map(
+          ([role, all]) =>
+            [role, all.filter((s) => [s.Action].flat().some((a) => a.startsWith('kms:')))] as const,
+        )
+        .filter(([, kms]) => kms.length > 0),
+    );
+
+  it('passes the configuration the functions check requests and key secrets against', () => {
+    for (const name of Object.keys(resources).filter((n) => resources[n]?.Type === 'AWS::Lambda::Function')) {
+      assert.equal(env(resources, name).USER_ID_DOMAINS, 'lab.opentlc.com,opentlc.com,redhat.com', name);
+      assert.equal(env(resources, name).LITELLM_ADMIN_USER_IDS, '', name);
+      assert.equal(
+        env(resources, name).KEY_SECRETS_KMS_KEY_ID,
+        keySecretFunctions.includes(name) ? '' : undefined,
+        name,
+      );
+      assert.equal(
+        env(resources, name).DATABASE_CA_FILE,
+        name === 'DestroyLambdaFunction' ? '/var/runtime/ca-cert.pem' : undefined,
+        name,
+      );
+    }
+    assert.deepEqual(kmsOf(resources), {}, 'no KMS key configured, no kms permission');
+  });
+
+  it('names every role that reads key values to provision, the only one that puts secret policies, on key secrets only', () => {
+    // By role name, each role named so; no extra reader leaves an empty last entry, which the functions skip.
+    const names = readerRoles.map((role) => String(resources[role]?.Properties.RoleName));
+    assert.deepEqual(
+      names,
+      ['provision', 'destroy', 'status', 'extend', 'sweep'].map(
+        (fn) => `litellm-virtual-keys-ci-us-east-1-${fn}`,
+      ),
+    );
+    assert.equal(env(resources, 'ProvisionLambdaFunction').KEY_SECRET_READERS, `${names.join(',')},`);
+    const policyWriters = [...statementsByRole(resources)].flatMap(([role, all]) =>
+      all
+        .filter((s) => [s.Action].flat().includes('secretsmanager:PutResourcePolicy'))
+        .map((s) => [
+          role,
+          JSON.stringify(s.Resource)
+            .replace(/.*:secret:/, '')
+            .replace(/"}$/, ''),
+        ]),
+    );
+    assert.deepEqual(policyWriters, [['ProvisionRole', 'litellm-virtual-keys/virtkey-*']]);
+  });
+
+  describe('with a KMS key, RHDP principals and a break-glass reader configured', () => {
+    const kmsKey = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const rhdp = [
+      'arn:aws:iam::111111111111:role/rhdp-lab-events',
+      'arn:aws:iam::123456789012:role/rhdp-relay',
+    ];
+    const breakGlass = 'arn:aws:iam::123456789012:role/break-glass';
+    let configured: Resources;
+    before(() => {
+      configured = packageService('serverless.yml', join(scratch, 'configured'), {
+        keySecretsKmsKeyArn: kmsKey,
+        labEventPrincipals: rhdp.join(','),
+        keySecretExtraReaders: breakGlass,
+      });
+    });
+
+    it('passes every packaging check', () => {
+      assert.deepEqual(packagingViolations(configured), []);
+    });
+
+    it('uses the key through Secrets Manager only: provision encrypts and decrypts, the readers decrypt', () => {
+      const via = {
+        StringEquals: { 'kms:ViaService': { 'Fn::Sub': `secretsmanager.\${AWS::Region}.amazonaws.com` } },
+      };
+      const grant = (...actions: string[]) => [
+        {
+          Effect: 'Allow',
+          Action: actions.length === 1 ? actions[0] : actions,
+          Resource: kmsKey,
+          Condition: via,
+        },
+      ];
+      assert.deepEqual(kmsOf(configured), {
+        ProvisionRole: grant('kms:Decrypt', 'kms:GenerateDataKey'),
+        DestroyRole: grant('kms:Decrypt'),
+        StatusRole: grant('kms:Decrypt'),
+        ExtendRole: grant('kms:Decrypt'),
+        SweepRole: grant('kms:Decrypt'),
+      });
+      for (const name of keySecretFunctions)
+        assert.equal(env(configured, name).KEY_SECRETS_KMS_KEY_ID, kmsKey, name);
+      assert.equal(env(configured, 'AuthorizerLambdaFunction').KEY_SECRETS_KMS_KEY_ID, undefined);
+    });
+
+    it('lets the named principals, and no one else, put lab events', () => {
+      assert.deepEqual(busStatements(configured.LabEventBus), [
+        {
+          Sid: 'LabEventPrincipalsPutEvents',
+          Effect: 'Allow',
+          Principal: { AWS: rhdp },
+          Action: 'events:PutEvents',
+          Resource: undefined,
+        },
+        {
+          Sid: 'NoOneElsePutsEvents',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 'events:PutEvents',
+          Resource: undefined,
+          Condition: { ArnNotEquals: { 'aws:PrincipalArn': rhdp } },
+        },
+      ]);
+    });
+
+    it('names the break-glass role among the key readers', () => {
+      const names = readerRoles.map((role) => String(configured[role]?.Properties.RoleName));
+      assert.equal(
+        env(configured, 'ProvisionLambdaFunction').KEY_SECRET_READERS,
+        `${names.join(',')},${breakGlass}`,
+      );
+    });
+  });
+
+  describe('with an existing lab-event bus', () => {
+    let external: Resources;
+    before(() => {
+      external = packageService('serverless.yml', join(scratch, 'external-bus'), {
+        labEventBusArn: 'arn:aws:events:us-east-1:123456789012:event-bus/rhdp-labs',
+      });
+    });
+
+    it('creates no bus and listens on that one', () => {
+      assert.deepEqual(packagingViolations(external), []);
+      assert.deepEqual(
+        Object.values(external).filter((r) => r.Type === 'AWS::Events::EventBus'),
+        [],
+      );
+      assert.deepEqual(
+        labRules(external).map(([, rule]) => rule.Properties.EventBusName),
+        ['rhdp-labs', 'rhdp-labs', 'rhdp-labs'],
+      );
+      for (const [name, permission] of eventPermissions(external)) {
+        assert.match(
+          JSON.stringify(permission.Properties.SourceArn),
+          /\["rule","rhdp-labs","litellm-virtual-keys-ci-/,
+          name,
+        );
+      }
+    });
+  });
+
+  it('fails the checks when a trust boundary is missing', () => {
+    const broken = structuredClone(resources) as Record<string, Resource>;
+    const policies = broken.ProvisionRole?.Properties.Policies as
+      | { PolicyDocument: { Statement: Record<string, unknown>[] } }[]
+      | undefined;
+    const provision = policies?.[0]?.PolicyDocument.Statement ?? [];
+    const putEvents = provision.find((s) => s.Action === 'events:PutEvents');
+    if (putEvents) delete putEvents.Condition;
+    provision.push({ Effect: 'Allow', Action: 'kms:Decrypt', Resource: '*' });
+    env(broken, 'ProvisionLambdaFunction').KEY_SECRET_READERS = String(
+      broken.ProvisionRole?.Properties.RoleName,
+    );
+    const rule = labRules(broken)[0]?.[1];
+    if (rule) delete rule.Properties.EventBusName;
+    const bus = broken.LabEventBus?.Properties.Policy as { Statement: Statement[] };
+    bus.Statement = [{ Effect: 'Allow', Principal: '*', Action: 'events:PutEvents', Resource: '*' }];
+    const stage = broken.HttpApiStage?.Properties as Record<string, unknown>;
+    stage.AccessLogSettings = {
+      Format: '{"auth":"$context.authorizer.error","ua":"$context.identity.userAgent"}',
+    };
+    stage.DefaultRouteSettings = {};
+    delete broken.AuthorizerLambdaFunction?.Properties.ReservedConcurrentExecutions;
+    assert.deepEqual(packagingViolations(broken).sort(), [
+      'AuthorizerLambdaFunction has no reserved concurrency',
+      'HttpApiStage has no ThrottlingBurstLimit',
+      'HttpApiStage has no ThrottlingRateLimit',
+      'HttpApiStage logs ua from a request header ($context.identity.userAgent)',
+      'LabEventBus does not deny PutEvents to every principal it does not name',
+      'LabEventBus lets ["*"] put events, not only named principals',
+      'Litellmvirtualkeysciprovisionrule2EventBridgeRule listens on the default event bus',
+      "ProvisionLambdaFunction's KEY_SECRET_READERS leaves out DestroyRole, which reads key values",
+      "ProvisionLambdaFunction's KEY_SECRET_READERS leaves out ExtendRole, which reads key values",
+      "ProvisionLambdaFunction's KEY_SECRET_READERS leaves out StatusRole, which reads key values",
+      "ProvisionLambdaFunction's KEY_SECRET_READERS leaves out SweepRole, which reads key values",
+      'ProvisionRole grants kms:Decrypt on "*", not one key\'s ARN',
+      'ProvisionRole grants kms:Decrypt outside Secrets Manager (kms:ViaService undefined)',
+      'ProvisionRole may put events with a source other than litellm.virtual-keys',
+    ]);
   });
 
   it('creates the lab ledger on demand, with point-in-time recovery, TTL and both indexes, and names it to every function', () => {

@@ -79,6 +79,7 @@ describe('provision over HTTP', () => {
         duration: `${expected.days}d`,
         owner: `pkg-${name}@lab.opentlc.com`,
         created_by: 'babylon',
+        api_client: 'rhdp',
       });
       assert.equal(row?.user_id, `pkg-${name}@lab.opentlc.com`);
     });
@@ -129,7 +130,7 @@ describe('provision over HTTP', () => {
       guid: 'custom1',
       models: ['llama-scout-17b'],
       duration: '36h',
-      user_id: 'student@example.com',
+      user_id: 'student@redhat.com',
       max_budget: 12.5,
       metadata: { created_by: 'agnosticd', environment: 'dev' },
     });
@@ -137,10 +138,10 @@ describe('provision over HTTP', () => {
     assert.equal(answer.status, 201);
     const row = await h.litellm.table.get(sha256(String(answer.body.litellm_virtual_key)));
     assert.deepEqual(row?.models, ['llama-scout-17b']);
-    assert.equal(row?.user_id, 'student@example.com');
+    assert.equal(row?.user_id, 'student@redhat.com');
     assert.equal(row?.max_budget, 12.5);
     assert.equal(row?.metadata.created_by, 'agnosticd');
-    assert.equal(row?.metadata.owner, 'student@example.com');
+    assert.equal(row?.metadata.owner, 'student@redhat.com');
     assert.equal(row?.metadata.environment, 'dev');
     const expires = Date.parse(String(answer.body.litellm_key_expires));
     assert.ok(Math.abs(expires - (Date.now() + 36 * 3_600_000)) < 5000);
@@ -351,7 +352,8 @@ describe('provision with bad input', () => {
     ['duration 1y', { guid: 'bad1', duration: '1y' }, 'duration'],
     ['duration 0d', { guid: 'bad1', duration: '0d' }, 'duration'],
     ['a misspelt field', { guid: 'bad1', pakage: 'ai-beginner' }, 'pakage'],
-    ['a reserved metadata name', { guid: 'bad1', metadata: { managed_by: 'me' } }, 'metadata'],
+    ['a reserved metadata name', { guid: 'bad1', metadata: { managed_by: 'me' } }, 'metadata.managed_by'],
+    ['an owner LiteLLM treats as admin', { guid: 'bad1', user_id: 'default_user_id' }, 'user_id'],
     ['a negative budget', { guid: 'bad1', max_budget: -1 }, 'max_budget'],
     ['a body that is not JSON', '{"guid": "bad1",', '(body)'],
     ['a JSON array body', '[{"guid": "bad1"}]', '(body)'],

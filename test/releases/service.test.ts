@@ -337,3 +337,36 @@ describe('the supported range, read at run time', () => {
     assert.equal(missing.status, 400);
   });
 });
+
+describe('a lab key whose owner LiteLLM makes a proxy admin (BerriAI/litellm#37810)', () => {
+  beforeEach(async () => {
+    await h.reset();
+    h.litellm.useRelease('1.103');
+    forgetReleases();
+    clearCache();
+  });
+
+  it('still may not call /key/generate: 403 naming llm_api_routes; /v1/models still works', async () => {
+    const lab = await provision({ guid: 'promoted' });
+    const key = String(lab.body.litellm_virtual_key);
+    const row = await h.litellm.table.get(sha256(key));
+    await h.litellm.setUserRole(String(row?.user_id), 'proxy_admin');
+
+    const minted = await fetch(`${h.litellm.url}/key/generate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ key_alias: 'escalated' }),
+    });
+    const probe = await probeKey(h.litellm.url, key);
+
+    assert.equal(lab.status, 201, JSON.stringify(lab.body));
+    assert.deepEqual(row?.allowed_routes, ['llm_api_routes']);
+    assert.equal(minted.status, 403);
+    assert.deepEqual(await minted.json(), {
+      detail:
+        "Virtual key is not allowed to call this route. Only allowed to call routes: ['llm_api_routes']. Tried to call route: /key/generate",
+    });
+    assert.equal(probe.status, 200);
+    assert.equal(await h.litellm.table.firstTokenWithAlias('escalated'), undefined);
+  });
+});

@@ -255,6 +255,104 @@ describe('caller-chosen key values refused by the operator', () => {
   });
 });
 
+describe('route restrictions on virtual keys (handle_key_type; RouteChecks; BerriAI/litellm#37810)', () => {
+  const OWNER = 'owner@example.com';
+  const routeRefusal = (allowed: string, route: string) => ({
+    detail: `Virtual key is not allowed to call this route. Only allowed to call routes: ${allowed}. Tried to call route: ${route}`,
+  });
+  async function keyOf(body: Record<string, unknown>) {
+    const made = await call('POST', '/key/generate', { user_id: OWNER, ...body });
+    assert.equal(made.status, 200, JSON.stringify(made.body));
+    return String(made.body.key);
+  }
+  const routesOf = async (key: string) =>
+    (await call('GET', `/key/info?key=${key}`)).body.info?.allowed_routes;
+
+  eachRelease('key_type sets allowed_routes, overriding any sent; default keeps them', async () => {
+    const sent = { allowed_routes: ['/key/generate'] };
+
+    const llm = await keyOf({ key_type: 'llm_api', ...sent });
+    const management = await keyOf({ key_type: 'management', ...sent });
+    const readOnly = await keyOf({ key_type: 'read_only', ...sent });
+    const plain = await keyOf({ key_type: 'default', ...sent });
+    const unknown = await call('POST', '/key/generate', { key_type: 'admin' });
+
+    assert.deepEqual(await routesOf(llm), ['llm_api_routes']);
+    assert.deepEqual(await routesOf(management), ['management_routes']);
+    assert.deepEqual(await routesOf(readOnly), ['info_routes']);
+    assert.deepEqual(await routesOf(plain), ['/key/generate']);
+    assert.equal(unknown.status, 422);
+  });
+
+  eachRelease(
+    'an llm_api key calls /v1/models; /key/generate is a 403, even for a proxy_admin owner',
+    async () => {
+      const key = await keyOf({ key_type: 'llm_api' });
+      await s.setUserRole(OWNER, 'proxy_admin');
+
+      const models = await call('GET', '/v1/models', undefined, key);
+      const generate = await call('POST', '/key/generate', { key_alias: 'escalated' }, key);
+      const list = await call('GET', '/key/list', undefined, key);
+
+      assert.equal(models.status, 200);
+      assert.equal(generate.status, 403);
+      assert.deepEqual(generate.body, routeRefusal("['llm_api_routes']", '/key/generate'));
+      assert.deepEqual(list.body, routeRefusal("['llm_api_routes']", '/key/list'));
+      assert.equal(await s.table.firstTokenWithAlias('escalated'), undefined);
+    },
+  );
+
+  eachRelease(
+    'a key without allowed_routes whose owner is proxy_admin manages keys (the attack)',
+    async () => {
+      const key = await keyOf({});
+
+      const before = await call('POST', '/key/generate', { key_alias: 'minted-before' }, key);
+      await s.setUserRole(OWNER, 'proxy_admin');
+      const after = await call('POST', '/key/generate', { key_alias: 'minted' }, key);
+      const list = await call('GET', '/key/list', undefined, key);
+
+      assert.equal(before.status, 401, 'an ordinary owner may not');
+      assert.equal(after.status, 200);
+      assert.equal(list.status, 200);
+      assert.ok(await s.table.firstTokenWithAlias('minted'));
+    },
+  );
+
+  eachRelease('default_user_id, the UI login’s admin, is a proxy_admin', async () => {
+    const key = await keyOf({ user_id: 'default_user_id' });
+
+    const list = await call('GET', '/key/list', undefined, key);
+
+    assert.equal(list.status, 200);
+  });
+
+  eachRelease('/model/info for an llm_api key: 403 before PR #35473, 200 since', async (release) => {
+    const key = await keyOf({ key_type: 'llm_api' });
+
+    const info = await call('GET', '/model/info', undefined, key);
+    const v1 = await call('GET', '/v1/model/info', undefined, key);
+
+    if (RELEASES[release].modelInfoIsLlmApiRoute) {
+      assert.equal(info.status, 200);
+      assert.equal(v1.status, 200);
+    } else {
+      assert.deepEqual(info.body, routeRefusal("['llm_api_routes']", '/model/info'));
+      assert.deepEqual(v1.body, routeRefusal("['llm_api_routes']", '/v1/model/info'));
+    }
+  });
+
+  eachRelease('/key/update sets allowed_routes', async () => {
+    const key = await keyOf({});
+
+    await call('POST', '/key/update', { key, allowed_routes: ['info_routes'] });
+
+    assert.deepEqual(await routesOf(key), ['info_routes']);
+    assert.equal((await call('GET', '/v1/models', undefined, key)).status, 200);
+    assert.equal((await call('POST', '/key/delete', { keys: [key] }, key)).status, 403);
+  });
+});
+
 describe('LiteLLM’s real /key/list cost (BerriAI/litellm#19477, PR #22537)', () => {
   it('answers a page at offset 380,000 in about a second, and the first page at once', async () => {
     s.listCost = realListCost();

@@ -7,9 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
+import { clearCache } from '@middy/util';
 import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, Context } from 'aws-lambda';
 import fc from 'fast-check';
 import type { Decision } from '../../functions/authorizer.ts';
+import { SCOPES } from '../../lib/auth/client-grants.ts';
 import {
   labDestroyedEvent,
   labExtendedEvent,
@@ -28,6 +30,7 @@ import {
   REUSED_GUIDS,
 } from '../support/fuzz-inputs.ts';
 import {
+  API_TOKENS_SECRET_ID,
   closeAndCheck,
   type Handler,
   type Harness,
@@ -36,10 +39,12 @@ import {
   startHarness,
 } from '../support/harness.ts';
 import { invokeHttp } from '../support/http.ts';
+import { logLines } from '../support/logs.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261126);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 120);
 const API_TOKEN = 'test-api-token-rhdp-0001';
+const EVERY_SCOPE = SCOPES.join(' ');
 const PROVISION_FIELDS = [
   'guid',
   'package',
@@ -274,11 +279,147 @@ describe('the authorizer under generated headers', () => {
         const known = header !== undefined && /^bearer +(.*?) *$/i.exec(header)?.[1] === API_TOKEN;
         assert.deepEqual(
           decision,
-          known ? { isAuthorized: true, context: { client: 'rhdp' } } : { isAuthorized: false },
+          known
+            ? { isAuthorized: true, context: { client: 'rhdp', scopes: EVERY_SCOPE } }
+            : { isAuthorized: false },
         );
         seen[known ? 'success' : 'clientError']++;
       }),
       RUNS * 2,
     );
+  });
+});
+
+describe('bodies around the 64 KiB limit', () => {
+  /** A valid body padded with blanks, or one with thousands of unknown fields: both near the limit. */
+  const bigBody = fc
+    .record({
+      guid: fc.constantFrom(...REUSED_GUIDS),
+      size: fc.integer({ min: 60 * 1024, max: 200 * 1024 }),
+      unknownFields: fc.boolean(),
+    })
+    .map(({ guid, size, unknownFields }) => {
+      if (!unknownFields) return `{"guid":"${guid}"${' '.repeat(Math.max(0, size - guid.length - 12))}}`;
+      const fields = Array.from({ length: Math.ceil(size / 14) }, (_, i) => `"f${i}":1`);
+      return `{"guid":"${guid}",${fields.join(',')}}`.slice(0, size).replace(/,?"?[^,]*$/, '}');
+    });
+
+  it('POST /keys: over 64 KiB is a 413 before parsing, under it a short answer', async (t) => {
+    await fuzz(
+      t,
+      fc.asyncProperty(bigBody, async (body) => {
+        const before = writes();
+        const result = (await handlers.provision(postKeysEvent(body), lambdaContext())) as {
+          statusCode: number;
+          body: string;
+        };
+        assertClean(result.body, body);
+        seen[result.statusCode < 400 ? 'success' : 'clientError']++;
+        if (result.statusCode >= 400) assert.equal(writes(), before, `a ${result.statusCode} that wrote`);
+        const bytes = Buffer.byteLength(body);
+        if (bytes > 64 * 1024) assert.equal(result.statusCode, 413, `${bytes} bytes`);
+        else assert.notEqual(result.statusCode, 413, `${bytes} bytes`);
+        // Whatever came in, the answer stays small: at most 20 field errors and a count.
+        assert.ok(result.body.length < 8 * 1024, `${result.body.length}-byte answer to ${bytes} bytes`);
+        if (result.statusCode === 400) assert.ok((JSON.parse(result.body).errors as unknown[]).length <= 20);
+      }),
+      Math.ceil(RUNS / 4),
+    );
+  });
+});
+
+describe('the authorizer under generated tokens secrets', () => {
+  const token = (i: number) => fc.stringMatching(/^[A-Za-z0-9._~+/-]{16,40}$/).map((t) => `${t}-${i}`);
+  const limits = fc.oneof(
+    fc.constant(undefined),
+    fc.record(
+      {
+        packages: fc.array(fc.constantFrom('ai-beginner', 'lab-dev'), { maxLength: 2 }),
+        max_users: fc.integer({ min: 1, max: 200 }),
+      },
+      { requiredKeys: [] },
+    ),
+  );
+  const badLimits = fc.constantFrom({ max_users: 0 }, { colour: 'red' }, { max_duration: 'forever' }, 'none');
+  /** An entry for client i, and whether it must work. */
+  const entry = (i: number) =>
+    fc.oneof(
+      token(i).map((value) => ({ entry: value as unknown, token: value, valid: true })),
+      fc.string({ maxLength: 15 }).map((value) => ({ entry: value as unknown, token: value, valid: false })),
+      fc
+        .record({ value: token(i), scopes: fc.subarray([...SCOPES]), limits })
+        .map(({ value, scopes, limits }) => ({
+          entry: { token: value, scopes, ...(limits ? { limits } : {}) } as unknown,
+          token: value,
+          valid: true,
+          scopes,
+          limits,
+        })),
+      fc.record({ value: token(i), bad: badLimits }).map(({ value, bad }) => ({
+        entry: { token: value, scopes: ['read'], limits: bad } as unknown,
+        token: value,
+        valid: false,
+      })),
+      fc
+        .record({ value: token(i), scope: fc.constantFrom('admin', 'READ', 'read ', '') })
+        .map(({ value, scope }) => ({
+          entry: { token: value, scopes: ['read', scope] } as unknown,
+          token: value,
+          valid: false,
+        })),
+      token(i).map((value) => ({
+        entry: { token: value, scopes: ['read'], extra: 1 } as unknown,
+        token: value,
+        valid: false,
+      })),
+    );
+  const secret = fc
+    .integer({ min: 1, max: 6 })
+    .chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => entry(i))));
+
+  it('grants exactly the valid entries what they name, never throws, never logs a token', async () => {
+    const sample = sampleEvent<APIGatewayRequestAuthorizerEventV2>('http-authorizer-request.json');
+    let granted = 0;
+    let refused = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(secret, async (entries) => {
+          h.secrets.replace(
+            API_TOKENS_SECRET_ID,
+            JSON.stringify(Object.fromEntries(entries.map((e, i) => [`client-${i}`, e.entry]))),
+          );
+          clearCache();
+          const from = logLines.length;
+          for (const [i, e] of entries.entries()) {
+            const event = { ...sample, headers: { ...sample.headers, authorization: `Bearer ${e.token}` } };
+            const decision = await authorize(event, lambdaContext());
+            if (!e.valid || e.token.length < 16) {
+              assert.equal(decision.isAuthorized, false, JSON.stringify(e.entry));
+              refused++;
+              continue;
+            }
+            granted++;
+            const scopes = 'scopes' in e ? [...new Set(e.scopes)].join(' ') : EVERY_SCOPE;
+            const bounded = 'limits' in e && e.limits && Object.keys(e.limits).length > 0;
+            assert.deepEqual(decision, {
+              isAuthorized: true,
+              context: {
+                client: `client-${i}`,
+                scopes,
+                ...(bounded ? { limits: JSON.stringify(e.limits) } : {}),
+              },
+            });
+          }
+          const logged = logLines.slice(from).join('\n');
+          for (const e of entries)
+            if (e.token.length >= 4) assert.ok(!logged.includes(e.token), 'a token in the log');
+        }),
+        { seed: SEED, numRuns: RUNS, endOnFailure: true },
+      );
+    } finally {
+      h.secrets.replace(API_TOKENS_SECRET_ID, JSON.stringify({ rhdp: API_TOKEN }));
+      clearCache();
+    }
+    assert.ok(granted > 0 && refused > 0, JSON.stringify({ granted, refused }));
   });
 });

@@ -106,3 +106,18 @@ export function lambdaContext(timeoutMs = 29_000): Context {
     succeed: () => undefined,
   };
 }
+
+/** A route event as another API client sends it: the grants its authorizer decision carries. */
+export function asClient<T extends APIGatewayProxyEventV2>(
+  event: T,
+  client: string,
+  scopes: readonly string[],
+  limits?: Record<string, unknown>,
+): T {
+  Object.assign(event.requestContext, {
+    authorizer: {
+      lambda: { client, scopes: scopes.join(' '), ...(limits ? { limits: JSON.stringify(limits) } : {}) },
+    },
+  });
+  return event;
+}

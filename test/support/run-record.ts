@@ -37,7 +37,7 @@ export function recordSecret(value: string): void {
 
 /**
  * A Secrets Manager value: every string in it when an operator stored it (master key, API tokens,
- * database URL), only its `sk-` strings when the service did (a stored key's guid and dates are not secret).
+ * database URL; not a client's scopes and limits), only its `sk-` strings when the service did (a stored key's guid and dates are not secret).
  */
 export function recordSecretValue(value: string, storedBy: 'operator' | 'service'): void {
   let parsed: unknown;
@@ -46,11 +46,13 @@ export function recordSecretValue(value: string, storedBy: 'operator' | 'service
   } catch {
     parsed = value;
   }
+  // A scoped client's scopes and limits are names every answer may use ("provision", a package).
+  const grants = new Set(['scopes', 'limits']);
   const leaves = (node: unknown): string[] =>
     typeof node === 'string'
       ? [node]
       : node && typeof node === 'object'
-        ? Object.values(node).flatMap(leaves)
+        ? Object.entries(node).flatMap(([name, child]) => (grants.has(name) ? [] : leaves(child)))
         : [];
   for (const s of leaves(parsed)) if (storedBy === 'operator' || s.startsWith('sk-')) recordSecret(s);
 }

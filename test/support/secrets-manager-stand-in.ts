@@ -28,6 +28,10 @@ interface StoredSecret {
   deletedAt?: number;
   /** The recovery window a scheduled deletion was given, in days. */
   recoveryDays?: number;
+  /** The customer-managed KMS key it was created with, if any. */
+  kmsKeyId?: string;
+  /** The resource policy document (JSON text), if one was put. */
+  policy?: string;
 }
 
 type Body = Record<string, unknown>;
@@ -71,7 +75,10 @@ export class SecretsManagerStandIn {
   /** Calls that write: every operation but the reads. */
   mutatingCalls(): number {
     return [...this.calls.entries()]
-      .filter(([operation]) => !['GetSecretValue', 'DescribeSecret', 'ListSecrets'].includes(operation))
+      .filter(
+        ([operation]) =>
+          !['GetSecretValue', 'DescribeSecret', 'ListSecrets', 'GetResourcePolicy'].includes(operation),
+      )
       .reduce((sum, [, n]) => sum + n, 0);
   }
 
@@ -87,6 +94,12 @@ export class SecretsManagerStandIn {
   failRandomly(rate: number, seed = 1): void {
     this.errorRate = rate;
     this.random = mulberry32(seed);
+  }
+
+  /** Scripted and random failures end; the secrets stay. */
+  clearFailures(): void {
+    this.failures.length = 0;
+    this.errorRate = 0;
   }
 
   resetCounters(): void {
@@ -197,6 +210,10 @@ export class SecretsManagerStandIn {
         return this.describe(body);
       case 'ListSecrets':
         return this.list(body);
+      case 'PutResourcePolicy':
+        return this.putPolicy(body);
+      case 'GetResourcePolicy':
+        return this.getPolicy(body);
       case 'TagResource':
         return this.tag(body);
       case 'UntagResource':
@@ -241,6 +258,7 @@ export class SecretsManagerStandIn {
       versions: [{ id, value: String(body.SecretString), created: Date.now() / 1000 }],
       current: id,
       tags: (body.Tags as StoredSecret['tags']) ?? [],
+      ...(body.KmsKeyId ? { kmsKeyId: String(body.KmsKeyId) } : {}),
       created: Date.now() / 1000,
       changed: Date.now() / 1000,
     };
@@ -296,12 +314,35 @@ export class SecretsManagerStandIn {
     return { ARN: secret.arn, Name: secret.name };
   }
 
+  /** Stored as given; like Secrets Manager, a document that is not JSON is refused. */
+  private putPolicy(body: Body): Body {
+    const secret = this.find(body.SecretId);
+    const policy = String(body.ResourcePolicy ?? '');
+    try {
+      JSON.parse(policy);
+    } catch {
+      throw new AwsError('MalformedPolicyDocumentException', 'The resource policy is not valid JSON.');
+    }
+    secret.policy = policy;
+    return { ARN: secret.arn, Name: secret.name };
+  }
+
+  private getPolicy(body: Body): Body {
+    const secret = this.find(body.SecretId);
+    return {
+      ARN: secret.arn,
+      Name: secret.name,
+      ...(secret.policy ? { ResourcePolicy: secret.policy } : {}),
+    };
+  }
+
   private describe(body: Body): Body {
     const secret = this.find(body.SecretId, true);
     return {
       ARN: secret.arn,
       Name: secret.name,
       Tags: secret.tags,
+      ...(secret.kmsKeyId ? { KmsKeyId: secret.kmsKeyId } : {}),
       CreatedDate: secret.created,
       ...(secret.deletedAt ? { DeletedDate: secret.deletedAt } : {}),
     };

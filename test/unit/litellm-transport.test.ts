@@ -83,7 +83,16 @@ describe('LiteLLM transport', () => {
     answers = [[401, body]];
 
     const error = await clientFor(3)
-      .generateKey({ key: 'sk-x', key_alias: 'a', models: [], duration: '1d', user_id: 'u', metadata: {} })
+      .generateKey({
+        key: 'sk-x',
+        key_alias: 'a',
+        models: [],
+        duration: '1d',
+        user_id: 'u',
+        metadata: {},
+        key_type: 'llm_api',
+        allowed_routes: ['llm_api_routes'],
+      })
       .catch((e: unknown) => e);
 
     assert.ok(error instanceof LiteLlmResponseError);

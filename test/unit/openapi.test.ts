@@ -72,7 +72,7 @@ const provisionCases: Case[] = [
       package: 'lab-dev',
       models: ['granite-3-2-8b-instruct', 'mistral-7b-instruct'],
       duration: '14d',
-      user_id: 'student@lab.example.com',
+      user_id: 'student@lab.opentlc.com',
       max_budget: 10.5,
       metadata: { catalog_item: 'ai-workshop', 'env.stage:x-y_z': 'prod' },
     },

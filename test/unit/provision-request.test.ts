@@ -130,8 +130,75 @@ describe('provision request', () => {
     );
     assert.deepEqual(
       fieldsOf(() => parseProvisionRequest({ guid: 'a', metadata: { guid: 'b' } }, 'http', config)),
-      ['metadata'],
+      ['metadata.guid'],
     );
+  });
+
+  it('refuses our metadata names and LiteLLM’s in any case', () => {
+    const metadata = {
+      Managed_By: 'x',
+      API_CLIENT: 'x',
+      tags: 'x',
+      Guardrails: 'x',
+      spend_logs_metadata: 'x',
+      model_rpm_limit: 'x',
+      user_api_key_alias: 'x',
+      catalog_item: 'kept',
+    };
+    assert.deepEqual(
+      fieldsOf(() => parseProvisionRequest({ guid: 'a', metadata }, 'http', config)),
+      [
+        'metadata.Managed_By',
+        'metadata.API_CLIENT',
+        'metadata.tags',
+        'metadata.Guardrails',
+        'metadata.spend_logs_metadata',
+        'metadata.model_rpm_limit',
+        'metadata.user_api_key_alias',
+      ],
+    );
+  });
+
+  it('takes as owner only an e-mail address in an allowed domain, never LiteLLM’s special ids', () => {
+    const admins = { ...config, adminUserIds: ['ops-admin'] };
+    for (const userId of [
+      'default_user_id',
+      'Default_User_Id',
+      'litellm-dashboard',
+      'ops-admin',
+      'x@evil.example',
+      'student',
+    ]) {
+      assert.deepEqual(
+        fieldsOf(() => parseProvisionRequest({ guid: 'a', user_id: userId }, 'http', admins)),
+        ['user_id'],
+        userId,
+      );
+    }
+    // U+212A (Kelvin sign) folds to "k": it must not pass for it.
+    assert.deepEqual(
+      fieldsOf(() =>
+        parseProvisionRequest({ guid: 'a', user_id: 'student@lab.opentlc.\u212Aom' }, 'http', admins),
+      ),
+      ['user_id'],
+    );
+    assert.deepEqual(
+      fieldsOf(() => parseProvisionRequest({ guid: 'a', user_id: 'stu\u212Ady@redhat.com' }, 'http', admins)),
+      ['user_id'],
+    );
+    // Owners the service makes up are held to the admin list too.
+    const labAdmin = { ...config, adminUserIds: ['root@lab.opentlc.com'] };
+    assert.deepEqual(
+      fieldsOf(() => parseProvisionRequest({ guid: 'root' }, 'http', labAdmin)),
+      ['guid'],
+    );
+    assert.deepEqual(
+      fieldsOf(() => parseProvisionRequest({ guid: 'a', users: ['root'] }, 'http', labAdmin)),
+      ['users'],
+    );
+    for (const userId of ['a@lab.opentlc.com', 'Rhdp.User@Redhat.com', 'x@opentlc.com']) {
+      assert.equal(parseProvisionRequest({ guid: 'a', user_id: userId }, 'http', admins).userId, userId);
+    }
   });
 
   it('refuses bodies that are not objects', () => {

@@ -63,7 +63,8 @@ async function openPglite(): Promise<StandInDatabase> {
   // One connection of our own: PGlite runs one statement at a time anyway, and the multiplexer
   // loses unnamed portals when many of one client's pipelined transactions interleave.
   const pool = new pg.Pool({ connectionString: url, max: 1 });
-  return poolDatabase('pglite', url, pool, async () => {
+  // The service's direct deletion uses TLS unless told otherwise; PGlite's socket speaks none.
+  return poolDatabase('pglite', `${url}?sslmode=disable`, pool, async () => {
     await server.stop();
     await db.close();
   });
@@ -82,6 +83,8 @@ async function openPostgres(serverUrl: string): Promise<StandInDatabase> {
   });
   const url = new URL(serverUrl);
   url.searchParams.set('schema', schema);
+  // The service's direct deletion uses TLS unless told otherwise; a local server has none.
+  if (!url.searchParams.has('sslmode')) url.searchParams.set('sslmode', 'disable');
   return poolDatabase('postgres', url.toString(), pool, async () => {
     const dropper = new pg.Client({ connectionString: serverUrl });
     await dropper.connect();

@@ -3,6 +3,10 @@ import { COPIED_COLUMNS, SCHEMA_SQL } from './schema.ts';
 
 const TABLE = '"LiteLLM_VerificationToken"';
 const DELETED = '"LiteLLM_DeletedVerificationToken"';
+const USERS = '"LiteLLM_UserTable"';
+
+/** LiteLLM's UI login creates its admin user (LITELLM_PROXY_ADMIN_NAME) as a proxy admin. */
+const PROXY_ADMIN_NAME = 'default_user_id';
 
 /** A key row as the stand-in reads it back; timestamps as UTC text. */
 export interface KeyRow {
@@ -21,6 +25,8 @@ export interface KeyRow {
   tpm_limit: number | null;
   rpm_limit: number | null;
   blocked: boolean | null;
+  /** Routes or LiteLLMRoutes group names the key may call; empty or null means any. */
+  allowed_routes: string[] | null;
   created_at: string | null;
   updated_at: string | null;
   created_by: string | null;
@@ -39,6 +45,7 @@ export interface NewKey {
   tpm_limit?: number | null;
   rpm_limit?: number | null;
   blocked?: boolean | null;
+  allowed_routes?: readonly string[];
   created_by: string;
   created_at?: Date;
 }
@@ -63,7 +70,7 @@ export type DeletedRow = KeyRow & { deleted_at: string | null; deleted_by: strin
 const SELECT = `token, key_name, key_alias,
   to_char(expires, 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS expires,
   models, metadata, user_id, team_id, spend, total_spend, max_budget, tpm_limit::float8 AS tpm_limit,
-  rpm_limit::float8 AS rpm_limit, blocked,
+  rpm_limit::float8 AS rpm_limit, blocked, allowed_routes,
   to_char(created_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS created_at,
   to_char(updated_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS updated_at, created_by`;
 
@@ -85,10 +92,31 @@ export class KeyTable {
       .filter(Boolean)) {
       await this.db.query(statement);
     }
+    await this.setUserRole(PROXY_ADMIN_NAME, 'proxy_admin');
   }
 
   async truncate(): Promise<void> {
-    await this.db.query(`TRUNCATE ${TABLE}, ${DELETED}`);
+    await this.db.query(`TRUNCATE ${TABLE}, ${DELETED}, ${USERS}`);
+    await this.setUserRole(PROXY_ADMIN_NAME, 'proxy_admin');
+  }
+
+  /** A user's `user_role`; undefined for no user, or one LiteLLM holds no row for. */
+  async userRole(userId: string | null): Promise<string | undefined> {
+    if (userId === null) return undefined;
+    const rows = await this.db.query<{ user_role: string | null }>(
+      `SELECT user_role FROM ${USERS} WHERE user_id = $1`,
+      [userId],
+    );
+    return rows[0]?.user_role ?? undefined;
+  }
+
+  /** Create the user, or change its role (what `/user/new` and `/user/update` would write). */
+  async setUserRole(userId: string, role: string): Promise<void> {
+    await this.db.query(
+      `INSERT INTO ${USERS} (user_id, user_role) VALUES ($1, $2)
+       ON CONFLICT (user_id) DO UPDATE SET user_role = EXCLUDED.user_role, updated_at = CURRENT_TIMESTAMP`,
+      [userId, role],
+    );
   }
 
   async firstTokenWithAlias(alias: string, exceptToken?: string): Promise<string | undefined> {
@@ -103,9 +131,9 @@ export class KeyTable {
   async insert(key: NewKey): Promise<boolean> {
     const rows = await this.db.query(
       `INSERT INTO ${TABLE} (token, key_name, key_alias, expires, models, metadata, user_id, team_id,
-         max_budget, tpm_limit, rpm_limit, blocked, created_by, updated_by, created_at, updated_at)
-       VALUES ($1, $2, $3, $4::timestamp, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $13,
-         COALESCE($14::timestamp, CURRENT_TIMESTAMP), COALESCE($14::timestamp, CURRENT_TIMESTAMP))
+         max_budget, tpm_limit, rpm_limit, blocked, allowed_routes, created_by, updated_by, created_at, updated_at)
+       VALUES ($1, $2, $3, $4::timestamp, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $14,
+         COALESCE($15::timestamp, CURRENT_TIMESTAMP), COALESCE($15::timestamp, CURRENT_TIMESTAMP))
        ON CONFLICT (token) DO NOTHING RETURNING token`,
       [
         key.token,
@@ -120,6 +148,7 @@ export class KeyTable {
         key.tpm_limit ?? null,
         key.rpm_limit ?? null,
         key.blocked ?? null,
+        [...(key.allowed_routes ?? [])],
         key.created_by,
         utc(key.created_at),
       ],

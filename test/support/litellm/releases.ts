@@ -35,6 +35,11 @@ export interface ReleaseProfile {
   readonly customKeyPolicy: boolean;
   /** Keys carry a lifetime `total_spend` (PR #41403, v1.103.0). */
   readonly totalSpend: boolean;
+  /**
+   * `/model/info` and `/v1/model/info` are in `llm_api_routes` (PR #35473, merged 2026-08-01, after
+   * v1.93.0); before, a key bound to `llm_api_routes` gets the route 403 there.
+   */
+  readonly modelInfoIsLlmApiRoute: boolean;
 }
 
 export type ReleaseName = '1.81' | '1.85' | '1.93' | '1.103';
@@ -52,6 +57,7 @@ export const RELEASES: Readonly<Record<ReleaseName, ReleaseProfile>> = {
     customKeySwitch: false,
     customKeyPolicy: false,
     totalSpend: false,
+    modelInfoIsLlmApiRoute: false,
   },
   '1.85': {
     name: '1.85',
@@ -65,6 +71,7 @@ export const RELEASES: Readonly<Record<ReleaseName, ReleaseProfile>> = {
     customKeySwitch: true,
     customKeyPolicy: false,
     totalSpend: false,
+    modelInfoIsLlmApiRoute: false,
   },
   '1.93': {
     name: '1.93',
@@ -78,6 +85,7 @@ export const RELEASES: Readonly<Record<ReleaseName, ReleaseProfile>> = {
     customKeySwitch: true,
     customKeyPolicy: false,
     totalSpend: false,
+    modelInfoIsLlmApiRoute: false,
   },
   '1.103': {
     name: '1.103',
@@ -91,6 +99,7 @@ export const RELEASES: Readonly<Record<ReleaseName, ReleaseProfile>> = {
     customKeySwitch: true,
     customKeyPolicy: true,
     totalSpend: true,
+    modelInfoIsLlmApiRoute: true,
   },
 };
 

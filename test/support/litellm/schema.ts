@@ -1,8 +1,9 @@
 /**
- * LiteLLM's key tables as Prisma creates them (schema.prisma: LiteLLM_VerificationToken and
- * LiteLLM_DeletedVerificationToken): case-sensitive quoted names, text[] for String[], jsonb for
- * Json, timestamp(3) without time zone (UTC) for DateTime. Columns this service never touches
- * are kept so that direct-database code meets the real shape.
+ * LiteLLM's key tables and its user table as Prisma creates them (schema.prisma:
+ * LiteLLM_VerificationToken, LiteLLM_DeletedVerificationToken, LiteLLM_UserTable): case-sensitive
+ * quoted names, text[] for String[], jsonb for Json, timestamp(3) without time zone (UTC) for
+ * DateTime. Columns this service never touches are kept so that direct-database code meets the
+ * real shape.
  */
 const KEY_COLUMNS = `
   key_name text,
@@ -72,6 +73,35 @@ CREATE TABLE IF NOT EXISTS "LiteLLM_DeletedVerificationToken" (
 CREATE INDEX IF NOT EXISTS "LiteLLM_DeletedVerificationToken_token_idx" ON "LiteLLM_DeletedVerificationToken" (token);
 CREATE INDEX IF NOT EXISTS "LiteLLM_DeletedVerificationToken_deleted_at_idx" ON "LiteLLM_DeletedVerificationToken" (deleted_at);
 CREATE INDEX IF NOT EXISTS "LiteLLM_DeletedVerificationToken_key_alias_idx" ON "LiteLLM_DeletedVerificationToken" (key_alias);
+
+CREATE TABLE IF NOT EXISTS "LiteLLM_UserTable" (
+  user_id text PRIMARY KEY,
+  user_alias text,
+  team_id text,
+  sso_user_id text,
+  organization_id text,
+  object_permission_id text,
+  password text,
+  teams text[] DEFAULT ARRAY[]::text[],
+  user_role text,
+  max_budget double precision,
+  spend double precision NOT NULL DEFAULT 0,
+  user_email text,
+  models text[],
+  metadata jsonb NOT NULL DEFAULT '{}',
+  max_parallel_requests integer,
+  tpm_limit bigint,
+  rpm_limit bigint,
+  budget_duration text,
+  budget_reset_at timestamp(3),
+  allowed_cache_controls text[] DEFAULT ARRAY[]::text[],
+  policies text[] DEFAULT ARRAY[]::text[],
+  model_spend jsonb NOT NULL DEFAULT '{}',
+  model_max_budget jsonb NOT NULL DEFAULT '{}',
+  created_at timestamp(3) DEFAULT CURRENT_TIMESTAMP,
+  updated_at timestamp(3) DEFAULT CURRENT_TIMESTAMP
+);
+CREATE UNIQUE INDEX IF NOT EXISTS "LiteLLM_UserTable_sso_user_id_key" ON "LiteLLM_UserTable" (sso_user_id);
 `;
 
 /** The columns copied into the deleted-keys table, as LiteLLM's delete does. */

@@ -104,6 +104,79 @@ function liveStatus(row: KeyRow): 'active' | 'expired' | 'revoked' {
   return row.expires && new Date(`${row.expires}Z`).getTime() < Date.now() ? 'expired' : 'active';
 }
 
+/** What LiteLLM's auth answers a missing key, or one that is not a virtual key. */
+function refuseMalformed(token: string | undefined): asserts token is string {
+  if (!token) throw proxyError(401, 'Authentication Error, No api key passed in.', 'auth_error');
+  if (!token.startsWith('sk-')) {
+    throw proxyError(
+      401,
+      `Authentication Error, LiteLLM Virtual Key expected. Received=${abbreviate(token)}, expected to start with 'sk-'.`,
+      'auth_error',
+    );
+  }
+}
+
+/** The `LiteLLMRoutes.openai_routes` the stand-in serves: LLM API routes, where a key's own budget binds. */
+const OPENAI_ROUTES = ['/models', '/v1/models'];
+
+/** The `LiteLLMRoutes` groups a key's `allowed_routes` may name, narrowed to the routes the stand-in serves. */
+function routeGroup(name: string, release: ReleaseProfile): readonly string[] {
+  switch (name) {
+    case 'llm_api_routes':
+      return [...OPENAI_ROUTES, ...(release.modelInfoIsLlmApiRoute ? ['/model/info', '/v1/model/info'] : [])];
+    case 'management_routes':
+      return [
+        '/key/generate',
+        '/key/update',
+        '/key/delete',
+        '/key/info',
+        '/key/list',
+        '/key/block',
+        '/key/unblock',
+        '/model/info',
+      ];
+    case 'info_routes':
+      return ['/key/info', '/v2/key/info', '/key/list', '/model/info', '/v1/model/info', ...OPENAI_ROUTES];
+    default:
+      return [];
+  }
+}
+
+/**
+ * `RouteChecks.is_virtual_key_allowed_to_call_route`: an entry allows its route and the routes
+ * under it, a group name its group, and a trailing `*` every route it prefixes.
+ */
+function allowsRoute(entries: readonly string[], route: string, release: ReleaseProfile): boolean {
+  return entries.some(
+    (entry) =>
+      route === entry ||
+      route.startsWith(`${entry}/`) ||
+      (entry.endsWith('*') && route.startsWith(entry.slice(0, -1))) ||
+      routeGroup(entry, release).includes(route),
+  );
+}
+
+/** `handle_key_type` on /key/generate: a key type other than `default` replaces the `allowed_routes` sent. */
+const KEY_TYPE_ROUTES: Readonly<Record<string, readonly string[] | undefined>> = {
+  llm_api: ['llm_api_routes'],
+  management: ['management_routes'],
+  read_only: ['info_routes'],
+  default: undefined,
+};
+
+function allowedRoutesOf(body: Json): string[] {
+  const keyType = body.key_type ?? 'default';
+  if (typeof keyType !== 'string' || !Object.hasOwn(KEY_TYPE_ROUTES, keyType)) {
+    throw validationError(
+      ['body', 'key_type'],
+      "Input should be 'llm_api', 'management', 'read_only' or 'default'",
+      'enum',
+    );
+  }
+  const routes = KEY_TYPE_ROUTES[keyType] ?? (Array.isArray(body.allowed_routes) ? body.allowed_routes : []);
+  return routes.map(String);
+}
+
 export class LiteLlmStandIn {
   readonly faults = new Faults();
   readonly calls = new Map<string, number>();
@@ -253,6 +326,11 @@ export class LiteLlmStandIn {
     return { raw, token };
   }
 
+  /** Give a user a LiteLLM role (`proxy_admin`, `internal_user`, …), creating its row if need be. */
+  async setUserRole(userId: string, role: string): Promise<void> {
+    await this.table.setUserRole(userId, role);
+  }
+
   private async listen(port: number): Promise<void> {
     this.server = createServer((req, res) => void this.serve(req, res));
     this.server.on('connection', (socket) => {
@@ -329,11 +407,14 @@ export class LiteLlmStandIn {
       case 'GET /health/readiness':
         return { status: 200, body: this.readiness(this.settings.readinessDetails === 'public') };
       case 'GET /health/readiness/details':
-        await this.requireMaster(req);
+        await this.requireAdmin(req, url.pathname);
         return { status: 200, body: this.readiness(true) };
       case 'GET /v1/models':
       case 'GET /models':
-        return this.listModels(req);
+        return this.listModels(req, url.pathname);
+      case 'GET /model/info':
+      case 'GET /v1/model/info':
+        return this.modelInfo(req, url.pathname);
     }
     const known = [
       'POST /key/generate',
@@ -344,10 +425,9 @@ export class LiteLlmStandIn {
       'POST /key/update',
       'POST /key/block',
       'POST /key/unblock',
-      'GET /model/info',
     ];
     if (!known.includes(endpoint)) return { status: 404, body: { detail: 'Not Found' } };
-    await this.requireMaster(req);
+    await this.requireAdmin(req, url.pathname);
     const body = req.method === 'POST' ? parseJson(raw) : {};
     switch (endpoint) {
       case 'POST /key/generate':
@@ -362,20 +442,8 @@ export class LiteLlmStandIn {
         return this.delete(body);
       case 'POST /key/update':
         return this.update(body);
-      case 'POST /key/block':
-      case 'POST /key/unblock':
+      default: // POST /key/block and /key/unblock
         return this.block(body, endpoint === 'POST /key/block');
-      default:
-        return {
-          status: 200,
-          body: {
-            data: this.models.map((name, i) => ({
-              model_name: name,
-              litellm_params: { model: `openai/${name}` },
-              model_info: { id: `model-${i + 1}` },
-            })),
-          },
-        };
     }
   }
 
@@ -398,22 +466,19 @@ export class LiteLlmStandIn {
   }
 
   /**
-   * Management routes take the master key. An `sk-` token that is neither the master key nor a
-   * stored key fails in auth, before any route, as every release answers an unknown key (a
-   * rotated or mistyped master key among them).
+   * Management routes take the master key, or a virtual key whose owner's `user_role` is
+   * `proxy_admin` (LiteLLM then treats the key as an admin) once its `allowed_routes` let it on the
+   * route. An `sk-` token that is neither the master key nor a stored key fails in auth, before any
+   * route, as every release answers an unknown key (a rotated or mistyped master key among them).
    */
-  private async requireMaster(req: IncomingMessage): Promise<void> {
+  private async requireAdmin(req: IncomingMessage, route: string): Promise<void> {
     const token = this.bearer(req);
-    if (!token) throw proxyError(401, 'Authentication Error, No api key passed in.', 'auth_error');
     if (token === this.options.masterKey) return;
-    if (!token.startsWith('sk-')) {
-      throw proxyError(
-        401,
-        `Authentication Error, LiteLLM Virtual Key expected. Received=${abbreviate(token)}, expected to start with 'sk-'.`,
-        'auth_error',
-      );
-    }
-    if (await this.table.get(hash(token))) {
+    refuseMalformed(token);
+    const row = await this.table.get(hash(token));
+    if (row) {
+      this.admit(row, token, route);
+      if ((await this.table.userRole(row.user_id)) === 'proxy_admin') return;
       throw proxyError(401, 'Authentication Error, only proxy admins may manage keys.', 'auth_error');
     }
     throw proxyError(
@@ -424,13 +489,16 @@ export class LiteLlmStandIn {
     );
   }
 
-  private async listModels(req: IncomingMessage): Promise<Reply> {
+  /** The models a caller sees: all for the master key; a virtual key's own, or all when it names none. */
+  private async visibleModels(req: IncomingMessage, route: string): Promise<string[]> {
     const token = this.bearer(req);
-    let models = this.models;
-    if (token !== this.options.masterKey) {
-      const row = await this.authenticate(token);
-      if (row.models.length > 0) models = row.models;
-    }
+    if (token === this.options.masterKey) return this.models;
+    const row = await this.authenticate(token, route);
+    return row.models.length > 0 ? row.models : this.models;
+  }
+
+  private async listModels(req: IncomingMessage, route: string): Promise<Reply> {
+    const models = await this.visibleModels(req, route);
     return {
       status: 200,
       body: {
@@ -440,16 +508,30 @@ export class LiteLlmStandIn {
     };
   }
 
-  /** How LiteLLM's auth treats a virtual key on an LLM route. */
-  private async authenticate(token: string | undefined): Promise<KeyRow> {
-    if (!token) throw proxyError(401, 'Authentication Error, No api key passed in.', 'auth_error');
-    if (!token.startsWith('sk-')) {
-      throw proxyError(
-        401,
-        `Authentication Error, LiteLLM Virtual Key expected. Received=${abbreviate(token)}, expected to start with 'sk-'.`,
-        'auth_error',
-      );
-    }
+  /** `/model/info` (an info route any key may call): the deployments of the models the caller sees. */
+  private async modelInfo(req: IncomingMessage, route: string): Promise<Reply> {
+    const visible = await this.visibleModels(req, route);
+    return {
+      status: 200,
+      body: {
+        data: this.models.flatMap((name, i) =>
+          visible.includes(name)
+            ? [
+                {
+                  model_name: name,
+                  litellm_params: { model: `openai/${name}` },
+                  model_info: { id: `model-${i + 1}` },
+                },
+              ]
+            : [],
+        ),
+      },
+    };
+  }
+
+  /** How LiteLLM's auth treats a virtual key on an LLM or info route. */
+  private async authenticate(token: string | undefined, route: string): Promise<KeyRow> {
+    refuseMalformed(token);
     const token_hash = hash(token);
     const entry = this.replicaCache.get(token_hash);
     const cached = entry && entry.until > Date.now() && this.faults.rates.replicaAuthCacheMs > 0;
@@ -462,6 +544,18 @@ export class LiteLlmStandIn {
         'key',
       );
     }
+    this.admit(row, token, route);
+    if (this.faults.rates.replicaAuthCacheMs > 0 && !cached) {
+      this.replicaCache.set(token_hash, { row, until: Date.now() + this.faults.rates.replicaAuthCacheMs });
+    }
+    return row;
+  }
+
+  /**
+   * LiteLLM's checks of a stored key, in its order: blocked, expired, over its budget (LLM API
+   * routes only), then its `allowed_routes`.
+   */
+  private admit(row: KeyRow, token: string, route: string): void {
     if (row.blocked) {
       throw proxyError(
         401,
@@ -477,7 +571,7 @@ export class LiteLlmStandIn {
         `sk-...${token.slice(-4)}`,
       );
     }
-    if (row.max_budget !== null && row.spend >= row.max_budget) {
+    if (OPENAI_ROUTES.includes(route) && row.max_budget !== null && row.spend >= row.max_budget) {
       // Rate-limited rather than refused since PR #31300 (v1.93.0); a 400 before.
       const status = this.release.overBudgetStatus;
       throw proxyError(
@@ -489,10 +583,24 @@ export class LiteLlmStandIn {
         null,
       );
     }
-    if (this.faults.rates.replicaAuthCacheMs > 0 && !cached) {
-      this.replicaCache.set(token_hash, { row, until: Date.now() + this.faults.rates.replicaAuthCacheMs });
-    }
-    return row;
+    this.refuseRoute(row, route);
+  }
+
+  /**
+   * A key's `allowed_routes` bind it on every route, checked before any role, so they bind a key
+   * whose owner is a proxy admin too (BerriAI/litellm#37810). The 403 is FastAPI's `detail` body,
+   * as current releases raise it; older ones raised a plain Exception (status unverified).
+   */
+  private refuseRoute(row: KeyRow, route: string): void {
+    const allowed = row.allowed_routes ?? [];
+    if (allowed.length === 0 || allowsRoute(allowed, route, this.release)) return;
+    const listed = `[${allowed.map((entry) => `'${entry}'`).join(', ')}]`;
+    throw new Answer({
+      status: 403,
+      body: {
+        detail: `Virtual key is not allowed to call this route. Only allowed to call routes: ${listed}. Tried to call route: ${route}`,
+      },
+    });
   }
 
   /**
@@ -521,6 +629,7 @@ export class LiteLlmStandIn {
   }
 
   private async generate(body: Json): Promise<Reply> {
+    const allowedRoutes = allowedRoutesOf(body);
     this.refuseByPolicy('generate', body);
     const raw = typeof body.key === 'string' ? body.key : `sk-${randomBytes(16).toString('base64url')}`;
     if (!raw.startsWith('sk-')) {
@@ -575,13 +684,15 @@ export class LiteLlmStandIn {
       max_budget: typeof body.max_budget === 'number' ? body.max_budget : null,
       tpm_limit: typeof body.tpm_limit === 'number' ? body.tpm_limit : null,
       rpm_limit: typeof body.rpm_limit === 'number' ? body.rpm_limit : null,
+      allowed_routes: allowedRoutes,
       created_by: 'default_user_id',
     });
     const now = new Date().toISOString();
+    const { key_type, ...sent } = body;
     return {
       status: 200,
       body: {
-        ...body,
+        ...sent,
         key: raw,
         key_name: `sk-...${raw.slice(-4)}`,
         token: token,
@@ -590,6 +701,7 @@ export class LiteLlmStandIn {
         expires: expires ? expires.toISOString() : null,
         models,
         metadata,
+        allowed_routes: allowedRoutes,
         created_by: 'default_user_id',
         updated_by: 'default_user_id',
         created_at: now,
@@ -796,6 +908,7 @@ export class LiteLlmStandIn {
       'user_id',
       'tpm_limit',
       'rpm_limit',
+      'allowed_routes',
     ]) {
       if (column in body) changes[column] = body[column];
     }

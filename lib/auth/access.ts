@@ -1,0 +1,146 @@
+import { addDuration, parseDuration } from '../duration.ts';
+import { type FieldError, HttpError, NotFoundError } from '../errors.ts';
+import type { LabRecord } from '../ledger/records.ts';
+import { log } from '../log.ts';
+import type { Caller, Scope } from './client-grants.ts';
+
+/** The API client lacks a scope the route needs. */
+export class MissingScopeError extends HttpError {
+  override name = 'MissingScopeError';
+  constructor(caller: Caller, scope: Scope, why: string) {
+    super(
+      403,
+      'missing-scope',
+      'Missing scope',
+      `API client ${caller.client} lacks the scope "${scope}" ${why}`,
+    );
+  }
+}
+
+/** The request asks for more than the API client's limits allow. */
+export class LimitExceededError extends HttpError {
+  override name = 'LimitExceededError';
+  constructor(caller: Caller, errors: readonly FieldError[]) {
+    super(
+      403,
+      'limit-exceeded',
+      'Beyond the client’s limits',
+      `the request exceeds limits of API client ${caller.client}: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`,
+      errors,
+    );
+  }
+}
+
+export function requireScope(caller: Caller, scope: Scope, why: string): void {
+  if (!caller.scopes.has(scope)) throw new MissingScopeError(caller, scope, why);
+}
+
+/**
+ * A lab another client provisioned, or one from before the ledger (whose client is unknown), is
+ * not there for a client without `all-labs`: the same 404 as a lab that does not exist, so its
+ * existence is not revealed. A destroyed lab belongs to nobody any more when it is provisioned
+ * anew, so `provision` passes `ownedWhileLive`.
+ */
+export function refuseForeignLab(
+  caller: Caller,
+  guid: string,
+  lab: LabRecord | undefined,
+  options: { ownedWhileLive?: boolean } = {},
+): void {
+  if (caller.scopes.has('all-labs')) return;
+  if (options.ownedWhileLive && (lab === undefined || lab.state === 'destroyed' || lab.state === undefined))
+    return;
+  if (lab?.client !== caller.client) throw new NotFoundError(`lab ${guid} has no key`);
+}
+
+/** A lab from before the ledger has no recorded client: only `all-labs` may adopt it. */
+export function mayAdoptLegacyLabs(caller: Caller): boolean {
+  return caller.scopes.has('all-labs');
+}
+
+export interface ProvisionAsk {
+  readonly packageName: string;
+  readonly customModels: boolean;
+  readonly models: readonly string[];
+  readonly maxBudget: number | null;
+  readonly duration: string;
+  /** Users the lab will have (a single-user lab: 1). */
+  readonly users: number;
+}
+
+/** The longest instant a term reaches from now; months as the calendar has them. */
+const reach = (duration: string, from: Date) => {
+  const parsed = parseDuration(duration);
+  return parsed ? addDuration(from, parsed).getTime() : Number.POSITIVE_INFINITY;
+};
+
+/** Every limit of the client that the provision exceeds, each named; none when within them. */
+export function checkProvisionLimits(caller: Caller, ask: ProvisionAsk, now = new Date()): void {
+  const limits = caller.limits;
+  const errors: FieldError[] = [];
+  if (limits.packages && !limits.packages.includes(ask.packageName)) {
+    errors.push({
+      field: 'package',
+      message: `is not among the client's packages (limit packages: ${limits.packages.join(', ') || 'none'})`,
+    });
+  }
+  if (ask.customModels && limits.models !== undefined && limits.models !== true) {
+    const allowed = limits.models === false ? [] : limits.models;
+    const refused = ask.models.filter((model) => !allowed.includes(model));
+    if (refused.length > 0) {
+      errors.push({
+        field: 'models',
+        message:
+          limits.models === false
+            ? 'may not be chosen by this client (limit models: false)'
+            : `${refused.join(', ')} not allowed (limit models: ${allowed.join(', ')})`,
+      });
+    }
+  }
+  if (limits.require_budget && ask.maxBudget === null) {
+    errors.push({ field: 'max_budget', message: 'is required for this client (limit require_budget)' });
+  } else if (
+    limits.max_budget !== undefined &&
+    (ask.maxBudget === null || ask.maxBudget > limits.max_budget)
+  ) {
+    errors.push({
+      field: 'max_budget',
+      message: `${ask.maxBudget === null ? 'unlimited' : ask.maxBudget} exceeds the client's limit max_budget (${limits.max_budget})`,
+    });
+  }
+  if (limits.max_duration && reach(ask.duration, now) > reach(limits.max_duration, now)) {
+    errors.push({
+      field: 'duration',
+      message: `${ask.duration} exceeds the client's limit max_duration (${limits.max_duration})`,
+    });
+  }
+  if (limits.max_users !== undefined && ask.users > limits.max_users) {
+    errors.push({
+      field: 'users',
+      message: `${ask.users} users exceed the client's limit max_users (${limits.max_users})`,
+    });
+  }
+  if (errors.length > 0) throw new LimitExceededError(caller, errors);
+}
+
+/** An extension may not reach past the client's longest term from now. */
+export function checkExtendLimits(
+  caller: Caller,
+  field: 'duration' | 'expires',
+  expiresAt: Date,
+  now = new Date(),
+): void {
+  const max = caller.limits.max_duration;
+  if (!max || expiresAt.getTime() <= reach(max, now)) return;
+  throw new LimitExceededError(caller, [
+    {
+      field,
+      message: `reaches ${expiresAt.toISOString()}, beyond the client's limit max_duration (${max}) from now`,
+    },
+  ]);
+}
+
+/** Every raw key handed out of storage is on record: who read which lab's keys (never the keys). */
+export function logRawKeyRead(caller: Caller, guid: string, aliases: readonly string[]): void {
+  if (aliases.length > 0) log.info('raw key read', { client: caller.client, guid, aliases });
+}
