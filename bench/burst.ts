@@ -5,6 +5,7 @@
  * of requests in flight and peak RSS, beside what the role's lookup would cost for the same labs.
  * Prints figures; asserts nothing.
  */
+import '../scripts/check-node.mjs';
 import { performance } from 'node:perf_hooks';
 import { burstRequests } from '../test/support/burst.ts';
 import { lambdaContext, postKeysEvent } from '../test/support/events.ts';

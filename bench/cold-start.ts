@@ -4,9 +4,11 @@
  * a bare `import('@aws-sdk/client-secrets-manager')` (the runtime's SDK, which the bundles leave
  * out) and an empty module. Median of BENCH_IMPORTS fresh processes each. Prints figures; asserts nothing.
  */
+import '../scripts/check-node.mjs';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runServerless } from '../test/support/package-service.ts';
 import { readZip } from '../test/support/zip.ts';
 import { printSummary } from './goals.ts';
 
@@ -30,11 +32,7 @@ const ENV = {
 mkdirSync('.bench', { recursive: true });
 const work = mkdtempSync(join('.bench', 'cold-start-'));
 const out = join(work, 'package');
-const packaged = spawnSync(
-  process.execPath,
-  ['node_modules/osls/bin/serverless.js', 'package', '--stage', 'bench', '--package', out],
-  { encoding: 'utf8', env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' } },
-);
+const packaged = runServerless(['package', '--stage', 'bench', '--package', out]);
 if (packaged.status !== 0)
   throw new Error(`serverless package failed:\n${packaged.stdout}\n${packaged.stderr}`);
 
@@ -98,6 +96,8 @@ printSummary({
       goal: 'every import <= bare SDK import + 150 ms',
       measured: `slowest ${slowest.name}: ${slowest.ms.toFixed(0)} ms against ${sdk.toFixed(0)} ms`,
       met: slowest.ms <= sdk + 150,
+      reason:
+        'each bundle imports three AWS SDK clients (Secrets Manager, EventBridge and, for the ledger, DynamoDB with its document client), which it leaves to the runtime, against one client for the bare import; bundling the SDK is the next step',
     },
   ],
 });

@@ -9,6 +9,7 @@
  * takes about ten minutes); beyond, its calls are counted from its method and its time projected
  * from the largest replay's time per call, and marked so.
  */
+import '../scripts/check-node.mjs';
 
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';

@@ -6,6 +6,7 @@
  *
  * BENCH_KEYS keys (default 100,000), BENCH_EXPIRED of them expired keys of ours (default 5%).
  */
+import '../scripts/check-node.mjs';
 import { performance } from 'node:perf_hooks';
 import { eachLimited } from '../lib/concurrency.ts';
 import { readConfig } from '../lib/config.ts';

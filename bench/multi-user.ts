@@ -3,6 +3,7 @@
  * 40 and 200 users against the stand-ins with 5 ms of LiteLLM latency, and the peak number of
  * LiteLLM requests in flight against the client's cap. Prints figures; asserts nothing.
  */
+import '../scripts/check-node.mjs';
 
 import { performance } from 'node:perf_hooks';
 import { deleteKeysEvent, extendKeysEvent, lambdaContext, postKeysEvent } from '../test/support/events.ts';

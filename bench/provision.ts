@@ -3,6 +3,7 @@
  * time of 200 sequential provisions against the stand-ins with 5 ms of LiteLLM latency.
  * Prints figures; asserts nothing. Stand-ins run in this process, over real loopback HTTP.
  */
+import '../scripts/check-node.mjs';
 
 import { performance } from 'node:perf_hooks';
 import type { Context } from 'aws-lambda';

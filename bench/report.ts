@@ -8,6 +8,7 @@
  * million keys are more than the embedded PGlite keeps comfortably; without it they run on PGlite
  * at 200,000 keys, and say so.
  */
+import '../scripts/check-node.mjs';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, type } from 'node:os';

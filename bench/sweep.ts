@@ -6,6 +6,7 @@
  * BENCH_KEYS, BENCH_EXPIRED and BENCH_LATENCY_MS change the population and the latency of other
  * calls; DATABASE_URL puts the stand-in's tables on a Postgres server instead of PGlite.
  */
+import '../scripts/check-node.mjs';
 import { performance } from 'node:perf_hooks';
 import type { Context } from 'aws-lambda';
 import { lambdaContext, scheduledSweepEvent } from '../test/support/events.ts';

@@ -1,7 +1,6 @@
 import { parseDuration } from './duration.ts';
 import { type Env, flag, fraction, integer, list, text } from './env.ts';
 import { ConfigError } from './errors.ts';
-import type { SecretProtection } from './key-store.ts';
 import { BUILT_IN_PACKAGES, type PackageCatalogue, packageOf, parseCatalogue } from './packages.ts';
 import { USER_BASE_PATTERN } from './schemas.ts';
 
@@ -14,6 +13,14 @@ export interface LiteLlmTarget {
   readonly retries: number;
   readonly verifyTls: boolean;
   readonly maxConnections: number;
+}
+
+/** What keeps a key's value from every reader but the service, beyond IAM. */
+export interface SecretProtection {
+  /** The customer-managed KMS key values are encrypted with; '' for Secrets Manager's AWS-managed key. */
+  readonly kmsKeyId: string;
+  /** The only principals that may read a value: role names (of the secret's account) or ARNs; none: no resource policy. */
+  readonly readers: readonly string[];
 }
 
 export interface Config {

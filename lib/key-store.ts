@@ -13,6 +13,7 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { awsUnavailable } from './aws-errors.ts';
+import type { SecretProtection } from './config.ts';
 import { UnavailableError } from './errors.ts';
 import { hashKey, MANAGED_BY } from './key-identity.ts';
 
@@ -37,14 +38,6 @@ export interface PinnedKey {
   readonly arn: string;
   /** False when another caller pinned the value first and this one adopted it. */
   readonly won: boolean;
-}
-
-/** What keeps a key's value from every reader but the service, beyond IAM. */
-export interface SecretProtection {
-  /** The customer-managed KMS key values are encrypted with; '' for Secrets Manager's AWS-managed key. */
-  readonly kmsKeyId: string;
-  /** The only principals that may read a value: role names (of the secret's account) or ARNs; none: no resource policy. */
-  readonly readers: readonly string[];
 }
 
 /** `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>` gives the partition and account. */

@@ -6,9 +6,11 @@
  * result events go to a local EventBridge endpoint that prints them, and the lab ledger lives in
  * an embedded DynamoDB (dynalite, in memory).
  */
-
+import './check-node.mjs';
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage } from 'node:http';
+import { rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type {
   APIGatewayProxyEventV2,
@@ -17,17 +19,54 @@ import type {
   Context,
 } from 'aws-lambda';
 import type { Decision } from '../functions/authorizer.ts';
+import { bearerToken, MIN_TOKEN_LENGTH } from '../lib/auth/api-tokens.ts';
 import { DynamoDbStandIn } from '../test/support/dynamodb-stand-in.ts';
 import { EventBridgeStandIn } from '../test/support/eventbridge-stand-in.ts';
 import { lambdaContext } from '../test/support/events.ts';
 import { LiteLlmStandIn } from '../test/support/litellm/server.ts';
 import { SecretsManagerStandIn } from '../test/support/secrets-manager-stand-in.ts';
+import { isAlive } from './process-alive.ts';
 
 const PORT = Number(process.env.PORT ?? 3000);
 const MASTER_KEY_SECRET_ID = 'litellm-virtual-keys/litellm-master-key';
 const API_TOKENS_SECRET_ID = 'litellm-virtual-keys/api-tokens';
 /** The token curl sends; API_TOKEN picks one, otherwise a fresh one per start. */
 const DEV_TOKEN = process.env.API_TOKEN ?? `dev-${randomBytes(18).toString('base64url')}`;
+/** Where `npm run invoke` finds this stack's endpoints. */
+const STACK_FILE = '.local-stack.json';
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+// The authorizer would ignore such a token and refuse every request: say so now, not at each curl.
+if (DEV_TOKEN.length < MIN_TOKEN_LENGTH || bearerToken(`Bearer ${DEV_TOKEN}`) !== DEV_TOKEN) {
+  fail(
+    `API_TOKEN must be at least ${MIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / (a bearer token), as deployed tokens are; leave it unset for a fresh one`,
+  );
+}
+
+/** Requests wait here until the stand-ins and handlers are ready; the port is taken first. */
+let serve: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
+const server = createServer((req, res) => {
+  const answer = (status: number, message: string) =>
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ message }));
+  if (!serve) return answer(503, 'Starting');
+  serve(req, res).catch((error: unknown) => {
+    console.error('request failed:', error);
+    if (!res.headersSent) answer(500, 'Internal Server Error');
+  });
+});
+await new Promise<void>((resolve) => {
+  server.once('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EADDRINUSE')
+      fail(`Port ${PORT} is in use (another npm start?): PORT=0 npm start picks a free one.`);
+    fail(`Cannot listen on port ${PORT}: ${error.message}`);
+  });
+  server.listen(PORT, '127.0.0.1', resolve);
+});
+const base = `http://localhost:${(server.address() as AddressInfo).port}`;
 
 /** The table serverless.yml names for the dev stage, so `osls invoke local` finds it too. */
 const LABS_TABLE = 'litellm-virtual-keys-dev-labs';
@@ -61,13 +100,14 @@ const awsEnv = {
   AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
   AWS_SECRET_ACCESS_KEY: 'local',
 };
-Object.assign(process.env, {
+/** The rest of the functions' configuration, as serverless.yml gives it for the dev stage. */
+const functionEnv = {
   LITELLM_URL: litellmUrl,
   LITELLM_MASTER_KEY_SECRET_ID: MASTER_KEY_SECRET_ID,
   API_TOKENS_SECRET_ID,
   LABS_TABLE,
-  ...awsEnv,
-});
+};
+Object.assign(process.env, { ...functionEnv, ...awsEnv });
 
 type Handler = (
   event: APIGatewayProxyEventV2,
@@ -128,7 +168,7 @@ function toEvent(
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',
-      domainName: `localhost:${PORT}`,
+      domainName: new URL(base).host,
       domainPrefix: 'localhost',
       http: {
         method: req.method ?? 'GET',
@@ -165,11 +205,17 @@ function authorizerEvent(event: APIGatewayProxyEventV2): APIGatewayRequestAuthor
   } as APIGatewayRequestAuthorizerEventV2;
 }
 
-const server = createServer(async (req, res) => {
-  const url = new URL(req.url ?? '/', `http://localhost:${PORT}`);
-  const matched = matchRoute(req.method ?? 'GET', url.pathname);
+serve = async (req, res) => {
+  const url = new URL(req.url ?? '/', base);
   const answer = (status: number, message: string) =>
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ message }));
+    void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ message }));
+  let matched: ReturnType<typeof matchRoute>;
+  try {
+    matched = matchRoute(req.method ?? 'GET', url.pathname);
+  } catch {
+    // A broken percent-encoding (`/keys/%E0%A4%A`): API Gateway refuses it too.
+    return answer(400, 'Bad Request');
+  }
   if (!matched) return answer(404, 'Not Found');
   const event = toEvent(req, matched.route.routeKey, matched.guid, url, await readBody(req));
   // API Gateway answers 401 itself when the identity source is missing, 403 when the authorizer denies.
@@ -183,10 +229,13 @@ const server = createServer(async (req, res) => {
   } as APIGatewayProxyEventV2;
   const result = await matched.route.handler(authorized, lambdaContext());
   res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>).end(result.body ?? '');
-});
+};
 
-server.listen(PORT, '127.0.0.1', () => {
-  const base = `http://localhost:${(server.address() as AddressInfo).port}`;
+writeFileSync(
+  STACK_FILE,
+  JSON.stringify({ pid: process.pid, token: DEV_TOKEN, env: { ...awsEnv, ...functionEnv } }, null, 2),
+);
+{
   const auth = `-H 'Authorization: Bearer ${DEV_TOKEN}'`;
   const envLine = Object.entries(awsEnv)
     .map(([name, value]) => `${name}=${value}`)
@@ -202,15 +251,45 @@ Destroy it:        curl -s ${auth} -X DELETE ${base}/keys/demo1
 List the labs:     curl -s ${auth} '${base}/keys?state=active'
 A workshop lab:    curl -s ${auth} -X POST ${base}/keys -d '{"guid":"ws1","users":3}'
 
-Invoke a function with a sample event, on these stand-ins:
+Run a function on a sample event (events/), on these stand-ins:
+  npm run invoke -- sweep invoke-sweep-dry-run.json     (the sweep, dry; without the sample, for real)
+  npm run invoke -- provision eventbridge-lab-provisioned.json
+The same with the Serverless CLI (it bundles first):
   ${envLine} npx osls invoke local --param="litellmUrl=${litellmUrl}" --function provision --path events/eventbridge-lab-provisioned.json
 Ready.`);
-});
+}
 
-const stop = async () => {
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  server.closeAllConnections();
   server.close();
+  rmSync(STACK_FILE, { force: true });
   await Promise.all([secrets.close(), bus.close(), ledger.close(), standIn?.close()]);
   process.exit(0);
-};
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
+
+/**
+ * `npm start` runs this under npm, a shell and tsx. Stopping npm by its PID (as scripts, CI and
+ * IDE stop buttons do) ends npm and the shell but never reaches this process, so it watches them
+ * and stops when either is gone.
+ */
+function ancestors(count: number): number[] {
+  const found: number[] = [];
+  let pid = process.ppid;
+  while (found.length < count && pid > 1) {
+    found.push(pid);
+    try {
+      pid = Number(execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8' }).trim());
+    } catch {
+      break;
+    }
+  }
+  return found;
+}
+const watched = ancestors(3);
+setInterval(() => {
+  if (!watched.every(isAlive)) void stop();
+}, 500).unref();

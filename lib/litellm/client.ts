@@ -1,6 +1,15 @@
 import type { LiteLlmTarget } from '../config.ts';
+import {
+  bulkInfoOf,
+  type CheckedKeyRecord,
+  generatedKeyOf,
+  infoOf,
+  keyRecordOf,
+  listPageOf,
+  modelIdsOf,
+} from './answers.ts';
 import { readErrorBody } from './error-catalogue.ts';
-import { isFault, unexpectedBody } from './errors.ts';
+import { isFault } from './errors.ts';
 import { type ProxyRelease, releaseOf } from './release.ts';
 import { LiteLlmTransport } from './transport.ts';
 import type {
@@ -17,23 +26,12 @@ export const MAX_PAGE_SIZE = 100;
 /** Keys per `/v2/key/info` call: two delete batches, so a sweep can re-read one and verify another at once. */
 const BULK_INFO_SIZE = 250;
 
-function asObject(body: unknown, endpoint: string): Record<string, unknown> {
-  if (body && typeof body === 'object' && !Array.isArray(body)) return body as Record<string, unknown>;
-  throw unexpectedBody(endpoint, 'not a JSON object');
-}
-
 /**
  * A key LiteLLM reports as deleted: `status: "deleted"` (inside `info`, or beside it) and
  * `deleted_at`, as `/key/info` answers for deleted keys since v1.103 (PR #41311).
  */
-function isDeleted(record: Record<string, unknown>, outer?: Record<string, unknown>): boolean {
+function isDeleted(record: CheckedKeyRecord, outer?: { status?: string }): boolean {
   return record.status === 'deleted' || outer?.status === 'deleted' || Boolean(record.deleted_at);
-}
-
-function asKeyRecord(value: unknown, endpoint: string): KeyRecord {
-  const record = asObject(value, endpoint);
-  if (!Array.isArray(record.models ?? [])) throw unexpectedBody(endpoint, 'models is not a list');
-  return record as unknown as KeyRecord;
 }
 
 /** The key API of one LiteLLM proxy, authenticated with its master key. */
@@ -51,15 +49,13 @@ export class LiteLlmClient {
   /** Model names the proxy serves (`GET /v1/models` with the master key sees all of them). */
   async listModels(): Promise<string[]> {
     const { body } = await this.transport.call({ method: 'GET', path: '/v1/models' });
-    const data = asObject(body, 'GET /v1/models').data;
-    if (!Array.isArray(data)) throw unexpectedBody('GET /v1/models', 'no data list');
-    return data.map((model) => String((model as { id?: unknown }).id));
+    return modelIdsOf(body, 'GET /v1/models');
   }
 
   /** Create a key with our pinned value; safe to resend, since the same value cannot make a second key. */
   async generateKey(request: GenerateKeyRequest): Promise<GenerateKeyResponse> {
     const { body } = await this.transport.call({ method: 'POST', path: '/key/generate', body: request });
-    return asObject(body, 'POST /key/generate') as unknown as GenerateKeyResponse;
+    return generatedKeyOf(body, 'POST /key/generate');
   }
 
   /** A key by raw value or hash: live, reported deleted (v1.103 on), or unknown to LiteLLM. */
@@ -70,10 +66,10 @@ export class LiteLlmClient {
         path: '/key/info',
         query: { key: keyOrHash },
       });
-      const outer = asObject(body, 'GET /key/info');
-      const info = asObject(outer.info, 'GET /key/info');
-      if (isDeleted(info, outer)) return { state: 'deleted' };
-      return { state: 'live', record: asKeyRecord(info, 'GET /key/info') };
+      const outer = infoOf(body, 'GET /key/info');
+      const record = keyRecordOf(outer.info, 'GET /key/info info');
+      if (isDeleted(record, outer)) return { state: 'deleted' };
+      return { state: 'live', record };
     } catch (error) {
       if (isFault(error, 'key-not-found')) return { state: 'unknown' };
       throw error;
@@ -89,11 +85,9 @@ export class LiteLlmClient {
     for (let start = 0; start < keyIds.length; start += BULK_INFO_SIZE) {
       const keys = keyIds.slice(start, start + BULK_INFO_SIZE);
       const { body } = await this.transport.call({ method: 'POST', path: '/v2/key/info', body: { keys } });
-      const info = asObject(body, 'POST /v2/key/info').info;
-      if (!Array.isArray(info)) throw unexpectedBody('POST /v2/key/info', 'no info list');
-      for (const row of info) {
-        const record = asKeyRecord(row, 'POST /v2/key/info');
-        if (record.token && !isDeleted(row as Record<string, unknown>)) found.set(record.token, record);
+      for (const [index, row] of bulkInfoOf(body, 'POST /v2/key/info').entries()) {
+        const record = keyRecordOf(row, `POST /v2/key/info info.${index}`);
+        if (record.token && !isDeleted(record)) found.set(record.token, record);
       }
     }
     return found;
@@ -116,14 +110,8 @@ export class LiteLlmClient {
         ...(filtered ? { substring_matching: false } : {}),
       },
     });
-    const page = asObject(body, 'GET /key/list');
-    if (!Array.isArray(page.keys) || typeof page.total_pages !== 'number') {
-      throw unexpectedBody('GET /key/list', 'no keys list or total_pages');
-    }
-    const keys = page.keys
-      .map((key) => asKeyRecord(key, 'GET /key/list'))
-      .filter((key) => !isDeleted(key as unknown as Record<string, unknown>));
-    return { ...(page as unknown as KeyListPage), keys };
+    const page = listPageOf(body, 'GET /key/list');
+    return { ...page, keys: page.keys.filter((key) => !isDeleted(key)) };
   }
 
   /**
@@ -172,7 +160,7 @@ export class LiteLlmClient {
         path: '/key/update',
         body: { key: keyOrHash, duration },
       });
-      return asKeyRecord(body, 'POST /key/update');
+      return keyRecordOf(body, 'POST /key/update');
     } catch (error) {
       if (isFault(error, 'key-not-found')) return undefined;
       throw error;

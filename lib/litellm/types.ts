@@ -1,4 +1,4 @@
-/** Shapes of LiteLLM's key API that this service reads or sends (see README, "LiteLLM API facts"). */
+/** Shapes of LiteLLM's key API that this service reads or sends (see docs/guarantees.md, "LiteLLM releases"). */
 
 /** A row of LiteLLM_VerificationToken as /key/info (`info`) and /key/list (full objects) return it. */
 export interface KeyRecord {

@@ -1,3 +1,4 @@
+import type { SecretProtection } from '../config.ts';
 import { ConflictError, UpstreamError } from '../errors.ts';
 import { expiryOf, hashKey, isExpired, isLabKey, newKeyValue } from '../key-identity.ts';
 import {
@@ -6,7 +7,6 @@ import {
   protectStoredKey,
   readStoredKey,
   replaceStoredKey,
-  type SecretProtection,
 } from '../key-store.ts';
 import type { LabLedger } from '../ledger/lab-ledger.ts';
 import type { KeyEntry } from '../ledger/records.ts';

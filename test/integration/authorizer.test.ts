@@ -1,3 +1,4 @@
+import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';

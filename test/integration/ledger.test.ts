@@ -1,3 +1,4 @@
+import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';

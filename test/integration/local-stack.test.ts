@@ -1,7 +1,8 @@
+import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { after, describe, it } from 'node:test';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
 import { recordOutput, recordSecret } from '../support/run-record.ts';
 
 /** `npm start` in its own process group, so stopping it stops tsx and the stack under npm too. */
@@ -83,8 +84,13 @@ async function call(stack: Stack, method: string, path: string, body?: unknown, 
 }
 
 describe('npm start', () => {
+  /** One stack for the tests up to the invoke test, which stops it. */
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+
   it('serves the API behind the authorizer: provision, read, extend and destroy with the dev token', async () => {
-    const stack = await startStack();
     assert.match(stack.token, /^dev-[A-Za-z0-9_-]{24}$/);
     for (const line of ['-X POST', '/keys/demo1', '/keys/demo1/extend', '-X DELETE']) {
       assert.ok(
@@ -122,7 +128,100 @@ describe('npm start', () => {
     const announced = [...stack.output().matchAll(/^event: (Virtual Key \w+) /gm)].map((m) => m[1]);
     assert.deepEqual(announced, ['Virtual Key Provisioned', 'Virtual Key Extended', 'Virtual Key Destroyed']);
     assert.ok(!stack.output().includes(String(created.body.litellm_virtual_key).slice(3)), 'no key printed');
+  });
+
+  it('says in one line that the port is busy, and how to choose another', () => {
+    const port = new URL(stack.base).port;
+    const second = spawnSync('npm', ['start'], {
+      encoding: 'utf8',
+      env: { ...process.env, PORT: port },
+      timeout: 60_000,
+    });
+    assert.equal(second.status, 1);
+    const said = second.stderr
+      .trim()
+      .split('\n')
+      .filter((line) => !line.startsWith('npm '));
+    assert.deepEqual(said, [
+      `Port ${port} is in use (another npm start?): PORT=0 npm start picks a free one.`,
+    ]);
+    assert.doesNotMatch(second.stdout + second.stderr, /EADDRINUSE|\n\s+at /);
+  });
+
+  it('answers a malformed URL with 400 and keeps serving', async () => {
+    const broken = await fetch(`${stack.base}/keys/%E0%A4%A`, {
+      headers: { authorization: `Bearer ${stack.token}` },
+    });
+    assert.deepEqual([broken.status, await broken.json()], [400, { message: 'Bad Request' }]);
+    assert.equal((await call(stack, 'GET', '/keys/nolab')).status, 404);
+  });
+
+  it('runs any function on a sample with `npm run invoke`, the sweep dry and for real', async () => {
+    const invoke = (...args: string[]) => {
+      const run = spawnSync('npm', ['run', '--silent', 'invoke', '--', ...args], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      recordOutput(`${run.stdout}\n${run.stderr}`);
+      return run;
+    };
+    const result = (run: ReturnType<typeof invoke>) => {
+      assert.equal(run.status, 0, run.stderr);
+      // The function's log lines come first; the result is the pretty-printed object that ends the output.
+      const start = run.stdout.startsWith('{\n') ? 0 : run.stdout.lastIndexOf('\n{\n') + 1;
+      return JSON.parse(run.stdout.slice(start)) as Record<string, unknown>;
+    };
+    assert.equal(result(invoke('provision')).outcome, 'created');
+    const dry = result(invoke('sweep', 'invoke-sweep-dry-run.json'));
+    assert.deepEqual([dry.dry_run, dry.deleted], [true, 0]);
+    assert.equal(result(invoke('sweep')).dry_run, false);
+    assert.deepEqual(result(invoke('authorizer')), {
+      isAuthorized: true,
+      context: { client: 'dev', scopes: 'provision read read-key extend destroy list all-labs' },
+    });
+    const unknown = invoke('teleport');
+    assert.equal(unknown.status, 1);
+    assert.match(
+      unknown.stderr,
+      /^usage: npm run invoke -- <function> \[<sample>\]; functions: authorizer, provision/m,
+    );
     assert.equal(await stopStack(stack), true);
+    const alone = invoke('sweep');
+    assert.equal(alone.status, 1);
+    assert.match(alone.stderr, /No local stack is running: start one with `npm start` in another terminal\./);
+  });
+
+  it('stops when npm is stopped by its PID, freeing the port', async () => {
+    const stack = await startStack();
+    // Only npm itself, as scripts, CI and IDE stop buttons do: not the process group.
+    process.kill(stack.process.pid as number, 'SIGTERM');
+    let freed = false;
+    for (let attempt = 0; attempt < 100 && !freed; attempt++) {
+      freed = await fetch(stack.base).then(
+        () => false,
+        () => true,
+      );
+      if (!freed) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(freed, `the server still answers on ${stack.base}`);
+    assert.equal(
+      existsSync('.local-stack.json') && readFileSync('.local-stack.json', 'utf8').includes(stack.token),
+      false,
+    );
+  });
+
+  it('refuses at start a token the authorizer would ignore, saying why', () => {
+    const run = spawnSync('npm', ['start'], {
+      encoding: 'utf8',
+      env: { ...process.env, API_TOKEN: 'abc', PORT: '0' },
+      timeout: 60_000,
+    });
+    assert.equal(run.status, 1);
+    assert.match(
+      run.stderr,
+      /^API_TOKEN must be at least 16 characters of A-Z a-z 0-9 - \. _ ~ \+ \/ \(a bearer token\)/m,
+    );
+    assert.doesNotMatch(run.stdout, /Ready\./);
   });
 
   it('runs each sample event through `serverless invoke local`, on the stack’s stand-ins', async () => {

@@ -1,3 +1,4 @@
+import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type OpenApiOperation, openApi, openApiValidator, schemaErrors } from '../support/doc-schemas.ts';

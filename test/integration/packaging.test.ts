@@ -1,9 +1,10 @@
+import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runServerless } from '../support/package-service.ts';
 import {
   deployedResources,
   packagingViolations,
@@ -21,21 +22,16 @@ import { readZip } from '../support/zip.ts';
  * CloudFormation it writes are returned as they would be deployed (conditions decided).
  */
 function packageService(config: string, out: string, params: Record<string, string> = {}): Resources {
-  const run = spawnSync(
-    process.execPath,
-    [
-      'node_modules/osls/bin/serverless.js',
-      'package',
-      '--config',
-      config,
-      '--stage',
-      'ci',
-      '--package',
-      out,
-      ...Object.entries(params).flatMap(([name, value]) => ['--param', `${name}=${value}`]),
-    ],
-    { encoding: 'utf8', env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' }, timeout: 120_000 },
-  );
+  const run = runServerless([
+    'package',
+    '--config',
+    config,
+    '--stage',
+    'ci',
+    '--package',
+    out,
+    ...Object.entries(params).flatMap(([name, value]) => ['--param', `${name}=${value}`]),
+  ]);
   assert.equal(run.status, 0, `serverless package failed:\n${run.stdout}\n${run.stderr}`);
   return deployedResources(
     JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')),

@@ -4,6 +4,7 @@
  * reflects our headers, plaintext database connections. LiteLLM is reached through a proxy that
  * can be told to echo the request's headers, as a misconfigured ingress would.
  */
+import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -2,6 +2,7 @@
  * A workshop morning in one container: 1,000 labs provisioned at once, plus 200 callers retrying a
  * provision that is still under way, against a LiteLLM answering each request after 5 ms.
  */
+import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, it } from 'node:test';

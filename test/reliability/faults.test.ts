@@ -4,6 +4,7 @@
  * Manager fails 10% of calls. 200 operations on 40 labs, over HTTP and lab events, each retried by
  * its caller until it gets an answer; then LiteLLM and Secrets Manager must agree with the labs.
  */
+import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, it } from 'node:test';

@@ -5,6 +5,7 @@
  * changes nothing; no answer shows a stack trace or a secret. FUZZ_SEED and FUZZ_RUNS replay or
  * widen a run.
  */
+import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { clearCache } from '@middy/util';

@@ -1,3 +1,4 @@
+import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BadRequestError, UnavailableError } from '../../lib/errors.ts';

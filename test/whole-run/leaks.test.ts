@@ -3,6 +3,7 @@
  * this file waits for the one still running beside it): every byte any test process wrote, and the log lines of the processes they started, must
  * be free of every secret any of them held: master keys, API tokens, database URLs, virtual keys.
  */
+import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
