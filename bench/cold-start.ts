@@ -1,13 +1,14 @@
 /**
  * Cold-start bench: packages the service as it deploys (`serverless package`), then for each
  * function's bundle measures its size and the time a fresh Node process takes to import it, beside
- * a bare `import('@aws-sdk/client-secrets-manager')` (the runtime's SDK, which the bundles leave
- * out) and an empty module. Median of BENCH_IMPORTS fresh processes each. Prints figures; asserts nothing.
+ * a bare Secrets Manager client bundled and minified the same way (the SDK is bundled into every
+ * function) and an empty module. Median of BENCH_IMPORTS fresh processes each. Prints figures; asserts nothing.
  */
 import '../scripts/check-node.mjs';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { runServerless } from '../test/support/package-service.ts';
 import { readZip } from '../test/support/zip.ts';
 import { printSummary } from './goals.ts';
@@ -55,7 +56,26 @@ function median(specifier: string): number {
 
 const empty = join(process.cwd(), work, 'empty.mjs');
 writeFileSync(empty, 'export {};\n');
-const sdk = median('@aws-sdk/client-secrets-manager');
+/** The yardstick: one Secrets Manager client, built as serverless.yml's esbuild settings build a function. */
+const bareSource = join(work, 'bare-sdk.mjs');
+const bare = join(process.cwd(), work, 'bare-sdk.bundle.mjs');
+writeFileSync(
+  bareSource,
+  "import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';\nexport const client = new SecretsManagerClient({});\n",
+);
+await build({
+  entryPoints: [bareSource],
+  outfile: bare,
+  bundle: true,
+  minify: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+  logLevel: 'error',
+});
+const bareBytes = statSync(bare).size;
+const sdk = median(bare);
 const measured: { name: string; bytes: number; ms: number }[] = [];
 const rows = FUNCTIONS.map((name) => {
   const zipPath = join(out, `${name}.zip`);
@@ -64,23 +84,27 @@ const rows = FUNCTIONS.map((name) => {
   writeFileSync(file, bundle);
   const ms = median(file);
   measured.push({ name, bytes: bundle.length, ms });
-  return `| ${name} | ${bundle.length.toLocaleString('en')} | ${statSync(zipPath).size.toLocaleString('en')} | ${ms.toFixed(0)} | ${(ms - sdk).toFixed(0)} |`;
+  return `| ${name} | ${bundle.length.toLocaleString('en')} | ${statSync(zipPath).size.toLocaleString('en')} | ${ms.toFixed(0)} | ${(ms / sdk).toFixed(2)} |`;
 });
 const emptyMs = median(empty);
 rmSync(work, { recursive: true, force: true });
 
 console.log(`# cold-start bench (Node ${process.version}, ${new Date().toISOString()})
 
-Bundles as \`serverless package\` builds them (esbuild, ES module, minified, AWS SDK left to the
-runtime). Import time: median of ${RUNS} fresh Node processes each, from before \`import()\` to
-after it, handler module top level included (configuration read, middleware built).
+Bundles as \`serverless package\` builds them (esbuild, ES module, minified, the AWS SDK
+bundled). Import time: median of ${RUNS} fresh Node processes each, from before \`import()\` to
+after it, handler module top level included (configuration read, middleware built). The yardstick
+is one Secrets Manager client bundled and minified the same way.
 
-| function | bundle bytes | zip bytes | import ms (median) | ms beyond the bare SDK import |
+| function | bundle bytes | zip bytes | import ms (median) | × the bare client |
 | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
-| bare \`@aws-sdk/client-secrets-manager\` | | | ${sdk.toFixed(0)} | 0 |
+| bare Secrets Manager client, bundled | ${bareBytes.toLocaleString('en')} | | ${sdk.toFixed(0)} | 1.00 |
 | empty module | | | ${emptyMs.toFixed(0)} | |`);
 
+/** Why the route functions import slower than one client, where they do. */
+const WHY_SLOWER =
+  'every route function loads three SDK clients (Secrets Manager, EventBridge, DynamoDB with its document client), undici and zod at import, where the yardstick loads one client; loading what a function does not run on every call (the ledger, direct deletion, zod) lazily, and a compile cache shipped with the bundle, are the levers not yet pulled';
 const authorizer = measured.find((m) => m.name === 'authorizer') as (typeof measured)[number];
 const slowest = measured.reduce((a, b) => (b.ms > a.ms ? b : a));
 printSummary({
@@ -88,16 +112,21 @@ printSummary({
   latency: 'none (no call is made)',
   goals: [
     {
-      goal: 'authorizer bundle < 64 KB',
-      measured: `${(authorizer.bytes / 1024).toFixed(1)} KB`,
-      met: authorizer.bytes < 64 * 1024,
+      goal: 'authorizer: < 64 KB beyond the bare bundled client',
+      measured: `${((authorizer.bytes - bareBytes) / 1024).toFixed(1)} KB`,
+      met: authorizer.bytes - bareBytes < 64 * 1024,
     },
     {
-      goal: 'every import <= bare SDK import + 150 ms',
+      goal: 'every import <= bare bundled client + 150 ms',
       measured: `slowest ${slowest.name}: ${slowest.ms.toFixed(0)} ms against ${sdk.toFixed(0)} ms`,
       met: slowest.ms <= sdk + 150,
-      reason:
-        'each bundle imports three AWS SDK clients (Secrets Manager, EventBridge and, for the ledger, DynamoDB with its document client), which it leaves to the runtime, against one client for the bare import; bundling the SDK is the next step',
+      reason: WHY_SLOWER,
+    },
+    {
+      goal: 'every import <= 1.3 x the bare bundled client',
+      measured: `slowest ${slowest.name}: ${(slowest.ms / sdk).toFixed(2)} x`,
+      met: slowest.ms <= 1.3 * sdk,
+      reason: WHY_SLOWER,
     },
   ],
 });
