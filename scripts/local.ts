@@ -35,6 +35,26 @@ const DEV_TOKEN = process.env.API_TOKEN ?? `dev-${randomBytes(18).toString('base
 /** Where `npm run invoke` finds this stack's endpoints. */
 const STACK_FILE = '.local-stack.json';
 
+/**
+ * `npm start` runs this under npm, a shell and tsx. Stopping npm by its PID (as scripts, CI and
+ * IDE stop buttons do) ends npm and the shell but never reaches this process, so it watches them
+ * and stops when either is gone. The chain is read at start: once npm is gone, it leads nowhere.
+ */
+function ancestors(count: number): number[] {
+  const found: number[] = [];
+  let pid = process.ppid;
+  while (found.length < count && pid > 1) {
+    found.push(pid);
+    try {
+      pid = Number(execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8' }).trim());
+    } catch {
+      break;
+    }
+  }
+  return found;
+}
+const watched = ancestors(3);
+
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
   process.exit(1);
@@ -271,25 +291,6 @@ async function stop(): Promise<void> {
 }
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
 
-/**
- * `npm start` runs this under npm, a shell and tsx. Stopping npm by its PID (as scripts, CI and
- * IDE stop buttons do) ends npm and the shell but never reaches this process, so it watches them
- * and stops when either is gone.
- */
-function ancestors(count: number): number[] {
-  const found: number[] = [];
-  let pid = process.ppid;
-  while (found.length < count && pid > 1) {
-    found.push(pid);
-    try {
-      pid = Number(execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8' }).trim());
-    } catch {
-      break;
-    }
-  }
-  return found;
-}
-const watched = ancestors(3);
 setInterval(() => {
   if (!watched.every(isAlive)) void stop();
 }, 500).unref();
