@@ -71,11 +71,7 @@ export async function destroyLab(request: DestroyRequest, deps: DestroyDeps): Pr
   try {
     return await destroyLeased(request, leased, deps);
   } catch (error) {
-    await deps.ledger
-      .release(guid, deps.leaseOwner)
-      .catch((failure: unknown) =>
-        log.warn('lease not released; it lapses at the deadline', { guid, err: failure }),
-      );
+    await deps.ledger.abandon(guid, deps.leaseOwner);
     throw error;
   }
 }

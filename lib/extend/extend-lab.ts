@@ -75,11 +75,7 @@ export async function extendLab(request: ExtendRequest, deps: ExtendDeps): Promi
   try {
     return await extendLeased(request, leased, deps);
   } catch (error) {
-    await deps.ledger
-      .release(request.guid, deps.leaseOwner)
-      .catch((failure: unknown) =>
-        log.warn('lease not released; it lapses at the deadline', { guid: request.guid, err: failure }),
-      );
+    await deps.ledger.abandon(request.guid, deps.leaseOwner);
     throw error;
   }
 }

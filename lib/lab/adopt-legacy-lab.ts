@@ -7,6 +7,24 @@ import { labKeysOf, lookUpLabAliases, packageOfKey } from './lab-keys.ts';
 import { readLegacyUsers } from './legacy-users-list.ts';
 import type { Lifecycle } from './lifecycle.ts';
 
+/**
+ * What LiteLLM and Secrets Manager hold under the aliases of a lab from before the ledger (our
+ * marker trusted), its users from the users list it then had, if any. Reads only.
+ */
+export async function lookUpLegacyLab(
+  guid: string,
+  deps: { readonly litellm: LiteLlmClient; readonly config: Pick<Config, 'keySecretPrefix' | 'litellm'> },
+) {
+  const legacy = await readLegacyUsers(deps.config.keySecretPrefix, guid);
+  const aliases = await lookUpLabAliases(
+    { guid, ...(legacy ? { users: legacy.users } : {}), recorded: [], adopting: true },
+    deps.litellm,
+    deps.config.keySecretPrefix,
+    deps.config.litellm.maxConnections,
+  );
+  return { legacy, aliases };
+}
+
 export interface AdoptionDeps {
   readonly litellm: LiteLlmClient;
   readonly ledger: LabLedger;
@@ -23,13 +41,7 @@ export interface AdoptionDeps {
  * LiteLLM holds none.
  */
 export async function adoptLegacyLab(guid: string, deps: AdoptionDeps): Promise<KeyEntry[]> {
-  const legacy = await readLegacyUsers(deps.config.keySecretPrefix, guid);
-  const aliases = await lookUpLabAliases(
-    { guid, ...(legacy ? { users: legacy.users } : {}), recorded: [], adopting: true },
-    deps.litellm,
-    deps.config.keySecretPrefix,
-    deps.config.litellm.maxConnections,
-  );
+  const { legacy, aliases } = await lookUpLegacyLab(guid, deps);
   const keys = labKeysOf(aliases);
   const [first] = keys;
   if (!first) return [];

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchWriteCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../errors.ts';
+import { log } from '../log.ts';
 import {
   type KeyEntry,
   keyFromItem,
@@ -180,6 +181,13 @@ export class LabLedger {
       if (!lease || lease.until < Date.now()) leased = await this.tryLease(guid, owner, deadline, lab);
     }
     return { leased };
+  }
+
+  /** After a failure under the lease: give it back, or, if even that fails, let it lapse at the deadline. */
+  async abandon(guid: string, owner: string): Promise<void> {
+    await this.release(guid, owner).catch((failure: unknown) =>
+      log.warn('lease not released; it lapses at the deadline', { guid, err: failure }),
+    );
   }
 
   /**

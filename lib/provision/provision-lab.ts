@@ -14,7 +14,6 @@ import type { LiteLlmClient } from '../litellm/client.ts';
 import { unsupportedRelease } from '../litellm/errors.ts';
 import { OLDEST_SUPPORTED } from '../litellm/release.ts';
 import { isServed } from '../litellm/served-models.ts';
-import { log } from '../log.ts';
 import { refuseDifferentLab } from './differences.ts';
 import { type EnsuredKey, ensureKey } from './ensure-key.ts';
 import { type KeySpec, keySpecFor } from './key-spec.ts';
@@ -169,11 +168,7 @@ export async function provisionLab(request: ProvisionRequest, deps: ProvisionDep
     refuseInvalid(request, lease.leased, deps);
     return await provisionLeased(request, lease.leased, deps);
   } catch (error) {
-    await deps.ledger
-      .release(request.guid, deps.leaseOwner)
-      .catch((failure: unknown) =>
-        log.warn('lease not released; it lapses at the deadline', { guid: request.guid, err: failure }),
-      );
+    await deps.ledger.abandon(request.guid, deps.leaseOwner);
     throw error;
   }
 }

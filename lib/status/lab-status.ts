@@ -6,8 +6,8 @@ import { formatExpiry } from '../duration.ts';
 import { NotFoundError } from '../errors.ts';
 import { expiryOf, hashKey, isExpired } from '../key-identity.ts';
 import { readStoredKey } from '../key-store.ts';
-import { type LabKey, labKeysOf, lookUpLabAliases } from '../lab/lab-keys.ts';
-import { readLegacyUsers } from '../lab/legacy-users-list.ts';
+import { lookUpLegacyLab } from '../lab/adopt-legacy-lab.ts';
+import { type LabKey, labKeysOf } from '../lab/lab-keys.ts';
 import { knownLab, type LabLedger } from '../ledger/lab-ledger.ts';
 import type { LabRecord } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
@@ -55,13 +55,7 @@ async function recordedKeys(guid: string, deps: StatusDeps): Promise<{ lab?: Lab
 
 /** A lab from before the ledger: what LiteLLM and Secrets Manager hold under its aliases (read only). */
 async function legacyKeys(guid: string, deps: StatusDeps): Promise<StatusKey[]> {
-  const legacy = await readLegacyUsers(deps.config.keySecretPrefix, guid);
-  const aliases = await lookUpLabAliases(
-    { guid, ...(legacy ? { users: legacy.users } : {}), recorded: [], adopting: true },
-    deps.litellm,
-    deps.config.keySecretPrefix,
-    deps.config.litellm.maxConnections,
-  );
+  const { aliases } = await lookUpLegacyLab(guid, deps);
   return labKeysOf(aliases).map((key) => {
     const arn = aliases.find((alias) => alias.alias === key.alias)?.stored?.arn;
     return key.value && arn ? { ...key, secretArn: arn } : key;
