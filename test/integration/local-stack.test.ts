@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { runServerless } from '../support/package-service.ts';
 import { recordOutput, recordSecret } from '../support/run-record.ts';
 
 /** `npm start` in its own process group, so stopping it stops tsx and the stack under npm too. */
@@ -266,23 +267,9 @@ describe('npm start', () => {
   it('runs a sample through `serverless invoke local` with the line the stack prints', async () => {
     const stack = await startStack();
     const invoke = (fn: string, sample: string) => {
-      const run = spawnSync(
-        process.execPath,
-        [
-          'node_modules/osls/bin/serverless.js',
-          'invoke',
-          'local',
-          `--param=${stack.invokeParam}`,
-          '--function',
-          fn,
-          '--path',
-          `events/${sample}`,
-        ],
-        {
-          encoding: 'utf8',
-          env: { ...process.env, ...stack.invokeEnv, SLS_TELEMETRY_DISABLED: '1' },
-          timeout: 60_000,
-        },
+      const run = runServerless(
+        ['invoke', 'local', `--param=${stack.invokeParam}`, '--function', fn, '--path', `events/${sample}`],
+        { env: stack.invokeEnv, timeout: 60_000 },
       );
       assert.equal(run.status, 0, `invoke local ${fn} ${sample}:\n${run.stdout}\n${run.stderr}`);
       const isLog = (line: string) => line.startsWith('{"level":') || line.startsWith('{"_aws":');
