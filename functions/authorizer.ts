@@ -1,9 +1,9 @@
-import type { APIGatewayRequestAuthorizerEventV2, Context } from 'aws-lambda';
+import type { APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
 import { type ApiTokens, bearerToken, parseApiTokens, tokenEntryOf } from '../lib/auth/api-tokens.ts';
-import { authorizerChain } from '../lib/auth/authorizer-chain.ts';
 import { readAuthorizerConfig } from '../lib/auth/authorizer-config.ts';
 import { type GrantsContext, grantsContext } from '../lib/auth/client-grants.ts';
 import { log } from '../lib/log.ts';
+import { apiTokensOf, authorizerChain } from '../lib/middleware/authorizer.ts';
 
 const config = readAuthorizerConfig(process.env);
 
@@ -42,7 +42,7 @@ export const handler = authorizerChain<APIGatewayRequestAuthorizerEventV2, Decis
       });
       return { isAuthorized: false };
     }
-    const entry = tokenEntryOf(tokensOf(context.apiTokens).tokens, token);
+    const entry = tokenEntryOf(tokensOf(apiTokensOf(context)).tokens, token);
     if (!entry) {
       log.info('denied', { route, reason: 'unknown token', source_ip: event.requestContext?.http?.sourceIp });
       return { isAuthorized: false };
@@ -50,4 +50,4 @@ export const handler = authorizerChain<APIGatewayRequestAuthorizerEventV2, Decis
     log.debug('authorized', { route, client: entry.client, scopes: entry.scopes });
     return { isAuthorized: true, context: grantsContext(entry.client, entry.scopes, entry.limits) };
   },
-) as (event: APIGatewayRequestAuthorizerEventV2, context: Context) => Promise<Decision>;
+);

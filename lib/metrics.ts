@@ -1,5 +1,4 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { SweepReport } from './sweep/report.ts';
 
 /**
  * CloudWatch metrics as Embedded Metric Format lines on stdout (Powertools Metrics): no API call,
@@ -47,7 +46,7 @@ function packageNamed(input: unknown, known: Readonly<Record<string, unknown>>):
       return 'unknown';
     }
   }
-  const name = (body as { package?: unknown } | null | undefined)?.package;
+  const name: unknown = typeof body === 'object' && body !== null ? Reflect.get(body, 'package') : undefined;
   return typeof name === 'string' && Object.hasOwn(known, name) ? name : 'unknown';
 }
 
@@ -63,23 +62,14 @@ export function publishFailure(
   }
 }
 
-/** One sweep's figures; a dry run is told apart by its dimension, so it never looks like real deletions. */
-export function publishSweepMetrics(report: SweepReport): void {
-  metrics.addDimension('dry_run', String(report.dry_run));
-  const counts: [string, number][] = [
-    ['KeysScanned', report.scanned],
-    ['KeysExpired', report.expired],
-    ['KeysSwept', report.deleted],
-    ['SweepFailures', report.failed],
-    ['KeysPending', report.pending],
-    ['OrphanSecretsDeleted', report.reconciliation.orphan_secrets_deleted],
-    ['UnrecordedKeys', report.reconciliation.unrecorded],
-    ['ReconcileBreakerOpen', report.reconciliation.breaker ? 1 : 0],
-    ['ExpiryWarnings', report.expiry_warnings],
-    ['SweepStoppedEarly', report.stopped_early ? 1 : 0],
-  ];
+/** One run's figures under the given dimensions: counts, and durations in milliseconds. */
+export function publishFigures(
+  dimensions: Readonly<Record<string, string>>,
+  counts: readonly (readonly [string, number])[],
+  durationsMs: readonly (readonly [string, number])[] = [],
+): void {
+  metrics.addDimensions(dimensions);
   for (const [name, value] of counts) metrics.addMetric(name, MetricUnit.Count, value);
-  metrics.addMetric('SweepDuration', MetricUnit.Milliseconds, report.duration_ms);
+  for (const [name, value] of durationsMs) metrics.addMetric(name, MetricUnit.Milliseconds, value);
   metrics.publishStoredMetrics();
-  publishKeyCounts('KeysSwept', 'sweep', report.deleted_by_package);
 }

@@ -1,6 +1,7 @@
 import { refuseForeignLab } from '../auth/access.ts';
 import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
+import type { Deadline } from '../deadline.ts';
 import { UpstreamError } from '../errors.ts';
 import { deleteStoredKey } from '../key-store.ts';
 import {
@@ -29,8 +30,7 @@ export interface DestroyDeps {
   readonly leaseOwner: string;
   /** LiteLLM's database, from the master-key secret; needed only for direct deletion. */
   readonly databaseUrl?: string;
-  /** Epoch ms by which the work must be over. */
-  readonly deadline: number;
+  readonly deadline: Deadline;
 }
 
 export interface DestroyedLab {

@@ -1,5 +1,7 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import type { Config } from '../config.ts';
+import { UnavailableError } from '../errors.ts';
+import type { Lifecycle } from '../lab/lifecycle.ts';
 import { log } from '../log.ts';
 
 /** The `source` of every event this service puts on the bus. */
@@ -50,4 +52,22 @@ export async function putEvents(
   }
   if (failed.length > 0) log.warn('events not delivered', { count: failed.length });
   return failed;
+}
+
+/**
+ * Put a result event on the bus. After an HTTP call the caller already has the answer, so an event
+ * that does not get through is logged; after a lab event it is thrown as unavailable, so Lambda
+ * retries the (idempotent) run and the announcement with it.
+ */
+export async function announce(
+  config: Pick<Config, 'eventBusName'>,
+  event: BusEvent,
+  trigger: Lifecycle['trigger'],
+): Promise<void> {
+  const undelivered = await putEvents(config, [event]);
+  if (undelivered.length === 0) return;
+  if (trigger === 'event') {
+    throw new UnavailableError(`EventBridge did not take the "${event.detailType}" event`);
+  }
+  log.error('result event not delivered', { detail_type: event.detailType, guid: event.detail.guid });
 }

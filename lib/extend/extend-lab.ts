@@ -1,6 +1,7 @@
 import { checkExtendLimits, refuseForeignLab } from '../auth/access.ts';
 import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
+import type { Deadline } from '../deadline.ts';
 import { addDuration, parseDuration } from '../duration.ts';
 import { BadRequestError, NotFoundError, UnavailableError } from '../errors.ts';
 import { expiryOf, hashKey } from '../key-identity.ts';
@@ -38,9 +39,9 @@ export interface ExtendDeps {
   readonly config: Pick<Config, 'keySecretPrefix' | 'litellm'>;
   readonly lifecycle: Lifecycle;
   readonly leaseOwner: string;
-  readonly deadline: number;
+  readonly deadline: Deadline;
   readonly target: string;
-  readonly now?: () => Date;
+  readonly now: () => Date;
 }
 
 /** LiteLLM's /key/update takes only a duration from now, so an instant becomes whole seconds to it. */
@@ -86,7 +87,7 @@ async function extendLeased(request: ExtendRequest, ledger: LedgerLab, deps: Ext
   refuseForeignLab(deps.lifecycle.caller, guid, lab);
   refuseStaleEvent('extend', deps.lifecycle, lab);
   if (lab?.state === 'destroyed') throw noKey(guid, lab);
-  const now = (deps.now ?? (() => new Date()))();
+  const now = deps.now();
   const duration = durationFor(request, now);
   const parsed = parseDuration(duration);
   const intended = (parsed ? addDuration(now, parsed) : now).toISOString();
@@ -124,7 +125,7 @@ async function extendKey(
   intended: string,
   deps: ExtendDeps,
 ): Promise<ExtendedKey | undefined> {
-  const claimed = await deps.claims.setExpiryAfterSweep(entry, intended, deps.deadline - 2000);
+  const claimed = await deps.claims.setExpiryAfterSweep(entry, intended, deps.deadline.sooner(2000));
   if (claimed.outcome === 'swept') return undefined;
   if (claimed.outcome !== 'set') {
     throw new UnavailableError(`the sweep is deleting ${entry.alias}; retry shortly`, 5);

@@ -1,4 +1,6 @@
-import type { Caller } from '../auth/client-grants.ts';
+import type { APIGatewayProxyEventV2, EventBridgeEvent } from 'aws-lambda';
+import { authorizerContextOf } from '../auth/authorizer-context.ts';
+import { type Caller, httpCaller, labEventCaller } from '../auth/client-grants.ts';
 import { HttpError } from '../errors.ts';
 import type { LabRecord } from '../ledger/records.ts';
 
@@ -8,6 +10,39 @@ export interface Lifecycle {
   readonly occurredAt: Date;
   /** The API client (with its scopes and limits), or the lab event source, asking. */
   readonly caller: Caller;
+}
+
+/** A lifecycle time given by a caller is used only when it is plausible (within two days of now). */
+function plausible(epochMs: number | undefined): Date {
+  const now = Date.now();
+  return epochMs !== undefined && Math.abs(epochMs - now) < 86_400_000 * 2
+    ? new Date(epochMs)
+    : new Date(now);
+}
+
+/** An HTTP request is fresh: it happened when API Gateway received it; the client is the authorizer's. */
+export function httpLifecycle(event: APIGatewayProxyEventV2): Lifecycle {
+  return {
+    trigger: 'http',
+    occurredAt: plausible(event.requestContext?.timeEpoch),
+    caller: httpCaller(authorizerContextOf(event)),
+  };
+}
+
+/** A lab event happened at its `time`, however late it arrives. */
+export function eventLifecycle(event: EventBridgeEvent<string, unknown>): Lifecycle {
+  const time = Date.parse(String(event.time));
+  return {
+    trigger: 'event',
+    occurredAt: Number.isNaN(time) ? new Date() : new Date(time),
+    caller: labEventCaller(String(event.source)),
+  };
+}
+
+/** What a trigger hands an operation: the caller's input as it came, and who asked, when and how. */
+export interface OperationRequest {
+  readonly input: unknown;
+  readonly lifecycle: Lifecycle;
 }
 
 /** A lab event older than what the ledger already applied: it must not undo it. */

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Deadline } from '../deadline.ts';
 import { UnavailableError } from '../errors.ts';
 import { LabLedger } from './lab-ledger.ts';
 import { type KeyEntry, keyFromItem } from './records.ts';
@@ -89,14 +90,14 @@ export class KeyClaims {
   async setExpiryAfterSweep(
     entry: KeyEntry,
     expiresAt: string,
-    deadline: number,
+    deadline: Deadline,
   ): Promise<{ outcome: 'set'; entry: KeyEntry } | { outcome: 'swept' | 'busy' }> {
     let current: KeyEntry | undefined = entry;
     for (let wait = 50; current; wait = Math.min(1000, wait * 2)) {
       if (await this.setExpiryUnlessClaimed(current, expiresAt)) {
         return { outcome: 'set', entry: { ...current, expiresAt } };
       }
-      if (Date.now() + wait > deadline) return { outcome: 'busy' };
+      if (deadline.wouldPass(wait)) return { outcome: 'busy' };
       await sleep(wait);
       current = await this.read(current);
     }
@@ -107,14 +108,14 @@ export class KeyClaims {
    * A key as it is once no sweep holds it: the same entry if none does, the entry after the
    * sweep let it go, or undefined when the sweep deleted it. 503 if the claim outlasts `deadline`.
    */
-  async awaitSweep(entry: KeyEntry, deadline: number): Promise<KeyEntry | undefined> {
+  async awaitSweep(entry: KeyEntry, deadline: Deadline): Promise<KeyEntry | undefined> {
     let current: KeyEntry | undefined = entry;
     for (
       let wait = 50;
       current?.sweepClaim && current.sweepClaim.until > Date.now();
       wait = Math.min(1000, wait * 2)
     ) {
-      if (Date.now() + wait > deadline) {
+      if (deadline.wouldPass(wait)) {
         throw new UnavailableError(`the sweep is deleting ${entry.alias}; retry shortly`, 5);
       }
       await sleep(wait);

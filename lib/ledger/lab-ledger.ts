@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchWriteCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Deadline } from '../deadline.ts';
 import { UnavailableError } from '../errors.ts';
 import { log } from '../log.ts';
 import {
@@ -148,7 +149,7 @@ export class LabLedger {
   }
 
   /** Wait for the lab's lease until shortly before `deadline`; the lab as the new holder finds it. */
-  async lease(guid: string, owner: string, deadline: number, known?: LedgerLab): Promise<LedgerLab> {
+  async lease(guid: string, owner: string, deadline: Deadline, known?: LedgerLab): Promise<LedgerLab> {
     const outcome = await this.leaseUnlessSettled(guid, owner, deadline, async () => undefined, known);
     if ('leased' in outcome) return outcome.leased;
     throw new Error('unreachable: nothing settles a plain lease');
@@ -161,16 +162,16 @@ export class LabLedger {
   async leaseUnlessSettled<T>(
     guid: string,
     owner: string,
-    deadline: number,
+    deadline: Deadline,
     settled: (lab: LedgerLab) => Promise<T | undefined>,
     known?: LedgerLab,
   ): Promise<{ leased: LedgerLab } | { settled: T }> {
     // Waiters read (one Query) and try the lease only once it looks free: a provision waits on
     // LiteLLM for seconds, and its waiters should not load DynamoDB meanwhile.
-    let leased = await this.tryLease(guid, owner, deadline, known);
+    let leased = await this.tryLease(guid, owner, deadline.at, known);
     for (let wait = 50; !leased; wait = Math.min(4000, wait * 1.6)) {
       const pause = wait / 2 + Math.random() * wait;
-      if (Date.now() + pause > deadline - 1000) {
+      if (deadline.sooner(1000).wouldPass(pause)) {
         throw new UnavailableError(`lab ${guid} is being changed by another request; retry shortly`, 2);
       }
       await sleep(pause);
@@ -178,7 +179,7 @@ export class LabLedger {
       const answer = await settled(lab);
       if (answer !== undefined) return { settled: answer };
       const lease = lab.lab?.lease;
-      if (!lease || lease.until < Date.now()) leased = await this.tryLease(guid, owner, deadline, lab);
+      if (!lease || lease.until < Date.now()) leased = await this.tryLease(guid, owner, deadline.at, lab);
     }
     return { leased };
   }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type ConnectionOptions, rootCertificates } from 'node:tls';
 import pg from 'pg';
+import type { Deadline } from '../deadline.ts';
 import { UnavailableError, UpstreamError } from '../errors.ts';
 import { MANAGED_BY } from '../key-identity.ts';
 import { log } from '../log.ts';
@@ -14,8 +15,8 @@ export interface DatabaseDeletion {
   readonly guid: string;
   /** LiteLLM tokens (key hashes) to delete. */
   readonly keyIds: readonly string[];
-  /** Epoch ms by which the work must be over (the Lambda deadline). */
-  readonly deadline: number;
+  /** When the work must be over (the Lambda deadline). */
+  readonly deadline: Deadline;
   /**
    * A PEM bundle of certificate authorities trusted besides Node's own (on Lambda,
    * `/var/runtime/ca-cert.pem` holds Amazon RDS's), for verifying the database's certificate.
@@ -87,7 +88,7 @@ export async function deleteKeysFromDatabase(
     throw new UpstreamError(`the database CA bundle ${deletion.caFile} cannot be read`);
   }
   const { connectionString, ssl, schema } = connection;
-  const remaining = () => Math.max(1, deletion.deadline - Date.now());
+  const remaining = () => Math.max(1, deletion.deadline.remainingMs());
   const client = new pg.Client({
     connectionString,
     ssl,

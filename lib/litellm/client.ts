@@ -1,4 +1,5 @@
 import type { LiteLlmTarget } from '../config.ts';
+import type { Deadline } from '../deadline.ts';
 import {
   bulkInfoOf,
   type CheckedKeyRecord,
@@ -41,7 +42,7 @@ export class LiteLlmClient {
   constructor(
     private readonly target: LiteLlmTarget,
     masterKey: string,
-    deadline?: () => number,
+    deadline?: Deadline,
   ) {
     this.transport = new LiteLlmTransport(target, masterKey, deadline);
   }

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Dispatcher, Pool } from 'undici';
 import type { LiteLlmTarget } from '../config.ts';
+import { Deadline } from '../deadline.ts';
 import { log, redact } from '../log.ts';
 import { classify, readErrorBody } from './error-catalogue.ts';
 import { LiteLlmResponseError, LiteLlmUnavailableError } from './errors.ts';
@@ -100,7 +101,7 @@ export class LiteLlmTransport {
   constructor(
     private readonly target: LiteLlmTarget,
     private readonly masterKey: string,
-    private readonly deadline: () => number = () => Number.POSITIVE_INFINITY,
+    private readonly deadline: Deadline = Deadline.NONE,
   ) {
     const url = new URL(target.url);
     this.pool = poolFor(url.origin, target);
@@ -117,7 +118,7 @@ export class LiteLlmTransport {
     let made = 0;
     let lastReason = 'no time was left to make it';
     for (let attempt = 1; attempt <= planned; attempt++) {
-      const remaining = this.deadline() - Date.now();
+      const remaining = this.deadline.remainingMs();
       if (remaining < Math.min(MIN_ATTEMPT_MS, this.target.timeoutMs)) break;
       // Each attempt and the pause after it fit in an equal share of what is left.
       const share = Math.max(MIN_ATTEMPT_MS, remaining / (planned - attempt + 1));
@@ -139,7 +140,7 @@ export class LiteLlmTransport {
       }
       if (attempt < planned) {
         const delay = Math.random() * Math.min(2000, 100 * 2 ** attempt, share * 0.2);
-        if (Date.now() + delay + MIN_ATTEMPT_MS > this.deadline()) break;
+        if (this.deadline.wouldPass(delay + MIN_ATTEMPT_MS)) break;
         log.warn('litellm call failed, retrying', { endpoint, attempt, reason: lastReason });
         await sleep(delay);
       }

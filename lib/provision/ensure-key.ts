@@ -43,7 +43,7 @@ export interface EnsureKeyDeps {
    */
   readonly adopting: boolean;
   readonly protection: SecretProtection;
-  readonly now?: () => Date;
+  readonly now: () => Date;
 }
 
 /**
@@ -56,7 +56,7 @@ export async function ensureKey(
   entry: KeyEntry | undefined,
   deps: EnsureKeyDeps,
 ): Promise<EnsuredKey> {
-  const now = deps.now ?? (() => new Date());
+  const { now } = deps;
   const stored = await readStoredKey(spec.secretName);
   if (stored.state === 'absent') {
     await deps.checkModels();

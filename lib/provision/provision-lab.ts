@@ -1,6 +1,7 @@
 import { checkProvisionLimits, mayAdoptLegacyLabs, refuseForeignLab } from '../auth/access.ts';
 import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
+import type { Deadline } from '../deadline.ts';
 import { addDuration, parseDuration } from '../duration.ts';
 import { BadRequestError, HttpError } from '../errors.ts';
 import { hashKey, isExpired } from '../key-identity.ts';
@@ -34,10 +35,10 @@ export interface ProvisionDeps {
   readonly lifecycle: Lifecycle;
   /** Who holds the lab's lease while this call works (unique per invocation). */
   readonly leaseOwner: string;
-  /** Epoch ms by which the work must be over. */
-  readonly deadline: number;
+  readonly deadline: Deadline;
   /** The LiteLLM proxy the lab's keys go to. */
   readonly target: string;
+  readonly now: () => Date;
 }
 
 /** Fails with 400 naming every model the proxy does not serve; asked once per request. */
@@ -215,7 +216,9 @@ async function provisionLeased(request: ProvisionRequest, ledger: LedgerLab, dep
   // A key the sweep is deleting is left to it: its value may be deleted any moment.
   const entries = isLive(lab)
     ? (
-        await Promise.all(ledger.keys.map((entry) => deps.claims.awaitSweep(entry, deps.deadline - 2000)))
+        await Promise.all(
+          ledger.keys.map((entry) => deps.claims.awaitSweep(entry, deps.deadline.sooner(2000))),
+        )
       ).filter((entry): entry is KeyEntry => entry !== undefined)
     : [];
   const keys = await eachLimited(
@@ -232,6 +235,7 @@ async function provisionLeased(request: ProvisionRequest, ledger: LedgerLab, dep
           // Keys with only our marker are taken as the lab's only by a caller that may adopt them.
           adopting: adopting && mayAdopt,
           protection: deps.config.keySecretProtection,
+          now: deps.now,
         },
       ),
     { stopAfterFailure: true },

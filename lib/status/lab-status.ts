@@ -17,7 +17,7 @@ export interface StatusDeps {
   readonly litellm: LiteLlmClient;
   readonly ledger: LabLedger;
   readonly config: Pick<Config, 'keySecretPrefix' | 'litellm'>;
-  readonly now?: Date;
+  readonly now: () => Date;
 }
 
 interface StatusKey extends LabKey {
@@ -68,7 +68,7 @@ async function legacyKeys(guid: string, deps: StatusDeps): Promise<StatusKey[]> 
  * read is logged.
  */
 export async function labStatus(guid: string, deps: StatusDeps): Promise<Record<string, unknown>> {
-  const now = deps.now ?? new Date();
+  const now = deps.now();
   const { lab, keys: found } = await recordedKeys(guid, deps);
   if (found.length === 0) {
     throw new NotFoundError(

@@ -2,12 +2,11 @@ import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
 import { formatInstant } from '../duration.ts';
 import { type BusEvent, putEvents } from '../events/bus.ts';
+import { DETAIL_TYPES } from '../events/detail-types.ts';
 import { keysExpiring, SHARDS } from '../ledger/expiry-index.ts';
 import type { KeyClaims } from '../ledger/key-claims.ts';
 import type { KeyEntry } from '../ledger/records.ts';
 import { log } from '../log.ts';
-
-export const EXPIRING_DETAIL_TYPE = 'Virtual Key Expiring';
 
 /** Warnings claimed and sent together: one PutEvents call. */
 const CHUNK = 10;
@@ -32,7 +31,7 @@ export interface WarningOptions {
 
 function warning(key: KeyEntry, warnBefore: string): BusEvent {
   return {
-    detailType: EXPIRING_DETAIL_TYPE,
+    detailType: DETAIL_TYPES.expiring,
     detail: {
       guid: key.guid,
       ...(key.user ? { user: key.user } : {}),

@@ -50,7 +50,5 @@ export interface SweepReport {
   would_delete?: string[];
 }
 
-export const SWEPT_DETAIL_TYPE = 'Virtual Keys Swept';
-
 /** A dry run names at most this many aliases. */
 export const DRY_RUN_ALIASES = 50;

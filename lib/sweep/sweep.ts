@@ -1,4 +1,5 @@
 import type { Config } from '../config.ts';
+import type { Deadline } from '../deadline.ts';
 import { durationMs, parseDuration } from '../duration.ts';
 import type { KeyClaims } from '../ledger/key-claims.ts';
 import type { LabLedger } from '../ledger/lab-ledger.ts';
@@ -16,10 +17,8 @@ export interface SweepDeps {
   readonly claims: KeyClaims;
   readonly config: Config;
   readonly now: Date;
-  /** Milliseconds this invocation has left. */
-  readonly timeLeft: () => number;
-  /** Stop starting new work when less than this is left. */
-  readonly marginMs: number;
+  /** No new work is started past this; what is under way finishes and is reported. */
+  readonly stopAt: Deadline;
   /** Unique per run: the owner of its claims. */
   readonly owner: string;
 }
@@ -39,7 +38,7 @@ export async function runSweep(request: SweepRequest, deps: SweepDeps): Promise<
   const { config, now } = deps;
   const started = Date.now();
   const concurrency = Math.max(1, Math.min(16, config.litellm.maxConnections * 2));
-  const outOfTime = () => deps.timeLeft() < deps.marginMs;
+  const outOfTime = () => deps.stopAt.wouldPass();
   const table = deps.ledger.table;
 
   const deletion = await deleteExpiredKeys({

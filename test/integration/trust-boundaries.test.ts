@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { SCOPES } from '../../lib/auth/client-grants.ts';
+import { Deadline } from '../../lib/deadline.ts';
 import { deleteKeysFromDatabase } from '../../lib/litellm-db/direct-delete.ts';
 import {
   asClient,
@@ -473,7 +474,7 @@ describe('direct deletion’s connection', () => {
   it('uses verified TLS unless the URL opts out, and never names the host', async () => {
     const url = new URL(h.litellm.table.db.url);
     url.searchParams.delete('sslmode');
-    const deletion = { guid: 'tb-db', keyIds: ['0'.repeat(64)], deadline: Date.now() + 10_000 };
+    const deletion = { guid: 'tb-db', keyIds: ['0'.repeat(64)], deadline: new Deadline(Date.now() + 10_000) };
     const refused = await deleteKeysFromDatabase(url.toString(), deletion).then(
       () => undefined,
       (error: Error) => error,

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { readConfig } from '../../lib/config.ts';
+import { Deadline } from '../../lib/deadline.ts';
 import { LiteLlmClient } from '../../lib/litellm/client.ts';
 import { LiteLlmResponseError } from '../../lib/litellm/errors.ts';
 import { closeLiteLlmConnections } from '../../lib/litellm/transport.ts';
@@ -13,7 +14,7 @@ let answers: (['reset'] | ['hang'] | [number, unknown])[] = [];
 let requests: { method?: string; url?: string; authorization?: string }[] = [];
 let server: Server;
 
-function clientFor(retries: number, deadline?: () => number, timeoutMs = '500') {
+function clientFor(retries: number, deadlineAt?: number, timeoutMs = '500') {
   const { port } = server.address() as AddressInfo;
   const config = readConfig({
     LITELLM_URL: `http://127.0.0.1:${port}/proxy/`,
@@ -23,7 +24,11 @@ function clientFor(retries: number, deadline?: () => number, timeoutMs = '500') 
     LITELLM_RETRIES: String(retries),
     LITELLM_TIMEOUT_MS: timeoutMs,
   });
-  return new LiteLlmClient(config.litellm, 'sk-master-unit', deadline);
+  return new LiteLlmClient(
+    config.litellm,
+    'sk-master-unit',
+    deadlineAt === undefined ? undefined : new Deadline(deadlineAt),
+  );
 }
 
 before(async () => {
@@ -123,7 +128,7 @@ describe('LiteLLM transport', () => {
   it('sends nothing once the deadline has passed', async () => {
     const passed = Date.now() - 1;
 
-    await assert.rejects(clientFor(10, () => passed).listModels(), { name: 'LiteLlmUnavailableError' });
+    await assert.rejects(clientFor(10, passed).listModels(), { name: 'LiteLlmUnavailableError' });
     assert.equal(requests.length, 0);
   });
 
@@ -131,7 +136,7 @@ describe('LiteLLM transport', () => {
     answers = Array.from({ length: 20 }, () => [503, {}] as [number, unknown]);
     const end = Date.now() + 150;
 
-    await assert.rejects(clientFor(20, () => end).listModels(), { name: 'LiteLlmUnavailableError' });
+    await assert.rejects(clientFor(20, end).listModels(), { name: 'LiteLlmUnavailableError' });
     assert.ok(Date.now() <= end + 50, 'gave up by the deadline');
     assert.ok(requests.length < 20, `made ${requests.length} requests`);
   });
@@ -140,7 +145,7 @@ describe('LiteLLM transport', () => {
     answers = Array.from({ length: 4 }, () => ['hang'] as ['hang']);
     const end = Date.now() + 1600;
 
-    const error = await clientFor(3, () => end, '30000')
+    const error = await clientFor(3, end, '30000')
       .listModels()
       .then(() => new Error('no error'))
       .catch((e: unknown) => e as Error);
@@ -154,7 +159,7 @@ describe('LiteLLM transport', () => {
     answers = Array.from({ length: 10 }, () => ['hang'] as ['hang']);
     const end = Date.now() + 600;
 
-    const error = await clientFor(9, () => end, '30000')
+    const error = await clientFor(9, end, '30000')
       .listModels()
       .then(() => new Error('no error'))
       .catch((e: unknown) => e as Error);

@@ -1,0 +1,24 @@
+import { formatExpiry } from '../duration.ts';
+import type { Lifecycle } from './lifecycle.ts';
+
+/** What every result event says of the lab it concerns. */
+export interface LabFacts {
+  readonly guid: string;
+  readonly aliases: readonly string[];
+  readonly models: readonly string[];
+  readonly expires: Date | undefined;
+  readonly secretArns: readonly string[];
+}
+
+/** The detail every result event shares; a lab whose key came from an event reads it with GET /keys/{guid}. */
+export function labDetail(facts: LabFacts, trigger: Lifecycle['trigger']): Record<string, unknown> {
+  return {
+    guid: facts.guid,
+    litellm_key_aliases: facts.aliases,
+    litellm_available_models: facts.models,
+    litellm_key_expires: formatExpiry(facts.expires),
+    ...(facts.secretArns[0] ? { secret_arn: facts.secretArns[0] } : {}),
+    secret_arns: facts.secretArns,
+    trigger,
+  };
+}

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { requireScope } from '../auth/access.ts';
+import type { InvocationDeps } from '../invocation/deps.ts';
+import type { Lifecycle } from '../lab/lifecycle.ts';
+import { guidSchema, parseInput } from '../schemas.ts';
+import { labList } from './lab-list.ts';
+import { labStatus } from './lab-status.ts';
+
+const requestSchema = z.strictObject({ guid: guidSchema });
+
+export interface StatusRequest {
+  /** The lab asked about; none for the list of labs. */
+  readonly guid: string | undefined;
+  readonly query: Readonly<Record<string, string | undefined>>;
+  readonly lifecycle: Lifecycle;
+}
+
+/** `GET /keys/{guid}`: what LiteLLM holds for a lab; `GET /keys`: the labs of the ledger. */
+export async function status({ guid, query, lifecycle }: StatusRequest, deps: InvocationDeps) {
+  const { caller } = lifecycle;
+  const statusDeps = { ...deps, caller };
+  if (guid === undefined) {
+    requireScope(caller, 'list', 'to list labs');
+    return labList(query, statusDeps);
+  }
+  if (!caller.scopes.has('read-key')) requireScope(caller, 'read', 'to read a lab’s status');
+  const request = parseInput(requestSchema, { ...query, guid }, 'status request');
+  return labStatus(request.guid, statusDeps);
+}
