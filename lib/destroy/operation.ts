@@ -14,13 +14,13 @@ export async function destroy(
   deps: InvocationDeps,
 ): Promise<DestroyedLab> {
   requireScope(lifecycle.caller, 'destroy', 'to destroy labs');
-  const source = lifecycle.trigger;
-  const request = parseDestroyRequest(input, source, deps.config);
+  const { trigger } = lifecycle;
+  const request = parseDestroyRequest(input, trigger, deps.config);
   const { databaseUrl } = deps.secret;
   const lab = await destroyLab(request, { ...deps, lifecycle, ...(databaseUrl ? { databaseUrl } : {}) });
   log.info('destroyed', {
     guid: lab.guid,
-    source,
+    trigger,
     was_missing: lab.wasMissing,
     deleted_keys: lab.deletedKeys,
     database_deleted_keys: lab.databaseDeleted,
@@ -29,6 +29,6 @@ export async function destroy(
     total_spend: lab.totalSpend,
   });
   publishKeyCounts('KeysDeleted', 'destroy', lab.summary.packages);
-  await announce(deps.config, destroyedEvent(lab, source), source);
+  await announce(deps.config, destroyedEvent(lab, trigger), trigger);
   return lab;
 }

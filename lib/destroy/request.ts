@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { BadRequestError } from '../errors.ts';
+import type { Trigger } from '../lab/lifecycle.ts';
 import { guidSchema, parseInput } from '../schemas.ts';
 
 export interface DestroyRequest {
@@ -29,11 +30,11 @@ const eventSchema = z.looseObject({
  */
 export function parseDestroyRequest(
   input: unknown,
-  source: 'http' | 'event',
+  trigger: Trigger,
   config: Pick<Config, 'forceDbDelete'>,
 ): DestroyRequest {
   const body =
-    source === 'http'
+    trigger === 'http'
       ? parseInput(httpSchema, input, 'destroy request')
       : parseInput(eventSchema, input, 'Lab Destroyed detail');
   if (body.force_db_delete === true && !config.forceDbDelete) {

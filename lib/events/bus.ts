@@ -1,7 +1,7 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import type { Config } from '../config.ts';
 import { UnavailableError } from '../errors.ts';
-import type { Lifecycle } from '../lab/lifecycle.ts';
+import type { Trigger } from '../lab/lifecycle.ts';
 import { log } from '../log.ts';
 
 /** The `source` of every event this service puts on the bus. */
@@ -62,7 +62,7 @@ export async function putEvents(
 export async function announce(
   config: Pick<Config, 'eventBusName'>,
   event: BusEvent,
-  trigger: Lifecycle['trigger'],
+  trigger: Trigger,
 ): Promise<void> {
   const undelivered = await putEvents(config, [event]);
   if (undelivered.length === 0) return;

@@ -15,12 +15,12 @@ export async function extend(
   deps: InvocationDeps,
 ): Promise<ExtendedLab> {
   requireScope(lifecycle.caller, 'extend', 'to extend labs');
-  const source = lifecycle.trigger;
-  const request = parseExtendRequest(input, source);
+  const { trigger } = lifecycle;
+  const request = parseExtendRequest(input, trigger);
   const lab = await extendLab(request, { ...deps, lifecycle });
   log.info('extended', {
     guid: lab.guid,
-    source,
+    trigger,
     duration: lab.duration,
     keys: lab.keys.map((key) => ({ alias: key.alias, expires: formatExpiry(key.expires) })),
   });
@@ -29,6 +29,6 @@ export async function extend(
     'extend',
     countPerPackage(lab.keys, (key) => key.package),
   );
-  await announce(deps.config, extendedEvent(lab, source), source);
+  await announce(deps.config, extendedEvent(lab, trigger), trigger);
   return lab;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BadRequestError } from '../errors.ts';
+import type { Trigger } from '../lab/lifecycle.ts';
 import { guidSchema, MAX_TERM_MS, parseInput, termSchema } from '../schemas.ts';
 
 /** A new term for every key of a lab: a duration from now, or an absolute instant. */
@@ -21,13 +22,9 @@ const httpSchema = z.strictObject(fields);
 const eventSchema = z.looseObject(fields);
 
 /** `POST /keys/{guid}/extend` (body plus the path's guid) or a `Lab Extended` detail. */
-export function parseExtendRequest(
-  input: unknown,
-  source: 'http' | 'event',
-  now = new Date(),
-): ExtendRequest {
+export function parseExtendRequest(input: unknown, trigger: Trigger, now = new Date()): ExtendRequest {
   const body =
-    source === 'http'
+    trigger === 'http'
       ? parseInput(httpSchema, input, 'extend request')
       : parseInput(eventSchema, input, 'Lab Extended detail');
   if ((body.duration === undefined) === (body.expires === undefined)) {

@@ -1,5 +1,5 @@
 import { formatExpiry } from '../duration.ts';
-import type { Lifecycle } from './lifecycle.ts';
+import type { Trigger } from './lifecycle.ts';
 
 /** What every result event says of the lab it concerns. */
 export interface LabFacts {
@@ -11,7 +11,7 @@ export interface LabFacts {
 }
 
 /** The detail every result event shares; a lab whose key came from an event reads it with GET /keys/{guid}. */
-export function labDetail(facts: LabFacts, trigger: Lifecycle['trigger']): Record<string, unknown> {
+export function labDetail(facts: LabFacts, trigger: Trigger): Record<string, unknown> {
   return {
     guid: facts.guid,
     litellm_key_aliases: facts.aliases,

@@ -4,9 +4,12 @@ import { type Caller, httpCaller, labEventCaller } from '../auth/client-grants.t
 import { HttpError } from '../errors.ts';
 import type { LabRecord } from '../ledger/records.ts';
 
+/** What asked for a change: an HTTP call or a lab lifecycle event (also a manual invoke's stand-in for one). */
+export type Trigger = 'http' | 'event';
+
 /** When and how a lifecycle change was asked for: a lab event's `time`, or an HTTP request's arrival. */
 export interface Lifecycle {
-  readonly trigger: 'http' | 'event';
+  readonly trigger: Trigger;
   readonly occurredAt: Date;
   /** The API client (with its scopes and limits), or the lab event source, asking. */
   readonly caller: Caller;

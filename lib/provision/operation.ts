@@ -4,7 +4,7 @@ import type { InvocationDeps } from '../invocation/deps.ts';
 import type { OperationRequest } from '../lab/lifecycle.ts';
 import { log } from '../log.ts';
 import { countPerPackage, publishKeyCounts } from '../metrics.ts';
-import { type LabKeys, provisionLab } from './provision-lab.ts';
+import { type ProvisionedLab, provisionLab } from './provision-lab.ts';
 import { parseProvisionRequest } from './request.ts';
 import { provisionedEvent } from './result-event.ts';
 
@@ -12,14 +12,14 @@ import { provisionedEvent } from './result-event.ts';
 export async function provision(
   { input, lifecycle }: OperationRequest,
   deps: InvocationDeps,
-): Promise<LabKeys> {
+): Promise<ProvisionedLab> {
   requireScope(lifecycle.caller, 'provision', 'to provision labs');
-  const source = lifecycle.trigger;
-  const request = parseProvisionRequest(input, source, deps.config);
+  const { trigger } = lifecycle;
+  const request = parseProvisionRequest(input, trigger, deps.config);
   const lab = await provisionLab(request, { ...deps, lifecycle });
   log.info('provisioned', {
     guid: lab.guid,
-    source,
+    trigger,
     created: lab.created,
     keys: lab.keys.map((key) => ({ alias: key.spec.alias, key_id: key.keyId, created: key.created })),
   });
@@ -31,9 +31,9 @@ export async function provision(
       (key) => key.packageName,
     ),
   );
-  await announce(deps.config, provisionedEvent(lab, source), source);
+  await announce(deps.config, provisionedEvent(lab, trigger), trigger);
   // The HTTP answer carries every key; those it did not just make come out of storage.
-  if (source === 'http') {
+  if (trigger === 'http') {
     const read = lab.keys.filter((key) => !key.created).map((key) => key.spec.alias);
     logRawKeyRead(lifecycle.caller, lab.guid, read);
   }

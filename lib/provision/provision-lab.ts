@@ -20,7 +20,7 @@ import { type EnsuredKey, ensureKey } from './ensure-key.ts';
 import { type KeySpec, keySpecFor } from './key-spec.ts';
 import type { ProvisionRequest } from './request.ts';
 
-export interface LabKeys {
+export interface ProvisionedLab {
   readonly guid: string;
   readonly keys: readonly EnsuredKey[];
   /** True when this call created at least one key (HTTP 201), false for a pure replay (200). */
@@ -148,7 +148,7 @@ function specsOf(request: ProvisionRequest, deps: ProvisionDeps, users = request
  * and no destroy or extend of the lab runs meanwhile. After a failure no further user's key is
  * started; a retry makes the keys still missing and returns the same values for those made.
  */
-export async function provisionLab(request: ProvisionRequest, deps: ProvisionDeps): Promise<LabKeys> {
+export async function provisionLab(request: ProvisionRequest, deps: ProvisionDeps): Promise<ProvisionedLab> {
   const release = await deps.litellm.release();
   if (release.verdict === 'older') throw unsupportedRelease(release.version ?? 'unknown', OLDEST_SUPPORTED);
   const first = await deps.ledger.read(request.guid);

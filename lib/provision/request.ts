@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { BadRequestError } from '../errors.ts';
 import { RESERVED_METADATA } from '../key-identity.ts';
+import type { Trigger } from '../lab/lifecycle.ts';
 import { LITELLM_METADATA_NAMES, LITELLM_METADATA_PREFIXES } from '../litellm/reserved-metadata.ts';
 import { LITELLM_SPECIAL_USER_IDS } from '../litellm/special-user-ids.ts';
 import { packageOf } from '../packages.ts';
@@ -102,18 +103,16 @@ function reservedBecause(name: string): string | undefined {
 const httpSchema = z.strictObject(fields);
 const eventSchema = z.looseObject(fields);
 
-export type ProvisionSource = 'http' | 'event';
-
 /** Validate a provision body or event detail and resolve its package; throws 400 naming each bad field. */
 export function parseProvisionRequest(
   input: unknown,
-  source: ProvisionSource,
+  trigger: Trigger,
   config: Pick<
     Config,
     'packages' | 'defaultPackage' | 'labUserDomain' | 'labUserBase' | 'userIdDomains' | 'adminUserIds'
   >,
 ): ProvisionRequest {
-  const body = parseInput(source === 'http' ? httpSchema : eventSchema, input, 'provision request');
+  const body = parseInput(trigger === 'http' ? httpSchema : eventSchema, input, 'provision request');
   const users = labUsers(body, config);
   const packageName = body.package ?? config.defaultPackage;
   const pkg = packageOf(config.packages, packageName);

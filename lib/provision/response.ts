@@ -1,9 +1,9 @@
 import { formatExpiry } from '../duration.ts';
 import type { EnsuredKey } from './ensure-key.ts';
-import type { LabKeys } from './provision-lab.ts';
+import type { ProvisionedLab } from './provision-lab.ts';
 
 /** What a lab sees of its keys: the role's field names, so AgnosticD consumers keep working. */
-export function provisionResponse(lab: LabKeys, publicUrl: string): Record<string, unknown> {
+export function provisionResponse(lab: ProvisionedLab, publicUrl: string): Record<string, unknown> {
   const [first] = lab.keys as [EnsuredKey, ...EnsuredKey[]];
   const endpoint = publicUrl.replace(/\/+$/, '');
   const facts = keyFacts(first, endpoint);

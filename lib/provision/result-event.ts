@@ -1,11 +1,11 @@
 import type { BusEvent } from '../events/bus.ts';
 import { DETAIL_TYPES } from '../events/detail-types.ts';
 import { labDetail } from '../lab/lab-detail.ts';
-import type { Lifecycle } from '../lab/lifecycle.ts';
-import type { LabKeys } from './provision-lab.ts';
+import type { Trigger } from '../lab/lifecycle.ts';
+import type { ProvisionedLab } from './provision-lab.ts';
 
 /** `Virtual Key Provisioned`: the lab's keys (never their values), created or found. */
-export function provisionedEvent(lab: LabKeys, trigger: Lifecycle['trigger']): BusEvent {
+export function provisionedEvent(lab: ProvisionedLab, trigger: Trigger): BusEvent {
   const first = lab.keys[0];
   const facts = {
     guid: lab.guid,

@@ -7,6 +7,7 @@ import type { KeyEntry } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import type { KeyRecord } from '../litellm/types.ts';
 import { log } from '../log.ts';
+import type { DryRunGate } from './dry-run-gate.ts';
 
 /** Keys per /key/delete call. */
 export const DELETE_BATCH_SIZE = 100;
@@ -43,7 +44,7 @@ export interface DeletionOptions {
   readonly claims: KeyClaims;
   /** Keys whose ledger expiry is before this (now less the grace) are due. */
   readonly cutoff: Date;
-  readonly dryRun: boolean;
+  readonly gate: DryRunGate;
   readonly concurrency: number;
   /** Unique per run: the owner of its claims. */
   readonly owner: string;
@@ -123,15 +124,12 @@ async function pipeline(source: ExpiredKeys, options: DeletionOptions, tally: De
   let awaiting: KeyEntry[] = [];
   for (let batch = await source.next(); batch.length > 0; batch = await source.next()) {
     tally.expired += batch.length;
-    if (options.dryRun) {
-      tally.aliases.push(...batch.map((key) => key.alias));
-      continue;
-    }
-    if (options.shouldStop()) {
-      tally.pending += batch.length;
-      continue;
-    }
-    awaiting = await deleteBatch(batch, awaiting, options, tally);
+    // The batch's deletion starts with claiming its keys: nothing of it runs in a dry run.
+    const deleting = options.gate.change(async () => {
+      if (options.shouldStop()) tally.pending += batch.length;
+      else awaiting = await deleteBatch(batch, awaiting, options, tally);
+    });
+    if (!(await deleting)) tally.aliases.push(...batch.map((key) => key.alias));
   }
   // The last batch's check, tried a few times: LiteLLM said it deleted them.
   for (let attempt = 1; awaiting.length > 0 && attempt <= 3; attempt++) {

@@ -20,6 +20,7 @@ import type { LiteLlmClient } from '../litellm/client.ts';
 import { isFault } from '../litellm/errors.ts';
 import type { KeyRecord } from '../litellm/types.ts';
 import { log } from '../log.ts';
+import type { DryRunGate } from './dry-run-gate.ts';
 
 const EMPTY_PROXY = 'LiteLLM lists no key at all: nothing is closed and stored values are kept';
 
@@ -65,7 +66,7 @@ export interface ReconcileOptions {
   /** Orphans beyond this share of the stored values stop their deletion (a wrong or restored proxy). */
   readonly orphanMaxShare: number;
   readonly now: Date;
-  readonly dryRun: boolean;
+  readonly gate: DryRunGate;
   readonly concurrency: number;
   readonly owner: string;
   readonly shouldStop: () => boolean;
@@ -106,7 +107,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileTal
   const listing = await readListing(cursor, options, tally, spend(0.5));
   await closeVanishedKeys(options, tally, spend(0.75), litellmIsEmpty);
   await deleteOrphanValues(options, tally, spend(1), litellmIsEmpty);
-  if (!options.dryRun) await writeReconcileCursor(options.table, listing);
+  await options.gate.change(() => writeReconcileCursor(options.table, listing));
   return tally;
 }
 
@@ -181,7 +182,7 @@ async function checkListedKeys(keys: readonly KeyRecord[], options: ReconcileOpt
     }
     tally.managed++;
     tally.adopted++;
-    if (!options.dryRun) await adopt(owner, alias, secretName, record, options);
+    await options.gate.change(() => adopt(owner, alias, secretName, record, options));
   });
 }
 
@@ -230,17 +231,19 @@ async function closeVanishedKeys(
         tally.breaker = `LiteLLM holds none of ${batch.length} keys the ledger records: a wrong URL or master key, or a restored database? Nothing is closed`;
         return;
       }
-      if (options.dryRun) {
-        tally.closed += vanished.length;
-        continue;
-      }
-      await eachLimited(vanished, options.concurrency, async (entry) => {
-        if (!(await options.claims.claimForSweep(entry, options.owner, Date.now() + 60_000))) return;
-        await options.claims.dropSweptKeys([entry]);
-        tally.closed++;
-        await scheduleStoredKeyDeletion(entry.secretName, ORPHAN_RECOVERY_DAYS);
-        log.warn('a recorded key is gone from LiteLLM; closed', { alias: entry.alias, key_id: entry.keyId });
-      });
+      const closing = options.gate.change(() =>
+        eachLimited(vanished, options.concurrency, async (entry) => {
+          if (!(await options.claims.claimForSweep(entry, options.owner, Date.now() + 60_000))) return;
+          await options.claims.dropSweptKeys([entry]);
+          tally.closed++;
+          await scheduleStoredKeyDeletion(entry.secretName, ORPHAN_RECOVERY_DAYS);
+          log.warn('a recorded key is gone from LiteLLM; closed', {
+            alias: entry.alias,
+            key_id: entry.keyId,
+          });
+        }),
+      );
+      if (!(await closing)) tally.closed += vanished.length;
     }
   }
 }
@@ -273,9 +276,9 @@ async function deleteOrphanValues(
     if (!mayCall()) return;
     if (!(await isOrphan(entry, options, tally))) return;
     tally.orphanSecrets++;
-    if (!options.dryRun && (await scheduleStoredKeyDeletion(entry.name, ORPHAN_RECOVERY_DAYS))) {
-      tally.orphanSecretsDeleted++;
-    }
+    await options.gate.change(async () => {
+      if (await scheduleStoredKeyDeletion(entry.name, ORPHAN_RECOVERY_DAYS)) tally.orphanSecretsDeleted++;
+    });
   });
 }
 

@@ -1,3 +1,6 @@
+import type { DeletionTally } from './delete-expired.ts';
+import type { WarningTally } from './expiry-warnings.ts';
+import type { ReconcileTally } from './reconcile.ts';
 /** What a sweep did (or, in a dry run, would do); returned, logged, published as metrics and as an event. */
 export interface SweepReport {
   /** Every key read from LiteLLM: re-read before deletion, and on the reconciliation's pages. */
@@ -52,3 +55,45 @@ export interface SweepReport {
 
 /** A dry run names at most this many aliases. */
 export const DRY_RUN_ALIASES = 50;
+
+/** The report of one run, from what each phase tallied; a phase that did not run counts nothing. */
+export function sweepReport(run: {
+  readonly deletion: DeletionTally;
+  readonly warnings: WarningTally | undefined;
+  readonly reconciled: ReconcileTally | undefined;
+  readonly dryRun: boolean;
+  readonly durationMs: number;
+}): SweepReport {
+  const { deletion, warnings, reconciled } = run;
+  return {
+    scanned: deletion.read + (reconciled?.listed ?? 0),
+    managed: deletion.read + (reconciled?.managed ?? 0),
+    expired: deletion.expired,
+    deleted: deletion.deleted,
+    deleted_by_package: Object.fromEntries(deletion.deletedByPackage),
+    failed: deletion.failed,
+    unverified: deletion.unverified,
+    skipped_unmanaged: reconciled?.skippedUnmanaged ?? 0,
+    already_gone: deletion.alreadyGone,
+    kept_extended: deletion.kept,
+    pending: deletion.pending,
+    stored_keys_deleted: deletion.storedKeysDeleted,
+    expiry_warnings: warnings?.sent ?? 0,
+    reconciliation: {
+      calls: reconciled?.calls ?? 0,
+      pages: reconciled?.pages ?? 0,
+      adopted: reconciled?.adopted ?? 0,
+      unrecorded: reconciled?.unrecorded ?? 0,
+      closed: reconciled?.closed ?? 0,
+      orphan_secrets: reconciled?.orphanSecrets ?? 0,
+      orphan_secrets_deleted: reconciled?.orphanSecretsDeleted ?? 0,
+      ...(reconciled?.breaker ? { breaker: reconciled.breaker } : {}),
+      cycle_complete: reconciled?.cycleComplete ?? false,
+      ...(reconciled?.listing ? { listing: reconciled.listing } : {}),
+    },
+    dry_run: run.dryRun,
+    stopped_early: deletion.pending > 0 || (warnings?.pending ?? 0) > 0 || reconciled === undefined,
+    duration_ms: run.durationMs,
+    ...(run.dryRun ? { would_delete: deletion.aliases.slice(0, DRY_RUN_ALIASES) } : {}),
+  };
+}
