@@ -1,5 +1,5 @@
 import type { APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
-import { type ApiTokens, bearerToken, parseApiTokens, tokenEntryOf } from '../lib/auth/api-tokens.ts';
+import { bearerToken, tokenEntryOf, tokensOf } from '../lib/auth/api-tokens.ts';
 import { readAuthorizerConfig } from '../lib/auth/authorizer-config.ts';
 import { type GrantsContext, grantsContext } from '../lib/auth/client-grants.ts';
 import { log } from '../lib/log.ts';
@@ -9,24 +9,6 @@ const config = readAuthorizerConfig(process.env);
 
 /** HTTP API simple response; the context reaches the route's function as `requestContext.authorizer.lambda`. */
 export type Decision = { isAuthorized: false } | { isAuthorized: true; context: GrantsContext };
-
-/** Parsed once per secret value: middy hands over the same object until its cache lapses. */
-const parsed = new WeakMap<object, ApiTokens>();
-
-function tokensOf(secret: unknown): ApiTokens {
-  const key = typeof secret === 'object' && secret !== null ? secret : undefined;
-  const known = key && parsed.get(key);
-  if (known) return known;
-  const tokens = parseApiTokens(secret);
-  if (tokens.ignored.length > 0) {
-    log.warn('API tokens secret has unusable entries; they grant nothing', {
-      entries: tokens.ignored,
-      usable: tokens.tokens.length,
-    });
-  }
-  if (key) parsed.set(key, tokens);
-  return tokens;
-}
 
 /** The Lambda REQUEST authorizer in front of every route: a known bearer token, or nothing. */
 export const handler = authorizerChain<APIGatewayRequestAuthorizerEventV2, Decision>(

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod/mini';
+import { log } from '../log.ts';
 import { type ClientLimits, limitsSchema, SCOPES, type Scope } from './client-grants.ts';
 
 /** Shorter tokens are ignored: they could be guessed. */
@@ -90,4 +91,23 @@ const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 export function bearerToken(header: string | undefined): string | undefined {
   return header ? BEARER.exec(header)?.[1] : undefined;
+}
+
+/** Parsed once per secret value: middy hands over the same object until its cache lapses. */
+const parsed = new WeakMap<object, ApiTokens>();
+
+/** The tokens the secret holds, parsed once per value; unusable entries are logged once and grant nothing. */
+export function tokensOf(secret: unknown): ApiTokens {
+  const key = typeof secret === 'object' && secret !== null ? secret : undefined;
+  const known = key && parsed.get(key);
+  if (known) return known;
+  const tokens = parseApiTokens(secret);
+  if (tokens.ignored.length > 0) {
+    log.warn('API tokens secret has unusable entries; they grant nothing', {
+      entries: tokens.ignored,
+      usable: tokens.tokens.length,
+    });
+  }
+  if (key) parsed.set(key, tokens);
+  return tokens;
 }
