@@ -7,10 +7,10 @@
  */
 import '../scripts/check-node.mjs';
 import { performance } from 'node:perf_hooks';
-import { burstRequests } from '../test/support/burst.ts';
-import { lambdaContext, postKeysEvent } from '../test/support/events.ts';
+import { burstRequests } from '../test/support/fixtures/burst.ts';
+import { lambdaContext, postKeysEvent } from '../test/support/fixtures/events.ts';
+import { invokeHttp } from '../test/support/fixtures/http.ts';
 import { importRouteHandlers, startHarness } from '../test/support/harness.ts';
-import { invokeHttp } from '../test/support/http.ts';
 import { printSummary } from './goals.ts';
 
 const LABS = Number(process.env.BENCH_LABS ?? 1000);

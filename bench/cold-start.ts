@@ -9,8 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { runServerless } from '../test/support/package-service.ts';
-import { readZip } from '../test/support/zip.ts';
+import { runServerless } from '../test/support/fixtures/package-service.ts';
+import { readZip } from '../test/support/fixtures/zip.ts';
 import { printSummary } from './goals.ts';
 
 const RUNS = Number(process.env.BENCH_IMPORTS ?? 15);

@@ -14,7 +14,7 @@ import '../scripts/check-node.mjs';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Context } from 'aws-lambda';
-import { deleteKeysEvent, lambdaContext, postKeysEvent } from '../test/support/events.ts';
+import { deleteKeysEvent, lambdaContext, postKeysEvent } from '../test/support/fixtures/events.ts';
 import { MASTER_KEY, startHarness } from '../test/support/harness.ts';
 import { type Comparison, printSummary } from './goals.ts';
 

@@ -6,7 +6,12 @@
 import '../scripts/check-node.mjs';
 
 import { performance } from 'node:perf_hooks';
-import { deleteKeysEvent, extendKeysEvent, lambdaContext, postKeysEvent } from '../test/support/events.ts';
+import {
+  deleteKeysEvent,
+  extendKeysEvent,
+  lambdaContext,
+  postKeysEvent,
+} from '../test/support/fixtures/events.ts';
 import { importRouteHandlers, MASTER_KEY, startHarness } from '../test/support/harness.ts';
 import { printSummary } from './goals.ts';
 

@@ -7,7 +7,7 @@ import '../scripts/check-node.mjs';
 
 import { performance } from 'node:perf_hooks';
 import type { Context } from 'aws-lambda';
-import { lambdaContext, postKeysEvent } from '../test/support/events.ts';
+import { lambdaContext, postKeysEvent } from '../test/support/fixtures/events.ts';
 import { startHarness } from '../test/support/harness.ts';
 import { printSummary } from './goals.ts';
 

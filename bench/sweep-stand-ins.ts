@@ -8,9 +8,9 @@
  * answers `calls` with LiteLLM's call counts and busy time per endpoint, exits on `stop`.
  */
 import { createHash } from 'node:crypto';
+import { seedRecordedKeys } from '../test/support/fixtures/recorded-keys.ts';
 import { startHarness } from '../test/support/harness.ts';
-import { realListCost } from '../test/support/litellm/server.ts';
-import { seedRecordedKeys } from '../test/support/recorded-keys.ts';
+import { realListCost } from '../test/support/stand-ins/litellm/server.ts';
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
 const EXPIRED = Number(process.env.BENCH_EXPIRED ?? 50_000);

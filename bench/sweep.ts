@@ -9,7 +9,7 @@
 import '../scripts/check-node.mjs';
 import { performance } from 'node:perf_hooks';
 import type { Context } from 'aws-lambda';
-import { lambdaContext, scheduledSweepEvent } from '../test/support/events.ts';
+import { lambdaContext, scheduledSweepEvent } from '../test/support/fixtures/events.ts';
 import { MASTER_KEY_SECRET_ID } from '../test/support/harness.ts';
 import { printSummary } from './goals.ts';
 import { quietLogs, startStandIns } from './stand-ins-process.ts';

@@ -5,7 +5,7 @@
  */
 import './check-node.mjs';
 import { existsSync, readFileSync } from 'node:fs';
-import { lambdaContext } from '../test/support/events.ts';
+import { lambdaContext } from '../test/support/fixtures/events.ts';
 import { isAlive } from './process-alive.ts';
 
 const STACK_FILE = '.local-stack.json';

@@ -20,11 +20,11 @@ import type {
 } from 'aws-lambda';
 import type { Decision } from '../functions/authorizer.ts';
 import { bearerToken, MIN_TOKEN_LENGTH } from '../lib/auth/api-tokens.ts';
-import { DynamoDbStandIn } from '../test/support/dynamodb-stand-in.ts';
-import { EventBridgeStandIn } from '../test/support/eventbridge-stand-in.ts';
-import { lambdaContext } from '../test/support/events.ts';
-import { LiteLlmStandIn } from '../test/support/litellm/server.ts';
-import { SecretsManagerStandIn } from '../test/support/secrets-manager-stand-in.ts';
+import { lambdaContext } from '../test/support/fixtures/events.ts';
+import { DynamoDbStandIn } from '../test/support/stand-ins/dynamodb.ts';
+import { EventBridgeStandIn } from '../test/support/stand-ins/eventbridge.ts';
+import { LiteLlmStandIn } from '../test/support/stand-ins/litellm/server.ts';
+import { SecretsManagerStandIn } from '../test/support/stand-ins/secrets-manager.ts';
 import { isAlive } from './process-alive.ts';
 
 const PORT = Number(process.env.PORT ?? 3000);

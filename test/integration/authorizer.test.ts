@@ -5,9 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { clearCache } from '@middy/util';
 import type { APIGatewayRequestAuthorizerEventV2, Context } from 'aws-lambda';
 import type { Decision } from '../../functions/authorizer.ts';
-import { lambdaContext, sampleEvent } from '../support/events.ts';
+import { linesLeaking, logEntries, logLines } from '../support/checks/logs.ts';
+import { lambdaContext, sampleEvent } from '../support/fixtures/events.ts';
 import { API_TOKENS_SECRET_ID, type Harness, startHarness } from '../support/harness.ts';
-import { linesLeaking, logEntries, logLines } from '../support/logs.ts';
 
 /** Tokens are re-read after this long, as API_TOKENS_CACHE_MS sets it in a deployment (60 s there). */
 const CACHE_MS = 250;

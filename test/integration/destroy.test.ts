@@ -1,54 +1,37 @@
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { clearCache } from '@middy/util';
-import type { Context } from 'aws-lambda';
-import { deleteKeysEvent, labDestroyedEvent, lambdaContext, postKeysEvent } from '../support/events.ts';
+import { logEntries } from '../support/checks/logs.ts';
 import {
-  closeAndCheck,
-  type Harness,
-  MASTER_KEY,
-  MASTER_KEY_SECRET_ID,
-  startHarness,
-} from '../support/harness.ts';
-import { invokeHttp, keyInfoState, probeKey } from '../support/http.ts';
-import { logEntries } from '../support/logs.ts';
+  deleteKeysEvent,
+  labDestroyedEvent,
+  lambdaContext,
+  postKeysEvent,
+} from '../support/fixtures/events.ts';
+import { invokeHttp, keyInfoState, probeKey } from '../support/fixtures/http.ts';
+import { MASTER_KEY, MASTER_KEY_SECRET_ID, useHarness } from '../support/harness.ts';
 
-type Handler = (event: unknown, context: Context) => Promise<unknown>;
-let h: Harness;
-let provisionHandler: Handler;
-let destroyHandler: Handler;
-const issuedToCallers = new Set<string>();
+// The deployment allows direct database deletion; single requests may still opt out.
+const { h, route, issued } = useHarness({ FORCE_DB_DELETE: 'true' });
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const secretName = (alias: string) => `litellm-virtual-keys/${alias}`;
 
 async function provision(guid: string): Promise<{ key: string; keyId: string }> {
-  const answer = await invokeHttp(provisionHandler, postKeysEvent({ guid }), lambdaContext());
+  const answer = await invokeHttp(route.provision, postKeysEvent({ guid }), lambdaContext());
   assert.equal(answer.status, 201, JSON.stringify(answer.body));
   const key = String(answer.body.litellm_virtual_key);
-  issuedToCallers.add(key);
+  issued.add(key);
   return { key, keyId: sha256(key) };
 }
 
 function destroy(guid: string, query?: Record<string, string>) {
-  return invokeHttp(destroyHandler, deleteKeysEvent(guid, query), lambdaContext());
+  return invokeHttp(route.destroy, deleteKeysEvent(guid, query), lambdaContext());
 }
 
 const holdersOf = async (alias: string) => (await h.litellm.table.list({ key_alias: alias }, 1, 100)).rows;
 const ourMetadata = (guid: string) => ({ managed_by: 'litellm-virtual-keys', guid, package: 'ai-developer' });
-
-before(async () => {
-  // The deployment allows direct database deletion; single requests may still opt out.
-  h = await startHarness({ FORCE_DB_DELETE: 'true' });
-  ({ handler: provisionHandler } = (await import('../../functions/provision.ts')) as { handler: Handler });
-  ({ handler: destroyHandler } = (await import('../../functions/destroy.ts')) as { handler: Handler });
-});
-beforeEach(() => h.reset());
-afterEach(() => h.litellm.faults.clear());
-after(async () => {
-  await closeAndCheck(h, issuedToCallers);
-});
 
 describe('DELETE /keys/{guid}', () => {
   it('deletes the key, proves it with the key itself, then drops the stored value', async () => {
@@ -475,11 +458,11 @@ describe('Lab Destroyed events', () => {
   it('destroys the lab, and a repeated event changes nothing', async () => {
     const { key } = await provision('ev1');
 
-    const first = await destroyHandler(
+    const first = await route.destroy(
       labDestroyedEvent({ guid: 'ev1', source_system: 'babylon' }),
       lambdaContext(),
     );
-    const repeat = await destroyHandler(labDestroyedEvent({ guid: 'ev1' }), lambdaContext());
+    const repeat = await route.destroy(labDestroyedEvent({ guid: 'ev1' }), lambdaContext());
 
     assert.deepEqual(first, { outcome: 'destroyed', guid: 'ev1', deleted_keys: 1 });
     assert.deepEqual(repeat, { outcome: 'already-gone', guid: 'ev1', deleted_keys: 0 });
@@ -487,13 +470,13 @@ describe('Lab Destroyed events', () => {
   });
 
   it('settles a bad detail without a retry, and throws when LiteLLM is down so Lambda retries', async () => {
-    const rejected = await destroyHandler(labDestroyedEvent({ guid: 'BAD GUID' }), lambdaContext());
+    const rejected = await route.destroy(labDestroyedEvent({ guid: 'BAD GUID' }), lambdaContext());
     assert.deepEqual(Object.keys(rejected as object).sort(), ['detail', 'outcome', 'status']);
     assert.equal((rejected as { status: number }).status, 400);
 
     const { key } = await provision('ev2');
     h.litellm.faults.set({ errorRate: 1 });
-    await assert.rejects(destroyHandler(labDestroyedEvent({ guid: 'ev2' }), lambdaContext()), /unavailable/);
+    await assert.rejects(route.destroy(labDestroyedEvent({ guid: 'ev2' }), lambdaContext()), /unavailable/);
     h.litellm.faults.clear();
     assert.equal((await probeKey(h.litellm.url, key)).status, 200);
   });

@@ -1,53 +1,36 @@
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, before, beforeEach, describe, it } from 'node:test';
-import type { Context } from 'aws-lambda';
+import { describe, it } from 'node:test';
 import {
   extendKeysEvent,
   getKeysEvent,
   labExtendedEvent,
   lambdaContext,
   postKeysEvent,
-} from '../support/events.ts';
-import { closeAndCheck, type Harness, startHarness } from '../support/harness.ts';
-import { invokeHttp, probeKey } from '../support/http.ts';
+} from '../support/fixtures/events.ts';
+import { invokeHttp, probeKey } from '../support/fixtures/http.ts';
+import { useHarness } from '../support/harness.ts';
 
-type Handler = (event: unknown, context: Context) => Promise<unknown>;
-let h: Harness;
-let provisionHandler: Handler;
-let extendHandler: Handler;
-let statusHandler: Handler;
+const { h, route, issued } = useHarness();
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const DAY = 86_400_000;
-const issuedToCallers = new Set<string>();
 
 async function provision(guid: string): Promise<string> {
   const answer = await invokeHttp(
-    provisionHandler,
+    route.provision,
     postKeysEvent({ guid, package: 'ai-beginner' }),
     lambdaContext(),
   );
   assert.equal(answer.status, 201);
   const key = String(answer.body.litellm_virtual_key);
-  issuedToCallers.add(key);
+  issued.add(key);
   return key;
 }
 
 const extend = (guid: string, body: unknown) =>
-  invokeHttp(extendHandler, extendKeysEvent(guid, body), lambdaContext());
+  invokeHttp(route.extend, extendKeysEvent(guid, body), lambdaContext());
 const expiryOf = async (token: string) => Date.parse(`${(await h.litellm.table.get(token))?.expires}Z`);
-
-before(async () => {
-  h = await startHarness();
-  ({ handler: provisionHandler } = (await import('../../functions/provision.ts')) as { handler: Handler });
-  ({ handler: extendHandler } = (await import('../../functions/extend.ts')) as { handler: Handler });
-  ({ handler: statusHandler } = (await import('../../functions/status.ts')) as { handler: Handler });
-});
-beforeEach(() => h.reset());
-after(async () => {
-  await closeAndCheck(h, issuedToCallers);
-});
 
 describe('POST /keys/{guid}/extend', () => {
   it('moves the expiry of the lab’s key by a duration from now and leaves metadata as it was', async () => {
@@ -95,7 +78,7 @@ describe('POST /keys/{guid}/extend', () => {
     const started = Date.now();
 
     const answer = await extend('ext0', { duration: '30d' });
-    const listed = await invokeHttp(statusHandler, getKeysEvent('ext0'), lambdaContext());
+    const listed = await invokeHttp(route.status, getKeysEvent('ext0'), lambdaContext());
 
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     for (const token of [first.token, second.token]) {
@@ -176,14 +159,14 @@ describe('Lab Extended events', () => {
   it('extends the lab; a bad detail is settled without a retry', async () => {
     const key = await provision('ext6');
 
-    const result = await extendHandler(
+    const result = await route.extend(
       labExtendedEvent({ guid: 'ext6', duration: '14d', extended_by: 'babylon' }),
       lambdaContext(),
     );
 
     assert.equal((result as { outcome: string }).outcome, 'extended');
     assert.ok(Math.abs((await expiryOf(sha256(key))) - (Date.now() + 14 * DAY)) < 5000);
-    const rejected = await extendHandler(labExtendedEvent({ guid: 'ext6' }), lambdaContext());
+    const rejected = await route.extend(labExtendedEvent({ guid: 'ext6' }), lambdaContext());
     assert.equal((rejected as { status: number }).status, 400);
   });
 });

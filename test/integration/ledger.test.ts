@@ -1,8 +1,9 @@
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { labKey } from '../../lib/ledger/table.ts';
+import { metricLines } from '../support/checks/logs.ts';
 import {
   deleteKeysEvent,
   labDestroyedEvent,
@@ -10,15 +11,12 @@ import {
   lambdaContext,
   listKeysEvent,
   postKeysEvent,
-} from '../support/events.ts';
-import { closeAndCheck, type Harness, importRouteHandlers, startHarness } from '../support/harness.ts';
-import { invokeHttp } from '../support/http.ts';
-import { mulberry32 } from '../support/litellm/faults.ts';
-import { metricLines } from '../support/logs.ts';
+} from '../support/fixtures/events.ts';
+import { invokeHttp } from '../support/fixtures/http.ts';
+import { useHarness } from '../support/harness.ts';
+import { mulberry32 } from '../support/stand-ins/litellm/faults.ts';
 
-let h: Harness;
-let route: Awaited<ReturnType<typeof importRouteHandlers>>;
-const issued = new Set<string>();
+const { h, route, issued } = useHarness();
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const PREFIX = 'litellm-virtual-keys/';
 const DAY = 86_400_000;
@@ -41,14 +39,6 @@ const keysCreated = () =>
 
 const list = (query: Record<string, string>) =>
   invokeHttp(route.status, listKeysEvent(query), lambdaContext());
-
-before(async () => {
-  h = await startHarness();
-  route = await importRouteHandlers();
-});
-beforeEach(() => h.reset());
-afterEach(() => h.litellm.faults.clear());
-after(() => closeAndCheck(h, issued));
 
 describe('order and idempotence', () => {
   it('gives exactly one of 20 concurrent first provisions a 201, one event and one KeysCreated', async () => {

@@ -2,7 +2,7 @@ import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { LiteLlmStandIn } from '../support/litellm/server.ts';
+import { LiteLlmStandIn } from '../support/stand-ins/litellm/server.ts';
 
 /**
  * The stand-in holds to LiteLLM's documented key API; the service's tests are only as good as this.

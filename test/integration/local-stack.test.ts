@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { runServerless } from '../support/package-service.ts';
-import { recordOutput, recordSecret } from '../support/run-record.ts';
+import { recordOutput, recordSecret } from '../support/checks/run-record.ts';
+import { runServerless } from '../support/fixtures/package-service.ts';
 
 /** `npm start` in its own process group, so stopping it stops tsx and the stack under npm too. */
 interface Stack {

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'aws-lambda';
-import { lambdaContext, postKeysEvent } from '../support/events.ts';
+import { linesLeaking } from '../support/checks/logs.ts';
+import { lambdaContext, postKeysEvent } from '../support/fixtures/events.ts';
+import { invokeHttp } from '../support/fixtures/http.ts';
 import { type Harness, MASTER_KEY_SECRET_ID, startHarness } from '../support/harness.ts';
-import { invokeHttp } from '../support/http.ts';
-import { linesLeaking } from '../support/logs.ts';
 
 /**
  * The master key is cached per container for SECRETS_CACHE_MS, and dropped as soon as LiteLLM

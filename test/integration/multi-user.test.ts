@@ -1,7 +1,7 @@
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   deleteKeysEvent,
   extendKeysEvent,
@@ -11,21 +11,16 @@ import {
   lambdaContext,
   postKeysEvent,
   scheduledSweepEvent,
-} from '../support/events.ts';
-import {
-  closeAndCheck,
-  type Handler,
-  type Harness,
-  importRouteHandlers,
-  setKeyExpiry,
-  startHarness,
-} from '../support/harness.ts';
-import { invokeHttp, probeKey } from '../support/http.ts';
+} from '../support/fixtures/events.ts';
+import { invokeHttp, probeKey } from '../support/fixtures/http.ts';
+import { type Handler, setKeyExpiry, useHarness } from '../support/harness.ts';
 
-let h: Harness;
-let handlers: Awaited<ReturnType<typeof importRouteHandlers>>;
 let sweepHandler: Handler;
-const issuedToCallers = new Set<string>();
+const importSweep = async () => {
+  ({ handler: sweepHandler } = (await import('../../functions/sweep.ts')) as { handler: Handler });
+};
+const { h, route, issued } = useHarness({}, { setUp: importSweep });
+
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const PREFIX = 'litellm-virtual-keys/';
 const DAY = 86_400_000;
@@ -42,18 +37,18 @@ interface UserKey {
 }
 
 async function provision(body: Record<string, unknown>) {
-  const answer = await invokeHttp(handlers.provision, postKeysEvent(body), lambdaContext());
+  const answer = await invokeHttp(route.provision, postKeysEvent(body), lambdaContext());
   for (const user of (answer.body.users as UserKey[] | undefined) ?? []) {
-    issuedToCallers.add(user.litellm_virtual_key);
+    issued.add(user.litellm_virtual_key);
   }
   return answer;
 }
 
 const usersOf = (answer: { body: Record<string, unknown> }) => answer.body.users as UserKey[];
-const destroy = (guid: string) => invokeHttp(handlers.destroy, deleteKeysEvent(guid), lambdaContext());
-const status = (guid: string) => invokeHttp(handlers.status, getKeysEvent(guid), lambdaContext());
+const destroy = (guid: string) => invokeHttp(route.destroy, deleteKeysEvent(guid), lambdaContext());
+const status = (guid: string) => invokeHttp(route.status, getKeysEvent(guid), lambdaContext());
 const extend = (guid: string, body: unknown) =>
-  invokeHttp(handlers.extend, extendKeysEvent(guid, body), lambdaContext());
+  invokeHttp(route.extend, extendKeysEvent(guid, body), lambdaContext());
 const sweep = () =>
   sweepHandler(scheduledSweepEvent(), lambdaContext(140_000)) as Promise<
     Record<string, number> & { reconciliation: Record<string, number> }
@@ -77,17 +72,6 @@ function storedNames(): string[] {
 
 /** The users the ledger records for a lab. */
 const usersRecorded = async (guid: string) => (await h.ledger.lab(guid)).lab?.users as string[] | undefined;
-
-before(async () => {
-  h = await startHarness();
-  handlers = await importRouteHandlers();
-  ({ handler: sweepHandler } = (await import('../../functions/sweep.ts')) as { handler: Handler });
-});
-beforeEach(() => h.reset());
-afterEach(() => h.litellm.faults.clear());
-after(async () => {
-  await closeAndCheck(h, issuedToCallers);
-});
 
 describe('provision of a multi-user lab', () => {
   it('makes one working key per user, records the users, and a replay returns the same keys', async () => {
@@ -283,9 +267,9 @@ describe('provision of a multi-user lab', () => {
     const event = labProvisionedEvent({ guid: 'ws6', users: 2, catalog_item: 'workshop' });
     h.litellm.faults.failNext('POST /key/generate', '503', 100, 'virtkey-ws6-user2');
 
-    await assert.rejects(handlers.provision(event, lambdaContext()), { status: 503 });
+    await assert.rejects(route.provision(event, lambdaContext()), { status: 503 });
     h.litellm.faults.clear();
-    const redelivered = await handlers.provision(event, lambdaContext());
+    const redelivered = await route.provision(event, lambdaContext());
 
     assert.deepEqual(redelivered, {
       outcome: 'created',
@@ -323,7 +307,7 @@ describe('provision of a multi-user lab', () => {
     const other = await provision({ guid: 'ws8-user1' });
     assert.equal(other.status, 201);
     const otherKey = String(other.body.litellm_virtual_key);
-    issuedToCallers.add(otherKey);
+    issued.add(otherKey);
 
     const clash = await provision({ guid: 'ws8', users: 2 });
     const destroyed = await destroy('ws8');
@@ -449,7 +433,7 @@ describe('status, extend and destroy of a multi-user lab', () => {
   it('a Lab Destroyed event removes every user’s key', async () => {
     await provision({ guid: 'mu4', users: 2 });
 
-    const result = await handlers.destroy(labDestroyedEvent({ guid: 'mu4' }), lambdaContext());
+    const result = await route.destroy(labDestroyedEvent({ guid: 'mu4' }), lambdaContext());
 
     assert.deepEqual(result, { outcome: 'destroyed', guid: 'mu4', deleted_keys: 2 });
     assert.equal(await h.litellm.table.count(), 0);

@@ -1,7 +1,12 @@
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type OpenApiOperation, openApi, openApiValidator, schemaErrors } from '../support/doc-schemas.ts';
+import {
+  type OpenApiOperation,
+  openApi,
+  openApiValidator,
+  schemaErrors,
+} from '../support/checks/doc-schemas.ts';
 import {
   deleteKeysEvent,
   extendKeysEvent,
@@ -9,9 +14,9 @@ import {
   lambdaContext,
   listKeysEvent,
   postKeysEvent,
-} from '../support/events.ts';
+} from '../support/fixtures/events.ts';
+import { type HttpAnswer, invokeHttp } from '../support/fixtures/http.ts';
 import { type Handler, type Harness, importRouteHandlers, startHarness } from '../support/harness.ts';
-import { type HttpAnswer, invokeHttp } from '../support/http.ts';
 
 /** Real answers of every route, in each status the service gives, against docs/openapi.yaml. */
 let h: Harness;

@@ -4,7 +4,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runServerless } from '../support/package-service.ts';
 import {
   deployedResources,
   packagingViolations,
@@ -13,8 +12,9 @@ import {
   type Resources,
   type Statement,
   statementsByRole,
-} from '../support/packaging-checks.ts';
-import { readZip } from '../support/zip.ts';
+} from '../support/checks/packaging.ts';
+import { runServerless } from '../support/fixtures/package-service.ts';
+import { readZip } from '../support/fixtures/zip.ts';
 
 /**
  * `serverless package` run offline, as CI and operators run it, with `config` (a file in the
@@ -80,7 +80,7 @@ describe('serverless package', () => {
     assert.equal(authorizer?.includes('undici'), false, 'the authorizer carries undici');
   });
 
-  it('passes every packaging check (test/support/packaging-checks.ts)', () => {
+  it('passes every packaging check (test/support/checks/packaging.ts)', () => {
     assert.deepEqual(packagingViolations(resources), []);
   });
 

@@ -1,44 +1,28 @@
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { clearCache } from '@middy/util';
-import type { Context } from 'aws-lambda';
-import { labProvisionedEvent, lambdaContext, postKeysEvent } from '../support/events.ts';
-import {
-  closeAndCheck,
-  type Harness,
-  MASTER_KEY,
-  MASTER_KEY_SECRET_ID,
-  startHarness,
-} from '../support/harness.ts';
-import { invokeHttp, probeKey } from '../support/http.ts';
-import { linesLeaking, logEntries, metricLines } from '../support/logs.ts';
+import { linesLeaking, logEntries, metricLines } from '../support/checks/logs.ts';
+import { labProvisionedEvent, lambdaContext, postKeysEvent } from '../support/fixtures/events.ts';
+import { invokeHttp, probeKey } from '../support/fixtures/http.ts';
+import { MASTER_KEY, MASTER_KEY_SECRET_ID, useHarness } from '../support/harness.ts';
 
-let h: Harness;
-let handler: (event: unknown, context: Context) => Promise<unknown>;
-const issuedToCallers = new Set<string>();
+const { h, route, issued } = useHarness();
+// After useHarness's leak check: it must have had keys to look for.
+after(() => {
+  assert.ok(h.litellm.issuedKeys.size > 20, 'the leak check looked at the keys the suite issued');
+});
 
 async function provision(body: unknown, options: { base64?: boolean } = {}) {
-  const answer = await invokeHttp(handler, postKeysEvent(body, options), lambdaContext());
+  const answer = await invokeHttp(route.provision, postKeysEvent(body, options), lambdaContext());
   const key = answer.body.litellm_virtual_key;
-  if (typeof key === 'string') issuedToCallers.add(key);
+  if (typeof key === 'string') issued.add(key);
   return answer;
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const DAY = 86_400_000;
-
-before(async () => {
-  h = await startHarness();
-  ({ handler } = (await import('../../functions/provision.ts')) as { handler: typeof handler });
-});
-beforeEach(() => h.reset());
-afterEach(() => h.litellm.faults.clear());
-after(async () => {
-  await closeAndCheck(h, issuedToCallers);
-  assert.ok(h.litellm.issuedKeys.size > 20, 'the leak check looked at the keys the suite issued');
-});
 
 describe('provision over HTTP', () => {
   const packages = {
@@ -454,8 +438,8 @@ describe('provision from a Lab Provisioned event', () => {
   it('makes the key once, however often the event is delivered', async () => {
     const event = labProvisionedEvent({ guid: 'evt1', package: 'ai-beginner', catalog_item: 'ai-101' });
 
-    const first = await handler(event, lambdaContext());
-    const second = await handler(event, lambdaContext());
+    const first = await route.provision(event, lambdaContext());
+    const second = await route.provision(event, lambdaContext());
 
     assert.deepEqual(first, { outcome: 'created', guid: 'evt1', aliases: ['virtkey-evt1'] });
     assert.deepEqual(second, { outcome: 'existing', guid: 'evt1', aliases: ['virtkey-evt1'] });
@@ -465,7 +449,7 @@ describe('provision from a Lab Provisioned event', () => {
   });
 
   it('settles a bad detail without a retry and without changes', async () => {
-    const result = await handler(labProvisionedEvent({ guid: 'Bad Guid' }), lambdaContext());
+    const result = await route.provision(labProvisionedEvent({ guid: 'Bad Guid' }), lambdaContext());
 
     assert.deepEqual(Object.keys(result as object).sort(), ['detail', 'outcome', 'status']);
     assert.equal((result as { status: number }).status, 400);
@@ -477,7 +461,7 @@ describe('provision from a Lab Provisioned event', () => {
   it('throws when LiteLLM is unavailable, so Lambda retries the event', async () => {
     h.litellm.faults.failNext('GET /v1/models', '503', 3);
 
-    await assert.rejects(handler(labProvisionedEvent({ guid: 'evt503' }), lambdaContext()), {
+    await assert.rejects(route.provision(labProvisionedEvent({ guid: 'evt503' }), lambdaContext()), {
       name: 'LiteLlmUnavailableError',
     });
     assert.equal(await h.litellm.table.count(), 0);

@@ -1,6 +1,7 @@
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
+import { logEntries, logLines, metricLines } from '../support/checks/logs.ts';
 import {
   deleteKeysEvent,
   extendKeysEvent,
@@ -9,34 +10,16 @@ import {
   labProvisionedEvent,
   lambdaContext,
   postKeysEvent,
-} from '../support/events.ts';
-import {
-  closeAndCheck,
-  type Handler,
-  type Harness,
-  importRouteHandlers,
-  startHarness,
-} from '../support/harness.ts';
-import { invokeHttp } from '../support/http.ts';
-import { logEntries, logLines, metricLines } from '../support/logs.ts';
+} from '../support/fixtures/events.ts';
+import { invokeHttp } from '../support/fixtures/http.ts';
+import { type RouteHandlers, useHarness } from '../support/harness.ts';
 
-let h: Harness;
-let handlers: Record<string, Handler>;
-const issued = new Set<string>();
+const { h, route, issued } = useHarness();
 const GRANITE = 'granite-3-2-8b-instruct';
 
-before(async () => {
-  h = await startHarness();
-  handlers = await importRouteHandlers();
-});
-beforeEach(() => h.reset());
-after(async () => {
-  await closeAndCheck(h, issued);
-});
-
-const call = (name: string, event: unknown) => handlers[name]?.(event, lambdaContext()) as Promise<unknown>;
-const http = async (name: string, event: Parameters<typeof invokeHttp>[1]) => {
-  const answer = await invokeHttp(handlers[name] as never, event, lambdaContext());
+const call = (name: keyof RouteHandlers, event: unknown) => route[name](event, lambdaContext());
+const http = async (name: keyof RouteHandlers, event: Parameters<typeof invokeHttp>[1]) => {
+  const answer = await invokeHttp(route[name], event, lambdaContext());
   if (typeof answer.body.litellm_virtual_key === 'string') issued.add(answer.body.litellm_virtual_key);
   return answer;
 };

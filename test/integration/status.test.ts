@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Context } from 'aws-lambda';
-import { getKeysEvent, lambdaContext, postKeysEvent } from '../support/events.ts';
+import { linesLeaking } from '../support/checks/logs.ts';
+import { getKeysEvent, lambdaContext, postKeysEvent } from '../support/fixtures/events.ts';
+import { invokeHttp } from '../support/fixtures/http.ts';
 import { type Harness, MASTER_KEY, startHarness } from '../support/harness.ts';
-import { invokeHttp } from '../support/http.ts';
-import { linesLeaking } from '../support/logs.ts';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 let h: Harness;

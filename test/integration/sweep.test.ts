@@ -1,21 +1,19 @@
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import type { Context } from 'aws-lambda';
+import { describe, it } from 'node:test';
+import { logEntries, metricLines } from '../support/checks/logs.ts';
 import {
   extendKeysEvent,
   lambdaContext,
   postKeysEvent,
   sampleEvent,
   scheduledSweepEvent,
-} from '../support/events.ts';
-import { closeAndCheck, type Harness, setKeyExpiry, startHarness } from '../support/harness.ts';
-import { invokeHttp } from '../support/http.ts';
-import { logEntries, metricLines } from '../support/logs.ts';
-import { seedRecordedKeys } from '../support/recorded-keys.ts';
+} from '../support/fixtures/events.ts';
+import { invokeHttp } from '../support/fixtures/http.ts';
+import { seedRecordedKeys } from '../support/fixtures/recorded-keys.ts';
+import { type Handler, setKeyExpiry, useHarness } from '../support/harness.ts';
 
-type Handler = (event: unknown, context: Context) => Promise<unknown>;
 type Report = Record<string, unknown> & {
   scanned: number;
   managed: number;
@@ -39,11 +37,13 @@ type Report = Record<string, unknown> & {
   };
 };
 
-let h: Harness;
-let provisionHandler: Handler;
-let extendHandler: Handler;
 let sweepHandler: Handler;
-const issuedToCallers = new Set<string>();
+const importSweep = async () => {
+  ({ handler: sweepHandler } = (await import('../../functions/sweep.ts')) as { handler: Handler });
+};
+// Every LiteLLM failure reaches the sweep: no transport retries to hide them.
+const { h, route, issued } = useHarness({ LITELLM_RETRIES: '0' }, { setUp: importSweep });
+
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const secretName = (alias: string) => `litellm-virtual-keys/${alias}`;
 const ours = (guid: string, user?: string) => ({
@@ -61,15 +61,15 @@ function sweep(event: unknown = scheduledSweepEvent(), budgetMs = 120_000): Prom
 }
 
 async function provision(guid: string): Promise<{ key: string; keyId: string }> {
-  const answer = await invokeHttp(provisionHandler, postKeysEvent({ guid }), lambdaContext());
+  const answer = await invokeHttp(route.provision, postKeysEvent({ guid }), lambdaContext());
   assert.equal(answer.status, 201, JSON.stringify(answer.body));
   const key = String(answer.body.litellm_virtual_key);
-  issuedToCallers.add(key);
+  issued.add(key);
   return { key, keyId: sha256(key) };
 }
 
 const extend = (guid: string, body: unknown, timeoutMs?: number) =>
-  invokeHttp(extendHandler, extendKeysEvent(guid, body), lambdaContext(timeoutMs));
+  invokeHttp(route.extend, extendKeysEvent(guid, body), lambdaContext(timeoutMs));
 
 async function tokensLeft(): Promise<Set<string>> {
   const rows = await h.litellm.table.db.query<{ token: string }>(
@@ -86,19 +86,6 @@ async function deletionsPerToken(): Promise<Map<string, number>> {
   }
   return counts;
 }
-
-before(async () => {
-  // Every LiteLLM failure reaches the sweep: no transport retries to hide them.
-  h = await startHarness({ LITELLM_RETRIES: '0' });
-  ({ handler: provisionHandler } = (await import('../../functions/provision.ts')) as { handler: Handler });
-  ({ handler: extendHandler } = (await import('../../functions/extend.ts')) as { handler: Handler });
-  ({ handler: sweepHandler } = (await import('../../functions/sweep.ts')) as { handler: Handler });
-});
-beforeEach(() => h.reset());
-afterEach(() => h.litellm.faults.clear());
-after(async () => {
-  await closeAndCheck(h, issuedToCallers);
-});
 
 /**
  * Expired keys of ours (made by provision, so recorded and stored), live keys of ours, and every
@@ -300,7 +287,7 @@ describe('sweep', () => {
     let replaced: Awaited<ReturnType<typeof invokeHttp>> | undefined;
     // The provision replaces the expired key after the sweep read the index, before its claim.
     h.ledger.beforeNext('UpdateItem', async () => {
-      replaced = await invokeHttp(provisionHandler, postKeysEvent({ guid: 'race9' }), lambdaContext());
+      replaced = await invokeHttp(route.provision, postKeysEvent({ guid: 'race9' }), lambdaContext());
     });
 
     const report = await sweep();
@@ -309,7 +296,7 @@ describe('sweep', () => {
     assert.equal(replaced?.body.replaced_expired_key, true);
     assert.equal(report.deleted, 0);
     const value = String(replaced?.body.litellm_virtual_key);
-    issuedToCallers.add(value);
+    issued.add(value);
     assert.equal(h.secrets.valueOf(secretName('virtkey-race9')), value);
     assert.ok(await h.litellm.table.get(sha256(value)));
   });
@@ -320,7 +307,7 @@ describe('sweep', () => {
     let replaced: Promise<Awaited<ReturnType<typeof invokeHttp>>> | undefined;
     // The provision arrives after the sweep claimed the key, while LiteLLM deletes it.
     h.litellm.beforeNext('POST /key/delete', async () => {
-      replaced = invokeHttp(provisionHandler, postKeysEvent({ guid: 'race8' }), lambdaContext());
+      replaced = invokeHttp(route.provision, postKeysEvent({ guid: 'race8' }), lambdaContext());
       await new Promise((resolve) => setTimeout(resolve, 100));
     });
 
@@ -330,7 +317,7 @@ describe('sweep', () => {
     assert.equal(report.deleted, 1);
     assert.equal(answer?.status, 201, JSON.stringify(answer?.body));
     const value = String(answer?.body.litellm_virtual_key);
-    issuedToCallers.add(value);
+    issued.add(value);
     assert.notEqual(value, key);
     assert.equal(h.secrets.valueOf(secretName('virtkey-race8')), value, 'the new value is stored, not swept');
     assert.ok(await h.litellm.table.get(sha256(value)));

@@ -13,6 +13,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { SCOPES } from '../../lib/auth/client-grants.ts';
 import { Deadline } from '../../lib/deadline.ts';
 import { deleteKeysFromDatabase } from '../../lib/litellm-db/direct-delete.ts';
+import { linesLeaking, logEntries, logLines } from '../support/checks/logs.ts';
 import {
   asClient,
   deleteKeysEvent,
@@ -22,7 +23,8 @@ import {
   lambdaContext,
   listKeysEvent,
   postKeysEvent,
-} from '../support/events.ts';
+} from '../support/fixtures/events.ts';
+import { type HttpAnswer, invokeHttp } from '../support/fixtures/http.ts';
 import {
   closeAndCheck,
   type Handler,
@@ -31,8 +33,6 @@ import {
   MASTER_KEY,
   startHarness,
 } from '../support/harness.ts';
-import { type HttpAnswer, invokeHttp } from '../support/http.ts';
-import { linesLeaking, logEntries, logLines } from '../support/logs.ts';
 
 const PROBLEM = 'urn:litellm-virtual-keys:problem:';
 const KMS_KEY = 'arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0b0a-0908-0706-050403020100';

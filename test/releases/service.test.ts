@@ -1,9 +1,10 @@
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import { clearCache } from '@middy/util';
 import { forgetReleases } from '../../lib/litellm/release.ts';
+import { logEntries } from '../support/checks/logs.ts';
 import {
   deleteKeysEvent,
   extendKeysEvent,
@@ -11,30 +12,29 @@ import {
   lambdaContext,
   postKeysEvent,
   scheduledSweepEvent,
-} from '../support/events.ts';
+} from '../support/fixtures/events.ts';
+import { invokeHttp, keyInfoState, probeKey } from '../support/fixtures/http.ts';
 import {
-  closeAndCheck,
   type Handler,
-  type Harness,
-  importRouteHandlers,
   MASTER_KEY,
   MASTER_KEY_SECRET_ID,
   setKeyExpiry,
-  startHarness,
+  useHarness,
 } from '../support/harness.ts';
-import { invokeHttp, keyInfoState, probeKey } from '../support/http.ts';
-import { RELEASE_NAMES, RELEASES } from '../support/litellm/releases.ts';
-import { logEntries } from '../support/logs.ts';
+import { RELEASE_NAMES, RELEASES } from '../support/stand-ins/litellm/releases.ts';
 
 /**
  * The service against each supported LiteLLM release, on the cases where releases differ. The
  * full suites of test/integration run on the newest profile (or on any with
  * LITELLM_STANDIN_RELEASE); these run on every profile in one process.
  */
-let h: Harness;
-let route: Awaited<ReturnType<typeof importRouteHandlers>>;
 let sweepHandler: Handler;
-const issuedToCallers = new Set<string>();
+const importSweep = async () => {
+  ({ handler: sweepHandler } = (await import('../../functions/sweep.ts')) as { handler: Handler });
+};
+// Each describe resets the stand-ins itself, then sets the release it runs on.
+const { h, route, issued } = useHarness({ FORCE_DB_DELETE: 'true' }, { reset: false, setUp: importSweep });
+
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const secretName = (alias: string) => `litellm-virtual-keys/${alias}`;
 const DAY = 86_400_000;
@@ -42,7 +42,7 @@ const DAY = 86_400_000;
 async function provision(body: Record<string, unknown>) {
   const answer = await invokeHttp(route.provision, postKeysEvent(body), lambdaContext());
   const key = answer.body.litellm_virtual_key;
-  if (typeof key === 'string') issuedToCallers.add(key);
+  if (typeof key === 'string') issued.add(key);
   return answer;
 }
 const destroy = (guid: string) => invokeHttp(route.destroy, deleteKeysEvent(guid), lambdaContext());
@@ -53,14 +53,6 @@ const rows = () =>
   h.litellm.table.db.query<{ key_alias: string; token: string; expires: string | null }>(
     `SELECT key_alias, token, to_char(expires, 'YYYY-MM-DD"T"HH24:MI:SS') AS expires FROM "LiteLLM_VerificationToken" ORDER BY key_alias`,
   );
-
-before(async () => {
-  h = await startHarness({ FORCE_DB_DELETE: 'true' });
-  route = await importRouteHandlers();
-  ({ handler: sweepHandler } = (await import('../../functions/sweep.ts')) as { handler: Handler });
-});
-afterEach(() => h.litellm.faults.clear());
-after(() => closeAndCheck(h, issuedToCallers));
 
 for (const release of RELEASE_NAMES) {
   describe(`on LiteLLM ${RELEASES[release].version}`, () => {

@@ -2,8 +2,8 @@ import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { RELEASE_NAMES, RELEASES, type ReleaseName } from '../support/litellm/releases.ts';
-import { LiteLlmStandIn, realListCost } from '../support/litellm/server.ts';
+import { RELEASE_NAMES, RELEASES, type ReleaseName } from '../support/stand-ins/litellm/releases.ts';
+import { LiteLlmStandIn, realListCost } from '../support/stand-ins/litellm/server.ts';
 
 /**
  * What each release profile of the stand-in answers where LiteLLM changed between v1.81 and

@@ -5,18 +5,12 @@
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { BUILT_IN_PACKAGES } from '../../lib/packages.ts';
-import { burstRequests } from '../support/burst.ts';
-import { lambdaContext, postKeysEvent } from '../support/events.ts';
-import {
-  closeAndCheck,
-  type Handler,
-  type Harness,
-  importRouteHandlers,
-  startHarness,
-} from '../support/harness.ts';
-import { invokeHttp } from '../support/http.ts';
+import { burstRequests } from '../support/fixtures/burst.ts';
+import { lambdaContext, postKeysEvent } from '../support/fixtures/events.ts';
+import { invokeHttp } from '../support/fixtures/http.ts';
+import { useHarness } from '../support/harness.ts';
 
 const LABS = 1000;
 const RETRIES = 200;
@@ -33,19 +27,10 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
  */
 const INVOCATION_MS = 300_000;
 
-let h: Harness;
-let provision: Handler;
-const issued = new Set<string>();
-
-before(async () => {
-  h = await startHarness({
-    LITELLM_MAX_CONNECTIONS: String(CONNECTION_CAP),
-    LITELLM_TIMEOUT_MS: String(INVOCATION_MS),
-  });
-  ({ provision } = await importRouteHandlers());
-});
-
-after(() => closeAndCheck(h, issued));
+const { h, route, issued } = useHarness(
+  { LITELLM_MAX_CONNECTIONS: String(CONNECTION_CAP), LITELLM_TIMEOUT_MS: String(INVOCATION_MS) },
+  { reset: false, clearFaults: false },
+);
 
 it('provisions 1,000 labs at once, with 200 repeated calls: one key each, never past the connection cap', async (t) => {
   h.litellm.faults.set({ latencyMs: LATENCY_MS });
@@ -54,7 +39,7 @@ it('provisions 1,000 labs at once, with 200 repeated calls: one key each, never 
   const answers = await Promise.all(
     requests.map(async (body) => ({
       body,
-      answer: await invokeHttp(provision, postKeysEvent(body), lambdaContext(INVOCATION_MS)),
+      answer: await invokeHttp(route.provision, postKeysEvent(body), lambdaContext(INVOCATION_MS)),
     })),
   );
   const wallMs = Date.now() - started;

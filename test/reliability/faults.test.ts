@@ -7,7 +7,7 @@
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   deleteKeysEvent,
@@ -18,18 +18,10 @@ import {
   labProvisionedEvent,
   lambdaContext,
   postKeysEvent,
-} from '../support/events.ts';
-import {
-  API_TOKENS_SECRET_ID,
-  closeAndCheck,
-  type Handler,
-  type Harness,
-  importRouteHandlers,
-  MASTER_KEY_SECRET_ID,
-  startHarness,
-} from '../support/harness.ts';
-import { invokeHttp } from '../support/http.ts';
-import { mulberry32 } from '../support/litellm/faults.ts';
+} from '../support/fixtures/events.ts';
+import { invokeHttp } from '../support/fixtures/http.ts';
+import { API_TOKENS_SECRET_ID, type Handler, MASTER_KEY_SECRET_ID, useHarness } from '../support/harness.ts';
+import { mulberry32 } from '../support/stand-ins/litellm/faults.ts';
 
 const LABS = 40;
 const OPERATIONS_PER_LAB = 5;
@@ -49,18 +41,12 @@ interface Lab {
   readonly keys: Map<string, string>;
 }
 
-let h: Harness;
-let handlers: Awaited<ReturnType<typeof importRouteHandlers>>;
-const issued = new Set<string>();
+const { h, route, issued } = useHarness(
+  { LITELLM_TIMEOUT_MS: '1000', LITELLM_RETRIES: '2', AWS_MAX_ATTEMPTS: '2' },
+  { reset: false, clearFaults: false },
+);
 const random = mulberry32(7);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
-
-before(async () => {
-  h = await startHarness({ LITELLM_TIMEOUT_MS: '1000', LITELLM_RETRIES: '2', AWS_MAX_ATTEMPTS: '2' });
-  handlers = await importRouteHandlers();
-});
-
-after(() => closeAndCheck(h, issued));
 
 const aliasesOf = (lab: Lab) =>
   lab.users
@@ -78,20 +64,20 @@ async function attempt(lab: Lab, operation: Operation, trigger: Trigger) {
         : operation === 'extend'
           ? labExtendedEvent({ guid, duration: '10d' })
           : labDestroyedEvent({ guid });
-    const handler = handlers[operation] as Handler;
+    const handler = route[operation] as Handler;
     const outcome = (await handler(event, lambdaContext())) as { outcome: string; status?: number };
     const status = outcome.outcome === 'rejected' ? Number(outcome.status) : 200;
     return { status, body: {} as Record<string, unknown> };
   }
   switch (operation) {
     case 'provision':
-      return invokeHttp(handlers.provision, postKeysEvent(body), lambdaContext());
+      return invokeHttp(route.provision, postKeysEvent(body), lambdaContext());
     case 'status':
-      return invokeHttp(handlers.status, getKeysEvent(guid), lambdaContext());
+      return invokeHttp(route.status, getKeysEvent(guid), lambdaContext());
     case 'extend':
-      return invokeHttp(handlers.extend, extendKeysEvent(guid, { duration: '10d' }), lambdaContext());
+      return invokeHttp(route.extend, extendKeysEvent(guid, { duration: '10d' }), lambdaContext());
     case 'destroy':
-      return invokeHttp(handlers.destroy, deleteKeysEvent(guid), lambdaContext());
+      return invokeHttp(route.destroy, deleteKeysEvent(guid), lambdaContext());
   }
 }
 

@@ -13,6 +13,7 @@ import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, Contex
 import fc from 'fast-check';
 import type { Decision } from '../../functions/authorizer.ts';
 import { SCOPES } from '../../lib/auth/client-grants.ts';
+import { logLines } from '../support/checks/logs.ts';
 import {
   labDestroyedEvent,
   labExtendedEvent,
@@ -20,7 +21,7 @@ import {
   lambdaContext,
   postKeysEvent,
   sampleEvent,
-} from '../support/events.ts';
+} from '../support/fixtures/events.ts';
 import {
   headers,
   httpBody,
@@ -29,7 +30,8 @@ import {
   payloadOf,
   queryString,
   REUSED_GUIDS,
-} from '../support/fuzz-inputs.ts';
+} from '../support/fixtures/fuzz-inputs.ts';
+import { invokeHttp } from '../support/fixtures/http.ts';
 import {
   API_TOKENS_SECRET_ID,
   closeAndCheck,
@@ -39,8 +41,6 @@ import {
   MASTER_KEY,
   startHarness,
 } from '../support/harness.ts';
-import { invokeHttp } from '../support/http.ts';
-import { logLines } from '../support/logs.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261126);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 120);

@@ -1,13 +1,19 @@
+/**
+ * The stand-ins started together, the environment the functions read, and the hooks a suite runs
+ * them with. It sits beside stand-ins/, fixtures/ and checks/ rather than in one of them because it
+ * draws on all three: it starts the stand-ins, loads the functions and ends a suite with the checks.
+ */
 import assert from 'node:assert/strict';
+import { after, afterEach, before, beforeEach } from 'node:test';
 import { clearCache } from '@middy/util';
 import type { Context } from 'aws-lambda';
 import { closeLiteLlmConnections } from '../../lib/litellm/transport.ts';
-import { eventDetailValidator, schemaErrors } from './doc-schemas.ts';
-import { DynamoDbStandIn } from './dynamodb-stand-in.ts';
-import { EventBridgeStandIn } from './eventbridge-stand-in.ts';
-import { LiteLlmStandIn } from './litellm/server.ts';
-import { linesLeaking } from './logs.ts';
-import { SecretsManagerStandIn } from './secrets-manager-stand-in.ts';
+import { eventDetailValidator, schemaErrors } from './checks/doc-schemas.ts';
+import { linesLeaking } from './checks/logs.ts';
+import { DynamoDbStandIn } from './stand-ins/dynamodb.ts';
+import { EventBridgeStandIn } from './stand-ins/eventbridge.ts';
+import { LiteLlmStandIn } from './stand-ins/litellm/server.ts';
+import { SecretsManagerStandIn } from './stand-ins/secrets-manager.ts';
 
 export const MASTER_KEY = 'sk-master-0123456789abcdef0123456789abcdef';
 export const MASTER_KEY_SECRET_ID = 'litellm-virtual-keys/litellm-master-key';
@@ -108,10 +114,10 @@ export async function closeAndCheck(h: Harness, issued: Iterable<string> = []): 
 
 export type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
+export type RouteHandlers = Record<'provision' | 'destroy' | 'status' | 'extend', Handler>;
+
 /** The four route functions' handlers by name; import them only after startHarness has set the environment. */
-export async function importRouteHandlers(): Promise<
-  Record<'provision' | 'destroy' | 'status' | 'extend', Handler>
-> {
+export async function importRouteHandlers(): Promise<RouteHandlers> {
   const load = async (name: string) =>
     ((await import(`../../functions/${name}.ts`)) as { handler: Handler }).handler;
   return {
@@ -126,4 +132,56 @@ export async function importRouteHandlers(): Promise<
 export async function setKeyExpiry(h: Harness, guid: string, keyId: string, expires: Date): Promise<void> {
   await h.litellm.table.update(keyId, { expires });
   await h.ledger.setExpiry(guid, keyId, expires);
+}
+
+export interface HarnessOptions {
+  /** Reset the stand-ins before each test (the default); off where tests build on each other or reset in hooks of their own. */
+  readonly reset?: boolean;
+  /** Clear LiteLLM's faults after each test (the default), so a test's faults end with it. */
+  readonly clearFaults?: boolean;
+  /** The suite's own set-up, once the harness has started and the route handlers are loaded. */
+  readonly setUp?: () => Promise<void>;
+}
+
+export interface HarnessSuite {
+  readonly h: Harness;
+  readonly route: RouteHandlers;
+  /** Keys handed to callers: the leak check at the end looks for them too. */
+  readonly issued: Set<string>;
+}
+
+/**
+ * A test file's harness, in node:test hooks: started with `env`, the route handlers loaded and
+ * `setUp` run in `before`; reset before each test and LiteLLM's faults cleared after it, unless
+ * `options` turn that off; closed and checked (closeAndCheck, with `issued`) in `after`. `h` and
+ * `route` read through to what `before` started, so the result can be destructured at the top of
+ * the file. The file's own `beforeEach`, `afterEach` and `after` hooks registered after this call
+ * run after these; a top-level `before` of its own would not wait for this one (node:test starts
+ * them together), hence `setUp`.
+ */
+export function useHarness(env: Record<string, string> = {}, options: HarnessOptions = {}): HarnessSuite {
+  let harness: Harness | undefined;
+  let handlers: RouteHandlers | undefined;
+  const h = startedLater('the harness', () => harness);
+  const issued = new Set<string>();
+  before(async () => {
+    harness = await startHarness(env);
+    handlers = await importRouteHandlers();
+    await options.setUp?.();
+  });
+  if (options.reset ?? true) beforeEach(() => h.reset());
+  if (options.clearFaults ?? true) afterEach(() => h.litellm.faults.clear());
+  after(() => closeAndCheck(h, issued));
+  return { h, route: startedLater('the route handlers', () => handlers), issued };
+}
+
+/** Stands for a value a `before` hook fills: every property read goes to that value. */
+function startedLater<T extends object>(what: string, value: () => T | undefined): T {
+  return new Proxy({} as T, {
+    get(_, property) {
+      const target = value();
+      if (!target) throw new Error(`${what}: not started (useHarness's before hook has not run, or failed)`);
+      return Reflect.get(target, property);
+    },
+  });
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseDestroyRequest } from '../../lib/destroy/request.ts';
 import { parseExtendRequest } from '../../lib/extend/request.ts';
-import { fieldsOf } from '../support/bad-request.ts';
+import { fieldsOf } from '../support/fixtures/bad-request.ts';
 
 describe('destroy request', () => {
   const allowed = { forceDbDelete: true };

@@ -13,7 +13,7 @@ import {
   type OpenApiOperation,
   openApi,
   openApiValidator,
-} from '../support/doc-schemas.ts';
+} from '../support/checks/doc-schemas.ts';
 
 /**
  * docs/openapi.yaml and docs/events/lab-events.schema.json are held against the functions' own

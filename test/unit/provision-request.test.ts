@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { readConfig } from '../../lib/config.ts';
 import type { BadRequestError } from '../../lib/errors.ts';
 import { parseProvisionRequest } from '../../lib/provision/request.ts';
-import { fieldsOf } from '../support/bad-request.ts';
+import { fieldsOf } from '../support/fixtures/bad-request.ts';
 
 const config = readConfig({
   LITELLM_URL: 'http://x',

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { after, it } from 'node:test';
 import { setTimeout } from 'node:timers/promises';
-import { type RunRecord, runFolder, stopRecording } from '../support/run-record.ts';
+import { type RunRecord, runFolder, stopRecording } from '../support/checks/run-record.ts';
 
 const folder = runFolder();
 const thisFile = resolve(process.argv.find((arg) => arg.endsWith('.test.ts')) ?? '');

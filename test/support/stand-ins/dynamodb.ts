@@ -30,9 +30,12 @@ import { parse } from 'yaml';
 /** The ledger table as resources/labs-table.yml describes it: one description for the stack and the tests. */
 export function labsTableDefinition(tableName: string): CreateTableCommandInput {
   const tag = (name: string) => ({ tag: `!${name}`, resolve: (value: unknown) => ({ [name]: value }) });
-  const document = parse(readFileSync(new URL('../../resources/labs-table.yml', import.meta.url), 'utf8'), {
-    customTags: [tag('Ref'), tag('GetAtt'), tag('Sub')],
-  }) as { Resources: { LabsTable: { Properties: Record<string, unknown> } } };
+  const document = parse(
+    readFileSync(new URL('../../../resources/labs-table.yml', import.meta.url), 'utf8'),
+    {
+      customTags: [tag('Ref'), tag('GetAtt'), tag('Sub')],
+    },
+  ) as { Resources: { LabsTable: { Properties: Record<string, unknown> } } };
   const { AttributeDefinitions, KeySchema, GlobalSecondaryIndexes, BillingMode } =
     document.Resources.LabsTable.Properties;
   return {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { recordSecretValue } from '../checks/run-record.ts';
 import { mulberry32 } from './litellm/faults.ts';
-import { recordSecretValue } from './run-record.ts';
 
 /**
  * A Secrets Manager endpoint speaking the AWS JSON 1.1 protocol (X-Amz-Target), so the real SDK

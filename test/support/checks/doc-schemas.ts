@@ -3,7 +3,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
 
-const DOCS = new URL('../../docs/', import.meta.url);
+const DOCS = new URL('../../../docs/', import.meta.url);
 const OPENAPI_ID = 'urn:litellm-virtual-keys:schema:openapi';
 
 export interface OpenApiDocument {
