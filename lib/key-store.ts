@@ -15,7 +15,7 @@ import {
 import { awsUnavailable } from './aws-errors.ts';
 import type { SecretProtection } from './config.ts';
 import { UnavailableError } from './errors.ts';
-import { hashKey, MANAGED_BY } from './key-identity.ts';
+import { hashKey, keyAlias, keySecretName, MANAGED_BY } from './key-identity.ts';
 
 /**
  * Raw key values, one Secrets Manager secret per key. The value is stored before LiteLLM ever
@@ -100,7 +100,7 @@ async function send<T>(action: string, run: () => Promise<T>): Promise<T> {
 }
 
 /** The stored value; a secret scheduled for deletion counts as absent. */
-export async function readStoredKey(name: string): Promise<StoredKey> {
+async function readStoredKey(name: string): Promise<StoredKey> {
   try {
     const out = await send('GetSecretValue', () =>
       secretsManager().send(new GetSecretValueCommand({ SecretId: name })),
@@ -133,7 +133,7 @@ function requestToken(seed: string): string {
 }
 
 /** Idempotent, so a retry after a failure between creation and policy puts it again. */
-export async function protectStoredKey(secretArn: string, protection: SecretProtection): Promise<void> {
+async function protectStoredKey(secretArn: string, protection: SecretProtection): Promise<void> {
   if (protection.readers.length === 0) return;
   await send('PutResourcePolicy', () =>
     secretsManager().send(
@@ -150,7 +150,7 @@ export async function protectStoredKey(secretArn: string, protection: SecretProt
  * winner's value. A secret left scheduled for deletion is restored and given the new value.
  * The value is protected before it is handed out or given to LiteLLM.
  */
-export async function pinStoredKey(
+async function pinStoredKey(
   name: string,
   value: string,
   tags: Record<string, string>,
@@ -208,7 +208,7 @@ async function restoreAndReplace(
  * version being replaced). Two callers replacing the same old value share a request token: the
  * first value wins, the second reads it.
  */
-export async function replaceStoredKey(name: string, value: string, supersedes: string): Promise<PinnedKey> {
+async function replaceStoredKey(name: string, value: string, supersedes: string): Promise<PinnedKey> {
   try {
     const out = await send('PutSecretValue', () =>
       secretsManager().send(
@@ -230,7 +230,7 @@ export async function replaceStoredKey(name: string, value: string, supersedes: 
  * Delete a key's stored value once the key is verified gone; there is nothing left to recover, so
  * no recovery window. False when it was already gone.
  */
-export async function deleteStoredKey(name: string): Promise<boolean> {
+async function deleteStoredKey(name: string): Promise<boolean> {
   try {
     await send('DeleteSecret', () =>
       secretsManager().send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true })),
@@ -246,7 +246,7 @@ export async function deleteStoredKey(name: string): Promise<boolean> {
  * Schedule a stored value's deletion with a recovery window: for values the sweep finds without a
  * key, where a mistake (a restored or misconfigured LiteLLM) must stay recoverable. False when gone.
  */
-export async function scheduleStoredKeyDeletion(name: string, recoveryDays: number): Promise<boolean> {
+async function scheduleStoredKeyDeletion(name: string, recoveryDays: number): Promise<boolean> {
   try {
     await send('DeleteSecret', () =>
       secretsManager().send(new DeleteSecretCommand({ SecretId: name, RecoveryWindowInDays: recoveryDays })),
@@ -270,7 +270,7 @@ export interface StoredKeyEntry {
  * Every stored key whose name starts with `namePrefix`, page by page. ListSecrets is the one
  * Secrets Manager action that IAM cannot scope to a name; it returns names and dates, not values.
  */
-export async function listStoredKeys(namePrefix: string): Promise<StoredKeyEntry[]> {
+async function listStoredKeys(namePrefix: string): Promise<StoredKeyEntry[]> {
   const entries: StoredKeyEntry[] = [];
   let nextToken: string | undefined;
   do {
@@ -296,4 +296,60 @@ export async function listStoredKeys(namePrefix: string): Promise<StoredKeyEntry
     nextToken = out.NextToken;
   } while (nextToken);
   return entries;
+}
+
+/**
+ * The key values of one deployment: secrets named `<prefix><alias>`, the prefix and the values'
+ * protection (KMS key, readers) bound once, so no caller builds a name or forgets the protection.
+ */
+export class KeyStore {
+  constructor(
+    private readonly prefix: string,
+    private readonly protection: SecretProtection,
+  ) {}
+
+  /** The secret that holds `alias`'s key. */
+  nameOf(alias: string): string {
+    return keySecretName(this.prefix, alias);
+  }
+
+  /** The alias whose key a secret of this store holds. */
+  aliasOf(name: string): string {
+    return name.slice(this.prefix.length);
+  }
+
+  /** The stored value; a secret scheduled for deletion counts as absent. */
+  read(name: string): Promise<StoredKey> {
+    return readStoredKey(name);
+  }
+
+  /** Store `value` unless one is stored already (the loser of a race gets the winner's); protected before it is handed out. */
+  pin(name: string, value: string, tags: Record<string, string>): Promise<PinnedKey> {
+    return pinStoredKey(name, value, tags, this.protection);
+  }
+
+  /** Put the resource policy again (idempotent): after a failure between creation and policy. */
+  protect(secretArn: string): Promise<void> {
+    return protectStoredKey(secretArn, this.protection);
+  }
+
+  /** Put a new value in place of the one `supersedes` identifies; racing replacements agree on one. */
+  replace(name: string, value: string, supersedes: string): Promise<PinnedKey> {
+    return replaceStoredKey(name, value, supersedes);
+  }
+
+  /** Delete a value whose key is verified gone, without a recovery window. False when already gone. */
+  delete(name: string): Promise<boolean> {
+    return deleteStoredKey(name);
+  }
+
+  /** Schedule a value's deletion with a recovery window (the sweep's orphans). False when gone. */
+  scheduleDeletion(name: string, recoveryDays: number): Promise<boolean> {
+    return scheduleStoredKeyDeletion(name, recoveryDays);
+  }
+
+  /** Every stored key value of this deployment (and the users lists of labs from before the ledger). */
+  listAll(): Promise<StoredKeyEntry[]> {
+    return listStoredKeys(this.nameOf(keyAlias('')));
+  }
 }

@@ -3,7 +3,7 @@ import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
 import type { Deadline } from '../deadline.ts';
 import { UpstreamError } from '../errors.ts';
-import { deleteStoredKey } from '../key-store.ts';
+import type { KeyStore } from '../key-store.ts';
 import {
   type LabAlias,
   type LabSummary,
@@ -25,7 +25,9 @@ import { type KeyCheck, type KeyToVerify, verifyGone } from './verify-gone.ts';
 export interface DestroyDeps {
   readonly litellm: LiteLlmClient;
   readonly ledger: LabLedger;
-  readonly config: Pick<Config, 'keySecretPrefix' | 'litellm' | 'databaseCaFile'>;
+  readonly keyStore: KeyStore;
+  readonly concurrency: number;
+  readonly config: Pick<Config, 'litellm' | 'databaseCaFile'>;
   readonly lifecycle: Lifecycle;
   readonly leaseOwner: string;
   /** LiteLLM's database, from the master-key secret; needed only for direct deletion. */
@@ -82,11 +84,11 @@ async function destroyLeased(request: DestroyRequest, ledger: LedgerLab, deps: D
   const lab = knownLab(ledger);
   refuseForeignLab(deps.lifecycle.caller, guid, lab);
   refuseStaleEvent('destroy', deps.lifecycle, lab);
-  const legacy = lab === undefined ? await readLegacyUsers(config.keySecretPrefix, guid) : undefined;
+  const legacy = lab === undefined ? await readLegacyUsers(deps.keyStore, guid) : undefined;
   const aliases = await lookUpLabAliases(
     { guid, users: lab?.users ?? legacy?.users, recorded: ledger.keys, adopting: lab === undefined },
     litellm,
-    config.keySecretPrefix,
+    deps.keyStore,
     config.litellm.maxConnections,
   );
   const keys = labKeysOf(aliases);
@@ -122,8 +124,8 @@ async function destroyLeased(request: DestroyRequest, ledger: LedgerLab, deps: D
   }
 
   const stored = aliases.filter((alias) => alias.stored);
-  const deletedSecrets = await eachLimited(stored, config.litellm.maxConnections, (alias) =>
-    deleteStoredKey(alias.secretName),
+  const deletedSecrets = await eachLimited(stored, deps.concurrency, (alias) =>
+    deps.keyStore.delete(alias.secretName),
   );
   const unrecorded = aliases.flatMap((alias) => alias.unrecorded);
   if (unrecorded.length > 0) {
@@ -143,7 +145,7 @@ async function destroyLeased(request: DestroyRequest, ledger: LedgerLab, deps: D
     destroyedKeys: keys.length,
     totalSpend,
   });
-  if (legacy) await deleteLegacyUsersList(legacy);
+  if (legacy) await deleteLegacyUsersList(deps.keyStore, legacy);
   return {
     guid,
     aliases: aliases.map((alias) => alias.alias),

@@ -5,7 +5,7 @@ import type { Deadline } from '../deadline.ts';
 import { addDuration, parseDuration } from '../duration.ts';
 import { BadRequestError, NotFoundError, UnavailableError } from '../errors.ts';
 import { expiryOf, hashKey } from '../key-identity.ts';
-import { readStoredKey } from '../key-store.ts';
+import type { KeyStore } from '../key-store.ts';
 import { adoptLegacyLab } from '../lab/adopt-legacy-lab.ts';
 import { type Lifecycle, refuseStaleEvent } from '../lab/lifecycle.ts';
 import type { KeyClaims } from '../ledger/key-claims.ts';
@@ -36,7 +36,8 @@ export interface ExtendDeps {
   readonly litellm: LiteLlmClient;
   readonly ledger: LabLedger;
   readonly claims: KeyClaims;
-  readonly config: Pick<Config, 'keySecretPrefix' | 'litellm'>;
+  readonly keyStore: KeyStore;
+  readonly config: Pick<Config, 'litellm'>;
   readonly lifecycle: Lifecycle;
   readonly leaseOwner: string;
   readonly deadline: Deadline;
@@ -144,7 +145,7 @@ async function updateKey(
   duration: string,
   deps: ExtendDeps,
 ): Promise<ExtendedKey | undefined> {
-  const stored = await readStoredKey(entry.secretName);
+  const stored = await deps.keyStore.read(entry.secretName);
   const value =
     stored.state === 'present' && hashKey(stored.value) === entry.keyId ? stored.value : undefined;
   if (!value) {

@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
 import { expiryOf } from '../key-identity.ts';
+import type { KeyStore } from '../key-store.ts';
 import type { LabLedger } from '../ledger/lab-ledger.ts';
 import type { KeyEntry } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
@@ -13,13 +14,17 @@ import type { Lifecycle } from './lifecycle.ts';
  */
 export async function lookUpLegacyLab(
   guid: string,
-  deps: { readonly litellm: LiteLlmClient; readonly config: Pick<Config, 'keySecretPrefix' | 'litellm'> },
+  deps: {
+    readonly litellm: LiteLlmClient;
+    readonly keyStore: KeyStore;
+    readonly config: Pick<Config, 'litellm'>;
+  },
 ) {
-  const legacy = await readLegacyUsers(deps.config.keySecretPrefix, guid);
+  const legacy = await readLegacyUsers(deps.keyStore, guid);
   const aliases = await lookUpLabAliases(
     { guid, ...(legacy ? { users: legacy.users } : {}), recorded: [], adopting: true },
     deps.litellm,
-    deps.config.keySecretPrefix,
+    deps.keyStore,
     deps.config.litellm.maxConnections,
   );
   return { legacy, aliases };
@@ -28,7 +33,8 @@ export async function lookUpLegacyLab(
 export interface AdoptionDeps {
   readonly litellm: LiteLlmClient;
   readonly ledger: LabLedger;
-  readonly config: Pick<Config, 'keySecretPrefix' | 'litellm'>;
+  readonly keyStore: KeyStore;
+  readonly config: Pick<Config, 'litellm'>;
   readonly lifecycle: Lifecycle;
   readonly leaseOwner: string;
   readonly target: string;

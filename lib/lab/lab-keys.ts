@@ -1,6 +1,6 @@
 import { eachLimited } from '../concurrency.ts';
-import { expiryOf, hashKey, isLabKey, keyAlias, keySecretName } from '../key-identity.ts';
-import { readStoredKey } from '../key-store.ts';
+import { expiryOf, hashKey, isLabKey, keyAlias } from '../key-identity.ts';
+import type { KeyStore } from '../key-store.ts';
 import type { KeyEntry } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import type { KeyRecord } from '../litellm/types.ts';
@@ -45,12 +45,12 @@ async function lookUpAlias(
   lookup: AliasLookup,
   user: string | undefined,
   litellm: LiteLlmClient,
-  prefix: string,
+  store: KeyStore,
 ): Promise<LabAlias> {
   const { guid } = lookup;
   const alias = keyAlias(guid, user);
-  const secretName = keySecretName(prefix, alias);
-  const [stored, holders] = await Promise.all([readStoredKey(secretName), litellm.listKeysByAlias(alias)]);
+  const secretName = store.nameOf(alias);
+  const [stored, holders] = await Promise.all([store.read(secretName), litellm.listKeysByAlias(alias)]);
   const storedKeyId = stored.state === 'present' ? hashKey(stored.value) : undefined;
   const recorded = new Set(lookup.recorded.map((entry) => entry.keyId));
   const keys: LabKey[] = [];
@@ -92,12 +92,12 @@ async function lookUpAlias(
 export async function lookUpLabAliases(
   lookup: AliasLookup,
   litellm: LiteLlmClient,
-  prefix: string,
+  store: KeyStore,
   concurrency: number,
 ): Promise<LabAlias[]> {
   const users: (string | undefined)[] = lookup.users ? [...lookup.users] : [undefined];
   if (lookup.adopting && lookup.users) users.unshift(undefined);
-  const aliases = await eachLimited(users, concurrency, (user) => lookUpAlias(lookup, user, litellm, prefix));
+  const aliases = await eachLimited(users, concurrency, (user) => lookUpAlias(lookup, user, litellm, store));
   // A multi-user lab has no lab-wide key; that alias counts only if something of the lab is there.
   return aliases.filter(
     (entry) => entry.user !== undefined || !lookup.users || entry.keys.length > 0 || entry.stored,

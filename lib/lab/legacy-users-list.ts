@@ -1,5 +1,5 @@
-import { keyAlias, keySecretName } from '../key-identity.ts';
-import { deleteStoredKey, readStoredKey } from '../key-store.ts';
+import { keyAlias } from '../key-identity.ts';
+import type { KeyStore } from '../key-store.ts';
 
 /**
  * Before the lab ledger, a multi-user lab's users were kept in a secret beside their keys,
@@ -13,16 +13,16 @@ export interface LegacyUsersList {
 
 const SUFFIX = '/users';
 
-export function legacyUsersListName(prefix: string, guid: string): string {
-  return `${keySecretName(prefix, keyAlias(guid))}${SUFFIX}`;
+export function legacyUsersListName(store: KeyStore, guid: string): string {
+  return `${store.nameOf(keyAlias(guid))}${SUFFIX}`;
 }
 
 /** The lab a secret name is the users list of, or undefined for any other secret. */
-export function legacyUsersListGuid(prefix: string, name: string): string | undefined {
-  const head = keySecretName(prefix, keyAlias(''));
+export function legacyUsersListGuid(store: KeyStore, name: string): string | undefined {
+  const head = store.nameOf(keyAlias(''));
   if (!name.startsWith(head) || !name.endsWith(SUFFIX)) return undefined;
   const guid = name.slice(head.length, -SUFFIX.length);
-  return guid && legacyUsersListName(prefix, guid) === name ? guid : undefined;
+  return guid && legacyUsersListName(store, guid) === name ? guid : undefined;
 }
 
 function parse(name: string, text: string): readonly string[] {
@@ -37,12 +37,12 @@ function parse(name: string, text: string): readonly string[] {
 }
 
 /** A lab's users list from before the ledger; undefined when it has none. */
-export async function readLegacyUsers(prefix: string, guid: string): Promise<LegacyUsersList | undefined> {
-  const name = legacyUsersListName(prefix, guid);
-  const stored = await readStoredKey(name);
+export async function readLegacyUsers(store: KeyStore, guid: string): Promise<LegacyUsersList | undefined> {
+  const name = legacyUsersListName(store, guid);
+  const stored = await store.read(name);
   return stored.state === 'present' ? { name, users: parse(name, stored.value) } : undefined;
 }
 
-export async function deleteLegacyUsersList(list: LegacyUsersList): Promise<void> {
-  await deleteStoredKey(list.name);
+export async function deleteLegacyUsersList(store: KeyStore, list: LegacyUsersList): Promise<void> {
+  await store.delete(list.name);
 }

@@ -1,13 +1,6 @@
-import type { SecretProtection } from '../config.ts';
 import { ConflictError, UpstreamError } from '../errors.ts';
 import { expiryOf, hashKey, isExpired, isLabKey, newKeyValue } from '../key-identity.ts';
-import {
-  type PinnedKey,
-  pinStoredKey,
-  protectStoredKey,
-  readStoredKey,
-  replaceStoredKey,
-} from '../key-store.ts';
+import type { KeyStore, PinnedKey } from '../key-store.ts';
 import type { LabLedger } from '../ledger/lab-ledger.ts';
 import type { KeyEntry } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
@@ -42,7 +35,7 @@ export interface EnsureKeyDeps {
    * its aliases are taken as its own. Otherwise only recorded keys and stored values are.
    */
   readonly adopting: boolean;
-  readonly protection: SecretProtection;
+  readonly keyStore: KeyStore;
   readonly now: () => Date;
 }
 
@@ -57,17 +50,15 @@ export async function ensureKey(
   deps: EnsureKeyDeps,
 ): Promise<EnsuredKey> {
   const { now } = deps;
-  const stored = await readStoredKey(spec.secretName);
+  const stored = await deps.keyStore.read(spec.secretName);
   if (stored.state === 'absent') {
     await deps.checkModels();
     // A recorded key whose value is gone cannot be handed out: it makes way for a new one.
     if (entry) await deps.litellm.deleteKeys([entry.keyId]);
-    const pinned = await pinStoredKey(
-      spec.secretName,
-      newKeyValue(),
-      { guid: spec.guid, 'key-alias': spec.alias },
-      deps.protection,
-    );
+    const pinned = await deps.keyStore.pin(spec.secretName, newKeyValue(), {
+      guid: spec.guid,
+      'key-alias': spec.alias,
+    });
     return createKey(spec, pinned, { ...deps, entry, replacedExpired: false, now });
   }
   const storedHash = hashKey(stored.value);
@@ -90,7 +81,7 @@ export async function ensureKey(
   if (record || lookup.state === 'deleted' || entry?.keyId === storedHash) {
     // Expired, deleted outside this service, or recorded live yet gone from LiteLLM (deleted, or
     // a restored database): a new value, since the old one may have been revoked on purpose.
-    const pinned = await replaceStoredKey(spec.secretName, newKeyValue(), storedHash);
+    const pinned = await deps.keyStore.replace(spec.secretName, newKeyValue(), storedHash);
     await deps.litellm.deleteKeys([storedHash, ...recordedElsewhere]);
     log.info('replacing a key that is no longer live', {
       alias: spec.alias,
@@ -101,7 +92,7 @@ export async function ensureKey(
   }
   // Stored but unknown to LiteLLM and never recorded: an earlier attempt stopped before (or
   // during) /key/generate, perhaps before the value was protected. The stored value is the one to use.
-  await protectStoredKey(stored.arn, deps.protection);
+  await deps.keyStore.protect(stored.arn);
   return createKey(spec, { ...stored, won: true }, { ...deps, entry, replacedExpired: false, now });
 }
 

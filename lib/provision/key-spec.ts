@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
-import { keyAlias, keySecretName, MANAGED_BY } from '../key-identity.ts';
+import { keyAlias, MANAGED_BY } from '../key-identity.ts';
+import type { KeyStore } from '../key-store.ts';
 import type { ProvisionRequest } from './request.ts';
 
 /** Everything needed to make (or find) one key of a lab. */
@@ -24,7 +25,7 @@ export interface KeySpec
 /** The key spec of a single-user lab, or of one user of a multi-user lab, made for `apiClient`. */
 export function keySpecFor(
   request: ProvisionRequest,
-  config: Pick<Config, 'keySecretPrefix' | 'labUserDomain'>,
+  { keyStore, config }: { readonly keyStore: KeyStore; readonly config: Pick<Config, 'labUserDomain'> },
   apiClient: string,
   user?: string,
 ): KeySpec {
@@ -35,7 +36,7 @@ export function keySpecFor(
     guid,
     ...(user ? { user } : {}),
     alias,
-    secretName: keySecretName(config.keySecretPrefix, alias),
+    secretName: keyStore.nameOf(alias),
     packageName,
     models,
     duration,

@@ -5,7 +5,7 @@ import type { Deadline } from '../deadline.ts';
 import { addDuration, parseDuration } from '../duration.ts';
 import { BadRequestError, HttpError } from '../errors.ts';
 import { hashKey, isExpired } from '../key-identity.ts';
-import { readStoredKey } from '../key-store.ts';
+import type { KeyStore } from '../key-store.ts';
 import { readLegacyUsers } from '../lab/legacy-users-list.ts';
 import { isLive, type Lifecycle, refuseStaleEvent } from '../lab/lifecycle.ts';
 import type { KeyClaims } from '../ledger/key-claims.ts';
@@ -31,7 +31,9 @@ export interface ProvisionDeps {
   readonly litellm: LiteLlmClient;
   readonly ledger: LabLedger;
   readonly claims: KeyClaims;
-  readonly config: Pick<Config, 'keySecretPrefix' | 'keySecretProtection' | 'labUserDomain' | 'litellm'>;
+  readonly keyStore: KeyStore;
+  readonly concurrency: number;
+  readonly config: Pick<Config, 'labUserDomain' | 'litellm'>;
   readonly lifecycle: Lifecycle;
   /** Who holds the lab's lease while this call works (unique per invocation). */
   readonly leaseOwner: string;
@@ -84,7 +86,7 @@ async function replay(request: ProvisionRequest, ledger: LedgerLab, deps: Provis
   if (entries.some((entry) => !entry?.expiresAt || entry.expiresAt <= new Date().toISOString()))
     return undefined;
   const [stored, records] = await Promise.all([
-    eachLimited(specs, deps.config.litellm.maxConnections, (spec) => readStoredKey(spec.secretName)),
+    eachLimited(specs, deps.concurrency, (spec) => deps.keyStore.read(spec.secretName)),
     deps.litellm.getKeysInfo(entries.map((entry) => entry?.keyId ?? '')),
   ]);
   const keys: EnsuredKey[] = [];
@@ -124,22 +126,15 @@ async function refuseLegacyValues(
   deps: ProvisionDeps,
 ) {
   const specs = users
-    ? [
-        keySpecFor(request, deps.config, deps.lifecycle.caller.client, undefined),
-        ...specsOf(request, deps, users),
-      ]
+    ? [keySpecFor(request, deps, deps.lifecycle.caller.client, undefined), ...specsOf(request, deps, users)]
     : specsOf(request, deps);
-  const stored = await eachLimited(specs, deps.config.litellm.maxConnections, (spec) =>
-    readStoredKey(spec.secretName),
-  );
+  const stored = await eachLimited(specs, deps.concurrency, (spec) => deps.keyStore.read(spec.secretName));
   if (stored.some((value) => value.state === 'present'))
     refuseForeignLab(deps.lifecycle.caller, request.guid, undefined);
 }
 
 function specsOf(request: ProvisionRequest, deps: ProvisionDeps, users = request.users): KeySpec[] {
-  return (users ?? [undefined]).map((user) =>
-    keySpecFor(request, deps.config, deps.lifecycle.caller.client, user),
-  );
+  return (users ?? [undefined]).map((user) => keySpecFor(request, deps, deps.lifecycle.caller.client, user));
 }
 
 /**
@@ -181,7 +176,7 @@ async function provisionLeased(request: ProvisionRequest, ledger: LedgerLab, dep
   // A lab the ledger has never seen may predate it: its users list, if any, names its keys.
   const adopting = lab === undefined;
   const mayAdopt = mayAdoptLegacyLabs(deps.lifecycle.caller);
-  const legacyUsers = adopting ? await readLegacyUsers(deps.config.keySecretPrefix, guid) : undefined;
+  const legacyUsers = adopting ? await readLegacyUsers(deps.keyStore, guid) : undefined;
   if (legacyUsers && !mayAdopt) refuseForeignLab(deps.lifecycle.caller, guid, undefined);
   const known = isLive(lab) ? lab.users : legacyUsers?.users;
   const users = request.users ? [...new Set([...(known ?? []), ...request.users])] : undefined;
@@ -234,7 +229,7 @@ async function provisionLeased(request: ProvisionRequest, ledger: LedgerLab, dep
           checkModels,
           // Keys with only our marker are taken as the lab's only by a caller that may adopt them.
           adopting: adopting && mayAdopt,
-          protection: deps.config.keySecretProtection,
+          keyStore: deps.keyStore,
           now: deps.now,
         },
       ),

@@ -5,7 +5,7 @@ import type { Config } from '../config.ts';
 import { formatExpiry } from '../duration.ts';
 import { NotFoundError } from '../errors.ts';
 import { expiryOf, hashKey, isExpired } from '../key-identity.ts';
-import { readStoredKey } from '../key-store.ts';
+import type { KeyStore } from '../key-store.ts';
 import { lookUpLegacyLab } from '../lab/adopt-legacy-lab.ts';
 import { type LabKey, labKeysOf } from '../lab/lab-keys.ts';
 import { knownLab, type LabLedger } from '../ledger/lab-ledger.ts';
@@ -16,7 +16,9 @@ export interface StatusDeps {
   readonly caller: Caller;
   readonly litellm: LiteLlmClient;
   readonly ledger: LabLedger;
-  readonly config: Pick<Config, 'keySecretPrefix' | 'litellm'>;
+  readonly keyStore: KeyStore;
+  readonly concurrency: number;
+  readonly config: Pick<Config, 'litellm'>;
   readonly now: () => Date;
 }
 
@@ -33,7 +35,7 @@ async function recordedKeys(guid: string, deps: StatusDeps): Promise<{ lab?: Lab
   if (lab.state === 'destroyed' || ledger.keys.length === 0) return { lab, keys: [] };
   const [records, stored] = await Promise.all([
     deps.litellm.getKeysInfo(ledger.keys.map((entry) => entry.keyId)),
-    eachLimited(ledger.keys, deps.config.litellm.maxConnections, (entry) => readStoredKey(entry.secretName)),
+    eachLimited(ledger.keys, deps.concurrency, (entry) => deps.keyStore.read(entry.secretName)),
   ]);
   const keys = ledger.keys.flatMap((entry, index): StatusKey[] => {
     const record = records.get(entry.keyId);

@@ -1,6 +1,6 @@
 import { eachLimited } from '../concurrency.ts';
 import { expiryOf } from '../key-identity.ts';
-import { deleteStoredKey } from '../key-store.ts';
+import type { KeyStore } from '../key-store.ts';
 import { keysExpiring, SHARDS } from '../ledger/expiry-index.ts';
 import type { KeyClaims } from '../ledger/key-claims.ts';
 import type { KeyEntry } from '../ledger/records.ts';
@@ -42,6 +42,7 @@ export interface DeletionOptions {
   readonly table: string;
   readonly litellm: LiteLlmClient;
   readonly claims: KeyClaims;
+  readonly keyStore: KeyStore;
   /** Keys whose ledger expiry is before this (now less the grace) are due. */
   readonly cutoff: Date;
   readonly gate: DryRunGate;
@@ -231,7 +232,7 @@ async function forget(entries: readonly KeyEntry[], options: DeletionOptions, ta
   await options.claims.dropSweptKeys(entries);
   await eachLimited(entries, options.concurrency, async (entry) => {
     try {
-      if (await deleteStoredKey(entry.secretName)) tally.storedKeysDeleted++;
+      if (await options.keyStore.delete(entry.secretName)) tally.storedKeysDeleted++;
     } catch (error) {
       // The key is gone; a value left behind is an orphan the reconciliation removes.
       log.warn('stored key not deleted', { err: error, alias: entry.alias });

@@ -1,11 +1,6 @@
 import { eachLimited } from '../concurrency.ts';
-import { expiryOf, hashKey, isExpired, keySecretName, ownerOf } from '../key-identity.ts';
-import {
-  listStoredKeys,
-  readStoredKey,
-  type StoredKeyEntry,
-  scheduleStoredKeyDeletion,
-} from '../key-store.ts';
+import { expiryOf, hashKey, isExpired, ownerOf } from '../key-identity.ts';
+import type { KeyStore, StoredKeyEntry } from '../key-store.ts';
 import { legacyUsersListGuid } from '../lab/legacy-users-list.ts';
 import { allRecordedKeys } from '../ledger/expiry-index.ts';
 import type { KeyClaims } from '../ledger/key-claims.ts';
@@ -60,7 +55,7 @@ export interface ReconcileOptions {
   readonly ledger: LabLedger;
   readonly claims: KeyClaims;
   readonly litellm: LiteLlmClient;
-  readonly keySecretPrefix: string;
+  readonly keyStore: KeyStore;
   /** LiteLLM calls this run may spend. */
   readonly budget: number;
   /** Orphans beyond this share of the stored values stop their deletion (a wrong or restored proxy). */
@@ -170,8 +165,8 @@ async function checkListedKeys(keys: readonly KeyRecord[], options: ReconcileOpt
       tally.managed++;
       return;
     }
-    const secretName = keySecretName(options.keySecretPrefix, alias);
-    const stored = await readStoredKey(secretName);
+    const secretName = options.keyStore.nameOf(alias);
+    const stored = await options.keyStore.read(secretName);
     if (stored.state !== 'present' || hashKey(stored.value) !== record.token) {
       tally.unrecorded++;
       log.warn('a key with our marker that this service has no record of; left alone', {
@@ -236,7 +231,7 @@ async function closeVanishedKeys(
           if (!(await options.claims.claimForSweep(entry, options.owner, Date.now() + 60_000))) return;
           await options.claims.dropSweptKeys([entry]);
           tally.closed++;
-          await scheduleStoredKeyDeletion(entry.secretName, ORPHAN_RECOVERY_DAYS);
+          await options.keyStore.scheduleDeletion(entry.secretName, ORPHAN_RECOVERY_DAYS);
           log.warn('a recorded key is gone from LiteLLM; closed', {
             alias: entry.alias,
             key_id: entry.keyId,
@@ -256,8 +251,7 @@ async function deleteOrphanValues(
   litellmIsEmpty: () => Promise<boolean>,
 ) {
   if (tally.breaker || !mayCall()) return;
-  const prefix = options.keySecretPrefix;
-  const stored = await listStoredKeys(`${prefix}virtkey-`);
+  const stored = await options.keyStore.listAll();
   const named = new Set<string>();
   for await (const page of allRecordedKeys(options.table))
     for (const entry of page) named.add(entry.secretName);
@@ -277,18 +271,18 @@ async function deleteOrphanValues(
     if (!(await isOrphan(entry, options, tally))) return;
     tally.orphanSecrets++;
     await options.gate.change(async () => {
-      if (await scheduleStoredKeyDeletion(entry.name, ORPHAN_RECOVERY_DAYS)) tally.orphanSecretsDeleted++;
+      if (await options.keyStore.scheduleDeletion(entry.name, ORPHAN_RECOVERY_DAYS))
+        tally.orphanSecretsDeleted++;
     });
   });
 }
 
 /** Looked at once more: a users list of a lab the ledger now has, or a value no key in LiteLLM holds. */
 async function isOrphan(entry: StoredKeyEntry, options: ReconcileOptions, tally: ReconcileTally) {
-  const prefix = options.keySecretPrefix;
-  const guid = legacyUsersListGuid(prefix, entry.name);
+  const guid = legacyUsersListGuid(options.keyStore, entry.name);
   if (guid !== undefined) return (await options.ledger.read(guid)).lab?.state !== undefined;
-  const alias = entry.name.slice(prefix.length);
-  const value = await readStoredKey(entry.name);
+  const alias = options.keyStore.aliasOf(entry.name);
+  const value = await options.keyStore.read(entry.name);
   if (value.state !== 'present') return false;
   tally.calls++;
   const holders = await options.litellm.listKeysByAlias(alias);

@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts';
 import type { Deadline } from '../deadline.ts';
 import { durationMs, parseDuration } from '../duration.ts';
+import type { KeyStore } from '../key-store.ts';
 import type { KeyClaims } from '../ledger/key-claims.ts';
 import type { LabLedger } from '../ledger/lab-ledger.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
@@ -16,6 +17,7 @@ export interface SweepDeps {
   readonly litellm: LiteLlmClient;
   readonly ledger: LabLedger;
   readonly claims: KeyClaims;
+  readonly keyStore: KeyStore;
   readonly config: Config;
   readonly now: Date;
   /** No new work is started past this; what is under way finishes and is reported. */
@@ -47,6 +49,7 @@ export async function runSweep(request: SweepRequest, deps: SweepDeps): Promise<
     table,
     litellm: deps.litellm,
     claims: deps.claims,
+    keyStore: deps.keyStore,
     cutoff: new Date(now.getTime() - msOf(config.sweepGrace)),
     gate,
     concurrency,
@@ -70,7 +73,7 @@ export async function runSweep(request: SweepRequest, deps: SweepDeps): Promise<
     ledger: deps.ledger,
     claims: deps.claims,
     litellm: deps.litellm,
-    keySecretPrefix: config.keySecretPrefix,
+    keyStore: deps.keyStore,
     budget: shouldStop() ? 0 : config.reconcileCalls,
     orphanMaxShare: config.orphanMaxShare,
     now,
