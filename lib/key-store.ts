@@ -99,163 +99,9 @@ async function send<T>(action: string, run: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The stored value; a secret scheduled for deletion counts as absent. */
-async function readStoredKey(name: string): Promise<StoredKey> {
-  try {
-    const out = await send('GetSecretValue', () =>
-      secretsManager().send(new GetSecretValueCommand({ SecretId: name })),
-    );
-    if (!out.SecretString || !out.ARN) return { state: 'absent' };
-    return {
-      state: 'present',
-      value: out.SecretString,
-      arn: out.ARN,
-      versionId: out.VersionId ?? '',
-      writtenAt: out.CreatedDate,
-    };
-  } catch (error) {
-    if (error instanceof ResourceNotFoundException || isScheduledForDeletion(error))
-      return { state: 'absent' };
-    throw error;
-  }
-}
-
-async function readPresent(name: string): Promise<{ value: string; arn: string }> {
-  const stored = await readStoredKey(name);
-  if (stored.state !== 'present')
-    throw new UnavailableError(`Secrets Manager secret ${name} vanished while in use`, 5);
-  return { value: stored.value, arn: stored.arn };
-}
-
 /** Same request token for the same supersession, so racing replacements collide instead of both landing. */
 function requestToken(seed: string): string {
   return createHash('sha256').update(`replace:${seed}`).digest('hex').slice(0, 64);
-}
-
-/** Idempotent, so a retry after a failure between creation and policy puts it again. */
-async function protectStoredKey(secretArn: string, protection: SecretProtection): Promise<void> {
-  if (protection.readers.length === 0) return;
-  await send('PutResourcePolicy', () =>
-    secretsManager().send(
-      new PutResourcePolicyCommand({
-        SecretId: secretArn,
-        ResourcePolicy: readersOnlyPolicy(protection.readers, secretArn),
-      }),
-    ),
-  );
-}
-
-/**
- * Store `value` as the key of `name` unless one is stored already; the loser of a race gets the
- * winner's value. A secret left scheduled for deletion is restored and given the new value.
- * The value is protected before it is handed out or given to LiteLLM.
- */
-async function pinStoredKey(
-  name: string,
-  value: string,
-  tags: Record<string, string>,
-  protection: SecretProtection,
-): Promise<PinnedKey> {
-  let pinned: PinnedKey;
-  try {
-    const out = await send('CreateSecret', () =>
-      secretsManager().send(
-        new CreateSecretCommand({
-          Name: name,
-          SecretString: value,
-          Description: `LiteLLM virtual key, managed by ${MANAGED_BY}`,
-          ...(protection.kmsKeyId ? { KmsKeyId: protection.kmsKeyId } : {}),
-          Tags: Object.entries({ 'managed-by': MANAGED_BY, ...tags }).map(([Key, Value]) => ({ Key, Value })),
-        }),
-      ),
-    );
-    pinned = { value, arn: out.ARN ?? name, won: true };
-  } catch (error) {
-    if (error instanceof ResourceExistsException) {
-      pinned = { ...(await readPresent(name)), won: false };
-    } else if (isScheduledForDeletion(error)) {
-      return restoreAndReplace(name, value, protection);
-    } else {
-      throw error;
-    }
-  }
-  // The loser protects it too: the winner may have stopped before it did.
-  await protectStoredKey(pinned.arn, protection);
-  return pinned;
-}
-
-/** A secret left scheduled for deletion is restored, protected, and given the new value. */
-async function restoreAndReplace(
-  name: string,
-  value: string,
-  protection: SecretProtection,
-): Promise<PinnedKey> {
-  try {
-    await send('RestoreSecret', () => secretsManager().send(new RestoreSecretCommand({ SecretId: name })));
-  } catch (error) {
-    // A forced deletion still finishing: the name is neither usable nor restorable for a moment.
-    if (error instanceof ResourceNotFoundException)
-      throw new UnavailableError(`Secrets Manager is still deleting secret ${name}`, 5);
-    throw error;
-  }
-  const restored = await readPresent(name);
-  await protectStoredKey(restored.arn, protection);
-  return replaceStoredKey(name, value, hashKey(restored.value));
-}
-
-/**
- * Put a new value in place of the one identified by `supersedes` (the old key's hash, or the
- * version being replaced). Two callers replacing the same old value share a request token: the
- * first value wins, the second reads it.
- */
-async function replaceStoredKey(name: string, value: string, supersedes: string): Promise<PinnedKey> {
-  try {
-    const out = await send('PutSecretValue', () =>
-      secretsManager().send(
-        new PutSecretValueCommand({
-          SecretId: name,
-          SecretString: value,
-          ClientRequestToken: requestToken(supersedes),
-        }),
-      ),
-    );
-    return { value, arn: out.ARN ?? name, won: true };
-  } catch (error) {
-    if (error instanceof ResourceExistsException) return { ...(await readPresent(name)), won: false };
-    throw error;
-  }
-}
-
-/**
- * Delete a key's stored value once the key is verified gone; there is nothing left to recover, so
- * no recovery window. False when it was already gone.
- */
-async function deleteStoredKey(name: string): Promise<boolean> {
-  try {
-    await send('DeleteSecret', () =>
-      secretsManager().send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true })),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ResourceNotFoundException) return false;
-    throw error;
-  }
-}
-
-/**
- * Schedule a stored value's deletion with a recovery window: for values the sweep finds without a
- * key, where a mistake (a restored or misconfigured LiteLLM) must stay recoverable. False when gone.
- */
-async function scheduleStoredKeyDeletion(name: string, recoveryDays: number): Promise<boolean> {
-  try {
-    await send('DeleteSecret', () =>
-      secretsManager().send(new DeleteSecretCommand({ SecretId: name, RecoveryWindowInDays: recoveryDays })),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ResourceNotFoundException || isScheduledForDeletion(error)) return false;
-    throw error;
-  }
 }
 
 /** A stored key as ListSecrets describes it: never its value. */
@@ -267,40 +113,9 @@ export interface StoredKeyEntry {
 }
 
 /**
- * Every stored key whose name starts with `namePrefix`, page by page. ListSecrets is the one
- * Secrets Manager action that IAM cannot scope to a name; it returns names and dates, not values.
- */
-async function listStoredKeys(namePrefix: string): Promise<StoredKeyEntry[]> {
-  const entries: StoredKeyEntry[] = [];
-  let nextToken: string | undefined;
-  do {
-    const out = await send('ListSecrets', () =>
-      secretsManager().send(
-        new ListSecretsCommand({
-          Filters: [{ Key: 'name', Values: [namePrefix] }],
-          MaxResults: 100,
-          NextToken: nextToken,
-        }),
-      ),
-    );
-    for (const secret of out.SecretList ?? []) {
-      // The name filter is a case-insensitive prefix match; only exact-case names are ours.
-      if (!secret.Name?.startsWith(namePrefix) || !secret.ARN || secret.DeletedDate) continue;
-      const changedAt = secret.LastChangedDate ?? secret.CreatedDate ?? new Date(0);
-      entries.push({
-        name: secret.Name,
-        arn: secret.ARN,
-        changedAt,
-      });
-    }
-    nextToken = out.NextToken;
-  } while (nextToken);
-  return entries;
-}
-
-/**
  * The key values of one deployment: secrets named `<prefix><alias>`, the prefix and the values'
  * protection (KMS key, readers) bound once, so no caller builds a name or forgets the protection.
+ * Values are written only through atomic operations (see the top of this file).
  */
 export class KeyStore {
   constructor(
@@ -319,37 +134,186 @@ export class KeyStore {
   }
 
   /** The stored value; a secret scheduled for deletion counts as absent. */
-  read(name: string): Promise<StoredKey> {
-    return readStoredKey(name);
+  async read(name: string): Promise<StoredKey> {
+    try {
+      const out = await send('GetSecretValue', () =>
+        secretsManager().send(new GetSecretValueCommand({ SecretId: name })),
+      );
+      if (!out.SecretString || !out.ARN) return { state: 'absent' };
+      return {
+        state: 'present',
+        value: out.SecretString,
+        arn: out.ARN,
+        versionId: out.VersionId ?? '',
+        writtenAt: out.CreatedDate,
+      };
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException || isScheduledForDeletion(error))
+        return { state: 'absent' };
+      throw error;
+    }
   }
 
-  /** Store `value` unless one is stored already (the loser of a race gets the winner's); protected before it is handed out. */
-  pin(name: string, value: string, tags: Record<string, string>): Promise<PinnedKey> {
-    return pinStoredKey(name, value, tags, this.protection);
+  private async readPresent(name: string): Promise<{ value: string; arn: string }> {
+    const stored = await this.read(name);
+    if (stored.state !== 'present')
+      throw new UnavailableError(`Secrets Manager secret ${name} vanished while in use`, 5);
+    return { value: stored.value, arn: stored.arn };
   }
 
-  /** Put the resource policy again (idempotent): after a failure between creation and policy. */
-  protect(secretArn: string): Promise<void> {
-    return protectStoredKey(secretArn, this.protection);
+  /** Idempotent, so a retry after a failure between creation and policy puts it again. */
+  async protect(secretArn: string): Promise<void> {
+    if (this.protection.readers.length === 0) return;
+    await send('PutResourcePolicy', () =>
+      secretsManager().send(
+        new PutResourcePolicyCommand({
+          SecretId: secretArn,
+          ResourcePolicy: readersOnlyPolicy(this.protection.readers, secretArn),
+        }),
+      ),
+    );
   }
 
-  /** Put a new value in place of the one `supersedes` identifies; racing replacements agree on one. */
-  replace(name: string, value: string, supersedes: string): Promise<PinnedKey> {
-    return replaceStoredKey(name, value, supersedes);
+  /**
+   * Store `value` as the key of `name` unless one is stored already; the loser of a race gets the
+   * winner's value. A secret left scheduled for deletion is restored and given the new value.
+   * The value is protected before it is handed out or given to LiteLLM.
+   */
+  async pin(name: string, value: string, tags: Record<string, string>): Promise<PinnedKey> {
+    let pinned: PinnedKey;
+    try {
+      const out = await send('CreateSecret', () =>
+        secretsManager().send(
+          new CreateSecretCommand({
+            Name: name,
+            SecretString: value,
+            Description: `LiteLLM virtual key, managed by ${MANAGED_BY}`,
+            ...(this.protection.kmsKeyId ? { KmsKeyId: this.protection.kmsKeyId } : {}),
+            Tags: Object.entries({ 'managed-by': MANAGED_BY, ...tags }).map(([Key, Value]) => ({
+              Key,
+              Value,
+            })),
+          }),
+        ),
+      );
+      pinned = { value, arn: out.ARN ?? name, won: true };
+    } catch (error) {
+      if (error instanceof ResourceExistsException) {
+        pinned = { ...(await this.readPresent(name)), won: false };
+      } else if (isScheduledForDeletion(error)) {
+        return this.restoreAndReplace(name, value);
+      } else {
+        throw error;
+      }
+    }
+    // The loser protects it too: the winner may have stopped before it did.
+    await this.protect(pinned.arn);
+    return pinned;
   }
 
-  /** Delete a value whose key is verified gone, without a recovery window. False when already gone. */
-  delete(name: string): Promise<boolean> {
-    return deleteStoredKey(name);
+  /** A secret left scheduled for deletion is restored, protected, and given the new value. */
+  private async restoreAndReplace(name: string, value: string): Promise<PinnedKey> {
+    try {
+      await send('RestoreSecret', () => secretsManager().send(new RestoreSecretCommand({ SecretId: name })));
+    } catch (error) {
+      // A forced deletion still finishing: the name is neither usable nor restorable for a moment.
+      if (error instanceof ResourceNotFoundException)
+        throw new UnavailableError(`Secrets Manager is still deleting secret ${name}`, 5);
+      throw error;
+    }
+    const restored = await this.readPresent(name);
+    await this.protect(restored.arn);
+    return this.replace(name, value, hashKey(restored.value));
   }
 
-  /** Schedule a value's deletion with a recovery window (the sweep's orphans). False when gone. */
-  scheduleDeletion(name: string, recoveryDays: number): Promise<boolean> {
-    return scheduleStoredKeyDeletion(name, recoveryDays);
+  /**
+   * Put a new value in place of the one identified by `supersedes` (the old key's hash, or the
+   * version being replaced). Two callers replacing the same old value share a request token: the
+   * first value wins, the second reads it.
+   */
+  async replace(name: string, value: string, supersedes: string): Promise<PinnedKey> {
+    try {
+      const out = await send('PutSecretValue', () =>
+        secretsManager().send(
+          new PutSecretValueCommand({
+            SecretId: name,
+            SecretString: value,
+            ClientRequestToken: requestToken(supersedes),
+          }),
+        ),
+      );
+      return { value, arn: out.ARN ?? name, won: true };
+    } catch (error) {
+      if (error instanceof ResourceExistsException) return { ...(await this.readPresent(name)), won: false };
+      throw error;
+    }
   }
 
-  /** Every stored key value of this deployment (and the users lists of labs from before the ledger). */
-  listAll(): Promise<StoredKeyEntry[]> {
-    return listStoredKeys(this.nameOf(keyAlias('')));
+  /**
+   * Delete a key's stored value once the key is verified gone; there is nothing left to recover, so
+   * no recovery window. False when it was already gone.
+   */
+  async delete(name: string): Promise<boolean> {
+    try {
+      await send('DeleteSecret', () =>
+        secretsManager().send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true })),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Schedule a stored value's deletion with a recovery window: for values the sweep finds without a
+   * key, where a mistake (a restored or misconfigured LiteLLM) must stay recoverable. False when gone.
+   */
+  async scheduleDeletion(name: string, recoveryDays: number): Promise<boolean> {
+    try {
+      await send('DeleteSecret', () =>
+        secretsManager().send(
+          new DeleteSecretCommand({ SecretId: name, RecoveryWindowInDays: recoveryDays }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException || isScheduledForDeletion(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Every stored key value of this deployment (and the users lists of labs from before the
+   * ledger), page by page. ListSecrets is the one
+   * Secrets Manager action that IAM cannot scope to a name; it returns names and dates, not values.
+   */
+  async listAll(): Promise<StoredKeyEntry[]> {
+    const namePrefix = this.nameOf(keyAlias(''));
+    const entries: StoredKeyEntry[] = [];
+    let nextToken: string | undefined;
+    do {
+      const out = await send('ListSecrets', () =>
+        secretsManager().send(
+          new ListSecretsCommand({
+            Filters: [{ Key: 'name', Values: [namePrefix] }],
+            MaxResults: 100,
+            NextToken: nextToken,
+          }),
+        ),
+      );
+      for (const secret of out.SecretList ?? []) {
+        // The name filter is a case-insensitive prefix match; only exact-case names are ours.
+        if (!secret.Name?.startsWith(namePrefix) || !secret.ARN || secret.DeletedDate) continue;
+        const changedAt = secret.LastChangedDate ?? secret.CreatedDate ?? new Date(0);
+        entries.push({
+          name: secret.Name,
+          arn: secret.ARN,
+          changedAt,
+        });
+      }
+      nextToken = out.NextToken;
+    } while (nextToken);
+    return entries;
   }
 }
