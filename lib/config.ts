@@ -3,17 +3,9 @@ import { type Env, flag, fraction, integer, list, text } from './env.ts';
 import { ConfigError } from './errors.ts';
 import { BUILT_IN_PACKAGES, type PackageCatalogue, packageOf, parseCatalogue } from './packages.ts';
 import { USER_BASE_PATTERN } from './schemas.ts';
+import { defaultTargetOf, type LiteLlmTarget, readTargets } from './targets/target-config.ts';
 
-/** How to reach one LiteLLM proxy; the client is built from this, never from globals. */
-export interface LiteLlmTarget {
-  readonly url: string;
-  readonly publicUrl: string;
-  readonly masterKeySecretId: string;
-  readonly timeoutMs: number;
-  readonly retries: number;
-  readonly verifyTls: boolean;
-  readonly maxConnections: number;
-}
+export type { LiteLlmTarget } from './targets/target-config.ts';
 
 /** What keeps a key's value from every reader but the service, beyond IAM. */
 export interface SecretProtection {
@@ -24,6 +16,9 @@ export interface SecretProtection {
 }
 
 export interface Config {
+  /** The LiteLLM proxies by name (LITELLM_TARGETS, or LITELLM_URL as the one target `default`). */
+  readonly targets: ReadonlyMap<string, LiteLlmTarget>;
+  /** The target named `default`: where a lab goes when its request names none. */
   readonly litellm: LiteLlmTarget;
   readonly packages: PackageCatalogue;
   readonly defaultPackage: string;
@@ -51,20 +46,6 @@ export interface Config {
   readonly reconcileCalls: number;
   /** Orphan stored values beyond this share of all stored values stop their deletion. */
   readonly orphanMaxShare: number;
-}
-
-function httpUrl(env: Env, name: string, fallback?: string): string {
-  const value = text(env, name, fallback);
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(`${name} must be an http(s) URL`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`${name} must be an http(s) URL`);
-  }
-  return value.replace(/\/+$/, '');
 }
 
 function duration(env: Env, name: string, fallback: string): string {
@@ -121,7 +102,7 @@ function catalogue(env: Env): PackageCatalogue {
 
 /** Read and check the environment once; throws a ConfigError naming the variable at fault. */
 export function readConfig(env: Env): Config {
-  const url = httpUrl(env, 'LITELLM_URL');
+  const targets = readTargets(env);
   const packages = catalogue(env);
   const defaultPackage = text(env, 'DEFAULT_PACKAGE', 'ai-developer');
   if (!packageOf(packages, defaultPackage)) {
@@ -129,15 +110,8 @@ export function readConfig(env: Env): Config {
     throw new ConfigError(`DEFAULT_PACKAGE "${defaultPackage}" is not defined in ${source}`);
   }
   return {
-    litellm: {
-      url,
-      publicUrl: httpUrl(env, 'LITELLM_PUBLIC_URL', url),
-      masterKeySecretId: text(env, 'LITELLM_MASTER_KEY_SECRET_ID'),
-      timeoutMs: integer(env, 'LITELLM_TIMEOUT_MS', 30_000, 1),
-      retries: integer(env, 'LITELLM_RETRIES', 3, 0),
-      verifyTls: flag(env, 'LITELLM_VERIFY_TLS', true),
-      maxConnections: integer(env, 'LITELLM_MAX_CONNECTIONS', 10, 1),
-    },
+    targets,
+    litellm: defaultTargetOf(targets),
     packages,
     defaultPackage,
     forceDbDelete: flag(env, 'FORCE_DB_DELETE', false),

@@ -10,12 +10,12 @@ import {
   ResourceExistsException,
   ResourceNotFoundException,
   RestoreSecretCommand,
-  SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { awsUnavailable } from './aws-errors.ts';
 import type { SecretProtection } from './config.ts';
 import { UnavailableError } from './errors.ts';
 import { hashKey, keyAlias, keySecretName, MANAGED_BY } from './key-identity.ts';
+import { secretsManager } from './secrets-manager.ts';
 
 /**
  * Raw key values, one Secrets Manager secret per key. The value is stored before LiteLLM ever
@@ -69,14 +69,6 @@ export function readersOnlyPolicy(readers: readonly string[], secretArn: string)
   });
 }
 
-let client: SecretsManagerClient | undefined;
-
-/** One client per container; region, credentials and endpoint come from the SDK's standard configuration. */
-function secretsManager(): SecretsManagerClient {
-  client ??= new SecretsManagerClient({});
-  return client;
-}
-
 function isScheduledForDeletion(error: unknown): boolean {
   return (
     error instanceof InvalidRequestException &&
@@ -126,6 +118,14 @@ export class KeyStore {
   /** The secret that holds `alias`'s key. */
   nameOf(alias: string): string {
     return keySecretName(this.prefix, alias);
+  }
+
+  /**
+   * Where a lab being moved to `target` keeps `alias`'s new value until the move commits: beside
+   * the alias's own (IAM grants both), under a name no alias can have.
+   */
+  movingNameOf(alias: string, target: string): string {
+    return `${this.nameOf(alias)}.moving-to-${target}`;
   }
 
   /** The alias whose key a secret of this store holds. */

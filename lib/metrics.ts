@@ -9,7 +9,13 @@ const metrics = new Metrics({
   serviceName: 'litellm-virtual-keys',
 });
 
-export type KeyMetric = 'KeysCreated' | 'KeysDeleted' | 'KeysExtended' | 'KeysSwept' | 'KeysFailed';
+export type KeyMetric =
+  | 'KeysCreated'
+  | 'KeysDeleted'
+  | 'KeysExtended'
+  | 'KeysMoved'
+  | 'KeysSwept'
+  | 'KeysFailed';
 
 /** How many of `items` belong to each package. */
 export function countPerPackage<T>(items: readonly T[], packageOf: (item: T) => string): Map<string, number> {

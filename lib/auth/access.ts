@@ -144,3 +144,15 @@ export function checkExtendLimits(
 export function logRawKeyRead(caller: Caller, guid: string, aliases: readonly string[]): void {
   if (aliases.length > 0) log.info('raw key read', { client: caller.client, guid, aliases });
 }
+
+/** A client limited to some targets may place (provision, move) labs only there. */
+export function checkTargetLimit(caller: Caller, target: string, field = 'target'): void {
+  const allowed = caller.limits.targets;
+  if (!allowed || allowed.includes(target)) return;
+  throw new LimitExceededError(caller, [
+    {
+      field,
+      message: `LiteLLM target ${target} is not among the client's targets (limit targets: ${allowed.join(', ') || 'none'})`,
+    },
+  ]);
+}

@@ -18,25 +18,37 @@ import type { KeyEntry, LedgerLab } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import { deleteKeysFromDatabase } from '../litellm-db/direct-delete.ts';
 import { log } from '../log.ts';
+import { deleteMoveLeftovers } from '../move/move-leftovers.ts';
+import { entryTarget, refuseMovedMeanwhile } from '../targets/lab-target.ts';
+import type { LiteLlmTarget } from '../targets/target-config.ts';
+import type { TargetConnections } from '../targets/target-connections.ts';
 import type { DestroyRequest } from './request.ts';
 import type { KeySpend } from './spend.ts';
 import { type KeyCheck, type KeyToVerify, verifyGone } from './verify-gone.ts';
 
 export interface DestroyDeps {
   readonly litellm: LiteLlmClient;
+  /** The lab's LiteLLM target. */
+  readonly target: LiteLlmTarget;
+  /** The others, for the keys an unfinished move left there. */
+  readonly targets: TargetConnections;
   readonly ledger: LabLedger;
   readonly keyStore: KeyStore;
   readonly concurrency: number;
-  readonly config: Pick<Config, 'litellm' | 'databaseCaFile'>;
+  readonly config: Pick<Config, 'databaseCaFile'>;
   readonly lifecycle: Lifecycle;
   readonly leaseOwner: string;
-  /** LiteLLM's database, from the master-key secret; needed only for direct deletion. */
+  /** LiteLLM's database, from the lab target's master-key secret; needed only for direct deletion. */
   readonly databaseUrl?: string;
   readonly deadline: Deadline;
+  /** The lab as the ledger held it before this call began. */
+  readonly known: LedgerLab;
 }
 
 export interface DestroyedLab {
   readonly guid: string;
+  /** The LiteLLM target the lab was on. */
+  readonly target: string;
   readonly aliases: readonly string[];
   /** No key of this lab was in LiteLLM when destroy began. */
   readonly wasMissing: boolean;
@@ -66,7 +78,7 @@ export interface DestroyedLab {
  */
 export async function destroyLab(request: DestroyRequest, deps: DestroyDeps): Promise<DestroyedLab> {
   const { guid } = request;
-  const first = knownLab(await deps.ledger.read(guid));
+  const first = knownLab(deps.known);
   refuseForeignLab(deps.lifecycle.caller, guid, first);
   refuseStaleEvent('destroy', deps.lifecycle, first);
   const leased = await deps.ledger.lease(guid, deps.leaseOwner, deps.deadline);
@@ -80,16 +92,20 @@ export async function destroyLab(request: DestroyRequest, deps: DestroyDeps): Pr
 
 async function destroyLeased(request: DestroyRequest, ledger: LedgerLab, deps: DestroyDeps) {
   const { guid } = request;
-  const { litellm, config } = deps;
+  const { litellm, target } = deps;
   const lab = knownLab(ledger);
   refuseForeignLab(deps.lifecycle.caller, guid, lab);
   refuseStaleEvent('destroy', deps.lifecycle, lab);
+  refuseMovedMeanwhile(lab, target);
+  // Keys an unfinished move left on its other target go first; the lab's own are below.
+  const leftovers = await deleteMoveLeftovers(lab, ledger.keys, deps);
+  const recorded = ledger.keys.filter((entry) => entryTarget(entry) === target.name);
   const legacy = lab === undefined ? await readLegacyUsers(deps.keyStore, guid) : undefined;
   const aliases = await lookUpLabAliases(
-    { guid, users: lab?.users ?? legacy?.users, recorded: ledger.keys, adopting: lab === undefined },
+    { guid, users: lab?.users ?? legacy?.users, recorded, adopting: lab === undefined },
     litellm,
     deps.keyStore,
-    config.litellm.maxConnections,
+    target.maxConnections,
   );
   const keys = labKeysOf(aliases);
   const spend = keys.map(({ alias, keyId, record }) => ({
@@ -100,8 +116,8 @@ async function destroyLeased(request: DestroyRequest, ledger: LedgerLab, deps: D
   }));
   if (keys.length > 0) await litellm.deleteKeys(keys.map((key) => key.keyId));
 
-  const toVerify = keysToVerify(aliases, ledger.keys);
-  let checks = await verifyGone(toVerify, litellm, config.litellm.maxConnections);
+  const toVerify = keysToVerify(aliases, recorded);
+  let checks = await verifyGone(toVerify, litellm, target.maxConnections);
   let databaseDeleted = 0;
   const survivors = checks.filter((check) => !check.gone);
   if (survivors.length > 0 && request.databaseDelete) {
@@ -110,7 +126,7 @@ async function destroyLeased(request: DestroyRequest, ledger: LedgerLab, deps: D
     }
     databaseDeleted = await deleteFromDatabase(guid, survivors, { ...deps, databaseUrl: deps.databaseUrl });
     const again = toVerify.filter((key) => survivors.some((survivor) => survivor.keyId === key.keyId));
-    const rechecked = await verifyGone(again, litellm, config.litellm.maxConnections);
+    const rechecked = await verifyGone(again, litellm, target.maxConnections);
     checks = checks.map((check) => rechecked.find((next) => next.keyId === check.keyId) ?? check);
   }
   const left = checks.filter((check) => !check.gone);
@@ -142,12 +158,14 @@ async function destroyLeased(request: DestroyRequest, ledger: LedgerLab, deps: D
     state: 'destroyed',
     lastEventAt: deps.lifecycle.occurredAt.toISOString(),
     destroyedAt: deps.lifecycle.occurredAt.toISOString(),
-    destroyedKeys: keys.length,
+    destroyedKeys: keys.length + leftovers,
     totalSpend,
+    moveOver: true,
   });
   if (legacy) await deleteLegacyUsersList(deps.keyStore, legacy);
   return {
     guid,
+    target: target.name,
     aliases: aliases.map((alias) => alias.alias),
     wasMissing: keys.length === 0,
     deletedKeys: keys.length,

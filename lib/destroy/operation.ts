@@ -1,6 +1,8 @@
+import { refuseForeignLab } from '../auth/access.ts';
 import type { InvocationDeps } from '../invocation/deps.ts';
 import { type LabOperation, runLabOperation } from '../invocation/lab-operation.ts';
 import type { OperationRequest } from '../lab/lifecycle.ts';
+import { labTarget } from '../targets/lab-target.ts';
 import { type DestroyedLab, destroyLab } from './destroy-lab.ts';
 import { type DestroyRequest, parseDestroyRequest } from './request.ts';
 import { destroyedEvent } from './result-event.ts';
@@ -10,6 +12,11 @@ const DESTROY: LabOperation<DestroyRequest, DestroyedLab> = {
   scope: 'destroy',
   scopeNeededFor: 'to destroy labs',
   parse: parseDestroyRequest,
+  targetOf: (request, lab, { targets, lifecycle }) => {
+    // Another client's lab is not there for this caller, whatever target it is on.
+    refuseForeignLab(lifecycle.caller, request.guid, lab);
+    return labTarget(request.guid, lab, targets, request.target);
+  },
   // LiteLLM's database, for direct deletion, comes with the master key.
   run: (request, deps) =>
     destroyLab(request, {

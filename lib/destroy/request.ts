@@ -8,7 +8,11 @@ export interface DestroyRequest {
   readonly guid: string;
   /** Whether a key the API leaves behind may be deleted from LiteLLM's database. */
   readonly databaseDelete: boolean;
+  /** The target the caller believes the lab is on; another than the lab's own is refused. */
+  readonly target?: string;
 }
+
+const targetSchema = z.string({ error: 'must be a string' }).min(1).max(64);
 
 const booleanText = z
   .enum(['true', 'false'], { error: 'must be true or false' })
@@ -17,9 +21,11 @@ const booleanText = z
 const httpSchema = z.strictObject({
   guid: guidSchema,
   force_db_delete: booleanText.optional(),
+  target: targetSchema.optional(),
 });
 const eventSchema = z.looseObject({
   guid: guidSchema,
+  target: targetSchema.optional(),
   force_db_delete: z.union([z.boolean(), booleanText], { error: 'must be true or false' }).optional(),
 });
 
@@ -43,5 +49,9 @@ export function parseDestroyRequest(
       [{ field: 'force_db_delete', message: 'is not allowed on this deployment' }],
     );
   }
-  return { guid: body.guid, databaseDelete: body.force_db_delete ?? config.forceDbDelete };
+  return {
+    guid: body.guid,
+    databaseDelete: body.force_db_delete ?? config.forceDbDelete,
+    ...(body.target === undefined ? {} : { target: body.target }),
+  };
 }

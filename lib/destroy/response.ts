@@ -10,6 +10,7 @@ export function destroyResponse(lab: DestroyedLab): Record<string, unknown> {
   const stillCached = lab.checks.some((check) => check.stillCached);
   return {
     guid: lab.guid,
+    litellm_target: lab.target,
     litellm_key_alias: lab.aliases[0],
     litellm_key_aliases: lab.aliases,
     deleted: lab.deletedKeys > 0,

@@ -3,6 +3,7 @@ export const DETAIL_TYPES = {
   provisioned: 'Virtual Key Provisioned',
   destroyed: 'Virtual Key Destroyed',
   extended: 'Virtual Key Extended',
+  moved: 'Virtual Key Moved',
   failed: 'Virtual Key Failed',
   expiring: 'Virtual Key Expiring',
   swept: 'Virtual Keys Swept',

@@ -1,6 +1,5 @@
 import { checkExtendLimits, refuseForeignLab } from '../auth/access.ts';
 import { eachLimited } from '../concurrency.ts';
-import type { Config } from '../config.ts';
 import type { Deadline } from '../deadline.ts';
 import { addDuration, parseDuration } from '../duration.ts';
 import { BadRequestError, NotFoundError, UnavailableError } from '../errors.ts';
@@ -13,6 +12,8 @@ import { knownLab, type LabLedger } from '../ledger/lab-ledger.ts';
 import type { KeyEntry, LedgerLab } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import { log } from '../log.ts';
+import { refuseMovedMeanwhile, refuseUnfinishedMove } from '../targets/lab-target.ts';
+import type { LiteLlmTarget } from '../targets/target-config.ts';
 import type { ExtendRequest } from './request.ts';
 
 export interface ExtendedKey {
@@ -30,6 +31,8 @@ export interface ExtendedLab {
   readonly duration: string;
   readonly keys: readonly ExtendedKey[];
   readonly models: readonly string[];
+  /** The LiteLLM target the keys are on. */
+  readonly target: string;
 }
 
 export interface ExtendDeps {
@@ -37,11 +40,13 @@ export interface ExtendDeps {
   readonly ledger: LabLedger;
   readonly claims: KeyClaims;
   readonly keyStore: KeyStore;
-  readonly config: Pick<Config, 'litellm'>;
   readonly lifecycle: Lifecycle;
   readonly leaseOwner: string;
   readonly deadline: Deadline;
-  readonly target: string;
+  /** The lab's LiteLLM target. */
+  readonly target: LiteLlmTarget;
+  /** The lab as the ledger held it before this call began. */
+  readonly known: LedgerLab;
   readonly now: () => Date;
 }
 
@@ -69,9 +74,10 @@ function noKey(guid: string, lab?: { destroyedAt?: string }): NotFoundError {
  * so metadata, models and budget stay exactly as they were.
  */
 export async function extendLab(request: ExtendRequest, deps: ExtendDeps): Promise<ExtendedLab> {
-  const first = knownLab(await deps.ledger.read(request.guid));
+  const first = knownLab(deps.known);
   refuseForeignLab(deps.lifecycle.caller, request.guid, first);
   refuseStaleEvent('extend', deps.lifecycle, first);
+  refuseUnfinishedMove(first);
   if (first?.state === 'destroyed') throw noKey(request.guid, first);
   const leased = await deps.ledger.lease(request.guid, deps.leaseOwner, deps.deadline);
   try {
@@ -88,6 +94,8 @@ async function extendLeased(request: ExtendRequest, ledger: LedgerLab, deps: Ext
   refuseForeignLab(deps.lifecycle.caller, guid, lab);
   refuseStaleEvent('extend', deps.lifecycle, lab);
   if (lab?.state === 'destroyed') throw noKey(guid, lab);
+  refuseMovedMeanwhile(lab, deps.target);
+  refuseUnfinishedMove(lab);
   const now = deps.now();
   const duration = durationFor(request, now);
   const parsed = parseDuration(duration);
@@ -106,7 +114,7 @@ async function extendLeased(request: ExtendRequest, ledger: LedgerLab, deps: Ext
   if (vanished.length > 0) await deps.ledger.deleteKeys(vanished);
   const entries = recorded.filter((entry) => held.has(entry.keyId));
   if (entries.length === 0) throw noKey(guid);
-  const updated = await eachLimited(entries, deps.config.litellm.maxConnections, (entry) =>
+  const updated = await eachLimited(entries, deps.target.maxConnections, (entry) =>
     extendKey(entry, duration, intended, deps),
   );
   const keys = updated.filter((key): key is ExtendedKey => key !== undefined);
@@ -117,7 +125,7 @@ async function extendLeased(request: ExtendRequest, ledger: LedgerLab, deps: Ext
     lastEventAt: deps.lifecycle.occurredAt.toISOString(),
     ...(expiries.length > 0 ? { expiresAt: expiries.at(-1) } : {}),
   });
-  return { guid, duration, keys, models: lab?.models ?? [] };
+  return { guid, duration, keys, models: lab?.models ?? [], target: deps.target.name };
 }
 
 async function extendKey(

@@ -1,8 +1,10 @@
+import { refuseForeignLab } from '../auth/access.ts';
 import { formatExpiry } from '../duration.ts';
 import type { InvocationDeps } from '../invocation/deps.ts';
 import { type LabOperation, runLabOperation } from '../invocation/lab-operation.ts';
 import type { OperationRequest } from '../lab/lifecycle.ts';
 import { countPerPackage } from '../metrics.ts';
+import { labTarget } from '../targets/lab-target.ts';
 import { type ExtendedLab, extendLab } from './extend-lab.ts';
 import { type ExtendRequest, parseExtendRequest } from './request.ts';
 import { extendedEvent } from './result-event.ts';
@@ -12,6 +14,10 @@ const EXTEND: LabOperation<ExtendRequest, ExtendedLab> = {
   scope: 'extend',
   scopeNeededFor: 'to extend labs',
   parse: (input, trigger) => parseExtendRequest(input, trigger),
+  targetOf: (request, lab, { targets, lifecycle }) => {
+    refuseForeignLab(lifecycle.caller, request.guid, lab);
+    return labTarget(request.guid, lab, targets);
+  },
   run: extendLab,
   logLine: (lab) => [
     'extended',

@@ -7,6 +7,7 @@ export function extendResponse(lab: ExtendedLab): Record<string, unknown> {
     guid: lab.guid,
     litellm_key_expires: formatExpiry(lab.keys[0]?.expires),
     litellm_key_duration: lab.duration,
+    litellm_target: lab.target,
     keys: lab.keys.map((key) => ({
       litellm_key_alias: key.alias,
       ...(key.user ? { user: key.user } : {}),

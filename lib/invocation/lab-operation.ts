@@ -3,22 +3,35 @@ import type { Scope } from '../auth/client-grants.ts';
 import type { Config } from '../config.ts';
 import { announce, type BusEvent } from '../events/bus.ts';
 import type { Lifecycle, OperationRequest, Trigger } from '../lab/lifecycle.ts';
+import { knownLab } from '../ledger/lab-ledger.ts';
+import type { LabRecord, LedgerLab } from '../ledger/records.ts';
 import { log } from '../log.ts';
 import { type KeyMetric, publishKeyCounts } from '../metrics.ts';
-import type { InvocationDeps } from './deps.ts';
+import type { LiteLlmTarget } from '../targets/target-config.ts';
+import type { InvocationDeps, TargetedDeps } from './deps.ts';
 
-/** One lab operation (provision, destroy, extend) as the triggers run it. */
-export interface LabOperation<Request, Outcome> {
+/** What a lab operation's run is given: the lab's target connected, who asked, and the ledger as first read. */
+export type LabOperationDeps = TargetedDeps & {
+  readonly lifecycle: Lifecycle;
+  /** The lab as the ledger held it before the operation began; the run re-reads it under the lease. */
+  readonly known: LedgerLab;
+};
+
+/** One lab operation (provision, destroy, extend, move) as the triggers run it. */
+export interface LabOperation<Request extends { readonly guid: string }, Outcome> {
   /** The operation's name in metrics. */
-  readonly name: 'provision' | 'destroy' | 'extend';
+  readonly name: 'provision' | 'destroy' | 'extend' | 'move';
   /** The scope a caller needs, and what it is needed for (the 403 says it). */
   readonly scope: Scope;
   readonly scopeNeededFor: string;
   readonly parse: (input: unknown, trigger: Trigger, config: Config) => Request;
-  readonly run: (
+  /** The LiteLLM target the request goes to, from what the ledger holds of the lab. */
+  readonly targetOf: (
     request: Request,
+    lab: LabRecord | undefined,
     deps: InvocationDeps & { readonly lifecycle: Lifecycle },
-  ) => Promise<Outcome>;
+  ) => LiteLlmTarget;
+  readonly run: (request: Request, deps: LabOperationDeps) => Promise<Outcome>;
   /** The log line's message and fields. */
   readonly logLine: (outcome: Outcome) => readonly [string, Record<string, unknown>];
   /** The key metric, with its count per package. */
@@ -30,10 +43,11 @@ export interface LabOperation<Request, Outcome> {
 
 /**
  * What every lab operation does around its own run, in this order: the caller's scope checked,
- * its input parsed (nothing is touched before both pass), the run, then the outcome logged,
- * counted and announced as a result event.
+ * its input parsed (nothing is touched before both pass), the lab's target found and connected
+ * (its master key read), the run, then the outcome logged, counted and announced as a result
+ * event carrying the target.
  */
-export async function runLabOperation<Request, Outcome>(
+export async function runLabOperation<Request extends { readonly guid: string }, Outcome>(
   operation: LabOperation<Request, Outcome>,
   { input, lifecycle }: OperationRequest,
   deps: InvocationDeps,
@@ -41,11 +55,19 @@ export async function runLabOperation<Request, Outcome>(
   requireScope(lifecycle.caller, operation.scope, operation.scopeNeededFor);
   const { trigger } = lifecycle;
   const request = operation.parse(input, trigger, deps.config);
-  const outcome = await operation.run(request, { ...deps, lifecycle });
+  const known = await deps.ledger.read(request.guid);
+  const target = operation.targetOf(request, knownLab(known), { ...deps, lifecycle });
+  const connected = await deps.targets.connect(target);
+  const outcome = await operation.run(request, { ...deps, ...connected, lifecycle, known });
   const [message, fields] = operation.logLine(outcome);
-  log.info(message, { ...fields, trigger });
+  log.info(message, { ...fields, trigger, target: target.name });
   const [metric, perPackage] = operation.counts(outcome);
   publishKeyCounts(metric, operation.name, perPackage);
-  await announce(deps.config, operation.resultEvent(outcome, trigger), trigger);
+  const event = operation.resultEvent(outcome, trigger);
+  await announce(
+    deps.config,
+    { ...event, detail: { ...event.detail, litellm_target: target.name } },
+    trigger,
+  );
   return outcome;
 }

@@ -1,9 +1,9 @@
-import type { Config } from '../config.ts';
 import { expiryOf } from '../key-identity.ts';
 import type { KeyStore } from '../key-store.ts';
 import type { LabLedger } from '../ledger/lab-ledger.ts';
 import type { KeyEntry } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
+import type { LiteLlmTarget } from '../targets/target-config.ts';
 import { labKeysOf, lookUpLabAliases, packageOfKey } from './lab-keys.ts';
 import { readLegacyUsers } from './legacy-users-list.ts';
 import type { Lifecycle } from './lifecycle.ts';
@@ -17,7 +17,7 @@ export async function lookUpLegacyLab(
   deps: {
     readonly litellm: LiteLlmClient;
     readonly keyStore: KeyStore;
-    readonly config: Pick<Config, 'litellm'>;
+    readonly target: LiteLlmTarget;
   },
 ) {
   const legacy = await readLegacyUsers(deps.keyStore, guid);
@@ -25,7 +25,7 @@ export async function lookUpLegacyLab(
     { guid, ...(legacy ? { users: legacy.users } : {}), recorded: [], adopting: true },
     deps.litellm,
     deps.keyStore,
-    deps.config.litellm.maxConnections,
+    deps.target.maxConnections,
   );
   return { legacy, aliases };
 }
@@ -34,10 +34,9 @@ export interface AdoptionDeps {
   readonly litellm: LiteLlmClient;
   readonly ledger: LabLedger;
   readonly keyStore: KeyStore;
-  readonly config: Pick<Config, 'litellm'>;
   readonly lifecycle: Lifecycle;
   readonly leaseOwner: string;
-  readonly target: string;
+  readonly target: LiteLlmTarget;
 }
 
 /**
@@ -57,6 +56,7 @@ export async function adoptLegacyLab(guid: string, deps: AdoptionDeps): Promise<
     const expires = expiryOf(key.record);
     return {
       guid,
+      target: deps.target.name,
       alias: key.alias,
       ...(key.user ? { user: key.user } : {}),
       keyId: key.keyId,
@@ -75,7 +75,7 @@ export async function adoptLegacyLab(guid: string, deps: AdoptionDeps): Promise<
     maxBudget: first.record.max_budget ?? null,
     duration: typeof metadata.duration === 'string' ? metadata.duration : 'unknown',
     ...(legacy || !first.record.user_id ? {} : { userId: first.record.user_id }),
-    target: deps.target,
+    target: deps.target.name,
     client: typeof metadata.api_client === 'string' ? metadata.api_client : 'unknown',
     startedAt: first.record.created_at ?? now,
     expiresAt: expiries.at(-1) ?? now,

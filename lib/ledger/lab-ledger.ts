@@ -51,6 +51,8 @@ export interface LabOutcome {
   readonly destroyedAt?: string;
   readonly destroyedKeys?: number;
   readonly totalSpend?: number;
+  /** A move is over (done, or its leftovers destroyed with the lab). */
+  readonly moveOver?: boolean;
 }
 
 function updateOf(fields: Record<string, unknown>, remove: readonly string[] = []) {
@@ -78,6 +80,8 @@ function updateOf(fields: Record<string, unknown>, remove: readonly string[] = [
  * a lab are made under its lease (a conditional write on the lab item), so provision, extend and
  * destroy of one lab never interleave; every write under the lease is conditional on holding it.
  */
+const MOVE_FIELDS = ['moving_to', 'moving_from'];
+
 export class LabLedger {
   constructor(readonly table: string) {}
 
@@ -219,7 +223,7 @@ export class LabLedger {
             }
           : {}),
       },
-      ['lease_owner', 'lease_until', ...started.remove],
+      ['lease_owner', 'lease_until', ...started.remove, ...(outcome?.moveOver ? MOVE_FIELDS : [])],
     );
     // Every release is a new revision, whether or not anything changed: simple, and always safe.
     await this.underLease(guid, owner, `${expression} ADD revision :one`, names, { ...values, ':one': 1 });
@@ -229,6 +233,18 @@ export class LabLedger {
   async startGeneration(guid: string, owner: string, generation: NewGeneration): Promise<void> {
     const { fields, remove } = generationFields(generation);
     const { expression, names, values } = updateOf({ ...fields, lab_state: 'provisioning' }, remove);
+    await this.underLease(guid, owner, expression, names, values);
+  }
+
+  /** A move to `target` begins: recorded before any key exists there, so a destroy finds every key that may. */
+  async startMove(guid: string, owner: string, target: string): Promise<void> {
+    const { expression, names, values } = updateOf({ moving_to: target });
+    await this.underLease(guid, owner, expression, names, values);
+  }
+
+  /** The moved keys exist and hold the lab's stored values: the lab is on `target` now, its old keys on `from` still to go. */
+  async commitMove(guid: string, owner: string, target: string, from: string): Promise<void> {
+    const { expression, names, values } = updateOf({ target, moving_from: from }, ['moving_to']);
     await this.underLease(guid, owner, expression, names, values);
   }
 

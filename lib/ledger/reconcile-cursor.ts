@@ -1,4 +1,5 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DEFAULT_TARGET } from '../targets/target-config.ts';
 import { dynamo, send } from './table.ts';
 
 /** Where the nightly reconciliation's walk of LiteLLM's key list stopped, kept in the ledger. */
@@ -9,11 +10,14 @@ export interface ReconcileCursor {
   readonly filter: 'expired' | 'none';
 }
 
-const KEY = { pk: 'META', sk: 'RECONCILE' };
+/** One cursor per LiteLLM target; the default target's is the one there always was. */
+function keyOf(target: string) {
+  return { pk: 'META', sk: target === DEFAULT_TARGET ? 'RECONCILE' : `RECONCILE#${target}` };
+}
 
-export async function readReconcileCursor(table: string): Promise<ReconcileCursor> {
+export async function readReconcileCursor(table: string, target: string): Promise<ReconcileCursor> {
   const out = await send('GetItem', () =>
-    dynamo().send(new GetCommand({ TableName: table, Key: KEY, ConsistentRead: true })),
+    dynamo().send(new GetCommand({ TableName: table, Key: keyOf(target), ConsistentRead: true })),
   );
   const page = out.Item?.page;
   return {
@@ -22,12 +26,21 @@ export async function readReconcileCursor(table: string): Promise<ReconcileCurso
   };
 }
 
-export async function writeReconcileCursor(table: string, cursor: ReconcileCursor): Promise<void> {
+export async function writeReconcileCursor(
+  table: string,
+  target: string,
+  cursor: ReconcileCursor,
+): Promise<void> {
   await send('PutItem', () =>
     dynamo().send(
       new PutCommand({
         TableName: table,
-        Item: { ...KEY, page: cursor.page, filter: cursor.filter, updated_at: new Date().toISOString() },
+        Item: {
+          ...keyOf(target),
+          page: cursor.page,
+          filter: cursor.filter,
+          updated_at: new Date().toISOString(),
+        },
       }),
     ),
   );

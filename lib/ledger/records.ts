@@ -17,6 +17,10 @@ export interface LabRecord {
   readonly userId?: string;
   /** The LiteLLM proxy the lab's keys live on. */
   readonly target?: string;
+  /** A move under way, before it commits: new keys may exist on this target too. */
+  readonly movingTo?: string;
+  /** A move committed (the lab is on `target`) whose old keys on this target may still exist. */
+  readonly movingFrom?: string;
   /** The API client (or lab event source) that provisioned it. */
   readonly client?: string;
   /** When this service first provisioned the lab's current keys. */
@@ -42,6 +46,8 @@ export interface LabRecord {
 /** One key of a lab, live in LiteLLM. */
 export interface KeyEntry {
   readonly guid: string;
+  /** The LiteLLM target holding it; keys recorded before targets existed are on `default`. */
+  readonly target?: string;
   readonly alias: string;
   readonly user?: string;
   /** LiteLLM's token: the sha256 of the raw key. */
@@ -85,6 +91,8 @@ export function labFromItem(item: Item): LabRecord {
     duration: str(item.duration),
     userId: str(item.user_id),
     target: str(item.target),
+    movingTo: str(item.moving_to),
+    movingFrom: str(item.moving_from),
     client: str(item.client),
     createdAt: str(item.created_at),
     startedAt: str(item.started_at),
@@ -104,6 +112,7 @@ export function keyFromItem(item: Item): KeyEntry {
   const until = num(item.sweep_until);
   return defined({
     guid: String(item.guid),
+    target: str(item.target),
     alias: String(item.alias),
     user: str(item.user),
     keyId: String(item.key_id),
@@ -125,6 +134,7 @@ export function sweepShard(alias: string): string {
 export function keyToItem(entry: KeyEntry): Item {
   return defined({
     guid: entry.guid,
+    target: entry.target,
     alias: entry.alias,
     user: entry.user,
     key_id: entry.keyId,

@@ -43,8 +43,10 @@ export class LiteLlmClient {
     private readonly target: LiteLlmTarget,
     masterKey: string,
     deadline?: Deadline,
+    /** Called when the proxy refuses the master key, so a rotated one is read afresh. */
+    onMasterKeyRefused?: () => void,
   ) {
-    this.transport = new LiteLlmTransport(target, masterKey, deadline);
+    this.transport = new LiteLlmTransport(target, masterKey, deadline, onMasterKeyRefused);
   }
 
   /** Model names the proxy serves (`GET /v1/models` with the master key sees all of them). */

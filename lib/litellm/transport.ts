@@ -25,9 +25,9 @@ const MIN_ATTEMPT_MS = 250;
 
 const pools = new Map<string, Pool>();
 
-/** Connections are kept per origin across invocations; the per-container cap lives here. */
+/** Connections are kept per target across invocations; each target's per-container cap lives here. */
 function poolFor(origin: string, target: LiteLlmTarget): Pool {
-  const id = `${origin}|${target.verifyTls}|${target.maxConnections}`;
+  const id = `${target.name}|${origin}|${target.verifyTls}|${target.maxConnections}`;
   let pool = pools.get(id);
   if (!pool) {
     pool = new Pool(origin, {
@@ -102,6 +102,7 @@ export class LiteLlmTransport {
     private readonly target: LiteLlmTarget,
     private readonly masterKey: string,
     private readonly deadline: Deadline = Deadline.NONE,
+    private readonly onMasterKeyRefused: () => void = () => undefined,
   ) {
     const url = new URL(target.url);
     this.pool = poolFor(url.origin, target);
@@ -165,7 +166,9 @@ export class LiteLlmTransport {
   private answerError(endpoint: string, status: number, body: unknown): LiteLlmResponseError {
     const answer = readErrorBody(endpoint, status, body);
     const redacted = { ...answer, message: redact(answer.message) };
-    return new LiteLlmResponseError(redacted, classify(answer).fault);
+    const { fault } = classify(answer);
+    if (fault === 'master-key-refused') this.onMasterKeyRefused();
+    return new LiteLlmResponseError(redacted, fault);
   }
 
   private pathWithQuery(options: CallOptions): string {

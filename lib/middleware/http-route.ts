@@ -4,7 +4,7 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { Config } from '../config.ts';
 import { type HttpResult, logFailure, problemResponse, refuseLargeBody, toHttpError } from '../http.ts';
 import { publishFailure } from '../metrics.ts';
-import { forgetRefusedMasterKey, loadInvocationDeps } from './invocation-deps.ts';
+import { loadInvocationDeps } from './invocation-deps.ts';
 import { invocationLogContext } from './log-context.ts';
 
 export type HttpRouteHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<HttpResult>;
@@ -16,7 +16,6 @@ function problemResponses(
 ): middy.MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
   return {
     onError: (request) => {
-      forgetRefusedMasterKey(request.error);
       const mapped = toHttpError(request.error);
       logFailure(`${functionName} failed`, request.error, mapped, { route: request.event.routeKey });
       publishFailure(functionName, mapped.status, request.event.body, config.packages);

@@ -1,36 +1,31 @@
-import { clearCache } from '@middy/util';
+import type middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Config } from '../config.ts';
 import { type InvocationDeps, invocationDeps } from '../invocation/deps.ts';
-import { isFault } from '../litellm/errors.ts';
-import { readMasterSecret } from '../master-key.ts';
-import { cachedSecret, type SecretMiddlewares } from './cached-secret.ts';
+import { MasterKeys } from '../targets/master-keys.ts';
 import { InvocationSlot } from './invocation-slot.ts';
 
-const MASTER_KEY_CACHE = 'litellm-master-key';
-const deps = new InvocationSlot<InvocationDeps>('the LiteLLM master key');
+const deps = new InvocationSlot<InvocationDeps>('the invocation’s dependencies');
+let masterKeys: MasterKeys | undefined;
 
 /**
- * Loads the master-key secret and builds the invocation's dependencies from it, with `marginMs`
- * of the invocation kept back from every call; the handler reads them with `depsOf(context)`.
+ * Builds the invocation's dependencies, with `marginMs` of the invocation kept back from every
+ * call; the handler reads them with `depsOf(context)`. No master key is read here: each target's
+ * is read (and cached for the container) when an operation first needs that target.
  */
-export function loadInvocationDeps(config: Config, marginMs = 1000): SecretMiddlewares {
-  return cachedSecret(
-    {
-      secretId: config.litellm.masterKeySecretId,
-      cacheKey: MASTER_KEY_CACHE,
-      cacheExpiry: config.secretsCacheMs,
+export function loadInvocationDeps(
+  config: Config,
+  marginMs = 1000,
+): middy.MiddlewareObj<unknown, unknown, Error, Context> {
+  masterKeys ??= new MasterKeys(config.secretsCacheMs);
+  const keys = masterKeys;
+  return {
+    before: (request) => {
+      deps.set(request.context, invocationDeps(config, request.context, keys, marginMs));
     },
-    (secret, context) =>
-      deps.set(context, invocationDeps(config, context, readMasterSecret(secret), marginMs)),
-  );
+  };
 }
 
 export function depsOf(context: Context): InvocationDeps {
   return deps.of(context);
-}
-
-/** A master key LiteLLM refuses may have been rotated since it was cached: the next call reads it afresh. */
-export function forgetRefusedMasterKey(error: unknown): void {
-  if (isFault(error, 'master-key-refused')) clearCache([MASTER_KEY_CACHE]);
 }

@@ -6,7 +6,7 @@ import { type BusEvent, putEvents } from '../events/bus.ts';
 import { DETAIL_TYPES } from '../events/detail-types.ts';
 import { logFailure, problemOf, refuseLargeDetail, toHttpError } from '../http.ts';
 import { publishFailure } from '../metrics.ts';
-import { forgetRefusedMasterKey, loadInvocationDeps } from './invocation-deps.ts';
+import { loadInvocationDeps } from './invocation-deps.ts';
 import { invocationLogContext } from './log-context.ts';
 
 export type LabEvent = EventBridgeEvent<string, unknown>;
@@ -76,7 +76,6 @@ export function labEventRoute<R, E = LabEvent>(
     .use(invocationLogContext(functionName))
     .use({
       onError: async (request) => {
-        forgetRefusedMasterKey(request.error);
         const mapped = toHttpError(request.error);
         const fields = labEventFields(request.event);
         logFailure(`${functionName} failed`, request.error, mapped, {

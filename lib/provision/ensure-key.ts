@@ -36,6 +36,8 @@ export interface EnsureKeyDeps {
    */
   readonly adopting: boolean;
   readonly keyStore: KeyStore;
+  /** The LiteLLM target the key is on, recorded with it. */
+  readonly target: string;
   readonly now: () => Date;
 }
 
@@ -72,7 +74,7 @@ export async function ensureKey(
   }
   if (record && !isExpired(record, now())) {
     const known = entry?.keyId === storedHash;
-    if (!known) await recordKey(deps.ledger, spec, storedHash, record, now(), entry);
+    if (!known) await recordKey(deps, spec, storedHash, record, now(), entry);
     // A key found but not recorded was made by an attempt that never answered, unless the lab predates the ledger.
     return existingKey(spec, stored, storedHash, record, !known && !deps.adopting);
   }
@@ -100,9 +102,16 @@ function owner(spec: KeySpec): string {
   return spec.user ? `user ${spec.user} of lab ${spec.guid}` : `lab ${spec.guid}`;
 }
 
-function entryFor(spec: KeySpec, keyId: string, expires: Date | undefined, now: Date): KeyEntry {
+function entryFor(
+  spec: KeySpec,
+  keyId: string,
+  expires: Date | undefined,
+  now: Date,
+  target: string,
+): KeyEntry {
   return {
     guid: spec.guid,
+    target,
     alias: spec.alias,
     ...(spec.user ? { user: spec.user } : {}),
     keyId,
@@ -115,14 +124,15 @@ function entryFor(spec: KeySpec, keyId: string, expires: Date | undefined, now: 
 
 /** Record the key live; a key it replaces (expired, or gone from LiteLLM) leaves the ledger. */
 async function recordKey(
-  ledger: LabLedger,
+  deps: Pick<EnsureKeyDeps, 'ledger' | 'target'>,
   spec: KeySpec,
   keyId: string,
   record: KeyRecord,
   now: Date,
   replaced: KeyEntry | undefined,
 ) {
-  await ledger.putKey(entryFor(spec, keyId, expiryOf(record), now));
+  const { ledger } = deps;
+  await ledger.putKey(entryFor(spec, keyId, expiryOf(record), now, deps.target));
   if (replaced && replaced.keyId !== keyId) await ledger.deleteKeys([replaced]);
 }
 
@@ -188,7 +198,7 @@ async function createKey(spec: KeySpec, pinned: PinnedKey, context: CreateContex
   const mine = holders.find((holder) => holder.token === keyId);
   if (!mine) throw new UpstreamError(`LiteLLM accepted key ${spec.alias} but does not list it`);
   await removeStrays(spec, keyId, holders, context);
-  await recordKey(context.ledger, spec, keyId, mine, context.now(), context.entry);
+  await recordKey(context, spec, keyId, mine, context.now(), context.entry);
   return {
     spec,
     value: pinned.value,

@@ -1,8 +1,9 @@
-import { logRawKeyRead } from '../auth/access.ts';
+import { checkTargetLimit, logRawKeyRead, refuseForeignLab } from '../auth/access.ts';
 import type { InvocationDeps } from '../invocation/deps.ts';
 import { type LabOperation, runLabOperation } from '../invocation/lab-operation.ts';
 import type { OperationRequest } from '../lab/lifecycle.ts';
 import { countPerPackage } from '../metrics.ts';
+import { provisionTarget } from '../targets/lab-target.ts';
 import { type ProvisionedLab, provisionLab } from './provision-lab.ts';
 import { type ProvisionRequest, parseProvisionRequest } from './request.ts';
 import { provisionedEvent } from './result-event.ts';
@@ -12,6 +13,13 @@ const PROVISION: LabOperation<ProvisionRequest, ProvisionedLab> = {
   scope: 'provision',
   scopeNeededFor: 'to provision labs',
   parse: parseProvisionRequest,
+  targetOf: (request, lab, { targets, lifecycle }) => {
+    // Another client's live lab is not there for this caller, whatever target it is on.
+    refuseForeignLab(lifecycle.caller, request.guid, lab, { ownedWhileLive: true });
+    const target = provisionTarget(request.guid, lab, targets, request.target);
+    checkTargetLimit(lifecycle.caller, target.name);
+    return target;
+  },
   run: provisionLab,
   logLine: (lab) => [
     'provisioned',

@@ -15,6 +15,8 @@ import type { LiteLlmClient } from '../litellm/client.ts';
 import { unsupportedRelease } from '../litellm/errors.ts';
 import { OLDEST_SUPPORTED } from '../litellm/release.ts';
 import { isServed } from '../litellm/served-models.ts';
+import { refuseMovedMeanwhile, refuseUnfinishedMove } from '../targets/lab-target.ts';
+import type { LiteLlmTarget } from '../targets/target-config.ts';
 import { refuseDifferentLab } from './differences.ts';
 import { type EnsuredKey, ensureKey } from './ensure-key.ts';
 import { type KeySpec, keySpecFor } from './key-spec.ts';
@@ -22,6 +24,8 @@ import type { ProvisionRequest } from './request.ts';
 
 export interface ProvisionedLab {
   readonly guid: string;
+  /** The LiteLLM proxy the keys are on. */
+  readonly target: LiteLlmTarget;
   readonly keys: readonly EnsuredKey[];
   /** True when this call created at least one key (HTTP 201), false for a pure replay (200). */
   readonly created: boolean;
@@ -33,13 +37,15 @@ export interface ProvisionDeps {
   readonly claims: KeyClaims;
   readonly keyStore: KeyStore;
   readonly concurrency: number;
-  readonly config: Pick<Config, 'labUserDomain' | 'litellm'>;
+  readonly config: Pick<Config, 'labUserDomain'>;
   readonly lifecycle: Lifecycle;
   /** Who holds the lab's lease while this call works (unique per invocation). */
   readonly leaseOwner: string;
   readonly deadline: Deadline;
   /** The LiteLLM proxy the lab's keys go to. */
-  readonly target: string;
+  readonly target: LiteLlmTarget;
+  /** The lab as the ledger held it before this call began. */
+  readonly known: LedgerLab;
   readonly now: () => Date;
 }
 
@@ -69,6 +75,7 @@ function refuseInvalid(request: ProvisionRequest, ledger: LedgerLab, deps: Provi
   const { caller } = deps.lifecycle;
   refuseForeignLab(caller, request.guid, lab, { ownedWhileLive: true });
   refuseStaleEvent('provision', deps.lifecycle, lab);
+  refuseUnfinishedMove(lab);
   if (isLive(lab)) refuseDifferentLab(request, lab);
   const users = request.users ? new Set([...((isLive(lab) && lab.users) || []), ...request.users]).size : 1;
   checkProvisionLimits(caller, { ...request, users });
@@ -110,7 +117,7 @@ async function replay(request: ProvisionRequest, ledger: LedgerLab, deps: Provis
       replacedExpired: false,
     });
   }
-  return { guid: request.guid, keys, created: false };
+  return { guid: request.guid, target: deps.target, keys, created: false };
 }
 
 const isRefusal = (error: unknown) => error instanceof HttpError && error.status < 500;
@@ -146,7 +153,7 @@ function specsOf(request: ProvisionRequest, deps: ProvisionDeps, users = request
 export async function provisionLab(request: ProvisionRequest, deps: ProvisionDeps): Promise<ProvisionedLab> {
   const release = await deps.litellm.release();
   if (release.verdict === 'older') throw unsupportedRelease(release.version ?? 'unknown', OLDEST_SUPPORTED);
-  const first = await deps.ledger.read(request.guid);
+  const first = deps.known;
   refuseInvalid(request, first, deps);
   const replayed = await replay(request, first, deps);
   if (replayed) return replayed;
@@ -156,6 +163,7 @@ export async function provisionLab(request: ProvisionRequest, deps: ProvisionDep
     deps.deadline,
     async (now) => {
       refuseInvalid(request, now, deps);
+      refuseMovedMeanwhile(knownLab(now), deps.target);
       return replay(request, now, deps);
     },
   );
@@ -194,7 +202,7 @@ async function provisionLeased(request: ProvisionRequest, ledger: LedgerLab, dep
       maxBudget: request.maxBudget,
       duration: request.duration,
       ...(users ? {} : { userId: request.userId }),
-      target: deps.target,
+      target: deps.target.name,
       client: deps.lifecycle.caller.client,
       startedAt: deps.lifecycle.occurredAt.toISOString(),
       expiresAt: (duration ? addDuration(new Date(), duration) : new Date()).toISOString(),
@@ -218,7 +226,7 @@ async function provisionLeased(request: ProvisionRequest, ledger: LedgerLab, dep
     : [];
   const keys = await eachLimited(
     specsOf(request, deps),
-    deps.config.litellm.maxConnections,
+    deps.target.maxConnections,
     (spec) =>
       ensureKey(
         spec,
@@ -230,6 +238,7 @@ async function provisionLeased(request: ProvisionRequest, ledger: LedgerLab, dep
           // Keys with only our marker are taken as the lab's only by a caller that may adopt them.
           adopting: adopting && mayAdopt,
           keyStore: deps.keyStore,
+          target: deps.target.name,
           now: deps.now,
         },
       ),
@@ -254,5 +263,5 @@ async function provisionLeased(request: ProvisionRequest, ledger: LedgerLab, dep
     },
     users ? undefined : generation,
   );
-  return { guid, keys, created: keys.some((key) => key.created) };
+  return { guid, target: deps.target, keys, created: keys.some((key) => key.created) };
 }

@@ -7,6 +7,7 @@ import { LITELLM_METADATA_NAMES, LITELLM_METADATA_PREFIXES } from '../litellm/re
 import { LITELLM_SPECIAL_USER_IDS } from '../litellm/special-user-ids.ts';
 import { packageOf } from '../packages.ts';
 import { guidSchema, NAME_PATTERN, parseInput, termSchema, USER_BASE_PATTERN } from '../schemas.ts';
+import { requestedTarget } from '../targets/target-config.ts';
 
 /** A provision request after validation, with the package resolved. */
 export interface ProvisionRequest {
@@ -23,6 +24,8 @@ export interface ProvisionRequest {
   readonly metadata: Readonly<Record<string, string>>;
   /** Multi-user labs: the users' names (a count is numbered from the user base); absent for a single-user lab. */
   readonly users?: readonly string[];
+  /** The LiteLLM target the request names; absent: the lab's own, or `default` for a new lab. */
+  readonly target?: string;
 }
 
 const MAX_USERS = 200;
@@ -39,6 +42,7 @@ const fields = {
     .refine((models) => new Set(models).size === models.length, 'must not repeat a model')
     .optional(),
   duration: termSchema.optional(),
+  target: z.string({ error: 'must be a string' }).min(1).max(64).optional(),
   user_id: z
     .string({ error: 'must be a string' })
     .min(1)
@@ -109,7 +113,13 @@ export function parseProvisionRequest(
   trigger: Trigger,
   config: Pick<
     Config,
-    'packages' | 'defaultPackage' | 'labUserDomain' | 'labUserBase' | 'userIdDomains' | 'adminUserIds'
+    | 'packages'
+    | 'defaultPackage'
+    | 'labUserDomain'
+    | 'labUserBase'
+    | 'userIdDomains'
+    | 'adminUserIds'
+    | 'targets'
   >,
 ): ProvisionRequest {
   const body = parseInput(trigger === 'http' ? httpSchema : eventSchema, input, 'provision request');
@@ -122,6 +132,7 @@ export function parseProvisionRequest(
       { field: 'package', message: `must be one of ${known}` },
     ]);
   }
+  if (body.target !== undefined) requestedTarget(config.targets, body.target);
   if (body.user_id !== undefined) refuseUserId(body.user_id, config);
   else refuseAdminOwners(body.guid, users, config);
   return {
@@ -136,6 +147,7 @@ export function parseProvisionRequest(
     ...(pkg.rpm_limit === undefined ? {} : { rpmLimit: pkg.rpm_limit }),
     metadata: body.metadata ?? {},
     ...(users ? { users } : {}),
+    ...(body.target === undefined ? {} : { target: body.target }),
   };
 }
 

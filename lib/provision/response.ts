@@ -3,10 +3,10 @@ import type { EnsuredKey } from './ensure-key.ts';
 import type { ProvisionedLab } from './provision-lab.ts';
 
 /** What a lab sees of its keys: the role's field names, so AgnosticD consumers keep working. */
-export function provisionResponse(lab: ProvisionedLab, publicUrl: string): Record<string, unknown> {
+export function provisionResponse(lab: ProvisionedLab): Record<string, unknown> {
   const [first] = lab.keys as [EnsuredKey, ...EnsuredKey[]];
-  const endpoint = publicUrl.replace(/\/+$/, '');
-  const facts = keyFacts(first, endpoint);
+  const endpoint = lab.target.publicUrl.replace(/\/+$/, '');
+  const facts = { ...keyFacts(first, endpoint), litellm_target: lab.target.name };
   const perUser = first.spec.user === undefined ? undefined : usersFacts(lab.keys, endpoint);
   const messages = [
     `LiteLLM API Base URL: ${facts.litellm_api_base_url}`,

@@ -1,7 +1,6 @@
 import { logRawKeyRead, refuseForeignLab } from '../auth/access.ts';
 import type { Caller } from '../auth/client-grants.ts';
 import { eachLimited } from '../concurrency.ts';
-import type { Config } from '../config.ts';
 import { formatExpiry } from '../duration.ts';
 import { NotFoundError } from '../errors.ts';
 import { expiryOf, hashKey, isExpired } from '../key-identity.ts';
@@ -9,8 +8,10 @@ import type { KeyStore } from '../key-store.ts';
 import { lookUpLegacyLab } from '../lab/adopt-legacy-lab.ts';
 import { type LabKey, labKeysOf } from '../lab/lab-keys.ts';
 import { knownLab, type LabLedger } from '../ledger/lab-ledger.ts';
-import type { LabRecord } from '../ledger/records.ts';
+import type { LabRecord, LedgerLab } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
+import { entryTarget } from '../targets/lab-target.ts';
+import type { LiteLlmTarget } from '../targets/target-config.ts';
 
 export interface StatusDeps {
   readonly caller: Caller;
@@ -18,7 +19,10 @@ export interface StatusDeps {
   readonly ledger: LabLedger;
   readonly keyStore: KeyStore;
   readonly concurrency: number;
-  readonly config: Pick<Config, 'litellm'>;
+  /** The lab's LiteLLM target. */
+  readonly target: LiteLlmTarget;
+  /** The lab as the ledger holds it. */
+  readonly known: LedgerLab;
   readonly now: () => Date;
 }
 
@@ -28,16 +32,17 @@ interface StatusKey extends LabKey {
 
 /** The keys the ledger records for a live lab, as LiteLLM holds them now (one call), with their stored values. */
 async function recordedKeys(guid: string, deps: StatusDeps): Promise<{ lab?: LabRecord; keys: StatusKey[] }> {
-  const ledger = await deps.ledger.read(guid);
-  const lab = knownLab(ledger);
+  const lab = knownLab(deps.known);
   refuseForeignLab(deps.caller, guid, lab);
   if (!lab) return { keys: await legacyKeys(guid, deps) };
-  if (lab.state === 'destroyed' || ledger.keys.length === 0) return { lab, keys: [] };
+  // An unfinished move's keys on its other target are not the lab's until it commits.
+  const entries = deps.known.keys.filter((entry) => entryTarget(entry) === deps.target.name);
+  if (lab.state === 'destroyed' || entries.length === 0) return { lab, keys: [] };
   const [records, stored] = await Promise.all([
-    deps.litellm.getKeysInfo(ledger.keys.map((entry) => entry.keyId)),
-    eachLimited(ledger.keys, deps.concurrency, (entry) => deps.keyStore.read(entry.secretName)),
+    deps.litellm.getKeysInfo(entries.map((entry) => entry.keyId)),
+    eachLimited(entries, deps.concurrency, (entry) => deps.keyStore.read(entry.secretName)),
   ]);
-  const keys = ledger.keys.flatMap((entry, index): StatusKey[] => {
+  const keys = entries.flatMap((entry, index): StatusKey[] => {
     const record = records.get(entry.keyId);
     if (!record) return [];
     const value = stored[index];
@@ -91,7 +96,7 @@ export async function labStatus(guid: string, deps: StatusDeps): Promise<Record<
   return {
     guid,
     ...(lab?.state ? { state: lab.state } : {}),
-    ...(lab?.target ? { litellm_target: lab.target } : {}),
+    litellm_target: deps.target.name,
     keys: keys.map(({ alias, user, keyId, record, value, secretArn }) => ({
       litellm_key_alias: alias,
       ...(user ? { user } : {}),

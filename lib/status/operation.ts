@@ -1,8 +1,10 @@
 import { z } from 'zod';
-import { requireScope } from '../auth/access.ts';
+import { refuseForeignLab, requireScope } from '../auth/access.ts';
 import type { InvocationDeps } from '../invocation/deps.ts';
 import type { Lifecycle } from '../lab/lifecycle.ts';
+import { knownLab } from '../ledger/lab-ledger.ts';
 import { guidSchema, parseInput } from '../schemas.ts';
+import { labTarget } from '../targets/lab-target.ts';
 import { labList } from './lab-list.ts';
 import { labStatus } from './lab-status.ts';
 
@@ -25,5 +27,9 @@ export async function status({ guid, query, lifecycle }: StatusRequest, deps: In
   }
   if (!caller.scopes.has('read-key')) requireScope(caller, 'read', 'to read a lab’s status');
   const request = parseInput(requestSchema, { ...query, guid }, 'status request');
-  return labStatus(request.guid, statusDeps);
+  const known = await deps.ledger.read(request.guid);
+  const lab = knownLab(known);
+  refuseForeignLab(caller, request.guid, lab);
+  const connected = await deps.targets.connect(labTarget(request.guid, lab, deps.targets));
+  return labStatus(request.guid, { ...statusDeps, ...connected, known });
 }

@@ -7,6 +7,7 @@ import type { KeyEntry } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import type { KeyRecord } from '../litellm/types.ts';
 import { log } from '../log.ts';
+import { entryTarget } from '../targets/lab-target.ts';
 import type { DryRunGate } from './dry-run-gate.ts';
 
 /** Keys per /key/delete call. */
@@ -40,6 +41,8 @@ export interface DeletionTally {
 
 export interface DeletionOptions {
   readonly table: string;
+  /** The target whose keys this run deletes, with its client. */
+  readonly target: string;
   readonly litellm: LiteLlmClient;
   readonly claims: KeyClaims;
   readonly keyStore: KeyStore;
@@ -54,7 +57,7 @@ export interface DeletionOptions {
 }
 
 /**
- * The expired keys of the ledger, a hundred at a time, drawn from each shard of the expiry index
+ * One target's expired keys of the ledger, a hundred at a time, drawn from each shard of the expiry index
  * in turn; callers share one source, so batches are full whatever the spread over shards.
  */
 class ExpiredKeys {
@@ -65,6 +68,7 @@ class ExpiredKeys {
   constructor(
     private readonly table: string,
     private readonly before: string,
+    private readonly target: string,
   ) {}
 
   /** The next batch; empty once every shard is read. Calls are served one after another. */
@@ -83,7 +87,7 @@ class ExpiredKeys {
         DELETE_BATCH_SIZE - batch.length,
         this.start,
       );
-      batch.push(...page.keys);
+      batch.push(...page.keys.filter((key) => entryTarget(key) === this.target));
       this.start = page.next;
       if (!page.next) this.shard++;
     }
@@ -91,7 +95,8 @@ class ExpiredKeys {
   }
 }
 
-function newTally(): DeletionTally {
+/** A tally with nothing counted yet. */
+export function newDeletionTally(): DeletionTally {
   return {
     expired: 0,
     deleted: 0,
@@ -115,8 +120,8 @@ function newTally(): DeletionTally {
  * gone is counted failed and left for the next run.
  */
 export async function deleteExpiredKeys(options: DeletionOptions): Promise<DeletionTally> {
-  const tally = newTally();
-  const source = new ExpiredKeys(options.table, options.cutoff.toISOString());
+  const tally = newDeletionTally();
+  const source = new ExpiredKeys(options.table, options.cutoff.toISOString(), options.target);
   await eachLimited(Array.from({ length: PIPELINES }), PIPELINES, () => pipeline(source, options, tally));
   return tally;
 }

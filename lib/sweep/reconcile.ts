@@ -15,6 +15,7 @@ import type { LiteLlmClient } from '../litellm/client.ts';
 import { isFault } from '../litellm/errors.ts';
 import type { KeyRecord } from '../litellm/types.ts';
 import { log } from '../log.ts';
+import { entryTarget } from '../targets/lab-target.ts';
 import type { DryRunGate } from './dry-run-gate.ts';
 
 const EMPTY_PROXY = 'LiteLLM lists no key at all: nothing is closed and stored values are kept';
@@ -52,6 +53,13 @@ export interface ReconcileTally {
 
 export interface ReconcileOptions {
   readonly table: string;
+  /** The LiteLLM target reconciled, with its client; its own cursor and recorded keys. */
+  readonly target: string;
+  /**
+   * Whether stored values nothing records are looked for: on the default target only, where labs
+   * from before the ledger live (every lab on another target is recorded from its start).
+   */
+  readonly orphans: boolean;
   readonly ledger: LabLedger;
   readonly claims: KeyClaims;
   readonly litellm: LiteLlmClient;
@@ -88,7 +96,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileTal
     orphanSecretsDeleted: 0,
     cycleComplete: false,
   };
-  const cursor = await readReconcileCursor(options.table);
+  const cursor = await readReconcileCursor(options.table, options.target);
   const spend = (share: number) => () => tally.calls < options.budget * share && !options.shouldStop();
   let empty: Promise<boolean> | undefined;
   // Asked once, and only before something would be deleted: a proxy that lists no key at all is the wrong one.
@@ -101,8 +109,8 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileTal
   };
   const listing = await readListing(cursor, options, tally, spend(0.5));
   await closeVanishedKeys(options, tally, spend(0.75), litellmIsEmpty);
-  await deleteOrphanValues(options, tally, spend(1), litellmIsEmpty);
-  await options.gate.change(() => writeReconcileCursor(options.table, listing));
+  if (options.orphans) await deleteOrphanValues(options, tally, spend(1), litellmIsEmpty);
+  await options.gate.change(() => writeReconcileCursor(options.table, options.target, listing));
   return tally;
 }
 
@@ -191,6 +199,7 @@ async function adopt(
   const expires = expiryOf(record);
   const entry: KeyEntry = {
     guid: owner.guid,
+    target: options.target,
     alias,
     ...(owner.user ? { user: owner.user } : {}),
     keyId: record.token as string,
@@ -210,7 +219,8 @@ async function closeVanishedKeys(
   mayCall: () => boolean,
   litellmIsEmpty: () => Promise<boolean>,
 ) {
-  for await (const page of allRecordedKeys(options.table)) {
+  for await (const recorded of allRecordedKeys(options.table)) {
+    const page = recorded.filter((entry) => entryTarget(entry) === options.target);
     for (let start = 0; start < page.length; start += 200) {
       if (!mayCall() || tally.breaker) return;
       const batch = page.slice(start, start + 200);

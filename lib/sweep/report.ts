@@ -1,4 +1,4 @@
-import type { DeletionTally } from './delete-expired.ts';
+import { type DeletionTally, newDeletionTally } from './delete-expired.ts';
 import type { WarningTally } from './expiry-warnings.ts';
 import type { ReconcileTally } from './reconcile.ts';
 /** What a sweep did (or, in a dry run, would do); returned, logged, published as metrics and as an event. */
@@ -51,49 +51,118 @@ export interface SweepReport {
   duration_ms: number;
   /** Dry run only: the first 50 aliases that would be deleted. */
   would_delete?: string[];
+  /** Each LiteLLM target's part of the figures above, and whether it could be swept at all. */
+  targets: Record<string, TargetSweep>;
+}
+
+/** One target's share of a sweep; an unavailable target is left for the next run, the others are swept. */
+export type TargetSweep = Pick<
+  SweepReport,
+  'scanned' | 'managed' | 'expired' | 'deleted' | 'failed' | 'pending' | 'reconciliation'
+> & {
+  status: 'swept' | 'unavailable';
+  /** Why the target could not be reached (or stopped answering); its work waits for the next run. */
+  detail?: string;
+};
+
+/** What the sweep did on one target, and why it stopped if it could not finish. */
+export interface TargetOutcome {
+  readonly deletion: DeletionTally;
+  readonly reconciled: ReconcileTally | undefined;
+  readonly unavailable?: string;
 }
 
 /** A dry run names at most this many aliases. */
 export const DRY_RUN_ALIASES = 50;
 
-/** The report of one run, from what each phase tallied; a phase that did not run counts nothing. */
+/** The report of one run, from what each phase tallied on each target; a phase that did not run counts nothing. */
 export function sweepReport(run: {
-  readonly deletion: DeletionTally;
+  readonly targets: ReadonlyMap<string, TargetOutcome>;
   readonly warnings: WarningTally | undefined;
-  readonly reconciled: ReconcileTally | undefined;
   readonly dryRun: boolean;
   readonly durationMs: number;
 }): SweepReport {
-  const { deletion, warnings, reconciled } = run;
+  const outcomes = [...run.targets.values()];
+  const deletion = sumDeletions(outcomes.map((outcome) => outcome.deletion));
+  const reconciled = outcomes.map((outcome) => outcome.reconciled);
+  const { warnings } = run;
   return {
-    scanned: deletion.read + (reconciled?.listed ?? 0),
-    managed: deletion.read + (reconciled?.managed ?? 0),
-    expired: deletion.expired,
-    deleted: deletion.deleted,
+    ...figures(deletion, reconciled),
     deleted_by_package: Object.fromEntries(deletion.deletedByPackage),
-    failed: deletion.failed,
     unverified: deletion.unverified,
-    skipped_unmanaged: reconciled?.skippedUnmanaged ?? 0,
+    skipped_unmanaged: sum(reconciled, (tally) => tally.skippedUnmanaged),
     already_gone: deletion.alreadyGone,
     kept_extended: deletion.kept,
-    pending: deletion.pending,
     stored_keys_deleted: deletion.storedKeysDeleted,
     expiry_warnings: warnings?.sent ?? 0,
-    reconciliation: {
-      calls: reconciled?.calls ?? 0,
-      pages: reconciled?.pages ?? 0,
-      adopted: reconciled?.adopted ?? 0,
-      unrecorded: reconciled?.unrecorded ?? 0,
-      closed: reconciled?.closed ?? 0,
-      orphan_secrets: reconciled?.orphanSecrets ?? 0,
-      orphan_secrets_deleted: reconciled?.orphanSecretsDeleted ?? 0,
-      ...(reconciled?.breaker ? { breaker: reconciled.breaker } : {}),
-      cycle_complete: reconciled?.cycleComplete ?? false,
-      ...(reconciled?.listing ? { listing: reconciled.listing } : {}),
-    },
     dry_run: run.dryRun,
-    stopped_early: deletion.pending > 0 || (warnings?.pending ?? 0) > 0 || reconciled === undefined,
+    stopped_early:
+      deletion.pending > 0 ||
+      (warnings?.pending ?? 0) > 0 ||
+      reconciled.some((tally) => tally === undefined) ||
+      outcomes.some((outcome) => outcome.unavailable !== undefined),
     duration_ms: run.durationMs,
     ...(run.dryRun ? { would_delete: deletion.aliases.slice(0, DRY_RUN_ALIASES) } : {}),
+    targets: Object.fromEntries(
+      [...run.targets].map(([name, outcome]): [string, TargetSweep] => [
+        name,
+        {
+          status: outcome.unavailable === undefined ? 'swept' : 'unavailable',
+          ...(outcome.unavailable === undefined ? {} : { detail: outcome.unavailable }),
+          ...figures(outcome.deletion, [outcome.reconciled]),
+        },
+      ]),
+    ),
   };
+}
+
+function sum(tallies: readonly (ReconcileTally | undefined)[], count: (tally: ReconcileTally) => number) {
+  return tallies.reduce((total, tally) => total + (tally ? count(tally) : 0), 0);
+}
+
+/** The counts a target's part and the whole share. */
+function figures(deletion: DeletionTally, reconciled: readonly (ReconcileTally | undefined)[]) {
+  const done = reconciled.filter((tally): tally is ReconcileTally => tally !== undefined);
+  const breakers = done.flatMap((tally) => (tally.breaker ? [tally.breaker] : []));
+  const listing = done.find((tally) => tally.listing)?.listing;
+  return {
+    scanned: deletion.read + sum(done, (tally) => tally.listed),
+    managed: deletion.read + sum(done, (tally) => tally.managed),
+    expired: deletion.expired,
+    deleted: deletion.deleted,
+    failed: deletion.failed,
+    pending: deletion.pending,
+    reconciliation: {
+      calls: sum(done, (tally) => tally.calls),
+      pages: sum(done, (tally) => tally.pages),
+      adopted: sum(done, (tally) => tally.adopted),
+      unrecorded: sum(done, (tally) => tally.unrecorded),
+      closed: sum(done, (tally) => tally.closed),
+      orphan_secrets: sum(done, (tally) => tally.orphanSecrets),
+      orphan_secrets_deleted: sum(done, (tally) => tally.orphanSecretsDeleted),
+      ...(breakers.length > 0 ? { breaker: breakers.join('; ') } : {}),
+      cycle_complete: done.length === reconciled.length && done.every((tally) => tally.cycleComplete),
+      ...(listing ? { listing } : {}),
+    },
+  };
+}
+
+/** The deletion tallies of every swept target as one. */
+function sumDeletions(tallies: readonly DeletionTally[]): DeletionTally {
+  const total = newDeletionTally();
+  for (const tally of tallies) {
+    total.expired += tally.expired;
+    total.deleted += tally.deleted;
+    total.alreadyGone += tally.alreadyGone;
+    total.kept += tally.kept;
+    total.failed += tally.failed;
+    total.unverified += tally.unverified;
+    total.pending += tally.pending;
+    total.storedKeysDeleted += tally.storedKeysDeleted;
+    total.read += tally.read;
+    for (const [name, count] of tally.deletedByPackage)
+      total.deletedByPackage.set(name, (total.deletedByPackage.get(name) ?? 0) + count);
+    total.aliases.push(...tally.aliases);
+  }
+  return total;
 }

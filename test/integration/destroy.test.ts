@@ -43,6 +43,7 @@ describe('DELETE /keys/{guid}', () => {
     assert.equal(answer.status, 200);
     assert.deepEqual(answer.body, {
       guid: 'gone1',
+      litellm_target: 'default',
       litellm_key_alias: 'virtkey-gone1',
       litellm_key_aliases: ['virtkey-gone1'],
       deleted: true,

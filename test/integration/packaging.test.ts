@@ -92,6 +92,7 @@ describe('serverless package', () => {
       'GET /keys/{guid}',
       'POST /keys',
       'POST /keys/{guid}/extend',
+      'POST /keys/{guid}/move',
     ]);
     const [authorizer] = ofType('AWS::ApiGatewayV2::Authorizer');
     assert.deepEqual(
@@ -136,6 +137,7 @@ describe('serverless package', () => {
         'events:PutEvents',
         ...logs,
         'secretsmanager:CreateSecret',
+        'secretsmanager:DeleteSecret',
         read,
         'secretsmanager:PutResourcePolicy',
         'secretsmanager:PutSecretValue',
@@ -590,5 +592,56 @@ describe('serverless package', () => {
     // pg's client is inside the bundle, not imported from a node_modules the zip does not have
     assert.match(bundle, /ReadyForQuery|readyForQuery/);
     assert.doesNotMatch(bundle, /from\s*"pg"|require\("pg"\)/);
+  });
+
+  it('grants each LiteLLM target’s master-key secret by name, and no other, when two targets are configured', () => {
+    const targets = {
+      default: { url: 'https://litellm-a.example.com', master_key_secret_id: 'lvk/proxy-a-master' },
+      east: {
+        url: 'https://litellm-b.example.com',
+        public_url: 'https://ai-east.example.com',
+        master_key_secret_id:
+          'arn:aws:secretsmanager:us-east-1:123456789012:secret:lvk/proxy-b-master-AbCdEf',
+      },
+    };
+    const two = packageService('serverless.yml', join(scratch, 'two-targets'), {
+      litellmTargets: JSON.stringify(targets),
+    });
+    assert.deepEqual(packagingViolations(two), []);
+    const masterKeyResources = (role: string) =>
+      (statementsByRole(two).get(role) ?? [])
+        .filter((s) => JSON.stringify(s.Resource).includes('master'))
+        .map((s) => ({ actions: [s.Action].flat(), resources: [s.Resource].flat() }));
+    const expected = [
+      {
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [
+          {
+            'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:lvk/proxy-a-master-??????`,
+          },
+          'arn:aws:secretsmanager:us-east-1:123456789012:secret:lvk/proxy-b-master-AbCdEf',
+        ],
+      },
+    ];
+    for (const role of readerRoles) assert.deepEqual(masterKeyResources(role), expected, role);
+    assert.deepEqual(masterKeyResources('AuthorizerRole'), [], 'the authorizer reads no master key');
+    for (const fn of keySecretFunctions) {
+      assert.deepEqual(JSON.parse(String(env(two, fn).LITELLM_TARGETS)), targets, fn);
+    }
+  });
+
+  it('refuses to package a targets parameter without a target’s master-key secret, naming it', () => {
+    const run = runServerless([
+      'print',
+      '--stage',
+      'ci',
+      '--param',
+      `litellmTargets=${JSON.stringify({ default: { url: 'https://a.example.com' } })}`,
+    ]);
+    assert.notEqual(run.status, 0);
+    assert.match(
+      `${run.stdout}${run.stderr}`,
+      /litellmTargets: target "default" field master_key_secret_id is required/,
+    );
   });
 });

@@ -90,6 +90,7 @@ describe('provision over HTTP', () => {
       litellm_key_duration: '7d',
       litellm_key_expires: expires,
       subscription_package: 'ai-beginner',
+      litellm_target: 'default',
     };
     assert.deepEqual(answer.body, {
       ...facts,

@@ -45,6 +45,7 @@ describe('result events', () => {
       secret_arn: arn,
       secret_arns: [arn],
       trigger: 'http',
+      litellm_target: 'default',
       subscription_package: 'ai-beginner',
       litellm_key_duration: '7d',
       litellm_key_ids: [created.body.litellm_key_id],
@@ -86,6 +87,7 @@ describe('result events', () => {
       secret_arn: arn,
       secret_arns: [arn],
       trigger: 'http',
+      litellm_target: 'default',
       litellm_key_duration: '10d',
       litellm_key_ids: [(extended.body.keys as { litellm_key_id: string }[])[0]?.litellm_key_id],
     });

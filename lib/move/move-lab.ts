@@ -1,0 +1,244 @@
+import { refuseForeignLab } from '../auth/access.ts';
+import { eachLimited } from '../concurrency.ts';
+import { BadRequestError, ConflictError, NotFoundError, UpstreamError } from '../errors.ts';
+import type { LabOperationDeps } from '../invocation/lab-operation.ts';
+import { expiryOf, hashKey, newKeyValue } from '../key-identity.ts';
+import { knownLab } from '../ledger/lab-ledger.ts';
+import type { KeyEntry, LabRecord, LedgerLab } from '../ledger/records.ts';
+import { isFault } from '../litellm/errors.ts';
+import { isServed } from '../litellm/served-models.ts';
+import type { KeyRecord } from '../litellm/types.ts';
+import { log } from '../log.ts';
+import { packageOf } from '../packages.ts';
+import type { ProvisionedLab } from '../provision/provision-lab.ts';
+import {
+  entryTarget,
+  recordedTargetName,
+  refuseMovedMeanwhile,
+  UnfinishedMoveError,
+} from '../targets/lab-target.ts';
+import type { TargetDeps } from '../targets/target-connections.ts';
+import { deleteRecordedKeys } from './move-leftovers.ts';
+import { movedKey, stringMetadata } from './moved-keys.ts';
+import type { MoveRequest } from './request.ts';
+
+/** A lab on its new target; `from` is where its keys were (the same target when nothing had to move). */
+export interface MovedLab extends ProvisionedLab {
+  readonly from: string;
+  /** Old keys deleted (and verified gone) by this call. */
+  readonly deletedKeys: number;
+}
+
+/** Only a provisioned lab moves; one still being provisioned is waited for. */
+function refuseUnmovable(guid: string, lab: LabRecord | undefined): asserts lab is LabRecord {
+  if (!lab || lab.state === 'destroyed' || lab.state === undefined)
+    throw new NotFoundError(`lab ${guid} has no key`);
+  if (lab.state === 'provisioning')
+    throw new ConflictError(`lab ${guid} is still being provisioned; move it once it is`);
+}
+
+/**
+ * Move every key of a lab to another LiteLLM target, under the lab's lease, all or nothing: the
+ * new keys are made first (same aliases, new values pinned in Secrets Manager before the target
+ * sees them, same models, budget, metadata and expiry), then the lab's stored values switch to
+ * them and the ledger records the lab on its new target, and only then are the old keys deleted
+ * and verified gone. Until that switch the lab works as before on its old target; after it, on
+ * the new one. A failure anywhere leaves what a retry (or a destroy) finishes.
+ */
+export async function moveLab(request: MoveRequest, deps: LabOperationDeps): Promise<MovedLab> {
+  const { guid } = request;
+  const first = knownLab(deps.known);
+  refuseUnmovable(guid, first);
+  if (first.movingTo && first.movingTo !== deps.target.name)
+    throw new UnfinishedMoveError(guid, first.movingTo);
+  const leased = await deps.ledger.lease(guid, deps.leaseOwner, deps.deadline);
+  try {
+    return await moveLeased(request, leased, deps);
+  } catch (error) {
+    await deps.ledger.abandon(guid, deps.leaseOwner);
+    throw error;
+  }
+}
+
+async function moveLeased(
+  request: MoveRequest,
+  ledger: LedgerLab,
+  deps: LabOperationDeps,
+): Promise<MovedLab> {
+  const { guid } = request;
+  const lab = knownLab(ledger);
+  refuseForeignLab(deps.lifecycle.caller, guid, lab);
+  refuseUnmovable(guid, lab);
+  const to = deps.target.name;
+  if (lab.movingTo && lab.movingTo !== to) throw new UnfinishedMoveError(guid, lab.movingTo);
+  const from = lab.movingFrom ?? recordedTargetName(lab);
+  if (from === to) {
+    refuseMovedMeanwhile(lab, deps.target);
+    const keys = await currentKeys(lab, ledger.keys, deps);
+    await deps.ledger.release(guid, deps.leaseOwner);
+    return { guid, target: deps.target, from, keys, created: false, deletedKeys: 0 };
+  }
+  const old = await deps.targets.connect(deps.targets.recorded(from));
+  const oldEntries = ledger.keys.filter((entry) => entryTarget(entry) === from);
+  if (recordedTargetName(lab) !== to) {
+    if (oldEntries.length === 0) throw new NotFoundError(`lab ${guid} has no key`);
+    await deps.ledger.startMove(guid, deps.leaseOwner, to);
+    await makeAndSwitch(lab, ledger.keys, oldEntries, old, deps);
+    await deps.ledger.commitMove(guid, deps.leaseOwner, to, from);
+    log.info('lab moved; deleting its old keys', { guid, from, to, keys: oldEntries.length });
+  }
+  const deletedKeys = await deleteRecordedKeys(
+    oldEntries,
+    old,
+    deps.ledger,
+    `lab ${guid} is on LiteLLM target ${to} now; retry the move to finish`,
+  );
+  const movedEntries = (await deps.ledger.read(guid)).keys.filter((entry) => entryTarget(entry) === to);
+  const keys = await currentKeys(lab, movedEntries, deps);
+  await eachLimited(oldEntries, deps.concurrency, (entry) =>
+    deps.keyStore.delete(deps.keyStore.movingNameOf(entry.alias, to)),
+  );
+  await deps.ledger.release(guid, deps.leaseOwner, {
+    state: 'active',
+    lastEventAt: deps.lifecycle.occurredAt.toISOString(),
+    moveOver: true,
+  });
+  return { guid, target: deps.target, from, keys, created: true, deletedKeys };
+}
+
+/**
+ * Make each old key's twin on the new target, then point the lab's stored values at the twins.
+ * Nothing here touches the old keys, so until the ledger commits the move the lab works as before.
+ */
+async function makeAndSwitch(
+  lab: LabRecord,
+  recorded: readonly KeyEntry[],
+  oldEntries: readonly KeyEntry[],
+  old: TargetDeps,
+  deps: LabOperationDeps,
+) {
+  const records = await old.litellm.getKeysInfo(oldEntries.map((entry) => entry.keyId));
+  const olds = oldEntries.flatMap((entry) => {
+    const record = records.get(entry.keyId);
+    return record ? [{ entry, record }] : [];
+  });
+  const missing = oldEntries.filter((entry) => !records.has(entry.keyId));
+  if (missing.length > 0)
+    throw new UpstreamError(
+      `LiteLLM target ${old.target.name} no longer holds ${missing.map((entry) => entry.alias).join(', ')}; ` +
+        'nothing was moved: provision the lab again, or destroy it',
+    );
+  const served = await deps.litellm.listModels();
+  const unserved = [
+    ...new Set(olds.flatMap(({ record }) => record.models.filter((model) => !isServed(model, served)))),
+  ];
+  if (unserved.length > 0)
+    throw new BadRequestError(
+      `LiteLLM target ${deps.target.name} does not serve ${unserved.join(', ')}; nothing was moved`,
+      [{ field: 'target', message: `does not serve model(s) ${unserved.join(', ')}` }],
+    );
+  const twins = await eachLimited(
+    olds,
+    deps.target.maxConnections,
+    ({ entry, record }) => makeTwin(lab, entry, record, recorded, deps),
+    { stopAfterFailure: true },
+  );
+  // The switch: each stored value becomes the twin's (one request token per old key, so a retry lands the same value).
+  await eachLimited(twins, deps.concurrency, async ({ entry, value, oldKeyId }) => {
+    await deps.keyStore.replace(deps.keyStore.nameOf(entry.alias), value, `move:${oldKeyId}`);
+    await deps.ledger.putKey({ ...entry, secretName: deps.keyStore.nameOf(entry.alias) });
+  });
+}
+
+interface Twin {
+  readonly entry: KeyEntry;
+  readonly value: string;
+  readonly oldKeyId: string;
+}
+
+/** One key made on the new target with a value pinned first; a retry finds the same value and key. */
+async function makeTwin(
+  lab: LabRecord,
+  oldEntry: KeyEntry,
+  record: KeyRecord,
+  recorded: readonly KeyEntry[],
+  deps: LabOperationDeps,
+): Promise<Twin> {
+  const to = deps.target.name;
+  const stagingName = deps.keyStore.movingNameOf(oldEntry.alias, to);
+  const pinned = await deps.keyStore.pin(stagingName, newKeyValue(), {
+    guid: oldEntry.guid,
+    'key-alias': oldEntry.alias,
+    'moving-to': to,
+  });
+  const keyId = hashKey(pinned.value);
+  const twin = (expires: Date | undefined): Twin => ({
+    entry: {
+      guid: oldEntry.guid,
+      target: to,
+      alias: oldEntry.alias,
+      ...(oldEntry.user ? { user: oldEntry.user } : {}),
+      keyId,
+      secretName: stagingName,
+      package: oldEntry.package,
+      ...(expires ? { expiresAt: expires.toISOString() } : {}),
+      createdAt: deps.now().toISOString(),
+    },
+    value: pinned.value,
+    oldKeyId: oldEntry.keyId,
+  });
+  const made = recorded.find((entry) => entry.keyId === keyId && entryTarget(entry) === to);
+  if (made) return twin(made.expiresAt ? new Date(made.expiresAt) : undefined);
+  const pkg = packageOf(deps.config.packages, lab.package ?? oldEntry.package);
+  const expires = expiryOf(record);
+  const seconds = expires ? Math.max(1, Math.ceil((expires.getTime() - deps.now().getTime()) / 1000)) : 0;
+  const request = {
+    key: pinned.value,
+    key_alias: oldEntry.alias,
+    models: record.models,
+    duration: expires ? `${seconds}s` : (lab.duration ?? '30d'),
+    user_id: record.user_id ?? lab.userId ?? `${oldEntry.guid}@${deps.config.labUserDomain}`,
+    metadata: stringMetadata(record),
+    max_budget: record.max_budget ?? null,
+    ...(pkg?.tpm_limit === undefined ? {} : { tpm_limit: pkg.tpm_limit }),
+    ...(pkg?.rpm_limit === undefined ? {} : { rpm_limit: pkg.rpm_limit }),
+    key_type: 'llm_api',
+    allowed_routes: ['llm_api_routes'],
+  } as const;
+  try {
+    await deps.litellm.generateKey(request);
+  } catch (error) {
+    if (!isFault(error, 'duplicate-alias')) throw error;
+  }
+  // Listed by alias either way: the answer to an earlier attempt may have been lost, and anything else holding the alias is refused.
+  const holders = await deps.litellm.listKeysByAlias(oldEntry.alias);
+  const mine = holders.find((holder) => holder.token === keyId);
+  if (!mine)
+    throw new ConflictError(
+      `key alias ${oldEntry.alias} is held on LiteLLM target ${to} by a key this service has no record of; nothing was moved`,
+    );
+  const created = twin(expiryOf(mine));
+  await deps.ledger.putKey(created.entry);
+  return created;
+}
+
+/** The lab's keys on its target now, with their stored values: what the answer shows. */
+async function currentKeys(lab: LabRecord, entries: readonly KeyEntry[], deps: LabOperationDeps) {
+  const order = (entry: KeyEntry) => lab.users?.indexOf(entry.user ?? '') ?? 0;
+  const own = entries
+    .filter((entry) => entryTarget(entry) === deps.target.name)
+    .sort((a, b) => order(a) - order(b));
+  const [records, stored] = await Promise.all([
+    deps.litellm.getKeysInfo(own.map((entry) => entry.keyId)),
+    eachLimited(own, deps.concurrency, (entry) => deps.keyStore.read(deps.keyStore.nameOf(entry.alias))),
+  ]);
+  return own.map((entry, index) => {
+    const record = records.get(entry.keyId);
+    const value = stored[index];
+    if (!record || value?.state !== 'present' || hashKey(value.value) !== entry.keyId)
+      throw new UpstreamError(
+        `lab ${entry.guid}'s key ${entry.alias} is not live on LiteLLM target ${deps.target.name} with its stored value; provision the lab again`,
+      );
+    return movedKey(entry, record, value, lab, deps);
+  });
+}

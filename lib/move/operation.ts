@@ -1,0 +1,52 @@
+import { checkTargetLimit, logRawKeyRead, refuseForeignLab, requireScope } from '../auth/access.ts';
+import type { InvocationDeps } from '../invocation/deps.ts';
+import { type LabOperation, runLabOperation } from '../invocation/lab-operation.ts';
+import type { OperationRequest } from '../lab/lifecycle.ts';
+import { countPerPackage } from '../metrics.ts';
+import { type MovedLab, moveLab } from './move-lab.ts';
+import { type MoveRequest, parseMoveRequest } from './request.ts';
+import { movedEvent } from './result-event.ts';
+
+/** The HTTP API route of a move; the provision function serves it. */
+export const MOVE_ROUTE = 'POST /keys/{guid}/move';
+
+const MOVE: LabOperation<MoveRequest, MovedLab> = {
+  name: 'move',
+  scope: 'provision',
+  scopeNeededFor: 'to move labs (their keys are made anew)',
+  parse: (input, _trigger, config) => parseMoveRequest(input, config),
+  targetOf: (request, lab, { targets, lifecycle }) => {
+    // The old keys are deleted: a move needs what a destroy needs too.
+    requireScope(lifecycle.caller, 'destroy', 'to move labs (their old keys are deleted)');
+    refuseForeignLab(lifecycle.caller, request.guid, lab);
+    checkTargetLimit(lifecycle.caller, request.target);
+    return targets.requested(request.target);
+  },
+  run: moveLab,
+  logLine: (lab) => [
+    'moved',
+    {
+      guid: lab.guid,
+      from: lab.from,
+      to: lab.target.name,
+      deleted_keys: lab.deletedKeys,
+      keys: lab.keys.map((key) => ({ alias: key.spec.alias, key_id: key.keyId })),
+    },
+  ],
+  counts: (lab) => [
+    'KeysMoved',
+    countPerPackage(lab.deletedKeys > 0 ? lab.keys : [], (key) => key.packageName),
+  ],
+  resultEvent: movedEvent,
+};
+
+/** `POST /keys/{guid}/move`; the answer carries every key's new value, and that read is logged. */
+export async function move(request: OperationRequest, deps: InvocationDeps): Promise<MovedLab> {
+  const lab = await runLabOperation(MOVE, request, deps);
+  logRawKeyRead(
+    request.lifecycle.caller,
+    lab.guid,
+    lab.keys.map((key) => key.spec.alias),
+  );
+  return lab;
+}

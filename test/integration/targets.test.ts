@@ -1,0 +1,420 @@
+import '../../scripts/check-node.mjs';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import {
+  asClient,
+  deleteKeysEvent,
+  extendKeysEvent,
+  getKeysEvent,
+  labProvisionedEvent,
+  lambdaContext,
+  listKeysEvent,
+  postKeysEvent,
+  scheduledSweepEvent,
+} from '../support/fixtures/events.ts';
+import { invokeHttp, probeKey } from '../support/fixtures/http.ts';
+import {
+  closeAndCheck,
+  type Handler,
+  type Harness,
+  importRouteHandlers,
+  MASTER_KEY,
+  MASTER_KEY_SECRET_ID,
+  type RouteHandlers,
+  setKeyExpiry,
+  startHarness,
+} from '../support/harness.ts';
+import { LiteLlmStandIn } from '../support/stand-ins/litellm/server.ts';
+
+/**
+ * Two LiteLLM proxies behind one deployment: `default` (the harness's stand-in) and `east`, each
+ * with its own URL, public URL, master key and models. Every lab goes to, and stays on, its own.
+ */
+const EAST_KEY = 'sk-east-master-0123456789abcdef0123456789ab';
+const EAST_SECRET_ID = 'litellm-virtual-keys/litellm-master-key-east';
+const EAST_ONLY = 'qwen-east-14b';
+const GRANITE = 'granite-3-2-8b-instruct';
+
+let h: Harness;
+let east: LiteLlmStandIn;
+let route: RouteHandlers;
+let sweep: Handler;
+const issued = new Set<string>();
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+before(async () => {
+  east = await LiteLlmStandIn.start({ masterKey: EAST_KEY, models: [GRANITE, EAST_ONLY] });
+  h = await startHarness();
+  h.secrets.put(EAST_SECRET_ID, JSON.stringify({ master_key: EAST_KEY, database_url: east.table.db.url }));
+  // Configuration is read when the functions are first imported, as at a Lambda cold start.
+  process.env.LITELLM_TARGETS = JSON.stringify({
+    default: {
+      url: h.litellm.url,
+      public_url: 'https://litellm.example.com',
+      master_key_secret_id: MASTER_KEY_SECRET_ID,
+    },
+    east: {
+      url: `${east.url}/`,
+      public_url: 'https://ai-east.example.com/',
+      master_key_secret_id: EAST_SECRET_ID,
+    },
+  });
+  route = await importRouteHandlers();
+  ({ handler: sweep } = (await import('../../functions/sweep.ts')) as { handler: Handler });
+});
+beforeEach(async () => {
+  await Promise.all([h.reset(), east.reset()]);
+  h.secrets.put(EAST_SECRET_ID, JSON.stringify({ master_key: EAST_KEY, database_url: east.table.db.url }));
+});
+afterEach(() => {
+  h.litellm.faults.clear();
+  east.faults.clear();
+});
+after(async () => {
+  const eastKeys = [...east.issuedKeys];
+  await east.close();
+  await closeAndCheck(h, [...issued, ...eastKeys, EAST_KEY]);
+});
+
+async function http(handler: Handler, event: APIGatewayProxyEventV2) {
+  const answer = await invokeHttp(handler, event, lambdaContext());
+  for (const field of ['litellm_virtual_key', 'litellm_virtual_keys']) {
+    for (const value of [answer.body[field]].flat()) if (typeof value === 'string') issued.add(value);
+  }
+  return answer;
+}
+
+function moveEvent(guid: string, body: unknown): APIGatewayProxyEventV2 {
+  const event = extendKeysEvent(guid, body);
+  event.routeKey = 'POST /keys/{guid}/move';
+  event.requestContext.routeKey = 'POST /keys/{guid}/move';
+  event.rawPath = `/keys/${guid}/move`;
+  event.requestContext.http.path = event.rawPath;
+  return event;
+}
+
+const provision = (body: Record<string, unknown>) => http(route.provision, postKeysEvent(body));
+const move = (guid: string, target: string) => http(route.provision, moveEvent(guid, { target }));
+
+/** The lab's keys each proxy holds, by alias. */
+async function aliasesOn(standIn: LiteLlmStandIn, guid: string): Promise<string[]> {
+  const { rows } = await standIn.table.list({}, 1, 1000);
+  return rows
+    .filter((row) => row.metadata.guid === guid)
+    .map((row) => String(row.key_alias))
+    .sort();
+}
+
+describe('two LiteLLM targets', () => {
+  it('provisions on each target with its own models, endpoint and master key; the other proxy sees no call', async () => {
+    const onDefault = await provision({ guid: 'tgt-a', package: 'ai-beginner' });
+    h.litellm.resetCounters();
+    const onEast = await provision({ guid: 'tgt-b', target: 'east', models: [EAST_ONLY] });
+
+    assert.equal(onDefault.status, 201);
+    assert.equal(onDefault.body.litellm_target, 'default');
+    assert.equal(onDefault.body.litellm_api_endpoint, 'https://litellm.example.com');
+    assert.equal(onEast.status, 201);
+    assert.equal(onEast.body.litellm_target, 'east');
+    assert.equal(onEast.body.litellm_api_endpoint, 'https://ai-east.example.com');
+    assert.equal(onEast.body.litellm_api_base_url, 'https://ai-east.example.com/v1');
+    assert.deepEqual(onEast.body.litellm_available_models, [EAST_ONLY]);
+    const info = onEast.body.user_info as { messages: string[]; data: Record<string, unknown> };
+    assert.equal(info.messages[0], 'LiteLLM API Base URL: https://ai-east.example.com/v1');
+    assert.equal(info.data.litellm_target, 'east');
+    assert.equal(h.litellm.callCount(), 0, 'the default proxy is not called for a lab on east');
+    assert.deepEqual(await aliasesOn(east, 'tgt-b'), ['virtkey-tgt-b']);
+    assert.deepEqual(await aliasesOn(h.litellm, 'tgt-b'), []);
+    assert.deepEqual(await aliasesOn(east, 'tgt-a'), []);
+    // Each key works on its own proxy only.
+    assert.equal((await probeKey(east.url, String(onEast.body.litellm_virtual_key))).status, 200);
+    assert.equal((await probeKey(h.litellm.url, String(onEast.body.litellm_virtual_key))).status, 401);
+    const [provisioned] = h.bus.of('Virtual Key Provisioned').slice(-1);
+    assert.equal(provisioned?.detail.litellm_target, 'east');
+  });
+
+  it('refuses an unknown target, or a model the target does not serve, with nothing created on either proxy', async () => {
+    const unknown = await provision({ guid: 'tgt-c', target: 'west' });
+    const unserved = await provision({ guid: 'tgt-c', models: [EAST_ONLY] });
+
+    assert.equal(unknown.status, 400);
+    assert.match(String(unknown.body.detail), /unknown LiteLLM target west/);
+    assert.deepEqual(unknown.body.errors, [{ field: 'target', message: 'must be one of default, east' }]);
+    assert.equal(unserved.status, 400);
+    assert.match(String(unserved.body.detail), /qwen-east-14b/);
+    assert.equal(h.litellm.mutatingCalls() + east.mutatingCalls(), 0);
+    assert.equal(east.callCount(), 0);
+  });
+
+  it('keeps a client limited to some targets off the others', async () => {
+    const event = asClient(postKeysEvent({ guid: 'tgt-d', target: 'east' }), 'workshop', ['provision'], {
+      targets: ['default'],
+    });
+    const refused = await http(route.provision, event);
+
+    assert.equal(refused.status, 403);
+    assert.match(String(refused.body.detail), /limit targets: default/);
+    assert.equal(east.callCount(), 0);
+  });
+
+  it('takes a lab event’s target and announces it', async () => {
+    const result = (await route.provision(
+      labProvisionedEvent({ guid: 'tgt-e', target: 'east', package: 'ai-beginner' }),
+      lambdaContext(),
+    )) as { outcome: string };
+
+    assert.equal(result.outcome, 'created');
+    assert.deepEqual(await aliasesOn(east, 'tgt-e'), ['virtkey-tgt-e']);
+    assert.equal(h.bus.of('Virtual Key Provisioned').at(-1)?.detail.litellm_target, 'east');
+  });
+
+  it('sends status, extend and destroy to the lab’s own target, whatever the request says', async () => {
+    await provision({ guid: 'tgt-f', target: 'east', package: 'ai-beginner' });
+    h.litellm.resetCounters();
+    east.resetCounters();
+
+    const again = await provision({ guid: 'tgt-f', package: 'ai-beginner' });
+    const elsewhere = await provision({ guid: 'tgt-f', target: 'default', package: 'ai-beginner' });
+    const status = await http(route.status, getKeysEvent('tgt-f'));
+    const extended = await http(route.extend, extendKeysEvent('tgt-f', { duration: '10d' }));
+    const wrongDestroy = await http(route.destroy, deleteKeysEvent('tgt-f', { target: 'default' }));
+    const listed = await http(route.status, listKeysEvent({ target: 'east' }));
+    const destroyed = await http(route.destroy, deleteKeysEvent('tgt-f'));
+
+    assert.equal(again.status, 200, 'a retry naming no target finds the lab on east');
+    assert.equal(again.body.litellm_target, 'east');
+    assert.equal(elsewhere.status, 409);
+    assert.match(String(elsewhere.body.detail), /on LiteLLM target east, not default.*\/move/);
+    assert.equal(status.status, 200);
+    assert.equal(status.body.litellm_target, 'east');
+    assert.equal(extended.status, 200);
+    assert.equal(extended.body.litellm_target, 'east');
+    assert.equal(wrongDestroy.status, 409);
+    assert.equal(wrongDestroy.body.type, 'urn:litellm-virtual-keys:problem:target-mismatch');
+    assert.deepEqual(
+      (listed.body.labs as { guid: string; target: string }[]).map((lab) => [lab.guid, lab.target]),
+      [['tgt-f', 'east']],
+    );
+    assert.equal(destroyed.status, 200);
+    assert.equal(destroyed.body.litellm_target, 'east');
+    assert.equal(destroyed.body.deleted_keys, 1);
+    assert.equal(h.litellm.callCount(), 0, 'the default proxy saw none of it');
+    assert.ok(east.callCount('POST /key/update') >= 1);
+    assert.equal(east.callCount('POST /key/delete'), 1);
+    assert.deepEqual(await aliasesOn(east, 'tgt-f'), []);
+    assert.deepEqual(
+      h.bus.entries.slice(-3).map((e) => [e.detailType, e.detail.litellm_target]),
+      [
+        ['Virtual Key Provisioned', 'east'],
+        ['Virtual Key Extended', 'east'],
+        ['Virtual Key Destroyed', 'east'],
+      ],
+    );
+  });
+
+  it('answers 503 for labs on a target that is down, serves the other target’s labs, and the sweep reports both', async () => {
+    const a = await provision({ guid: 'tgt-g', package: 'ai-beginner' });
+    const b = await provision({ guid: 'tgt-h', target: 'east', package: 'ai-beginner' });
+    const past = new Date(Date.now() - 3_600_000);
+    await setKeyExpiry(h, 'tgt-g', String(a.body.litellm_key_id), past);
+    await setKeyExpiry(h, 'tgt-h', String(b.body.litellm_key_id), past);
+    // east's own table keeps the expiry the ledger now has.
+    await east.table.update(String(b.body.litellm_key_id), { expires: past });
+    east.faults.set({ errorRate: 1 });
+
+    const down = await http(route.status, getKeysEvent('tgt-h'));
+    const up = await http(route.status, getKeysEvent('tgt-g'));
+    const fresh = await provision({ guid: 'tgt-i', package: 'ai-beginner' });
+    const report = (await sweep(scheduledSweepEvent(), lambdaContext(120_000))) as {
+      deleted: number;
+      stopped_early: boolean;
+      targets: Record<string, { status: string; deleted: number; failed: number; detail?: string }>;
+    };
+
+    assert.equal(down.status, 503);
+    assert.ok(down.headers['retry-after'] ?? down.headers['Retry-After']);
+    assert.equal(up.status, 200);
+    assert.equal(fresh.status, 201);
+    assert.equal(report.targets.default?.status, 'swept');
+    assert.equal(report.targets.default?.deleted, 1);
+    assert.equal(report.targets.east?.status, 'unavailable');
+    assert.equal(report.targets.east?.deleted, 0);
+    assert.equal(report.targets.east?.failed, 1);
+    assert.match(String(report.targets.east?.detail), /unavailable/);
+    assert.equal(report.deleted, 1);
+    assert.equal(report.stopped_early, true);
+    assert.deepEqual(await aliasesOn(h.litellm, 'tgt-g'), []);
+    assert.deepEqual(await aliasesOn(east, 'tgt-h'), ['virtkey-tgt-h'], 'left for the next run');
+
+    east.faults.clear();
+    const next = (await sweep(scheduledSweepEvent(), lambdaContext(120_000))) as typeof report;
+    assert.equal(next.targets.east?.status, 'swept');
+    assert.equal(next.targets.east?.deleted, 1);
+    assert.deepEqual(await aliasesOn(east, 'tgt-h'), []);
+  });
+
+  it('picks up a rotated master key on one target without touching the other’s', async () => {
+    await provision({ guid: 'tgt-j', package: 'ai-beginner' });
+    await provision({ guid: 'tgt-k', target: 'east', package: 'ai-beginner' });
+    const rotated = 'sk-east-rotated-master-key-2222';
+    east.rotateMasterKey(rotated);
+    h.secrets.replace(EAST_SECRET_ID, JSON.stringify({ master_key: rotated }));
+    // The default target's secret cannot be read now: its cached key must carry it through.
+    h.secrets.replace(MASTER_KEY_SECRET_ID, 'not-a-master-key');
+
+    const stale = await http(route.status, getKeysEvent('tgt-k'));
+    const other = await http(route.status, getKeysEvent('tgt-j'));
+    const fresh = await http(route.status, getKeysEvent('tgt-k'));
+
+    assert.equal(stale.status, 503);
+    assert.equal(stale.body.type, 'urn:litellm-virtual-keys:problem:litellm-master-key-refused');
+    assert.equal(other.status, 200, 'the default target keeps its cached key');
+    assert.equal(fresh.status, 200, 'east’s rotated key was read afresh');
+    h.secrets.replace(
+      MASTER_KEY_SECRET_ID,
+      JSON.stringify({ master_key: MASTER_KEY, database_url: h.litellm.table.db.url }),
+    );
+    issued.add(rotated);
+  });
+});
+
+describe('moving a lab', () => {
+  it('moves every key to the new target, pinned first, and a retry after a failure half way finishes it', async () => {
+    const made = await provision({
+      guid: 'tgt-m',
+      users: 3,
+      package: 'ai-beginner',
+      metadata: { event: 'summit' },
+    });
+    const oldKeys = made.body.litellm_virtual_keys as string[];
+    // user2's key cannot be made on east: the move stops with user1's (and perhaps user3's) made there.
+    east.faults.failNext('POST /key/generate', '503', 3, 'virtkey-tgt-m-user2');
+
+    const failed = await move('tgt-m', 'east');
+    const midway = await http(route.status, getKeysEvent('tgt-m'));
+
+    assert.equal(failed.status, 503);
+    assert.equal(midway.status, 200, 'the lab works as before on its old target');
+    assert.equal(midway.body.litellm_target, 'default');
+    assert.equal((midway.body.keys as unknown[]).length, 3);
+    for (const key of oldKeys) assert.equal((await probeKey(h.litellm.url, key)).status, 200);
+    const madeBefore = (await aliasesOn(east, 'tgt-m')).length;
+    assert.ok(madeBefore >= 1 && madeBefore < 3, 'some keys were made on east before the failure');
+
+    east.resetCounters();
+    const moved = await move('tgt-m', 'east');
+
+    assert.equal(moved.status, 200);
+    assert.equal(moved.body.litellm_target, 'east');
+    assert.equal(moved.body.moved_from, 'default');
+    assert.equal(moved.body.litellm_api_endpoint, 'https://ai-east.example.com');
+    const newKeys = moved.body.litellm_virtual_keys as string[];
+    assert.equal(newKeys.length, 3);
+    assert.deepEqual(
+      (moved.body.users as { user: string }[]).map((user) => user.user),
+      ['user1', 'user2', 'user3'],
+    );
+    assert.ok(
+      newKeys.every((key) => !oldKeys.includes(key)),
+      'new values, not the old ones',
+    );
+    assert.deepEqual(await aliasesOn(h.litellm, 'tgt-m'), [], 'nothing left on the old target');
+    assert.deepEqual(await aliasesOn(east, 'tgt-m'), [
+      'virtkey-tgt-m-user1',
+      'virtkey-tgt-m-user2',
+      'virtkey-tgt-m-user3',
+    ]);
+    assert.equal(
+      east.callCount('POST /key/generate'),
+      3 - madeBefore,
+      'the retry made only what was missing',
+    );
+    for (const key of newKeys) assert.equal((await probeKey(east.url, key)).status, 200);
+    for (const key of oldKeys) assert.equal((await probeKey(h.litellm.url, key)).status, 401);
+    const rows = await east.table.getMany(newKeys.map(sha256));
+    assert.equal(rows.length, 3);
+    for (const row of rows) {
+      assert.deepEqual(row.models, [GRANITE]);
+      assert.equal(row.metadata.event, 'summit');
+      assert.equal(row.metadata.guid, 'tgt-m');
+    }
+    // Each stored value is the new key's, and the values staged during the move are gone.
+    assert.deepEqual(
+      ['user1', 'user2', 'user3'].map((user) =>
+        h.secrets.valueOf(`litellm-virtual-keys/virtkey-tgt-m-${user}`),
+      ),
+      newKeys,
+    );
+    assert.equal(h.secrets.valueOf('litellm-virtual-keys/virtkey-tgt-m-user1.moving-to-east'), undefined);
+    const status = await http(route.status, getKeysEvent('tgt-m'));
+    assert.equal(status.body.litellm_target, 'east');
+    const movedEvent = h.bus.of('Virtual Key Moved').at(-1);
+    assert.equal(movedEvent?.detail.litellm_target, 'east');
+    assert.equal(movedEvent?.detail.litellm_api_endpoint, 'https://ai-east.example.com');
+    assert.equal(movedEvent?.detail.moved_from, 'default');
+    assert.equal(movedEvent?.detail.deleted_keys, 3);
+
+    // Once more: already there, the same keys, nothing made or deleted.
+    east.resetCounters();
+    h.litellm.resetCounters();
+    const replay = await move('tgt-m', 'east');
+    assert.equal(replay.status, 200);
+    assert.deepEqual(replay.body.litellm_virtual_keys, newKeys);
+    assert.equal(east.mutatingCalls() + h.litellm.mutatingCalls(), 0);
+  });
+
+  it('finishes on a retry when the old keys’ deletion fails after the switch', async () => {
+    const made = await provision({ guid: 'tgt-n', package: 'ai-beginner' });
+    h.litellm.faults.failNext('POST /key/delete', '503', 3);
+
+    const failed = await move('tgt-n', 'east');
+    const meanwhile = await http(route.status, getKeysEvent('tgt-n'));
+    const finished = await move('tgt-n', 'east');
+
+    assert.equal(failed.status, 503);
+    assert.equal(meanwhile.body.litellm_target, 'east', 'the switch was made: the lab is on east');
+    assert.equal(finished.status, 200);
+    assert.equal(finished.body.litellm_target, 'east');
+    assert.equal((await probeKey(east.url, String(finished.body.litellm_virtual_key))).status, 200);
+    assert.deepEqual(await aliasesOn(h.litellm, 'tgt-n'), []);
+    assert.deepEqual(await aliasesOn(east, 'tgt-n'), ['virtkey-tgt-n']);
+    assert.equal((await probeKey(h.litellm.url, String(made.body.litellm_virtual_key))).status, 401);
+  });
+
+  it('destroys a lab whose move stopped half way on both targets', async () => {
+    await provision({ guid: 'tgt-o', users: 2, package: 'ai-beginner' });
+    east.faults.failNext('POST /key/generate', '503', 3, 'virtkey-tgt-o-user2');
+    assert.equal((await move('tgt-o', 'east')).status, 503);
+    const extendMidway = await http(route.extend, extendKeysEvent('tgt-o', { duration: '1d' }));
+
+    const destroyed = await http(route.destroy, deleteKeysEvent('tgt-o'));
+
+    assert.equal(extendMidway.status, 409, 'no extend while a move is unfinished');
+    assert.equal(destroyed.status, 200);
+    assert.deepEqual(await aliasesOn(h.litellm, 'tgt-o'), []);
+    assert.deepEqual(await aliasesOn(east, 'tgt-o'), []);
+    assert.equal(h.secrets.valueOf('litellm-virtual-keys/virtkey-tgt-o-user1.moving-to-east'), undefined);
+    assert.equal(h.secrets.valueOf('litellm-virtual-keys/virtkey-tgt-o-user1'), undefined);
+  });
+
+  it('refuses a move to a target that lacks the lab’s models, an unknown target, or a client without destroy', async () => {
+    await provision({ guid: 'tgt-p', target: 'east', models: [EAST_ONLY] });
+    const unserved = await move('tgt-p', 'default');
+    const unknown = await move('tgt-p', 'west');
+    const noDestroy = await http(
+      route.provision,
+      asClient(moveEvent('tgt-p', { target: 'default' }), 'rhdp', ['provision', 'all-labs']),
+    );
+
+    assert.equal(unserved.status, 400);
+    assert.match(String(unserved.body.detail), /does not serve qwen-east-14b/);
+    assert.equal(unknown.status, 400);
+    assert.equal(noDestroy.status, 403);
+    assert.deepEqual(await aliasesOn(east, 'tgt-p'), ['virtkey-tgt-p']);
+    assert.deepEqual(await aliasesOn(h.litellm, 'tgt-p'), []);
+    assert.equal(h.litellm.mutatingCalls(), 0);
+  });
+});
