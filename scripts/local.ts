@@ -1,8 +1,9 @@
 /**
  * `npm start`: the HTTP API on localhost. Each request goes through the bearer-token authorizer
  * and is turned into the API Gateway (payload 2.0) event the deployed function receives. Without
- * LITELLM_URL it runs on the embedded LiteLLM stand-in; with LITELLM_URL and LITELLM_MASTER_KEY it
- * runs against that proxy. Key values and API tokens are kept by a local Secrets Manager endpoint,
+ * LITELLM_URL it runs on two embedded LiteLLM stand-ins, the targets `default` and `east` (each
+ * with its own master key and models); with LITELLM_URL and LITELLM_MASTER_KEY it runs against
+ * that proxy, the one target `default`. Key values and API tokens are kept by a local Secrets Manager endpoint,
  * result events go to a local EventBridge endpoint that prints them, and the lab ledger lives in
  * an embedded DynamoDB (dynalite, in memory).
  */
@@ -29,6 +30,9 @@ import { isAlive } from './process-alive.ts';
 
 const PORT = Number(process.env.PORT ?? 3000);
 const MASTER_KEY_SECRET_ID = 'litellm-virtual-keys/litellm-master-key';
+const EAST_MASTER_KEY_SECRET_ID = 'litellm-virtual-keys/litellm-master-key-east';
+/** The second stand-in's models: one the default proxy does not serve, so the targets differ. */
+const EAST_MODELS = ['granite-3-2-8b-instruct', 'qwen-east-14b'];
 const API_TOKENS_SECRET_ID = 'litellm-virtual-keys/api-tokens';
 /** The token curl sends; API_TOKEN picks one, otherwise a fresh one per start. */
 const DEV_TOKEN = process.env.API_TOKEN ?? `dev-${randomBytes(18).toString('base64url')}`;
@@ -100,12 +104,18 @@ const [secrets, bus, ledger] = await Promise.all([
 ]);
 secrets.put(API_TOKENS_SECRET_ID, JSON.stringify({ dev: DEV_TOKEN }));
 let litellmUrl = process.env.LITELLM_URL;
-let standIn: LiteLlmStandIn | undefined;
+/** The stand-ins by target name, when no proxy was given. */
+const standIns = new Map<string, LiteLlmStandIn>();
 if (!litellmUrl) {
-  const masterKey = `sk-local-${randomUUID()}`;
-  standIn = await LiteLlmStandIn.start({ masterKey });
-  litellmUrl = standIn.url;
+  const [masterKey, eastKey] = [`sk-local-${randomUUID()}`, `sk-local-east-${randomUUID()}`];
+  const [first, east] = await Promise.all([
+    LiteLlmStandIn.start({ masterKey }),
+    LiteLlmStandIn.start({ masterKey: eastKey, models: EAST_MODELS }),
+  ]);
+  standIns.set('default', first).set('east', east);
+  litellmUrl = first.url;
   secrets.put(MASTER_KEY_SECRET_ID, masterKey);
+  secrets.put(EAST_MASTER_KEY_SECRET_ID, eastKey);
 } else {
   const masterKey = process.env.LITELLM_MASTER_KEY;
   if (!masterKey) throw new Error('LITELLM_URL is set: LITELLM_MASTER_KEY must hold that proxy’s master key');
@@ -124,6 +134,14 @@ const awsEnv = {
 const functionEnv = {
   LITELLM_URL: litellmUrl,
   LITELLM_MASTER_KEY_SECRET_ID: MASTER_KEY_SECRET_ID,
+  ...(standIns.size > 1
+    ? {
+        LITELLM_TARGETS: JSON.stringify({
+          default: { url: litellmUrl, master_key_secret_id: MASTER_KEY_SECRET_ID },
+          east: { url: standIns.get('east')?.url, master_key_secret_id: EAST_MASTER_KEY_SECRET_ID },
+        }),
+      }
+    : {}),
   API_TOKENS_SECRET_ID,
   LABS_TABLE,
 };
@@ -146,6 +164,11 @@ const routes: { routeKey: string; pattern: RegExp; handler: Handler }[] = [
     routeKey: 'POST /keys/{guid}/extend',
     pattern: /^\/keys\/([^/]+)\/extend$/,
     handler: await handlerOf('extend'),
+  },
+  {
+    routeKey: 'POST /keys/{guid}/move',
+    pattern: /^\/keys\/([^/]+)\/move$/,
+    handler: await handlerOf('provision'),
   },
 ];
 
@@ -260,11 +283,26 @@ writeFileSync(
   const envLine = Object.entries(awsEnv)
     .map(([name, value]) => `${name}=${value}`)
     .join(' ');
+  const proxies =
+    standIns.size > 0
+      ? [...standIns]
+          .map(
+            ([name, proxy]) =>
+              `LiteLLM stand-in, target ${name}, on ${proxy.url} (models: ${proxy.models.join(', ')})`,
+          )
+          .join('\n')
+      : `LiteLLM at ${litellmUrl} (target default)`;
+  const onEast =
+    standIns.size > 1
+      ? `
+Provision on east: curl -s ${auth} -X POST ${base}/keys -d '{"guid":"demo2","package":"ai-beginner","target":"east"}'
+Move demo1 there:  curl -s ${auth} -X POST ${base}/keys/demo1/move -d '{"target":"east"}'`
+      : '';
   console.log(`litellm-virtual-keys on ${base}
-${standIn ? `LiteLLM stand-in on ${standIn.url} (models: ${standIn.models.join(', ')})` : `LiteLLM at ${litellmUrl}`}
+${proxies}
 Dev API token: ${DEV_TOKEN}
 
-Provision a lab:   curl -s ${auth} -X POST ${base}/keys -d '{"guid":"demo1","package":"ai-beginner"}'
+Provision a lab:   curl -s ${auth} -X POST ${base}/keys -d '{"guid":"demo1","package":"ai-beginner"}'${onEast}
 What it holds:     curl -s ${auth} ${base}/keys/demo1
 Extend it:         curl -s ${auth} -X POST ${base}/keys/demo1/extend -d '{"duration":"7d"}'
 Destroy it:        curl -s ${auth} -X DELETE ${base}/keys/demo1
@@ -286,7 +324,12 @@ async function stop(): Promise<void> {
   server.closeAllConnections();
   server.close();
   rmSync(STACK_FILE, { force: true });
-  await Promise.all([secrets.close(), bus.close(), ledger.close(), standIn?.close()]);
+  await Promise.all([
+    secrets.close(),
+    bus.close(),
+    ledger.close(),
+    ...[...standIns.values()].map((p) => p.close()),
+  ]);
   process.exit(0);
 }
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);

@@ -134,6 +134,35 @@ describe('npm start', () => {
     assert.ok(!stack.output().includes(String(created.body.litellm_virtual_key).slice(3)), 'no key printed');
   });
 
+  it('runs two stand-in proxies as the targets default and east, with a curl line for each', async () => {
+    const output = stack.output();
+    assert.match(output, /LiteLLM stand-in, target default, on http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(
+      output,
+      /LiteLLM stand-in, target east, on http:\/\/127\.0\.0\.1:\d+ \(models: granite-3-2-8b-instruct, qwen-east-14b\)/,
+    );
+    assert.ok(output.includes(`-d '{"guid":"demo2","package":"ai-beginner","target":"east"}'`));
+    assert.ok(output.includes(`/keys/demo1/move -d '{"target":"east"}'`));
+
+    const onEast = await call(stack, 'POST', '/keys', {
+      guid: 'local2',
+      target: 'east',
+      models: ['qwen-east-14b'],
+    });
+    const onDefault = await call(stack, 'POST', '/keys', { guid: 'local3', package: 'ai-beginner' });
+    const moved = await call(stack, 'POST', '/keys/local3/move', { target: 'east' });
+    for (const answer of [onEast, onDefault, moved]) recordSecret(String(answer.body.litellm_virtual_key));
+
+    assert.deepEqual([onEast.status, onEast.body.litellm_target], [201, 'east']);
+    assert.deepEqual([onDefault.status, onDefault.body.litellm_target], [201, 'default']);
+    assert.deepEqual(
+      [moved.status, moved.body.litellm_target, moved.body.moved_from],
+      [200, 'east', 'default'],
+    );
+    for (const guid of ['local2', 'local3'])
+      assert.equal((await call(stack, 'DELETE', `/keys/${guid}`)).status, 200);
+  });
+
   it('says in one line that the port is busy, and how to choose another', () => {
     const port = new URL(stack.base).port;
     const second = spawnSync('npm', ['start'], {
