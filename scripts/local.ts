@@ -31,8 +31,8 @@ import { isAlive } from './process-alive.ts';
 const PORT = Number(process.env.PORT ?? 3000);
 const MASTER_KEY_SECRET_ID = 'litellm-virtual-keys/litellm-master-key';
 const EAST_MASTER_KEY_SECRET_ID = 'litellm-virtual-keys/litellm-master-key-east';
-/** The second stand-in's models: one the default proxy does not serve, so the targets differ. */
-const EAST_MODELS = ['granite-3-2-8b-instruct', 'qwen-east-14b'];
+/** The second stand-in's models: one the default proxy does not serve (and not llama), so the targets differ. */
+const EAST_MODELS = ['granite-3-2-8b-instruct', 'mistral-7b-instruct', 'qwen-east-14b'];
 const API_TOKENS_SECRET_ID = 'litellm-virtual-keys/api-tokens';
 /** The token curl sends; API_TOKEN picks one, otherwise a fresh one per start. */
 const DEV_TOKEN = process.env.API_TOKEN ?? `dev-${randomBytes(18).toString('base64url')}`;

@@ -139,7 +139,7 @@ describe('npm start', () => {
     assert.match(output, /LiteLLM stand-in, target default, on http:\/\/127\.0\.0\.1:\d+/);
     assert.match(
       output,
-      /LiteLLM stand-in, target east, on http:\/\/127\.0\.0\.1:\d+ \(models: granite-3-2-8b-instruct, qwen-east-14b\)/,
+      /LiteLLM stand-in, target east, on http:\/\/127\.0\.0\.1:\d+ \(models: granite-3-2-8b-instruct, mistral-7b-instruct, qwen-east-14b\)/,
     );
     assert.ok(output.includes(`-d '{"guid":"demo2","package":"ai-beginner","target":"east"}'`));
     assert.ok(output.includes(`/keys/demo1/move -d '{"target":"east"}'`));
@@ -218,6 +218,15 @@ describe('npm start', () => {
       ['provision', 'http-post-keys.json', (r) => assert.equal(r.statusCode, 201)],
       ['status', 'http-get-keys.json', (r) => assert.equal((body(r).keys as unknown[]).length, 1)],
       ['extend', 'http-post-extend.json', (r) => assert.equal(r.statusCode, 200)],
+      [
+        'provision',
+        'http-post-move.json',
+        (r) =>
+          assert.deepEqual(
+            [r.statusCode, body(r).litellm_target, body(r).moved_from],
+            [200, 'east', 'default'],
+          ),
+      ],
       ['destroy', 'http-delete-keys.json', (r) => assert.equal(body(r).deleted, true)],
       ['provision', 'eventbridge-lab-provisioned.json', (r) => assert.equal(r.outcome, 'created')],
       [
