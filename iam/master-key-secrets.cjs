@@ -2,15 +2,30 @@
  * The master-key secrets of the deployment's LiteLLM targets, as the IAM resources of the roles
  * that read them: each granted by name (or by the ARN given), never by wildcard. From the stage
  * parameter litellmTargets when set (the JSON of LITELLM_TARGETS), else masterKeySecretId.
+ * The functions check the whole of LITELLM_TARGETS at start (lib/targets/target-config.ts); what a
+ * deployment must not get past is checked here too, so a bad parameter fails the deploy instead.
  */
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:/;
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/;
+const TARGET_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 
 function resourceOf(secretId) {
+  if (secretId.startsWith('arn:')) return secretId;
   // Secrets Manager appends "-" and six characters to a secret's name in its ARN.
-  if (SECRET_ARN.test(secretId)) return secretId;
   return {
     'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${secretId}-??????`,
   };
+}
+
+function secretIdOf(name, target) {
+  const fault = (what) => new Error(`param litellmTargets: target "${name}" ${what}`);
+  if (!TARGET_NAME.test(name)) throw fault('must be named with 1-32 lowercase letters, digits or "-"');
+  if (!target || typeof target.url !== 'string' || !/^https?:\/\/\S+$/.test(target.url.trim()))
+    throw fault('field url must be an http(s) URL');
+  const id = typeof target.master_key_secret_id === 'string' ? target.master_key_secret_id.trim() : '';
+  if (!id) throw fault('field master_key_secret_id is required');
+  if (id.startsWith('arn:') && !SECRET_ARN.test(id))
+    throw fault('field master_key_secret_id is not a whole secret ARN (its name and six-character suffix)');
+  return id;
 }
 
 function secretIdsOf(targetsJson) {
@@ -22,12 +37,9 @@ function secretIdsOf(targetsJson) {
   }
   if (!targets || typeof targets !== 'object' || Array.isArray(targets))
     throw new Error('param litellmTargets must be a JSON object of targets by name');
-  return Object.entries(targets).map(([name, target]) => {
-    const id =
-      target && typeof target.master_key_secret_id === 'string' ? target.master_key_secret_id.trim() : '';
-    if (!id) throw new Error(`param litellmTargets: target "${name}" field master_key_secret_id is required`);
-    return id;
-  });
+  if (!Object.hasOwn(targets, 'default'))
+    throw new Error('param litellmTargets must name one target "default"');
+  return Object.entries(targets).map(([name, target]) => secretIdOf(name, target));
 }
 
 module.exports = async ({ resolveVariable }) => {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
+  DescribeSecretCommand,
   GetSecretValueCommand,
   InvalidRequestException,
   ListSecretsCommand,
@@ -39,6 +40,9 @@ export interface PinnedKey {
   /** False when another caller pinned the value first and this one adopted it. */
   readonly won: boolean;
 }
+
+/** Between an alias's secret name and the target a move stages its new value for. */
+const MOVING_TO = '.moving-to-';
 
 /** `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>` gives the partition and account. */
 const SECRET_ARN = /^arn:([a-z-]+):secretsmanager:[^:]*:(\d{12}):secret:/;
@@ -125,7 +129,20 @@ export class KeyStore {
    * the alias's own (IAM grants both), under a name no alias can have.
    */
   movingNameOf(alias: string, target: string): string {
-    return `${this.nameOf(alias)}.moving-to-${target}`;
+    return `${this.nameOf(alias)}${MOVING_TO}${target}`;
+  }
+
+  /** A value a move staged: its lab's record finds it (a destroy or the move's retry), never the orphan search. */
+  isStagedForMove(name: string): boolean {
+    return name.startsWith(this.prefix) && name.includes(MOVING_TO);
+  }
+
+  /**
+   * What an old key's ledger entry names once a move has switched the alias's stored value to the
+   * new target's key: no secret, so nothing that closes or sweeps the old key can delete that value.
+   */
+  movedOutNameOf(alias: string, target: string): string {
+    return `${this.nameOf(alias)}.moved-from-${target}`;
   }
 
   /** The alias whose key a secret of this store holds. */
@@ -152,6 +169,14 @@ export class KeyStore {
         return { state: 'absent' };
       throw error;
     }
+  }
+
+  /** The lab a stored value was pinned for (its `guid` tag); undefined for a value without one. */
+  async pinnedFor(name: string): Promise<string | undefined> {
+    const out = await send('DescribeSecret', () =>
+      secretsManager().send(new DescribeSecretCommand({ SecretId: name })),
+    );
+    return out.Tags?.find((tag) => tag.Key === 'guid')?.Value;
   }
 
   private async readPresent(name: string): Promise<{ value: string; arn: string }> {

@@ -97,8 +97,6 @@ async function destroyLeased(request: DestroyRequest, ledger: LedgerLab, deps: D
   refuseForeignLab(deps.lifecycle.caller, guid, lab);
   refuseStaleEvent('destroy', deps.lifecycle, lab);
   refuseMovedMeanwhile(lab, target);
-  // Keys an unfinished move left on its other target go first; the lab's own are below.
-  const leftovers = await deleteMoveLeftovers(lab, ledger.keys, deps);
   const recorded = ledger.keys.filter((entry) => entryTarget(entry) === target.name);
   const legacy = lab === undefined ? await readLegacyUsers(deps.keyStore, guid) : undefined;
   const aliases = await lookUpLabAliases(
@@ -152,6 +150,8 @@ async function destroyLeased(request: DestroyRequest, ledger: LedgerLab, deps: D
     });
   }
   const totalSpend = spend.reduce((sum, key) => sum + (key.totalSpend ?? key.spend), 0);
+  // Then what an unfinished move left on its other target: the lab's own keys never wait for it.
+  const leftovers = await deleteMoveLeftovers(lab, ledger.keys, deps);
   // Last: until every key and stored value is gone, a retry needs the ledger to find them.
   await deps.ledger.deleteKeys(ledger.keys);
   await deps.ledger.release(guid, deps.leaseOwner, {

@@ -2,7 +2,8 @@ import { refuseForeignLab } from '../auth/access.ts';
 import type { InvocationDeps } from '../invocation/deps.ts';
 import { type LabOperation, runLabOperation } from '../invocation/lab-operation.ts';
 import type { OperationRequest } from '../lab/lifecycle.ts';
-import { labTarget } from '../targets/lab-target.ts';
+import { log } from '../log.ts';
+import { labTarget, recordedTargetName } from '../targets/lab-target.ts';
 import { type DestroyedLab, destroyLab } from './destroy-lab.ts';
 import { type DestroyRequest, parseDestroyRequest } from './request.ts';
 import { destroyedEvent } from './result-event.ts';
@@ -15,7 +16,19 @@ const DESTROY: LabOperation<DestroyRequest, DestroyedLab> = {
   targetOf: (request, lab, { targets, lifecycle }) => {
     // Another client's lab is not there for this caller, whatever target it is on.
     refuseForeignLab(lifecycle.caller, request.guid, lab);
-    return labTarget(request.guid, lab, targets, request.target);
+    if (lifecycle.trigger === 'http')
+      return labTarget(request.guid, lab, targets, request.target, lifecycle.caller);
+    // A lab event was composed when the lab was provisioned; after a move it names the old target.
+    // Refusing it would leave the lab's keys working: the lab is destroyed where it is.
+    const recorded = recordedTargetName(lab);
+    if (request.target !== undefined && request.target !== recorded) {
+      log.warn('a Lab Destroyed event names another target than the lab is on; destroyed on its own', {
+        guid: request.guid,
+        named: request.target,
+        target: recorded,
+      });
+    }
+    return labTarget(request.guid, lab, targets);
   },
   // LiteLLM's database, for direct deletion, comes with the master key.
   run: (request, deps) =>

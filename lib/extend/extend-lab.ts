@@ -12,7 +12,7 @@ import { knownLab, type LabLedger } from '../ledger/lab-ledger.ts';
 import type { KeyEntry, LedgerLab } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import { log } from '../log.ts';
-import { refuseMovedMeanwhile, refuseUnfinishedMove } from '../targets/lab-target.ts';
+import { entryTarget, refuseMovedMeanwhile, refuseUnfinishedMove } from '../targets/lab-target.ts';
 import type { LiteLlmTarget } from '../targets/target-config.ts';
 import type { ExtendRequest } from './request.ts';
 
@@ -106,7 +106,9 @@ async function extendLeased(request: ExtendRequest, ledger: LedgerLab, deps: Ext
     new Date(intended),
     now,
   );
-  const recorded = lab ? ledger.keys : await adoptLegacyLab(guid, deps);
+  const recorded = lab
+    ? ledger.keys.filter((entry) => entryTarget(entry) === deps.target.name)
+    : await adoptLegacyLab(guid, deps);
   // One read first: nothing is written before LiteLLM has shown it takes our master key, and a
   // recorded key it no longer holds leaves the ledger instead of failing the extend.
   const held = await deps.litellm.getKeysInfo(recorded.map((entry) => entry.keyId));

@@ -37,6 +37,13 @@ function refuseUnmovable(guid: string, lab: LabRecord | undefined): asserts lab 
     throw new ConflictError(`lab ${guid} is still being provisioned; move it once it is`);
 }
 
+/** A move already under way goes where it was going: another target waits until it is finished. */
+function refuseOtherMove(lab: LabRecord, to: string): void {
+  if (lab.movingTo && lab.movingTo !== to) throw new UnfinishedMoveError(lab.guid, lab.movingTo);
+  const recorded = recordedTargetName(lab);
+  if (lab.movingFrom && recorded !== to) throw new UnfinishedMoveError(lab.guid, recorded);
+}
+
 /**
  * Move every key of a lab to another LiteLLM target, under the lab's lease, all or nothing: the
  * new keys are made first (same aliases, new values pinned in Secrets Manager before the target
@@ -49,8 +56,7 @@ export async function moveLab(request: MoveRequest, deps: LabOperationDeps): Pro
   const { guid } = request;
   const first = knownLab(deps.known);
   refuseUnmovable(guid, first);
-  if (first.movingTo && first.movingTo !== deps.target.name)
-    throw new UnfinishedMoveError(guid, first.movingTo);
+  refuseOtherMove(first, deps.target.name);
   const leased = await deps.ledger.lease(guid, deps.leaseOwner, deps.deadline);
   try {
     return await moveLeased(request, leased, deps);
@@ -70,7 +76,7 @@ async function moveLeased(
   refuseForeignLab(deps.lifecycle.caller, guid, lab);
   refuseUnmovable(guid, lab);
   const to = deps.target.name;
-  if (lab.movingTo && lab.movingTo !== to) throw new UnfinishedMoveError(guid, lab.movingTo);
+  refuseOtherMove(lab, to);
   const from = lab.movingFrom ?? recordedTargetName(lab);
   if (from === to) {
     refuseMovedMeanwhile(lab, deps.target);
@@ -143,17 +149,25 @@ async function makeAndSwitch(
     ({ entry, record }) => makeTwin(lab, entry, record, recorded, deps),
     { stopAfterFailure: true },
   );
-  // The switch: each stored value becomes the twin's (one request token per old key, so a retry lands the same value).
-  await eachLimited(twins, deps.concurrency, async ({ entry, value, oldKeyId }) => {
-    await deps.keyStore.replace(deps.keyStore.nameOf(entry.alias), value, `move:${oldKeyId}`);
-    await deps.ledger.putKey({ ...entry, secretName: deps.keyStore.nameOf(entry.alias) });
+  // The switch: each stored value becomes the twin's (one request token per old key, so a retry
+  // lands the same value). The old key's entry lets go of the name first: closing or sweeping the
+  // old key must never delete the value that now belongs to its twin.
+  await eachLimited(twins, deps.concurrency, async ({ entry, value, old: oldEntry }) => {
+    const name = deps.keyStore.nameOf(entry.alias);
+    await deps.ledger.putKey({
+      ...oldEntry,
+      secretName: deps.keyStore.movedOutNameOf(entry.alias, old.target.name),
+    });
+    await deps.keyStore.replace(name, value, `move:${oldEntry.keyId}`);
+    await deps.ledger.putKey({ ...entry, secretName: name });
   });
 }
 
 interface Twin {
   readonly entry: KeyEntry;
   readonly value: string;
-  readonly oldKeyId: string;
+  /** The old key's entry it replaces. */
+  readonly old: KeyEntry;
 }
 
 /** One key made on the new target with a value pinned first; a retry finds the same value and key. */
@@ -185,7 +199,7 @@ async function makeTwin(
       createdAt: deps.now().toISOString(),
     },
     value: pinned.value,
-    oldKeyId: oldEntry.keyId,
+    old: oldEntry,
   });
   const made = recorded.find((entry) => entry.keyId === keyId && entryTarget(entry) === to);
   if (made) return twin(made.expiresAt ? new Date(made.expiresAt) : undefined);

@@ -1,6 +1,7 @@
 import { eachLimited } from '../concurrency.ts';
 import { verifyGone } from '../destroy/verify-gone.ts';
 import { UpstreamError } from '../errors.ts';
+import { hashKey } from '../key-identity.ts';
 import type { KeyStore } from '../key-store.ts';
 import type { LabLedger } from '../ledger/lab-ledger.ts';
 import type { KeyEntry, LabRecord } from '../ledger/records.ts';
@@ -35,12 +36,14 @@ export async function deleteRecordedKeys(
     on.litellm,
     on.target.maxConnections,
   );
+  // Those shown gone leave the ledger even when others did not go: nothing is left recorded that is not there.
+  const gone = new Set(checks.filter((check) => check.gone).map((check) => check.keyId));
+  await ledger.deleteKeys(entries.filter((entry) => gone.has(entry.keyId)));
   const left = checks.filter((check) => !check.gone);
   if (left.length > 0)
     throw new UpstreamError(
       `LiteLLM target ${on.target.name} still holds ${left.map((check) => check.alias).join(', ')} after /key/delete; ${why}`,
     );
-  await ledger.deleteKeys(entries);
   return held.size;
 }
 
@@ -54,19 +57,45 @@ export async function deleteMoveLeftovers(
   entries: readonly KeyEntry[],
   deps: LeftoverDeps,
 ): Promise<number> {
-  const others = entries.filter((entry) => entryTarget(entry) !== deps.target.name);
+  const aliases = [...new Set(entries.map((entry) => entry.alias))];
+  const stagedFor = lab?.movingTo ?? (lab?.movingFrom ? recordedTargetName(lab) : undefined);
+  const staged = lab && stagedFor ? await stagedKeys(lab.guid, aliases, stagedFor, deps) : [];
+  // By key id: a staged value's key is usually recorded too.
+  const others = new Map<string, KeyEntry>();
+  for (const entry of [...entries, ...staged])
+    if (entryTarget(entry) !== deps.target.name && !others.has(entry.keyId)) others.set(entry.keyId, entry);
   let deleted = 0;
-  for (const name of new Set(others.map(entryTarget))) {
+  for (const name of new Set([...others.values()].map(entryTarget))) {
     const on = await deps.targets.connect(deps.targets.recorded(name));
-    const group = others.filter((entry) => entryTarget(entry) === name);
+    const group = [...others.values()].filter((entry) => entryTarget(entry) === name);
     deleted += await deleteRecordedKeys(group, on, deps.ledger, 'a retry of the destroy finishes the job');
   }
-  const stagedFor = lab?.movingTo ?? (lab?.movingFrom ? recordedTargetName(lab) : undefined);
   if (stagedFor) {
-    const aliases = [...new Set(entries.map((entry) => entry.alias))];
     await eachLimited(aliases, deps.concurrency, (alias) =>
       deps.keyStore.delete(deps.keyStore.movingNameOf(alias, stagedFor)),
     );
   }
   return deleted;
+}
+
+/**
+ * The keys a move may have made on its new target without recording them (the answer to
+ * /key/generate lost, then the run stopped): one per value it staged, found by the value's hash.
+ */
+async function stagedKeys(
+  guid: string,
+  aliases: readonly string[],
+  target: string,
+  { keyStore, concurrency }: LeftoverDeps,
+): Promise<KeyEntry[]> {
+  const names = aliases.map((alias) => keyStore.movingNameOf(alias, target));
+  const values = await eachLimited(names, concurrency, (name) => keyStore.read(name));
+  return aliases.flatMap((alias, index) => {
+    const value = values[index];
+    if (value?.state !== 'present') return [];
+    const keyId = hashKey(value.value);
+    return [
+      { guid, target, alias, keyId, secretName: names[index] ?? '', package: 'unknown', createdAt: '' },
+    ];
+  });
 }

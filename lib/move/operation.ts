@@ -14,13 +14,15 @@ const MOVE: LabOperation<MoveRequest, MovedLab> = {
   name: 'move',
   scope: 'provision',
   scopeNeededFor: 'to move labs (their keys are made anew)',
-  parse: (input, _trigger, config) => parseMoveRequest(input, config),
+  parse: (input) => parseMoveRequest(input),
   targetOf: (request, lab, { targets, lifecycle }) => {
+    const { caller } = lifecycle;
     // The old keys are deleted: a move needs what a destroy needs too.
-    requireScope(lifecycle.caller, 'destroy', 'to move labs (their old keys are deleted)');
-    refuseForeignLab(lifecycle.caller, request.guid, lab);
-    checkTargetLimit(lifecycle.caller, request.target);
-    return targets.requested(request.target);
+    requireScope(caller, 'destroy', 'to move labs (their old keys are deleted)');
+    refuseForeignLab(caller, request.guid, lab);
+    const target = targets.requested(request.target, caller.limits.targets);
+    checkTargetLimit(caller, target.name);
+    return target;
   },
   run: moveLab,
   logLine: (lab) => [

@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import type { Config } from '../config.ts';
 import { guidSchema, parseInput } from '../schemas.ts';
-import { requestedTarget } from '../targets/target-config.ts';
 
 export interface MoveRequest {
   readonly guid: string;
@@ -14,9 +12,8 @@ const schema = z.strictObject({
   target: z.string({ error: 'must be a string' }).min(1).max(64),
 });
 
-/** `POST /keys/{guid}/move` with `{"target": "<name>"}`; an unknown target is a 400 naming the known ones. */
-export function parseMoveRequest(input: unknown, config: Pick<Config, 'targets'>): MoveRequest {
+/** `POST /keys/{guid}/move` with `{"target": "<name>"}`; the target is checked against the deployment's with the caller's limits. */
+export function parseMoveRequest(input: unknown): MoveRequest {
   const body = parseInput(schema, input, 'move request');
-  requestedTarget(config.targets, body.target);
   return { guid: body.guid, target: body.target };
 }

@@ -93,7 +93,15 @@ export async function ensureKey(
     return createKey(spec, pinned, { ...deps, entry, replacedExpired: record !== undefined, now });
   }
   // Stored but unknown to LiteLLM and never recorded: an earlier attempt stopped before (or
-  // during) /key/generate, perhaps before the value was protected. The stored value is the one to use.
+  // during) /key/generate, perhaps before the value was protected. The stored value is the one to
+  // use, if it was pinned for this lab: lab `a-b` and user `b` of lab `a` share a secret name, and
+  // the other lab's key may live on another LiteLLM target, where this one cannot see it.
+  const pinnedFor = await deps.keyStore.pinnedFor(spec.secretName);
+  if (pinnedFor !== undefined && pinnedFor !== spec.guid) {
+    throw new ConflictError(
+      `key alias ${spec.alias} holds a stored key of lab ${pinnedFor}, not of ${owner(spec)}; it is left alone`,
+    );
+  }
   await deps.keyStore.protect(stored.arn);
   return createKey(spec, { ...stored, won: true }, { ...deps, entry, replacedExpired: false, now });
 }

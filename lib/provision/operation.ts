@@ -16,7 +16,7 @@ const PROVISION: LabOperation<ProvisionRequest, ProvisionedLab> = {
   targetOf: (request, lab, { targets, lifecycle }) => {
     // Another client's live lab is not there for this caller, whatever target it is on.
     refuseForeignLab(lifecycle.caller, request.guid, lab, { ownedWhileLive: true });
-    const target = provisionTarget(request.guid, lab, targets, request.target);
+    const target = provisionTarget(request.guid, lab, targets, request.target, lifecycle.caller);
     checkTargetLimit(lifecycle.caller, target.name);
     return target;
   },

@@ -170,6 +170,7 @@ export async function provisionLab(request: ProvisionRequest, deps: ProvisionDep
   if ('settled' in lease) return lease.settled;
   try {
     refuseInvalid(request, lease.leased, deps);
+    refuseMovedMeanwhile(knownLab(lease.leased), deps.target);
     return await provisionLeased(request, lease.leased, deps);
   } catch (error) {
     await deps.ledger.abandon(request.guid, deps.leaseOwner);

@@ -7,7 +7,6 @@ import { LITELLM_METADATA_NAMES, LITELLM_METADATA_PREFIXES } from '../litellm/re
 import { LITELLM_SPECIAL_USER_IDS } from '../litellm/special-user-ids.ts';
 import { packageOf } from '../packages.ts';
 import { guidSchema, NAME_PATTERN, parseInput, termSchema, USER_BASE_PATTERN } from '../schemas.ts';
-import { requestedTarget } from '../targets/target-config.ts';
 
 /** A provision request after validation, with the package resolved. */
 export interface ProvisionRequest {
@@ -113,13 +112,7 @@ export function parseProvisionRequest(
   trigger: Trigger,
   config: Pick<
     Config,
-    | 'packages'
-    | 'defaultPackage'
-    | 'labUserDomain'
-    | 'labUserBase'
-    | 'userIdDomains'
-    | 'adminUserIds'
-    | 'targets'
+    'packages' | 'defaultPackage' | 'labUserDomain' | 'labUserBase' | 'userIdDomains' | 'adminUserIds'
   >,
 ): ProvisionRequest {
   const body = parseInput(trigger === 'http' ? httpSchema : eventSchema, input, 'provision request');
@@ -132,7 +125,6 @@ export function parseProvisionRequest(
       { field: 'package', message: `must be one of ${known}` },
     ]);
   }
-  if (body.target !== undefined) requestedTarget(config.targets, body.target);
   if (body.user_id !== undefined) refuseUserId(body.user_id, config);
   else refuseAdminOwners(body.guid, users, config);
   return {

@@ -241,7 +241,10 @@ async function closeVanishedKeys(
           if (!(await options.claims.claimForSweep(entry, options.owner, Date.now() + 60_000))) return;
           await options.claims.dropSweptKeys([entry]);
           tally.closed++;
-          await options.keyStore.scheduleDeletion(entry.secretName, ORPHAN_RECOVERY_DAYS);
+          // Only the vanished key's own value: the name may hold another key's by now (a move's switch).
+          const stored = await options.keyStore.read(entry.secretName);
+          if (stored.state === 'present' && hashKey(stored.value) === entry.keyId)
+            await options.keyStore.scheduleDeletion(entry.secretName, ORPHAN_RECOVERY_DAYS);
           log.warn('a recorded key is gone from LiteLLM; closed', {
             alias: entry.alias,
             key_id: entry.keyId,
@@ -266,7 +269,12 @@ async function deleteOrphanValues(
   for await (const page of allRecordedKeys(options.table))
     for (const entry of page) named.add(entry.secretName);
   const cutoff = options.now.getTime() - ORPHAN_MIN_AGE_MS;
-  const candidates = stored.filter((entry) => !named.has(entry.name) && entry.changedAt.getTime() < cutoff);
+  const candidates = stored.filter(
+    (entry) =>
+      !named.has(entry.name) &&
+      !options.keyStore.isStagedForMove(entry.name) &&
+      entry.changedAt.getTime() < cutoff,
+  );
   if (candidates.length === 0) return;
   if (await litellmIsEmpty()) {
     tally.breaker = EMPTY_PROXY;

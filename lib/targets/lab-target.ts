@@ -1,3 +1,4 @@
+import type { Caller } from '../auth/client-grants.ts';
 import { HttpError, UnavailableError } from '../errors.ts';
 import { isLive } from '../lab/lifecycle.ts';
 import type { KeyEntry, LabRecord } from '../ledger/records.ts';
@@ -36,10 +37,11 @@ export function labTarget(
   lab: LabRecord | undefined,
   targets: TargetConnections,
   named?: string,
+  caller?: Caller,
 ): LiteLlmTarget {
   const recorded = recordedTargetName(lab);
   if (named !== undefined && named !== recorded) {
-    targets.requested(named);
+    targets.requested(named, caller?.limits.targets);
     throw new TargetMismatchError(guid, recorded, named, 'nothing was deleted');
   }
   return targets.recorded(recorded);
@@ -54,11 +56,12 @@ export function provisionTarget(
   lab: LabRecord | undefined,
   targets: TargetConnections,
   named: string | undefined,
+  caller: Caller,
 ): LiteLlmTarget {
-  if (!isLive(lab)) return targets.requested(named ?? DEFAULT_TARGET);
+  if (!isLive(lab)) return targets.requested(named ?? DEFAULT_TARGET, caller.limits.targets);
   const recorded = recordedTargetName(lab);
   if (named !== undefined && named !== recorded) {
-    targets.requested(named);
+    targets.requested(named, caller.limits.targets);
     throw new TargetMismatchError(
       guid,
       recorded,

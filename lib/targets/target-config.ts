@@ -142,16 +142,21 @@ export function readTargets(env: Env): ReadonlyMap<string, LiteLlmTarget> {
   return namedTargets(env, raw);
 }
 
-/** The target a request names; an unknown name is a 400 listing the known ones. */
+/**
+ * The target a request names; an unknown name is a 400 listing the known ones (only those in
+ * `shown`, a client's `targets` limit, when it has one: the others are not its business).
+ */
 export function requestedTarget(
   targets: ReadonlyMap<string, LiteLlmTarget>,
   name: string,
-  field = 'target',
+  shown?: readonly string[],
 ): LiteLlmTarget {
   const target = targets.get(name);
-  if (!target)
+  if (!target) {
+    const known = [...targets.keys()].filter((known) => !shown || shown.includes(known));
     throw new BadRequestError(`unknown LiteLLM target ${name}`, [
-      { field, message: `must be one of ${[...targets.keys()].join(', ')}` },
+      { field: 'target', message: known.length > 0 ? `must be one of ${known.join(', ')}` : 'is not known' },
     ]);
+  }
   return target;
 }

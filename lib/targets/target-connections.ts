@@ -15,12 +15,12 @@ export interface TargetDeps {
 /** A target the ledger names but the deployment no longer configures: its labs wait for the configuration. */
 export class UnknownTargetError extends HttpError {
   override name = 'UnknownTargetError';
-  constructor(name: string, known: readonly string[]) {
+  constructor(name: string) {
     super(
       503,
       'litellm-target-unknown',
       'LiteLLM target not configured',
-      `the lab is on LiteLLM target ${name}, which this deployment does not configure (LITELLM_TARGETS has ${known.join(', ')}); ` +
+      `the lab is on LiteLLM target ${name}, which this deployment does not configure (LITELLM_TARGETS); ` +
         'nothing was changed: add the target back to reach its labs',
     );
   }
@@ -50,13 +50,13 @@ export class TargetConnections {
   /** The target a lab is recorded on; one the configuration lacks is a 503 naming it. */
   recorded(name: string): LiteLlmTarget {
     const target = this.targets.get(name);
-    if (!target) throw new UnknownTargetError(name, this.names);
+    if (!target) throw new UnknownTargetError(name);
     return target;
   }
 
-  /** The target a request names; an unknown name is a 400 listing the known ones. */
-  requested(name: string, field = 'target'): LiteLlmTarget {
-    return requestedTarget(this.targets, name, field);
+  /** The target a request names; an unknown name is a 400 listing the known ones (those `shown`, if given). */
+  requested(name: string, shown?: readonly string[]): LiteLlmTarget {
+    return requestedTarget(this.targets, name, shown);
   }
 
   /** The target's master key and client, read and built once per invocation. */

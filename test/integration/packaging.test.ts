@@ -138,6 +138,7 @@ describe('serverless package', () => {
         ...logs,
         'secretsmanager:CreateSecret',
         'secretsmanager:DeleteSecret',
+        'secretsmanager:DescribeSecret',
         read,
         'secretsmanager:PutResourcePolicy',
         'secretsmanager:PutSecretValue',

@@ -8,6 +8,7 @@ import {
   deleteKeysEvent,
   extendKeysEvent,
   getKeysEvent,
+  labDestroyedEvent,
   labProvisionedEvent,
   lambdaContext,
   listKeysEvent,
@@ -149,15 +150,30 @@ describe('two LiteLLM targets', () => {
     assert.equal(east.callCount(), 0);
   });
 
-  it('keeps a client limited to some targets off the others', async () => {
-    const event = asClient(postKeysEvent({ guid: 'tgt-d', target: 'east' }), 'workshop', ['provision'], {
-      targets: ['default'],
-    });
-    const refused = await http(route.provision, event);
+  it('keeps a client limited to some targets off the others, and names it no other target', async () => {
+    const limited = (body: unknown) =>
+      asClient(postKeysEvent(body), 'workshop', ['provision'], { targets: ['default'] });
+    const refused = await http(route.provision, limited({ guid: 'tgt-d', target: 'east' }));
+    const unknown = await http(route.provision, limited({ guid: 'tgt-d', target: 'west' }));
 
     assert.equal(refused.status, 403);
     assert.match(String(refused.body.detail), /limit targets: default/);
+    assert.equal(unknown.status, 400);
+    assert.deepEqual(unknown.body.errors, [{ field: 'target', message: 'must be one of default' }]);
     assert.equal(east.callCount(), 0);
+  });
+
+  it('never hands one lab’s stored value to another lab whose alias it shares, whatever target holds its key', async () => {
+    // User x of lab tgt-q and the single-user lab tgt-q-x share the alias virtkey-tgt-q-x.
+    const first = await provision({ guid: 'tgt-q', target: 'east', users: ['x'], package: 'ai-beginner' });
+    const second = await provision({ guid: 'tgt-q-x', package: 'ai-beginner' });
+
+    assert.equal(first.status, 201);
+    assert.equal(second.status, 409);
+    assert.match(String(second.body.detail), /holds a stored key of lab tgt-q, not of lab tgt-q-x/);
+    assert.equal(second.body.litellm_virtual_key, undefined);
+    assert.deepEqual(await aliasesOn(h.litellm, 'tgt-q-x'), []);
+    assert.equal(h.litellm.mutatingCalls(), 0);
   });
 
   it('takes a lab event’s target and announces it', async () => {
@@ -201,6 +217,7 @@ describe('two LiteLLM targets', () => {
     assert.equal(destroyed.status, 200);
     assert.equal(destroyed.body.litellm_target, 'east');
     assert.equal(destroyed.body.deleted_keys, 1);
+    assert.equal(wrongDestroy.body.litellm_target, undefined);
     assert.equal(h.litellm.callCount(), 0, 'the default proxy saw none of it');
     assert.ok(east.callCount('POST /key/update') >= 1);
     assert.equal(east.callCount('POST /key/delete'), 1);
@@ -282,6 +299,20 @@ describe('two LiteLLM targets', () => {
 });
 
 describe('moving a lab', () => {
+  it('destroys a lab on its own target when a Lab Destroyed event names the target it was moved from', async () => {
+    await provision({ guid: 'tgt-r', package: 'ai-beginner' });
+    assert.equal((await move('tgt-r', 'east')).status, 200);
+
+    const result = (await route.destroy(
+      labDestroyedEvent({ guid: 'tgt-r', target: 'default' }),
+      lambdaContext(),
+    )) as { outcome: string };
+
+    assert.equal(result.outcome, 'destroyed');
+    assert.deepEqual(await aliasesOn(east, 'tgt-r'), []);
+    assert.equal(h.bus.of('Virtual Key Destroyed').at(-1)?.detail.litellm_target, 'east');
+  });
+
   it('moves every key to the new target, pinned first, and a retry after a failure half way finishes it', async () => {
     const made = await provision({
       guid: 'tgt-m',
@@ -366,17 +397,34 @@ describe('moving a lab', () => {
     assert.equal(east.mutatingCalls() + h.litellm.mutatingCalls(), 0);
   });
 
-  it('finishes on a retry when the old keys’ deletion fails after the switch', async () => {
+  it('finishes on a retry when the old keys’ deletion fails after the switch; nothing meanwhile deletes the new value', async () => {
     const made = await provision({ guid: 'tgt-n', package: 'ai-beginner' });
     h.litellm.faults.failNext('POST /key/delete', '503', 3);
 
     const failed = await move('tgt-n', 'east');
     const meanwhile = await http(route.status, getKeysEvent('tgt-n'));
+    const elsewhere = await move('tgt-n', 'default');
+    const stored = h.secrets.valueOf('litellm-virtual-keys/virtkey-tgt-n');
+    // The old key vanishes from its proxy behind the service's back; the sweep closes its entry.
+    await h.litellm.table.deleteWithAudit(
+      [sha256(String(made.body.litellm_virtual_key))],
+      'operator',
+      'operator',
+    );
+    await sweep(scheduledSweepEvent(), lambdaContext(120_000));
     const finished = await move('tgt-n', 'east');
 
     assert.equal(failed.status, 503);
     assert.equal(meanwhile.body.litellm_target, 'east', 'the switch was made: the lab is on east');
+    assert.equal(elsewhere.status, 409, 'the unfinished move goes where it was going');
+    assert.equal(elsewhere.body.type, 'urn:litellm-virtual-keys:problem:move-unfinished');
+    assert.equal(
+      h.secrets.valueOf('litellm-virtual-keys/virtkey-tgt-n'),
+      stored,
+      'the switched value is kept',
+    );
     assert.equal(finished.status, 200);
+    assert.equal(finished.body.litellm_virtual_key, stored);
     assert.equal(finished.body.litellm_target, 'east');
     assert.equal((await probeKey(east.url, String(finished.body.litellm_virtual_key))).status, 200);
     assert.deepEqual(await aliasesOn(h.litellm, 'tgt-n'), []);
