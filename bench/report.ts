@@ -31,6 +31,7 @@ const BENCHES: Bench[] = [
   { script: 'provision' },
   { script: 'burst' },
   { script: 'multi-user' },
+  { script: 'targets' },
   { script: 'destroy' },
   {
     script: 'sweep',

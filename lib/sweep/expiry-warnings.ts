@@ -7,6 +7,7 @@ import { keysExpiring, SHARDS } from '../ledger/expiry-index.ts';
 import type { KeyClaims } from '../ledger/key-claims.ts';
 import type { KeyEntry } from '../ledger/records.ts';
 import { log } from '../log.ts';
+import { entryTarget } from '../targets/lab-target.ts';
 
 /** Warnings claimed and sent together: one PutEvents call. */
 const CHUNK = 10;
@@ -40,6 +41,7 @@ function warning(key: KeyEntry, warnBefore: string): BusEvent {
       litellm_key_expires: formatInstant(new Date(key.expiresAt ?? 0)),
       warn_before: warnBefore,
       trigger: 'schedule',
+      litellm_target: entryTarget(key),
     },
   };
 }
