@@ -162,12 +162,12 @@ printSummary({
       measured: `${(move.ms / 1000).toFixed(2)} s`,
       met: move.ms < 6000,
       reason:
-        'each key is made on the new target and verified gone on the old one by itself, and each is recorded in the ledger as it is made, on dynalite sharing this 2-core machine',
+        'each key is pinned, made, listed and recorded in the ledger by itself (ten at a time), then switched with two ledger writes and a Secrets Manager write, on dynalite sharing this 2-core machine',
     },
     {
-      goal: 'move: at most 3.1 LiteLLM calls per key, both targets together',
+      goal: 'move: at most 2.1 LiteLLM calls per key, both targets together',
       measured: totalPerKey.toFixed(2),
-      met: totalPerKey <= 3.1,
+      met: totalPerKey <= 2.1,
     },
     {
       goal: 'move: at most 4 Secrets Manager calls per key',

@@ -1,5 +1,4 @@
 import { eachLimited } from '../concurrency.ts';
-import { verifyGone } from '../destroy/verify-gone.ts';
 import { UpstreamError } from '../errors.ts';
 import { hashKey } from '../key-identity.ts';
 import type { KeyStore } from '../key-store.ts';
@@ -19,8 +18,9 @@ export interface LeftoverDeps {
 }
 
 /**
- * Delete recorded keys of a lab on one target, verify each gone, and drop them from the ledger;
- * anything still there is an error, so a retry finds it recorded. Returns how many LiteLLM held.
+ * Delete recorded keys of a lab on one target, read them back (one bulk read, as the sweep checks
+ * its deletions) and drop those gone from the ledger; anything still there is an error, so a retry
+ * finds it recorded. Returns how many LiteLLM held.
  */
 export async function deleteRecordedKeys(
   entries: readonly KeyEntry[],
@@ -29,20 +29,16 @@ export async function deleteRecordedKeys(
   why: string,
 ): Promise<number> {
   if (entries.length === 0) return 0;
-  const held = await on.litellm.getKeysInfo(entries.map((entry) => entry.keyId));
+  const keyIds = entries.map((entry) => entry.keyId);
+  const held = await on.litellm.getKeysInfo(keyIds);
   if (held.size > 0) await on.litellm.deleteKeys([...held.keys()]);
-  const checks = await verifyGone(
-    entries.map((entry) => ({ alias: entry.alias, keyId: entry.keyId })),
-    on.litellm,
-    on.target.maxConnections,
-  );
-  // Those shown gone leave the ledger even when others did not go: nothing is left recorded that is not there.
-  const gone = new Set(checks.filter((check) => check.gone).map((check) => check.keyId));
-  await ledger.deleteKeys(entries.filter((entry) => gone.has(entry.keyId)));
-  const left = checks.filter((check) => !check.gone);
+  const still = held.size > 0 ? await on.litellm.getKeysInfo([...held.keys()]) : new Map();
+  // Those gone leave the ledger even when others did not go: nothing stays recorded that is not there.
+  await ledger.deleteKeys(entries.filter((entry) => !still.has(entry.keyId)));
+  const left = entries.filter((entry) => still.has(entry.keyId));
   if (left.length > 0)
     throw new UpstreamError(
-      `LiteLLM target ${on.target.name} still holds ${left.map((check) => check.alias).join(', ')} after /key/delete; ${why}`,
+      `LiteLLM target ${on.target.name} still holds ${left.map((entry) => entry.alias).join(', ')} after /key/delete; ${why}`,
     );
   return held.size;
 }
