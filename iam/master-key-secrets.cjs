@@ -2,7 +2,7 @@
  * The master-key secrets of the deployment's LiteLLM targets, as the IAM resources of the roles
  * that read them: each granted by name (or by the ARN given), never by wildcard. From the stage
  * parameter litellmTargets when set (the JSON of LITELLM_TARGETS), else masterKeySecretId.
- * The functions check the whole of LITELLM_TARGETS at start (lib/targets/target-config.ts); what a
+ * The functions check the whole of LITELLM_TARGETS at start (lib/target-config.ts); what a
  * deployment must not get past is checked here too, so a bad parameter fails the deploy instead.
  */
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/;

@@ -3,9 +3,9 @@ import { type Env, flag, fraction, integer, list, text } from './env.ts';
 import { ConfigError } from './errors.ts';
 import { BUILT_IN_PACKAGES, type PackageCatalogue, packageOf, parseCatalogue } from './packages.ts';
 import { USER_BASE_PATTERN } from './schemas.ts';
-import { defaultTargetOf, type LiteLlmTarget, readTargets } from './targets/target-config.ts';
+import { defaultTargetOf, type LiteLlmTarget, readTargets } from './target-config.ts';
 
-export type { LiteLlmTarget } from './targets/target-config.ts';
+export type { LiteLlmTarget } from './target-config.ts';
 
 /** What keeps a key's value from every reader but the service, beyond IAM. */
 export interface SecretProtection {

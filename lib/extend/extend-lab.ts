@@ -12,8 +12,8 @@ import { knownLab, type LabLedger } from '../ledger/lab-ledger.ts';
 import type { KeyEntry, LedgerLab } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import { log } from '../log.ts';
+import type { LiteLlmTarget } from '../target-config.ts';
 import { entryTarget, refuseMovedMeanwhile, refuseUnfinishedMove } from '../targets/lab-target.ts';
-import type { LiteLlmTarget } from '../targets/target-config.ts';
 import type { ExtendRequest } from './request.ts';
 
 export interface ExtendedKey {

@@ -7,7 +7,7 @@ import { knownLab } from '../ledger/lab-ledger.ts';
 import type { LabRecord, LedgerLab } from '../ledger/records.ts';
 import { log } from '../log.ts';
 import { type KeyMetric, publishKeyCounts } from '../metrics.ts';
-import type { LiteLlmTarget } from '../targets/target-config.ts';
+import type { LiteLlmTarget } from '../target-config.ts';
 import type { InvocationDeps, TargetedDeps } from './deps.ts';
 
 /** What a lab operation's run is given: the lab's target connected, who asked, and the ledger as first read. */

@@ -3,7 +3,7 @@ import type { KeyStore } from '../key-store.ts';
 import type { LabLedger } from '../ledger/lab-ledger.ts';
 import type { KeyEntry } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
-import type { LiteLlmTarget } from '../targets/target-config.ts';
+import type { LiteLlmTarget } from '../target-config.ts';
 import { labKeysOf, lookUpLabAliases, packageOfKey } from './lab-keys.ts';
 import { readLegacyUsers } from './legacy-users-list.ts';
 import type { Lifecycle } from './lifecycle.ts';

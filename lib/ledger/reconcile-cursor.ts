@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { DEFAULT_TARGET } from '../targets/target-config.ts';
+import { DEFAULT_TARGET } from '../target-config.ts';
 import { dynamo, send } from './table.ts';
 
 /** Where the nightly reconciliation's walk of LiteLLM's key list stopped, kept in the ledger. */

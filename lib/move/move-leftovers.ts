@@ -4,8 +4,8 @@ import { hashKey } from '../key-identity.ts';
 import type { KeyStore } from '../key-store.ts';
 import type { LabLedger } from '../ledger/lab-ledger.ts';
 import type { KeyEntry, LabRecord } from '../ledger/records.ts';
+import type { LiteLlmTarget } from '../target-config.ts';
 import { entryTarget, recordedTargetName } from '../targets/lab-target.ts';
-import type { LiteLlmTarget } from '../targets/target-config.ts';
 import type { TargetConnections, TargetDeps } from '../targets/target-connections.ts';
 
 export interface LeftoverDeps {

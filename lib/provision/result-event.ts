@@ -1,23 +1,28 @@
 import type { BusEvent } from '../events/bus.ts';
 import { DETAIL_TYPES } from '../events/detail-types.ts';
-import { labDetail } from '../lab/lab-detail.ts';
+import { type LabFacts, labDetail } from '../lab/lab-detail.ts';
 import type { Trigger } from '../lab/lifecycle.ts';
 import type { ProvisionedLab } from './provision-lab.ts';
 
-/** `Virtual Key Provisioned`: the lab's keys (never their values), created or found. */
-export function provisionedEvent(lab: ProvisionedLab, trigger: Trigger): BusEvent {
+/** What result events say of a lab's keys as a provision (or a move) leaves them: the first key's models and expiry. */
+export function keysFacts(lab: ProvisionedLab): LabFacts {
   const first = lab.keys[0];
-  const facts = {
+  return {
     guid: lab.guid,
     aliases: lab.keys.map((key) => key.spec.alias),
     models: first?.models ?? [],
     expires: first?.expires,
     secretArns: lab.keys.map((key) => key.secretArn),
   };
+}
+
+/** `Virtual Key Provisioned`: the lab's keys (never their values), created or found. */
+export function provisionedEvent(lab: ProvisionedLab, trigger: Trigger): BusEvent {
+  const first = lab.keys[0];
   return {
     detailType: DETAIL_TYPES.provisioned,
     detail: {
-      ...labDetail(facts, trigger),
+      ...labDetail(keysFacts(lab), trigger),
       subscription_package: first?.packageName,
       litellm_key_duration: first?.duration,
       litellm_key_ids: lab.keys.map((key) => key.keyId),

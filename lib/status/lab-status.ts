@@ -10,8 +10,8 @@ import { type LabKey, labKeysOf } from '../lab/lab-keys.ts';
 import { knownLab, type LabLedger } from '../ledger/lab-ledger.ts';
 import type { LabRecord, LedgerLab } from '../ledger/records.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
+import type { LiteLlmTarget } from '../target-config.ts';
 import { entryTarget } from '../targets/lab-target.ts';
-import type { LiteLlmTarget } from '../targets/target-config.ts';
 
 export interface StatusDeps {
   readonly caller: Caller;

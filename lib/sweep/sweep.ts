@@ -7,7 +7,7 @@ import type { KeyClaims } from '../ledger/key-claims.ts';
 import type { LabLedger } from '../ledger/lab-ledger.ts';
 import type { LiteLlmClient } from '../litellm/client.ts';
 import { log } from '../log.ts';
-import { DEFAULT_TARGET } from '../targets/target-config.ts';
+import { DEFAULT_TARGET } from '../target-config.ts';
 import type { TargetConnections } from '../targets/target-connections.ts';
 import { type DeletionTally, deleteExpiredKeys, newDeletionTally } from './delete-expired.ts';
 import { DryRunGate } from './dry-run-gate.ts';

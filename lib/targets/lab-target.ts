@@ -2,7 +2,7 @@ import type { Caller } from '../auth/client-grants.ts';
 import { HttpError, UnavailableError } from '../errors.ts';
 import { isLive } from '../lab/lifecycle.ts';
 import type { KeyEntry, LabRecord } from '../ledger/records.ts';
-import { DEFAULT_TARGET, type LiteLlmTarget } from './target-config.ts';
+import { DEFAULT_TARGET, type LiteLlmTarget } from '../target-config.ts';
 import type { TargetConnections } from './target-connections.ts';
 
 /** A request names a target other than the one the lab lives on. */

@@ -3,7 +3,7 @@ import { clearCache, getCache, processCache } from '@middy/util';
 import { awsUnavailable } from '../aws-errors.ts';
 import { type MasterSecret, readMasterSecret } from '../master-key.ts';
 import { secretsManager } from '../secrets-manager.ts';
-import { DEFAULT_TARGET, type LiteLlmTarget } from './target-config.ts';
+import { DEFAULT_TARGET, type LiteLlmTarget } from '../target-config.ts';
 
 /** middy's cache key of a target's master key (the default target's is the one it always had). */
 function cacheKeyOf(target: LiteLlmTarget): string {

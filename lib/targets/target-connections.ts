@@ -2,8 +2,8 @@ import type { Deadline } from '../deadline.ts';
 import { HttpError } from '../errors.ts';
 import { LiteLlmClient } from '../litellm/client.ts';
 import type { MasterSecret } from '../master-key.ts';
+import { type LiteLlmTarget, requestedTarget } from '../target-config.ts';
 import type { MasterKeys } from './master-keys.ts';
-import { type LiteLlmTarget, requestedTarget } from './target-config.ts';
 
 /** One LiteLLM proxy as an operation works with it: its configuration, master key and client. */
 export interface TargetDeps {

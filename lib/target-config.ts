@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
-import { type Env, flag, integer, text } from '../env.ts';
-import { BadRequestError, ConfigError } from '../errors.ts';
+import { type Env, flag, integer, text } from './env.ts';
+import { BadRequestError, ConfigError } from './errors.ts';
 
 /** The target a lab goes to when its request names none, and the one LITELLM_URL configures. */
 export const DEFAULT_TARGET = 'default';
