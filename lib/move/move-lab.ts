@@ -1,5 +1,6 @@
 import { refuseForeignLab } from '../auth/access.ts';
 import { eachLimited } from '../concurrency.ts';
+import type { KeySpend } from '../destroy/spend.ts';
 import { BadRequestError, ConflictError, NotFoundError, UpstreamError } from '../errors.ts';
 import type { LabOperationDeps } from '../invocation/lab-operation.ts';
 import { expiryOf, hashKey, newKeyValue } from '../key-identity.ts';
@@ -18,7 +19,7 @@ import {
   UnfinishedMoveError,
 } from '../targets/lab-target.ts';
 import type { TargetDeps } from '../targets/target-connections.ts';
-import { deleteRecordedKeys } from './move-leftovers.ts';
+import { deleteMoveLeftovers, deleteRecordedKeys } from './move-leftovers.ts';
 import { movedKey, stringMetadata } from './moved-keys.ts';
 import type { MoveRequest } from './request.ts';
 
@@ -27,6 +28,8 @@ export interface MovedLab extends ProvisionedLab {
   readonly from: string;
   /** Old keys deleted (and verified gone) by this call. */
   readonly deletedKeys: number;
+  /** What each old key had spent when its twin was made: the twin starts at none, with the rest of the budget. */
+  readonly spent: readonly KeySpend[];
 }
 
 /** Only a provisioned lab moves; one still being provisioned is waited for. */
@@ -37,10 +40,14 @@ function refuseUnmovable(guid: string, lab: LabRecord | undefined): asserts lab 
     throw new ConflictError(`lab ${guid} is still being provisioned; move it once it is`);
 }
 
-/** A move already under way goes where it was going: another target waits until it is finished. */
+/**
+ * A move already under way goes where it was going, or (not yet switched) back where it came
+ * from, which cancels it; any other target waits until it is finished.
+ */
 function refuseOtherMove(lab: LabRecord, to: string): void {
-  if (lab.movingTo && lab.movingTo !== to) throw new UnfinishedMoveError(lab.guid, lab.movingTo);
   const recorded = recordedTargetName(lab);
+  if (lab.movingTo && lab.movingTo !== to && recorded !== to)
+    throw new UnfinishedMoveError(lab.guid, lab.movingTo);
   if (lab.movingFrom && recorded !== to) throw new UnfinishedMoveError(lab.guid, recorded);
 }
 
@@ -80,18 +87,28 @@ async function moveLeased(
   const from = lab.movingFrom ?? recordedTargetName(lab);
   if (from === to) {
     refuseMovedMeanwhile(lab, deps.target);
-    const keys = await currentKeys(lab, ledger.keys, deps);
-    await deps.ledger.release(guid, deps.leaseOwner);
-    return { guid, target: deps.target, from, keys, created: false, deletedKeys: 0 };
+    if (lab.movingTo) await cancelMove(lab, ledger.keys, deps);
+    else await deps.ledger.release(guid, deps.leaseOwner);
+    const keys = await currentKeys(lab, (await deps.ledger.read(guid)).keys, deps);
+    return { guid, target: deps.target, from, keys, created: false, deletedKeys: 0, spent: [] };
   }
   const old = await deps.targets.connect(deps.targets.recorded(from));
   const oldEntries = ledger.keys.filter((entry) => entryTarget(entry) === from);
+  let spent: KeySpend[] = [];
   if (recordedTargetName(lab) !== to) {
     if (oldEntries.length === 0) throw new NotFoundError(`lab ${guid} has no key`);
+    // Everything that can refuse the move is asked before it is recorded as begun.
+    const olds = await movableKeys(oldEntries, old, deps);
     await deps.ledger.startMove(guid, deps.leaseOwner, to);
-    await makeAndSwitch(lab, ledger.keys, oldEntries, old, deps);
+    await makeAndSwitch(lab, ledger.keys, olds, old, deps);
     await deps.ledger.commitMove(guid, deps.leaseOwner, to, from);
     log.info('lab moved; deleting its old keys', { guid, from, to, keys: oldEntries.length });
+    spent = olds.map(({ entry, record }) => ({
+      alias: entry.alias,
+      keyId: entry.keyId,
+      spend: record.spend ?? 0,
+      ...(record.total_spend === undefined ? {} : { totalSpend: record.total_spend }),
+    }));
   }
   const deletedKeys = await deleteRecordedKeys(
     oldEntries,
@@ -99,36 +116,54 @@ async function moveLeased(
     deps.ledger,
     `lab ${guid} is on LiteLLM target ${to} now; retry the move to finish`,
   );
-  const movedEntries = (await deps.ledger.read(guid)).keys.filter((entry) => entryTarget(entry) === to);
-  const keys = await currentKeys(lab, movedEntries, deps);
   await eachLimited(oldEntries, deps.concurrency, (entry) =>
     deps.keyStore.delete(deps.keyStore.movingNameOf(entry.alias, to)),
   );
+  // The move is over before its answer is read: a key that cannot be read now is the lab's to
+  // provision again, not a move stuck for good.
   await deps.ledger.release(guid, deps.leaseOwner, {
     state: 'active',
     lastEventAt: deps.lifecycle.occurredAt.toISOString(),
     moveOver: true,
   });
-  return { guid, target: deps.target, from, keys, created: true, deletedKeys };
+  const movedEntries = (await deps.ledger.read(guid)).keys.filter((entry) => entryTarget(entry) === to);
+  const keys = await currentKeys(lab, movedEntries, deps);
+  return { guid, target: deps.target, from, keys, created: true, deletedKeys, spent };
 }
 
 /**
- * Make each old key's twin on the new target, then point the lab's stored values at the twins.
- * Nothing here touches the old keys, so until the ledger commits the move the lab works as before.
+ * A move not yet switched, asked back to where the lab is: its new keys and staged values go,
+ * and the lab stays as it was. Once a stored value has switched, only going forward is safe.
  */
-async function makeAndSwitch(
-  lab: LabRecord,
-  recorded: readonly KeyEntry[],
-  oldEntries: readonly KeyEntry[],
-  old: TargetDeps,
-  deps: LabOperationDeps,
-) {
-  const records = await old.litellm.getKeysInfo(oldEntries.map((entry) => entry.keyId));
-  const olds = oldEntries.flatMap((entry) => {
-    const record = records.get(entry.keyId);
-    return record ? [{ entry, record }] : [];
+async function cancelMove(lab: LabRecord, entries: readonly KeyEntry[], deps: LabOperationDeps) {
+  const switched = entries.some(
+    (entry) =>
+      entryTarget(entry) === deps.target.name && entry.secretName !== deps.keyStore.nameOf(entry.alias),
+  );
+  if (switched && lab.movingTo) throw new UnfinishedMoveError(lab.guid, lab.movingTo);
+  await deleteMoveLeftovers(lab, entries, deps);
+  await deps.ledger.release(lab.guid, deps.leaseOwner, {
+    state: 'active',
+    lastEventAt: deps.lifecycle.occurredAt.toISOString(),
+    moveOver: true,
   });
-  const missing = oldEntries.filter((entry) => !records.has(entry.keyId));
+  log.info('move cancelled; the lab stays where it was', { guid: lab.guid, target: deps.target.name });
+}
+
+/**
+ * The old keys as their target holds them, once no sweep is deleting them: each must be there,
+ * and the new target must serve their models. A refusal here comes before anything is written.
+ */
+async function movableKeys(oldEntries: readonly KeyEntry[], old: TargetDeps, deps: LabOperationDeps) {
+  const settled = await Promise.all(
+    oldEntries.map((entry) => deps.claims.awaitSweep(entry, deps.deadline.sooner(2000))),
+  );
+  const records = await old.litellm.getKeysInfo(oldEntries.map((entry) => entry.keyId));
+  const olds = oldEntries.flatMap((entry, index) => {
+    const record = records.get(entry.keyId);
+    return record && settled[index] ? [{ entry, record }] : [];
+  });
+  const missing = oldEntries.filter((entry, index) => !records.has(entry.keyId) || !settled[index]);
   if (missing.length > 0)
     throw new UpstreamError(
       `LiteLLM target ${old.target.name} no longer holds ${missing.map((entry) => entry.alias).join(', ')}; ` +
@@ -143,6 +178,20 @@ async function makeAndSwitch(
       `LiteLLM target ${deps.target.name} does not serve ${unserved.join(', ')}; nothing was moved`,
       [{ field: 'target', message: `does not serve model(s) ${unserved.join(', ')}` }],
     );
+  return olds;
+}
+
+/**
+ * Make each old key's twin on the new target, then point the lab's stored values at the twins.
+ * Nothing here touches the old keys, so until the ledger commits the move the lab works as before.
+ */
+async function makeAndSwitch(
+  lab: LabRecord,
+  recorded: readonly KeyEntry[],
+  olds: readonly { readonly entry: KeyEntry; readonly record: KeyRecord }[],
+  old: TargetDeps,
+  deps: LabOperationDeps,
+) {
   const twins = await eachLimited(
     olds,
     deps.target.maxConnections,
@@ -196,6 +245,8 @@ async function makeTwin(
       secretName: stagingName,
       package: oldEntry.package,
       ...(expires ? { expiresAt: expires.toISOString() } : {}),
+      // An expiry already warned about is not warned about again on the new target.
+      ...(oldEntry.warnedExpiry ? { warnedExpiry: oldEntry.warnedExpiry } : {}),
       createdAt: deps.now().toISOString(),
     },
     value: pinned.value,
@@ -213,7 +264,11 @@ async function makeTwin(
     duration: expires ? `${seconds}s` : (lab.duration ?? '30d'),
     user_id: record.user_id ?? lab.userId ?? `${oldEntry.guid}@${deps.config.labUserDomain}`,
     metadata: stringMetadata(record),
-    max_budget: record.max_budget ?? null,
+    // Spend stays with the old proxy: the twin gets what is left of the budget.
+    max_budget:
+      record.max_budget === null || record.max_budget === undefined
+        ? null
+        : Math.max(0, record.max_budget - (record.spend ?? 0)),
     ...(pkg?.tpm_limit === undefined ? {} : { tpm_limit: pkg.tpm_limit }),
     ...(pkg?.rpm_limit === undefined ? {} : { rpm_limit: pkg.rpm_limit }),
     key_type: 'llm_api',
@@ -229,7 +284,8 @@ async function makeTwin(
   const mine = holders.find((holder) => holder.token === keyId);
   if (!mine)
     throw new ConflictError(
-      `key alias ${oldEntry.alias} is held on LiteLLM target ${to} by a key this service has no record of; nothing was moved`,
+      `key alias ${oldEntry.alias} is held on LiteLLM target ${to} by a key this service has no record of; ` +
+        `nothing was switched: move the lab back to ${recordedTargetName(lab)} to cancel, or destroy it`,
     );
   const created = twin(expiryOf(mine));
   await deps.ledger.putKey(created.entry);

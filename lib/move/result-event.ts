@@ -1,3 +1,4 @@
+import { spendOf } from '../destroy/spend.ts';
 import type { BusEvent } from '../events/bus.ts';
 import { DETAIL_TYPES } from '../events/detail-types.ts';
 import { labDetail } from '../lab/lab-detail.ts';
@@ -17,6 +18,8 @@ export function movedEvent(lab: MovedLab, trigger: Trigger): BusEvent {
       litellm_key_ids: lab.keys.map((key) => key.keyId),
       moved_from: lab.from,
       deleted_keys: lab.deletedKeys,
+      moved_spend: lab.spent.map(spendOf),
+      moved_total_spend: lab.spent.reduce((sum, key) => sum + (key.totalSpend ?? key.spend), 0),
     },
   };
 }

@@ -40,7 +40,8 @@ async function recordedKeys(guid: string, deps: StatusDeps): Promise<{ lab?: Lab
   if (lab.state === 'destroyed' || entries.length === 0) return { lab, keys: [] };
   const [records, stored] = await Promise.all([
     deps.litellm.getKeysInfo(entries.map((entry) => entry.keyId)),
-    eachLimited(entries, deps.concurrency, (entry) => deps.keyStore.read(entry.secretName)),
+    // The alias's own name, not the entry's: mid-move an old entry has let go of it.
+    eachLimited(entries, deps.concurrency, (entry) => deps.keyStore.read(deps.keyStore.nameOf(entry.alias))),
   ]);
   const keys = entries.flatMap((entry, index): StatusKey[] => {
     const record = records.get(entry.keyId);

@@ -266,8 +266,9 @@ async function deleteOrphanValues(
   if (tally.breaker || !mayCall()) return;
   const stored = await options.keyStore.listAll();
   const named = new Set<string>();
+  // A recorded alias's own name counts too: mid-move, no entry may name it, yet it holds the lab's value.
   for await (const page of allRecordedKeys(options.table))
-    for (const entry of page) named.add(entry.secretName);
+    for (const entry of page) named.add(entry.secretName).add(options.keyStore.nameOf(entry.alias));
   const cutoff = options.now.getTime() - ORPHAN_MIN_AGE_MS;
   const candidates = stored.filter(
     (entry) =>

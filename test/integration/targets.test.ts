@@ -432,6 +432,46 @@ describe('moving a lab', () => {
     assert.equal((await probeKey(h.litellm.url, String(made.body.litellm_virtual_key))).status, 401);
   });
 
+  it('cancels a move that stopped before its switch when asked back to where the lab is', async () => {
+    const made = await provision({ guid: 'tgt-s', users: 2, package: 'ai-beginner' });
+    east.faults.failNext('POST /key/generate', '503', 3, 'virtkey-tgt-s-user2');
+    assert.equal((await move('tgt-s', 'east')).status, 503);
+
+    const back = await move('tgt-s', 'default');
+    const extended = await http(route.extend, extendKeysEvent('tgt-s', { duration: '2d' }));
+
+    assert.equal(back.status, 200);
+    assert.equal(back.body.litellm_target, 'default');
+    assert.deepEqual(
+      back.body.litellm_virtual_keys,
+      made.body.litellm_virtual_keys,
+      'the same keys as before',
+    );
+    assert.deepEqual(await aliasesOn(east, 'tgt-s'), [], 'the new keys made on east are gone');
+    assert.equal(h.secrets.valueOf('litellm-virtual-keys/virtkey-tgt-s-user1.moving-to-east'), undefined);
+    assert.equal(extended.status, 200, 'no move is unfinished any more');
+  });
+
+  it('carries what the old keys spent: the new ones get the rest of the budget, the event the spend', async () => {
+    const made = await provision({ guid: 'tgt-t', package: 'ai-beginner', max_budget: 10 });
+    await h.litellm.table.update(String(made.body.litellm_key_id), { spend: 2.5, total_spend: 2.5 });
+
+    const moved = await move('tgt-t', 'east');
+
+    assert.equal(moved.status, 200);
+    const [row] = await east.table.getMany([String(moved.body.litellm_key_id)]);
+    assert.equal(row?.max_budget, 7.5);
+    const event = h.bus.of('Virtual Key Moved').at(-1);
+    assert.equal(event?.detail.moved_total_spend, 2.5);
+    assert.deepEqual(
+      ((event?.detail.moved_spend ?? []) as { litellm_key_id: string; spend: number }[]).map((key) => [
+        key.litellm_key_id,
+        key.spend,
+      ]),
+      [[made.body.litellm_key_id, 2.5]],
+    );
+  });
+
   it('destroys a lab whose move stopped half way on both targets', async () => {
     await provision({ guid: 'tgt-o', users: 2, package: 'ai-beginner' });
     east.faults.failNext('POST /key/generate', '503', 3, 'virtkey-tgt-o-user2');
@@ -464,5 +504,7 @@ describe('moving a lab', () => {
     assert.deepEqual(await aliasesOn(east, 'tgt-p'), ['virtkey-tgt-p']);
     assert.deepEqual(await aliasesOn(h.litellm, 'tgt-p'), []);
     assert.equal(h.litellm.mutatingCalls(), 0);
+    // Refused before it was recorded as begun: the lab carries on as before.
+    assert.equal((await http(route.extend, extendKeysEvent('tgt-p', { duration: '2d' }))).status, 200);
   });
 });
