@@ -149,16 +149,17 @@ async function destroyLeased(request: DestroyRequest, ledger: LedgerLab, deps: D
       key_ids: unrecorded.map((record) => record.token),
     });
   }
-  const totalSpend = spend.reduce((sum, key) => sum + (key.totalSpend ?? key.spend), 0);
   // Then what an unfinished move left on its other target: the lab's own keys never wait for it.
   const leftovers = await deleteMoveLeftovers(lab, ledger.keys, deps);
+  const spent = [...spend, ...leftovers];
+  const totalSpend = spent.reduce((sum, key) => sum + (key.totalSpend ?? key.spend), 0);
   // Last: until every key and stored value is gone, a retry needs the ledger to find them.
   await deps.ledger.deleteKeys(ledger.keys);
   await deps.ledger.release(guid, deps.leaseOwner, {
     state: 'destroyed',
     lastEventAt: deps.lifecycle.occurredAt.toISOString(),
     destroyedAt: deps.lifecycle.occurredAt.toISOString(),
-    destroyedKeys: keys.length + leftovers,
+    destroyedKeys: keys.length + leftovers.length,
     totalSpend,
     moveOver: true,
   });
@@ -167,14 +168,14 @@ async function destroyLeased(request: DestroyRequest, ledger: LedgerLab, deps: D
     guid,
     target: target.name,
     aliases: aliases.map((alias) => alias.alias),
-    wasMissing: keys.length === 0,
-    deletedKeys: keys.length,
+    wasMissing: keys.length + leftovers.length === 0,
+    deletedKeys: keys.length + leftovers.length,
     databaseDeleted,
     checks,
     storedKeysDeleted: deletedSecrets.filter(Boolean).length,
     untouched: aliases.reduce((sum, alias) => sum + alias.foreign.length + alias.unrecorded.length, 0),
     unrecorded: unrecorded.length,
-    spend,
+    spend: spent,
     totalSpend,
     summary: summariseKeys(
       keys,

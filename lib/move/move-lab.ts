@@ -110,12 +110,14 @@ async function moveLeased(
       ...(record.total_spend === undefined ? {} : { totalSpend: record.total_spend }),
     }));
   }
-  const deletedKeys = await deleteRecordedKeys(
-    oldEntries,
-    old,
-    deps.ledger,
-    `lab ${guid} is on LiteLLM target ${to} now; retry the move to finish`,
-  );
+  const deletedKeys = (
+    await deleteRecordedKeys(
+      oldEntries,
+      old,
+      deps.ledger,
+      `lab ${guid} is on LiteLLM target ${to} now; retry the move to finish`,
+    )
+  ).length;
   await eachLimited(oldEntries, deps.concurrency, (entry) =>
     deps.keyStore.delete(deps.keyStore.movingNameOf(entry.alias, to)),
   );

@@ -1,4 +1,5 @@
 import { eachLimited } from '../concurrency.ts';
+import type { KeySpend } from '../destroy/spend.ts';
 import { UpstreamError } from '../errors.ts';
 import { hashKey } from '../key-identity.ts';
 import type { KeyStore } from '../key-store.ts';
@@ -20,15 +21,15 @@ export interface LeftoverDeps {
 /**
  * Delete recorded keys of a lab on one target, read them back (one bulk read, as the sweep checks
  * its deletions) and drop those gone from the ledger; anything still there is an error, so a retry
- * finds it recorded. Returns how many LiteLLM held.
+ * finds it recorded. Returns what each key LiteLLM held had spent.
  */
 export async function deleteRecordedKeys(
   entries: readonly KeyEntry[],
   on: TargetDeps,
   ledger: LabLedger,
   why: string,
-): Promise<number> {
-  if (entries.length === 0) return 0;
+): Promise<KeySpend[]> {
+  if (entries.length === 0) return [];
   const keyIds = entries.map((entry) => entry.keyId);
   const held = await on.litellm.getKeysInfo(keyIds);
   if (held.size > 0) await on.litellm.deleteKeys([...held.keys()]);
@@ -40,19 +41,24 @@ export async function deleteRecordedKeys(
     throw new UpstreamError(
       `LiteLLM target ${on.target.name} still holds ${left.map((entry) => entry.alias).join(', ')} after /key/delete; ${why}`,
     );
-  return held.size;
+  return entries.flatMap((entry) => {
+    const record = held.get(entry.keyId);
+    if (!record) return [];
+    const spend = { alias: entry.alias, keyId: entry.keyId, spend: record.spend ?? 0 };
+    return [record.total_spend === undefined ? spend : { ...spend, totalSpend: record.total_spend }];
+  });
 }
 
 /**
  * What a move that did not finish left behind, for a destroy: the lab's keys recorded on a target
  * other than its own (the new keys of a move not yet committed, or the old ones of a committed
- * one), and the new values staged for it. Returns how many keys were deleted.
+ * one), and the new values staged for it. Returns what each key deleted had spent.
  */
 export async function deleteMoveLeftovers(
   lab: LabRecord | undefined,
   entries: readonly KeyEntry[],
   deps: LeftoverDeps,
-): Promise<number> {
+): Promise<KeySpend[]> {
   const aliases = [...new Set(entries.map((entry) => entry.alias))];
   const stagedFor = lab?.movingTo ?? (lab?.movingFrom ? recordedTargetName(lab) : undefined);
   const staged = lab && stagedFor ? await stagedKeys(lab.guid, aliases, stagedFor, deps) : [];
@@ -60,11 +66,13 @@ export async function deleteMoveLeftovers(
   const others = new Map<string, KeyEntry>();
   for (const entry of [...entries, ...staged])
     if (entryTarget(entry) !== deps.target.name && !others.has(entry.keyId)) others.set(entry.keyId, entry);
-  let deleted = 0;
+  const deleted: KeySpend[] = [];
   for (const name of new Set([...others.values()].map(entryTarget))) {
     const on = await deps.targets.connect(deps.targets.recorded(name));
     const group = [...others.values()].filter((entry) => entryTarget(entry) === name);
-    deleted += await deleteRecordedKeys(group, on, deps.ledger, 'a retry of the destroy finishes the job');
+    deleted.push(
+      ...(await deleteRecordedKeys(group, on, deps.ledger, 'a retry of the destroy finishes the job')),
+    );
   }
   if (stagedFor) {
     await eachLimited(aliases, deps.concurrency, (alias) =>

@@ -477,11 +477,15 @@ describe('moving a lab', () => {
     east.faults.failNext('POST /key/generate', '503', 3, 'virtkey-tgt-o-user2');
     assert.equal((await move('tgt-o', 'east')).status, 503);
     const extendMidway = await http(route.extend, extendKeysEvent('tgt-o', { duration: '1d' }));
+    const twins = (await aliasesOn(east, 'tgt-o')).length;
 
     const destroyed = await http(route.destroy, deleteKeysEvent('tgt-o'));
 
     assert.equal(extendMidway.status, 409, 'no extend while a move is unfinished');
     assert.equal(destroyed.status, 200);
+    assert.ok(twins >= 1);
+    assert.equal(destroyed.body.deleted_keys, 2 + twins, 'the keys on both targets, each in the spend');
+    assert.equal((destroyed.body.spend as unknown[]).length, 2 + twins);
     assert.deepEqual(await aliasesOn(h.litellm, 'tgt-o'), []);
     assert.deepEqual(await aliasesOn(east, 'tgt-o'), []);
     assert.equal(h.secrets.valueOf('litellm-virtual-keys/virtkey-tgt-o-user1.moving-to-east'), undefined);
