@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import type { Deadline } from '../deadline.ts';
 import { UpstreamError } from '../errors.ts';
 import type { KeyStore } from '../key-store.ts';
+import type { KeySpend } from '../lab/key-spend.ts';
 import {
   type LabAlias,
   type LabSummary,
@@ -23,7 +24,6 @@ import type { LiteLlmTarget } from '../target-config.ts';
 import { entryTarget, refuseMovedMeanwhile } from '../targets/lab-target.ts';
 import type { TargetConnections } from '../targets/target-connections.ts';
 import type { DestroyRequest } from './request.ts';
-import type { KeySpend } from './spend.ts';
 import { type KeyCheck, type KeyToVerify, verifyGone } from './verify-gone.ts';
 
 export interface DestroyDeps {

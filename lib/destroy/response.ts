@@ -1,5 +1,5 @@
+import { spendOf } from '../lab/key-spend.ts';
 import type { DestroyedLab } from './destroy-lab.ts';
-import { spendOf } from './spend.ts';
 
 const CACHE_NOTE =
   'LiteLLM replicas that had cached a key may accept it until their auth cache lapses (60 s by default)';

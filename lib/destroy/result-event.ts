@@ -1,9 +1,9 @@
 import type { BusEvent } from '../events/bus.ts';
 import { DETAIL_TYPES } from '../events/detail-types.ts';
+import { spendOf } from '../lab/key-spend.ts';
 import { labDetail } from '../lab/lab-detail.ts';
 import type { Trigger } from '../lab/lifecycle.ts';
 import type { DestroyedLab } from './destroy-lab.ts';
-import { spendOf } from './spend.ts';
 
 /** `Virtual Key Destroyed`: what was deleted and how it was verified, with the spend at destroy. */
 export function destroyedEvent(lab: DestroyedLab, trigger: Trigger): BusEvent {

@@ -1,9 +1,9 @@
 import { refuseForeignLab } from '../auth/access.ts';
 import { eachLimited } from '../concurrency.ts';
-import type { KeySpend } from '../destroy/spend.ts';
 import { BadRequestError, ConflictError, NotFoundError, UpstreamError } from '../errors.ts';
 import type { LabOperationDeps } from '../invocation/lab-operation.ts';
 import { expiryOf, hashKey, newKeyValue } from '../key-identity.ts';
+import type { KeySpend } from '../lab/key-spend.ts';
 import { knownLab } from '../ledger/lab-ledger.ts';
 import type { KeyEntry, LabRecord, LedgerLab } from '../ledger/records.ts';
 import { isFault } from '../litellm/errors.ts';

@@ -1,8 +1,8 @@
 import { eachLimited } from '../concurrency.ts';
-import type { KeySpend } from '../destroy/spend.ts';
 import { UpstreamError } from '../errors.ts';
 import { hashKey } from '../key-identity.ts';
 import type { KeyStore } from '../key-store.ts';
+import type { KeySpend } from '../lab/key-spend.ts';
 import type { LabLedger } from '../ledger/lab-ledger.ts';
 import type { KeyEntry, LabRecord } from '../ledger/records.ts';
 import type { LiteLlmTarget } from '../target-config.ts';

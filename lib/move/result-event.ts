@@ -1,6 +1,6 @@
-import { spendOf } from '../destroy/spend.ts';
 import type { BusEvent } from '../events/bus.ts';
 import { DETAIL_TYPES } from '../events/detail-types.ts';
+import { spendOf } from '../lab/key-spend.ts';
 import { labDetail } from '../lab/lab-detail.ts';
 import type { Trigger } from '../lab/lifecycle.ts';
 import { keysFacts } from '../provision/result-event.ts';

@@ -1,4 +1,4 @@
-/** What a key had spent when it was deleted: LiteLLM's `spend` (this budget period) and, from v1.103, its lifetime `total_spend`. */
+/** What a key had spent when it was deleted (or moved): LiteLLM's `spend` (this budget period) and, from v1.103, its lifetime `total_spend`. */
 export interface KeySpend {
   readonly alias: string;
   readonly keyId: string;
