@@ -30,7 +30,8 @@ export function entryTarget(entry: KeyEntry): string {
 
 /**
  * Where a destroy, extend or status goes: always the lab's own target, whatever the request
- * says; a destroy naming another one is refused before anything is touched.
+ * says; a request naming another one is refused (`hint` says what was not done) before anything
+ * is touched.
  */
 export function labTarget(
   guid: string,
@@ -38,11 +39,12 @@ export function labTarget(
   targets: TargetConnections,
   named?: string,
   caller?: Caller,
+  hint = 'nothing was deleted',
 ): LiteLlmTarget {
   const recorded = recordedTargetName(lab);
   if (named !== undefined && named !== recorded) {
     targets.requested(named, caller?.limits.targets);
-    throw new TargetMismatchError(guid, recorded, named, 'nothing was deleted');
+    throw new TargetMismatchError(guid, recorded, named, hint);
   }
   return targets.recorded(recorded);
 }
@@ -59,17 +61,14 @@ export function provisionTarget(
   caller: Caller,
 ): LiteLlmTarget {
   if (!isLive(lab)) return targets.requested(named ?? DEFAULT_TARGET, caller.limits.targets);
-  const recorded = recordedTargetName(lab);
-  if (named !== undefined && named !== recorded) {
-    targets.requested(named, caller.limits.targets);
-    throw new TargetMismatchError(
-      guid,
-      recorded,
-      named,
-      `nothing was created; move the lab with POST /keys/${guid}/move`,
-    );
-  }
-  return targets.recorded(recorded);
+  return labTarget(
+    guid,
+    lab,
+    targets,
+    named,
+    caller,
+    `nothing was created; move the lab with POST /keys/${guid}/move`,
+  );
 }
 
 /**
