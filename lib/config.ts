@@ -1,19 +1,11 @@
 import { parseDuration } from './duration.ts';
-import { type Env, flag, fraction, integer, list, text } from './env.ts';
+import { type Env, flag, integer, list, text } from './env.ts';
 import { ConfigError } from './errors.ts';
 import { BUILT_IN_PACKAGES, type PackageCatalogue, packageOf, parseCatalogue } from './packages.ts';
 import { USER_BASE_PATTERN } from './schemas.ts';
 import { defaultTargetOf, type LiteLlmTarget, readTargets } from './target-config.ts';
 
 export type { LiteLlmTarget } from './target-config.ts';
-
-/** What keeps a key's value from every reader but the service, beyond IAM. */
-export interface SecretProtection {
-  /** The customer-managed KMS key values are encrypted with; '' for Secrets Manager's AWS-managed key. */
-  readonly kmsKeyId: string;
-  /** The only principals that may read a value: role names (of the secret's account) or ARNs; none: no resource policy. */
-  readonly readers: readonly string[];
-}
 
 export interface Config {
   /** The LiteLLM proxies by name (LITELLM_TARGETS, or LITELLM_URL as the one target `default`). */
@@ -27,9 +19,8 @@ export interface Config {
   readonly databaseCaFile: string;
   readonly labEventSource: string;
   readonly eventBusName: string;
-  readonly keySecretPrefix: string;
-  /** KMS key and readers of key secrets (KEY_SECRETS_KMS_KEY_ID, KEY_SECRET_READERS). */
-  readonly keySecretProtection: SecretProtection;
+  /** The symmetric KMS key that seals key values in the ledger (KEY_VALUES_KMS_KEY_ID). */
+  readonly keyValuesKmsKeyId: string;
   readonly labUserDomain: string;
   /** Names the users of a lab given as a count, unless the request names its own base. */
   readonly labUserBase: string;
@@ -40,12 +31,12 @@ export interface Config {
   readonly secretsCacheMs: number;
   readonly sweepGrace: string;
   readonly warnBefore: string;
+  /** How long after a key's /key/generate was announced LiteLLM may still apply it: such keys are looked for again. */
+  readonly reconcileGrace: string;
   /** The lab ledger's DynamoDB table. */
   readonly labsTable: string;
   /** LiteLLM calls the nightly reconciliation may spend. */
   readonly reconcileCalls: number;
-  /** Orphan stored values beyond this share of all stored values stop their deletion. */
-  readonly orphanMaxShare: number;
 }
 
 function duration(env: Env, name: string, fallback: string): string {
@@ -76,20 +67,6 @@ function userIdDomains(env: Env): string[] {
   return [...new Set([...domains, labDomain])];
 }
 
-const PRINCIPAL_ARN = /^arn:aws[a-z-]*:(?:iam|sts)::\d{12}:\S+$/;
-const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
-
-/** A typo here would lock the service out of its own key values, so every entry must be a role name or an ARN. */
-function keySecretReaders(env: Env): string[] {
-  const readers = list(env, 'KEY_SECRET_READERS', '');
-  const bad = readers.find((reader) => !PRINCIPAL_ARN.test(reader) && !ROLE_NAME.test(reader));
-  if (bad !== undefined)
-    throw new ConfigError(
-      `KEY_SECRET_READERS has "${bad}", which is neither an IAM role name nor a principal ARN`,
-    );
-  return readers;
-}
-
 function catalogue(env: Env): PackageCatalogue {
   const raw = env.PACKAGES_JSON?.trim();
   if (!raw) return BUILT_IN_PACKAGES;
@@ -118,11 +95,7 @@ export function readConfig(env: Env): Config {
     databaseCaFile: env.DATABASE_CA_FILE?.trim() ?? '',
     labEventSource: text(env, 'LAB_EVENT_SOURCE', 'rhdp.lab'),
     eventBusName: text(env, 'EVENT_BUS_NAME', 'default'),
-    keySecretPrefix: text(env, 'KEY_SECRET_PREFIX', 'litellm-virtual-keys/'),
-    keySecretProtection: {
-      kmsKeyId: env.KEY_SECRETS_KMS_KEY_ID?.trim() ?? '',
-      readers: keySecretReaders(env),
-    },
+    keyValuesKmsKeyId: text(env, 'KEY_VALUES_KMS_KEY_ID'),
     labUserDomain: text(env, 'LAB_USER_DOMAIN', 'lab.opentlc.com'),
     labUserBase: userBase(env),
     userIdDomains: userIdDomains(env),
@@ -130,9 +103,9 @@ export function readConfig(env: Env): Config {
     secretsCacheMs: integer(env, 'SECRETS_CACHE_MS', 300_000, 0),
     sweepGrace: duration(env, 'SWEEP_GRACE', '0h'),
     warnBefore: duration(env, 'WARN_BEFORE', '24h'),
+    reconcileGrace: duration(env, 'RECONCILE_GRACE', '1h'),
     labsTable: text(env, 'LABS_TABLE'),
     reconcileCalls: integer(env, 'RECONCILE_CALLS', 50, 0),
-    orphanMaxShare: fraction(env, 'ORPHAN_MAX_SHARE', 0.1),
   };
 }
 

@@ -5,9 +5,13 @@ export interface FieldError {
 
 const PROBLEM_BASE = 'urn:litellm-virtual-keys:problem:';
 
-/** An error that knows its HTTP status and RFC 9457 problem type; `detail` is safe to show callers. */
-export class HttpError extends Error {
-  override name = 'HttpError';
+/**
+ * A refusal or failure the service can explain: an RFC 9457 problem (its type, title and detail,
+ * safe to show callers) with the status an HTTP answer gives it. Lab events and the sweep report
+ * the same problems.
+ */
+export class Problem extends Error {
+  override name = 'Problem';
   constructor(
     readonly status: number,
     readonly problem: string,
@@ -31,21 +35,21 @@ export class HttpError extends Error {
   }
 }
 
-export class BadRequestError extends HttpError {
+export class BadRequestError extends Problem {
   override name = 'BadRequestError';
   constructor(detail: string, errors: readonly FieldError[] = []) {
     super(400, 'invalid-request', 'Invalid request', detail, errors);
   }
 }
 
-export class NotFoundError extends HttpError {
+export class NotFoundError extends Problem {
   override name = 'NotFoundError';
   constructor(detail: string) {
     super(404, 'lab-not-found', 'Lab not found', detail);
   }
 }
 
-export class ConflictError extends HttpError {
+export class ConflictError extends Problem {
   override name = 'ConflictError';
   constructor(detail: string) {
     super(409, 'alias-conflict', 'Key alias held elsewhere', detail);
@@ -53,7 +57,7 @@ export class ConflictError extends HttpError {
 }
 
 /** LiteLLM answered with something we did not expect; 502. */
-export class UpstreamError extends HttpError {
+export class UpstreamError extends Problem {
   override name = 'UpstreamError';
   constructor(detail: string, options?: ErrorOptions) {
     super(502, 'litellm-error', 'LiteLLM error', detail, [], options);
@@ -61,7 +65,7 @@ export class UpstreamError extends HttpError {
 }
 
 /** LiteLLM or AWS could not be reached (or kept failing); 503, worth retrying later. */
-export class UnavailableError extends HttpError {
+export class UnavailableError extends Problem {
   override name = 'UnavailableError';
   constructor(
     detail: string,

@@ -15,6 +15,7 @@ const DEFAULT_SAMPLES: Record<string, string> = {
   provision: 'eventbridge-lab-provisioned.json',
   destroy: 'eventbridge-lab-destroyed.json',
   extend: 'eventbridge-lab-extended.json',
+  move: 'http-post-move.json',
   status: 'http-get-keys.json',
   sweep: 'schedule-sweep.json',
 };

@@ -3,9 +3,10 @@
  * and is turned into the API Gateway (payload 2.0) event the deployed function receives. Without
  * LITELLM_URL it runs on two embedded LiteLLM stand-ins, the targets `default` and `east` (each
  * with its own master key and models); with LITELLM_URL and LITELLM_MASTER_KEY it runs against
- * that proxy, the one target `default`. Key values and API tokens are kept by a local Secrets Manager endpoint,
- * result events go to a local EventBridge endpoint that prints them, and the lab ledger lives in
- * an embedded DynamoDB (dynalite, in memory).
+ * that proxy, the one target `default`. Master keys and API tokens are kept by a local Secrets
+ * Manager endpoint, key values in the ledger are sealed by a local KMS endpoint, result events go to a local
+ * EventBridge endpoint that prints them, and the lab ledger lives in an embedded DynamoDB
+ * (dynalite, in memory).
  */
 import './check-node.mjs';
 import { execFileSync } from 'node:child_process';
@@ -24,6 +25,7 @@ import { bearerToken, MIN_TOKEN_LENGTH } from '../lib/auth/api-tokens.ts';
 import { lambdaContext } from '../test/support/fixtures/events.ts';
 import { DynamoDbStandIn } from '../test/support/stand-ins/dynamodb.ts';
 import { EventBridgeStandIn } from '../test/support/stand-ins/eventbridge.ts';
+import { KmsStandIn } from '../test/support/stand-ins/kms.ts';
 import { LiteLlmStandIn } from '../test/support/stand-ins/litellm/server.ts';
 import { SecretsManagerStandIn } from '../test/support/stand-ins/secrets-manager.ts';
 import { isAlive } from './process-alive.ts';
@@ -95,12 +97,13 @@ const base = `http://localhost:${(server.address() as AddressInfo).port}`;
 /** The table serverless.yml names for the dev stage, so `osls invoke local` finds it too. */
 const LABS_TABLE = 'litellm-virtual-keys-dev-labs';
 
-const [secrets, bus, ledger] = await Promise.all([
+const [secrets, bus, ledger, kms] = await Promise.all([
   SecretsManagerStandIn.start(),
   EventBridgeStandIn.start((entry) =>
     console.log(`event: ${entry.detailType} ${JSON.stringify(entry.detail)}`),
   ),
   DynamoDbStandIn.start(LABS_TABLE),
+  KmsStandIn.start(),
 ]);
 secrets.put(API_TOKENS_SECRET_ID, JSON.stringify({ dev: DEV_TOKEN }));
 let litellmUrl = process.env.LITELLM_URL;
@@ -126,6 +129,7 @@ const awsEnv = {
   AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
   AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
   AWS_ENDPOINT_URL_DYNAMODB: ledger.url,
+  AWS_ENDPOINT_URL_KMS: kms.url,
   AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
   AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
   AWS_SECRET_ACCESS_KEY: 'local',
@@ -144,6 +148,7 @@ const functionEnv = {
     : {}),
   API_TOKENS_SECRET_ID,
   LABS_TABLE,
+  KEY_VALUES_KMS_KEY_ID: kms.keyArn,
 };
 Object.assign(process.env, { ...functionEnv, ...awsEnv });
 
@@ -168,7 +173,7 @@ const routes: { routeKey: string; pattern: RegExp; handler: Handler }[] = [
   {
     routeKey: 'POST /keys/{guid}/move',
     pattern: /^\/keys\/([^/]+)\/move$/,
-    handler: await handlerOf('provision'),
+    handler: await handlerOf('move'),
   },
 ];
 
@@ -280,7 +285,8 @@ writeFileSync(
 );
 {
   const auth = `-H 'Authorization: Bearer ${DEV_TOKEN}'`;
-  const envLine = Object.entries(awsEnv)
+  // The stack gives the functions the KMS key's ARN itself (resources/key-values-key.yml); here, the stand-in's.
+  const envLine = Object.entries({ ...awsEnv, KEY_VALUES_KMS_KEY_ID: kms.keyArn })
     .map(([name, value]) => `${name}=${value}`)
     .join(' ');
   const proxies =
@@ -328,6 +334,7 @@ async function stop(): Promise<void> {
     secrets.close(),
     bus.close(),
     ledger.close(),
+    kms.close(),
     ...[...standIns.values()].map((p) => p.close()),
   ]);
   process.exit(0);

@@ -1,11 +1,10 @@
 import { addDuration, parseDuration } from '../duration.ts';
-import { type FieldError, HttpError, NotFoundError } from '../errors.ts';
-import type { LabRecord } from '../ledger/records.ts';
+import { type FieldError, Problem } from '../errors.ts';
 import { log } from '../log.ts';
 import type { Caller, Scope } from './client-grants.ts';
 
 /** The API client lacks a scope the route needs. */
-export class MissingScopeError extends HttpError {
+export class MissingScopeError extends Problem {
   override name = 'MissingScopeError';
   constructor(caller: Caller, scope: Scope, why: string) {
     super(
@@ -18,7 +17,7 @@ export class MissingScopeError extends HttpError {
 }
 
 /** The request asks for more than the API client's limits allow. */
-export class LimitExceededError extends HttpError {
+export class LimitExceededError extends Problem {
   override name = 'LimitExceededError';
   constructor(caller: Caller, errors: readonly FieldError[]) {
     super(
@@ -33,29 +32,6 @@ export class LimitExceededError extends HttpError {
 
 export function requireScope(caller: Caller, scope: Scope, why: string): void {
   if (!caller.scopes.has(scope)) throw new MissingScopeError(caller, scope, why);
-}
-
-/**
- * A lab another client provisioned, or one from before the ledger (whose client is unknown), is
- * not there for a client without `all-labs`: the same 404 as a lab that does not exist, so its
- * existence is not revealed. A destroyed lab belongs to nobody any more when it is provisioned
- * anew, so `provision` passes `ownedWhileLive`.
- */
-export function refuseForeignLab(
-  caller: Caller,
-  guid: string,
-  lab: LabRecord | undefined,
-  options: { ownedWhileLive?: boolean } = {},
-): void {
-  if (caller.scopes.has('all-labs')) return;
-  if (options.ownedWhileLive && (lab === undefined || lab.state === 'destroyed' || lab.state === undefined))
-    return;
-  if (lab?.client !== caller.client) throw new NotFoundError(`lab ${guid} has no key`);
-}
-
-/** A lab from before the ledger has no recorded client: only `all-labs` may adopt it. */
-export function mayAdoptLegacyLabs(caller: Caller): boolean {
-  return caller.scopes.has('all-labs');
 }
 
 export interface ProvisionAsk {

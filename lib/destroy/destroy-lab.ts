@@ -1,48 +1,33 @@
-import { refuseForeignLab } from '../auth/access.ts';
 import { eachLimited } from '../concurrency.ts';
-import type { Config } from '../config.ts';
-import type { Deadline } from '../deadline.ts';
 import { UpstreamError } from '../errors.ts';
-import type { KeyStore } from '../key-store.ts';
+import type { LabOperationDeps } from '../invocation/lab-operation.ts';
+import { forHolder } from '../lab/guarded-litellm.ts';
 import type { KeySpend } from '../lab/key-spend.ts';
-import {
-  type LabAlias,
-  type LabSummary,
-  labKeysOf,
-  lookUpLabAliases,
-  summariseKeys,
-} from '../lab/lab-keys.ts';
-import { deleteLegacyUsersList, readLegacyUsers } from '../lab/legacy-users-list.ts';
+import { openKey } from '../lab/key-values.ts';
 import { type Lifecycle, refuseStaleEvent } from '../lab/lifecycle.ts';
-import { knownLab, type LabLedger } from '../ledger/lab-ledger.ts';
-import type { KeyEntry, LedgerLab } from '../ledger/records.ts';
-import type { LiteLlmClient } from '../litellm/client.ts';
+import { refuseForeignLab } from '../lab/ownership.ts';
+import { mergeRechecks, rechecksFor } from '../lab/retired-keys.ts';
+import type { Lab, LabKey } from '../ledger/lab-record.ts';
+import { type HeldLab, underLease } from '../ledger/lease.ts';
+import type { KeyRecord } from '../litellm/types.ts';
 import { deleteKeysFromDatabase } from '../litellm-db/direct-delete.ts';
 import { log } from '../log.ts';
-import { deleteMoveLeftovers } from '../move/move-leftovers.ts';
-import type { LiteLlmTarget } from '../target-config.ts';
-import { entryTarget, refuseMovedMeanwhile } from '../targets/lab-target.ts';
-import type { TargetConnections } from '../targets/target-connections.ts';
+import { refuseMovedMeanwhile } from '../targets/lab-target.ts';
 import type { DestroyRequest } from './request.ts';
-import { type KeyCheck, type KeyToVerify, verifyGone } from './verify-gone.ts';
+import { type KeyCheck, verifyGone } from './verify-gone.ts';
 
-export interface DestroyDeps {
-  readonly litellm: LiteLlmClient;
-  /** The lab's LiteLLM target. */
-  readonly target: LiteLlmTarget;
-  /** The others, for the keys an unfinished move left there. */
-  readonly targets: TargetConnections;
-  readonly ledger: LabLedger;
-  readonly keyStore: KeyStore;
-  readonly concurrency: number;
-  readonly config: Pick<Config, 'databaseCaFile'>;
-  readonly lifecycle: Lifecycle;
-  readonly leaseOwner: string;
+export interface DestroyDeps extends LabOperationDeps {
   /** LiteLLM's database, from the lab target's master-key secret; needed only for direct deletion. */
   readonly databaseUrl?: string;
-  readonly deadline: Deadline;
-  /** The lab as the ledger held it before this call began. */
-  readonly known: LedgerLab;
+}
+
+/** What result events and metrics tell of the deleted keys; never a key value. */
+export interface DestroySummary {
+  readonly models: readonly string[];
+  /** The latest expiry among the keys. */
+  readonly expires: Date | undefined;
+  /** Keys per package. */
+  readonly packages: ReadonlyMap<string, number>;
 }
 
 export interface DestroyedLab {
@@ -57,64 +42,130 @@ export interface DestroyedLab {
   /** Of those, how many had to be deleted from LiteLLM's database directly. */
   readonly databaseDeleted: number;
   readonly checks: readonly KeyCheck[];
-  readonly storedKeysDeleted: number;
-  /** Keys under the lab's aliases that are not this lab's; left alone. */
-  readonly untouched: number;
-  /** Keys with the lab's marker that this service has no record of; reported, left alone. */
-  readonly unrecorded: number;
+  /** Keys applied late (after an earlier destroy or replacement) found and deleted. */
+  readonly lateKeysDeleted: number;
   readonly spend: readonly KeySpend[];
   /** Lifetime spend where LiteLLM reports it, else this period's, summed over the keys. */
   readonly totalSpend: number;
-  /** The deleted keys as result events and metrics tell of them. */
-  readonly summary: LabSummary;
+  readonly summary: DestroySummary;
+}
+
+function spendOfRecord(key: LabKey, record: KeyRecord): KeySpend {
+  const spend = { alias: key.alias, keyId: key.keyId, spend: record.spend ?? 0 };
+  return record.total_spend === undefined ? spend : { ...spend, totalSpend: record.total_spend };
+}
+
+function summarise(lab: Lab, held: readonly { key: LabKey; record: KeyRecord }[]): DestroySummary {
+  const expiries = held.flatMap(({ key }) => (key.expiresAt ? [key.expiresAt] : [])).sort();
+  return {
+    models:
+      held.length > 0 ? [...new Set(held.flatMap(({ record }) => record.models))] : [...(lab.models ?? [])],
+    expires: expiries.length > 0 ? new Date(expiries.at(-1) as string) : undefined,
+    packages: held.reduce(
+      (counts, { key }) => counts.set(key.package, (counts.get(key.package) ?? 0) + 1),
+      new Map<string, number>(),
+    ),
+  };
 }
 
 /**
- * Delete every key of a lab (each user's, in a multi-user lab) and prove it, under the lab's
- * lease: ask LiteLLM once per alias, read what each key spent, delete in one call, check each
- * key, fall back to LiteLLM's database where allowed, and only then drop the stored values and
- * leave a tombstone in the ledger. Anything short of proof is an error, never a success: a retry
- * finds the stored values and the ledger's keys still there.
+ * Delete every key of a lab (each user's, and those an unfinished move made on another target)
+ * and prove it, under the lab's lease, working from what the ledger recorded: read what each key
+ * spent (so nothing is written before LiteLLM has shown it takes our master key), announce the
+ * deletion, delete them in one call per target, check each key gone
+ * (with the key itself where it can be used), fall back to LiteLLM's database where allowed, and
+ * only then leave a tombstone. Anything short of proof is an error, never a success: the keys stay
+ * recorded as being deleted, and a retry finishes. Keys LiteLLM may still apply late are looked
+ * for again by the next destroy and the sweep.
  */
-export async function destroyLab(request: DestroyRequest, deps: DestroyDeps): Promise<DestroyedLab> {
-  const { guid } = request;
-  const first = knownLab(deps.known);
-  refuseForeignLab(deps.lifecycle.caller, guid, first);
-  refuseStaleEvent('destroy', deps.lifecycle, first);
-  const leased = await deps.ledger.lease(guid, deps.leaseOwner, deps.deadline);
-  try {
-    return await destroyLeased(request, leased, deps);
-  } catch (error) {
-    await deps.ledger.abandon(guid, deps.leaseOwner);
-    throw error;
-  }
+export function destroyLab(request: DestroyRequest, deps: DestroyDeps): Promise<DestroyedLab> {
+  return underLease(request.guid, deps.lease, (held) => destroyHeld(request, held, forHolder(held, deps)));
 }
 
-async function destroyLeased(request: DestroyRequest, ledger: LedgerLab, deps: DestroyDeps) {
-  const { guid } = request;
-  const { litellm, target } = deps;
-  const lab = knownLab(ledger);
-  refuseForeignLab(deps.lifecycle.caller, guid, lab);
-  refuseStaleEvent('destroy', deps.lifecycle, lab);
-  refuseMovedMeanwhile(lab, target);
-  const recorded = ledger.keys.filter((entry) => entryTarget(entry) === target.name);
-  const legacy = lab === undefined ? await readLegacyUsers(deps.keyStore, guid) : undefined;
-  const aliases = await lookUpLabAliases(
-    { guid, users: lab?.users ?? legacy?.users, recorded, adopting: lab === undefined },
-    litellm,
-    deps.keyStore,
-    target.maxConnections,
-  );
-  const keys = labKeysOf(aliases);
-  const spend = keys.map(({ alias, keyId, record }) => ({
-    alias,
-    keyId,
-    spend: record.spend ?? 0,
-    ...(record.total_spend === undefined ? {} : { totalSpend: record.total_spend }),
-  }));
-  if (keys.length > 0) await litellm.deleteKeys(keys.map((key) => key.keyId));
+/** What a destroy leaves of the lab: a tombstone with its destroy time, keys and spend. */
+function tombstone(destroyedKeys: number, totalSpend: number, at: string): Partial<Lab> {
+  return {
+    state: 'destroyed',
+    movingTo: undefined,
+    lastEventAt: at,
+    destroyedAt: at,
+    destroyedKeys,
+    totalSpend,
+    extending: undefined,
+  };
+}
 
-  const toVerify = keysToVerify(aliases, recorded);
+function refuseInvalid(lab: Lab, lifecycle: Lifecycle, deps: DestroyDeps): void {
+  refuseForeignLab(lifecycle.caller, lab);
+  refuseStaleEvent('destroy', lifecycle, lab);
+  refuseMovedMeanwhile(lab, deps.target);
+}
+
+async function destroyHeld(request: DestroyRequest, held: HeldLab, deps: DestroyDeps): Promise<DestroyedLab> {
+  refuseInvalid(held.lab, deps.lifecycle, deps);
+  const keys = held.lab.keys;
+  const own = keys.filter((key) => key.target === deps.target.name);
+  const others = keys.filter((key) => key.target !== deps.target.name);
+  const records = own.length > 0 ? await deps.litellm.getKeysInfo(own.map((key) => key.keyId)) : new Map();
+  if (keys.length > 0)
+    await held.record((lab) => ({ ...lab, keys: lab.keys.map((key) => ({ ...key, status: 'deleting' })) }));
+  const ownOutcome = await deleteOwnKeys(held, own, records, request, deps);
+  // Then what an unfinished move left on its other target: the lab's own keys never wait for it.
+  const leftovers = await deleteOnOtherTargets(others, deps);
+  const lateKeysDeleted = await deleteLateKeys(held.lab, deps);
+  const heldKeys = [...ownOutcome.held, ...leftovers];
+  const spend = heldKeys.map(({ key, record }) => spendOfRecord(key, record));
+  const totalSpend = spend.reduce((sum, key) => sum + (key.totalSpend ?? key.spend), 0);
+  const at = deps.lifecycle.occurredAt.toISOString();
+  const now = deps.now();
+  const lab = held.lab;
+  // A destroyed lab destroyed again keeps its tombstone as it was: only its rechecks move on.
+  const again = lab.state === 'destroyed';
+  await held.release((current) => ({
+    ...current,
+    ...(again ? {} : tombstone(heldKeys.length, totalSpend, at)),
+    keys: [],
+    rechecks: mergeRechecks(
+      current.rechecks.filter((recheck) => recheck.until > now.toISOString()),
+      rechecksFor(keys, deps.reconcileGraceMs, now),
+    ),
+  }));
+  return {
+    guid: lab.guid,
+    target: deps.target.name,
+    aliases: [...new Set(own.map((key) => key.alias))],
+    wasMissing: heldKeys.length === 0,
+    deletedKeys: heldKeys.length,
+    databaseDeleted: ownOutcome.databaseDeleted,
+    checks: ownOutcome.checks,
+    lateKeysDeleted,
+    spend,
+    totalSpend,
+    summary: summarise(lab, heldKeys),
+  };
+}
+
+async function deleteOwnKeys(
+  holder: HeldLab,
+  keys: readonly LabKey[],
+  records: ReadonlyMap<string, KeyRecord>,
+  request: DestroyRequest,
+  deps: DestroyDeps,
+) {
+  const { litellm, target } = deps;
+  const { guid } = holder.lab;
+  if (keys.length === 0) return { held: [], checks: [], databaseDeleted: 0 };
+  const held = keys.flatMap((key) => {
+    const record = records.get(key.keyId);
+    return record ? [{ key, record }] : [];
+  });
+  if (held.length > 0) await litellm.deleteKeys(held.map(({ key }) => key.keyId));
+  // Every recorded key is checked, held or not: one announced but unanswered may have landed since.
+  const toVerify = await eachLimited(keys, deps.concurrency, async (key) => ({
+    alias: key.alias,
+    keyId: key.keyId,
+    value: await openKey(deps.vault, guid, key),
+  }));
   let checks = await verifyGone(toVerify, litellm, target.maxConnections);
   let databaseDeleted = 0;
   const survivors = checks.filter((check) => !check.gone);
@@ -122,6 +173,7 @@ async function destroyLeased(request: DestroyRequest, ledger: LedgerLab, deps: D
     if (!deps.databaseUrl) {
       throw survivorsError(survivors, 'direct database deletion needs database_url in the master-key secret');
     }
+    holder.ensureHeld();
     databaseDeleted = await deleteFromDatabase(guid, survivors, { ...deps, databaseUrl: deps.databaseUrl });
     const again = toVerify.filter((key) => survivors.some((survivor) => survivor.keyId === key.keyId));
     const rechecked = await verifyGone(again, litellm, target.maxConnections);
@@ -136,69 +188,56 @@ async function destroyLeased(request: DestroyRequest, ledger: LedgerLab, deps: D
         : 'direct database deletion was not used (FORCE_DB_DELETE=false or force_db_delete=false)',
     );
   }
-
-  const stored = aliases.filter((alias) => alias.stored);
-  const deletedSecrets = await eachLimited(stored, deps.concurrency, (alias) =>
-    deps.keyStore.delete(alias.secretName),
-  );
-  const unrecorded = aliases.flatMap((alias) => alias.unrecorded);
-  if (unrecorded.length > 0) {
-    log.warn('keys with this lab’s marker that this service has no record of; left alone', {
-      guid,
-      aliases: [...new Set(unrecorded.map((record) => record.key_alias))],
-      key_ids: unrecorded.map((record) => record.token),
-    });
-  }
-  // Then what an unfinished move left on its other target: the lab's own keys never wait for it.
-  const leftovers = await deleteMoveLeftovers(lab, ledger.keys, deps);
-  const spent = [...spend, ...leftovers];
-  const totalSpend = spent.reduce((sum, key) => sum + (key.totalSpend ?? key.spend), 0);
-  // Last: until every key and stored value is gone, a retry needs the ledger to find them.
-  await deps.ledger.deleteKeys(ledger.keys);
-  await deps.ledger.release(guid, deps.leaseOwner, {
-    state: 'destroyed',
-    lastEventAt: deps.lifecycle.occurredAt.toISOString(),
-    destroyedAt: deps.lifecycle.occurredAt.toISOString(),
-    destroyedKeys: keys.length + leftovers.length,
-    totalSpend,
-    moveOver: true,
-  });
-  if (legacy) await deleteLegacyUsersList(deps.keyStore, legacy);
-  return {
-    guid,
-    target: target.name,
-    aliases: aliases.map((alias) => alias.alias),
-    wasMissing: keys.length + leftovers.length === 0,
-    deletedKeys: keys.length + leftovers.length,
-    databaseDeleted,
-    checks,
-    storedKeysDeleted: deletedSecrets.filter(Boolean).length,
-    untouched: aliases.reduce((sum, alias) => sum + alias.foreign.length + alias.unrecorded.length, 0),
-    unrecorded: unrecorded.length,
-    spend: spent,
-    totalSpend,
-    summary: summariseKeys(
-      keys,
-      stored.flatMap((alias) => (alias.stored ? [alias.stored.arn] : [])),
-    ),
-  };
+  return { held, checks, databaseDeleted };
 }
 
-/** Every key of the lab LiteLLM listed, each stored value whose key was not listed, and each recorded key not listed. */
-function keysToVerify(aliases: readonly LabAlias[], recorded: readonly KeyEntry[]): KeyToVerify[] {
-  const keys: KeyToVerify[] = labKeysOf(aliases).map(({ alias, keyId, value }) => ({
-    alias,
-    keyId,
-    ...(value ? { value } : {}),
-  }));
-  const add = (key: KeyToVerify) => {
-    if (!keys.some((known) => known.keyId === key.keyId)) keys.push(key);
-  };
-  for (const { alias, stored } of aliases) {
-    if (stored) add({ alias, keyId: stored.keyId, value: stored.value });
+/** Keys recorded on a target other than the lab's own: read, deleted, read back (one call each per target). */
+async function deleteOnOtherTargets(keys: readonly LabKey[], deps: DestroyDeps) {
+  const deleted: { key: LabKey; record: KeyRecord }[] = [];
+  for (const name of new Set(keys.map((key) => key.target))) {
+    const { litellm } = await deps.targets.connect(deps.targets.recorded(name));
+    const group = keys.filter((key) => key.target === name);
+    const records = await litellm.getKeysInfo(group.map((key) => key.keyId));
+    if (records.size === 0) continue;
+    await litellm.deleteKeys([...records.keys()]);
+    const still = await litellm.getKeysInfo([...records.keys()]);
+    if (still.size > 0)
+      throw new UpstreamError(
+        `LiteLLM target ${name} still holds ${group
+          .filter((key) => still.has(key.keyId))
+          .map((key) => key.alias)
+          .join(', ')} after /key/delete; a retry of the destroy finishes the job`,
+      );
+    deleted.push(
+      ...group.flatMap((key) =>
+        records.has(key.keyId) ? [{ key, record: records.get(key.keyId) as KeyRecord }] : [],
+      ),
+    );
   }
-  for (const entry of recorded) add({ alias: entry.alias, keyId: entry.keyId });
-  return keys;
+  return deleted;
+}
+
+/**
+ * Keys of this lab that LiteLLM applied after an earlier destroy or replacement (the ledger looks
+ * for them again until their grace ends): deleted whatever their expiry. One read per target.
+ */
+async function deleteLateKeys(lab: Lab, deps: DestroyDeps): Promise<number> {
+  let deleted = 0;
+  for (const name of new Set(lab.rechecks.map((recheck) => recheck.target))) {
+    if (!deps.targets.names.includes(name)) continue;
+    const { litellm } = await deps.targets.connect(deps.targets.recorded(name));
+    const ids = lab.rechecks.filter((recheck) => recheck.target === name).map((recheck) => recheck.keyId);
+    const late = await litellm.getKeysInfo(ids);
+    if (late.size === 0) continue;
+    await litellm.deleteKeys([...late.keys()]);
+    deleted += late.size;
+    log.warn('deleted keys of this lab that LiteLLM applied late', {
+      guid: lab.guid,
+      target: name,
+      key_ids: [...late.keys()],
+    });
+  }
+  return deleted;
 }
 
 async function deleteFromDatabase(
@@ -223,6 +262,6 @@ async function deleteFromDatabase(
 function survivorsError(left: readonly KeyCheck[], reason: string): UpstreamError {
   const named = left.map((key) => `${key.alias} (key id ${key.keyId})`).join(', ');
   return new UpstreamError(
-    `LiteLLM still holds ${named} after /key/delete; ${reason}. The stored key is kept, so a retry can finish the job`,
+    `LiteLLM still holds ${named} after /key/delete; ${reason}. The lab stays recorded, so a retry can finish the job`,
   );
 }

@@ -1,7 +1,7 @@
-import { refuseForeignLab } from '../auth/access.ts';
 import type { InvocationDeps } from '../invocation/deps.ts';
 import { type LabOperation, runLabOperation } from '../invocation/lab-operation.ts';
 import type { OperationRequest } from '../lab/lifecycle.ts';
+import { refuseForeignLab } from '../lab/ownership.ts';
 import { log } from '../log.ts';
 import { labTarget, recordedTargetName } from '../targets/lab-target.ts';
 import { type DestroyedLab, destroyLab } from './destroy-lab.ts';
@@ -15,7 +15,7 @@ const DESTROY: LabOperation<DestroyRequest, DestroyedLab> = {
   parse: parseDestroyRequest,
   targetOf: (request, lab, { targets, lifecycle }) => {
     // Another client's lab is not there for this caller, whatever target it is on.
-    refuseForeignLab(lifecycle.caller, request.guid, lab);
+    refuseForeignLab(lifecycle.caller, lab);
     if (lifecycle.trigger === 'http')
       return labTarget(request.guid, lab, targets, request.target, lifecycle.caller);
     // A lab event was composed when the lab was provisioned; after a move it names the old target.
@@ -43,7 +43,7 @@ const DESTROY: LabOperation<DestroyRequest, DestroyedLab> = {
       was_missing: lab.wasMissing,
       deleted_keys: lab.deletedKeys,
       database_deleted_keys: lab.databaseDeleted,
-      stored_keys_deleted: lab.storedKeysDeleted,
+      late_keys_deleted: lab.lateKeysDeleted,
       verified_by: lab.checks.map((check) => check.verifiedBy),
       total_spend: lab.totalSpend,
     },

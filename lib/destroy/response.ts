@@ -17,9 +17,7 @@ export function destroyResponse(lab: DestroyedLab): Record<string, unknown> {
     was_missing: lab.wasMissing,
     deleted_keys: lab.deletedKeys,
     database_deleted_keys: lab.databaseDeleted,
-    stored_keys_deleted: lab.storedKeysDeleted,
-    untouched_keys: lab.untouched,
-    ...(lab.unrecorded > 0 ? { unrecorded_keys: lab.unrecorded } : {}),
+    ...(lab.lateKeysDeleted > 0 ? { late_keys_deleted: lab.lateKeysDeleted } : {}),
     spend: lab.spend.map(spendOf),
     total_spend: lab.totalSpend,
     verification: lab.checks.map((check) => ({

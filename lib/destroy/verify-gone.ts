@@ -1,7 +1,7 @@
 import { eachLimited } from '../concurrency.ts';
-import type { LiteLlmClient } from '../litellm/client.ts';
+import type { KeyApi } from '../litellm/key-api.ts';
 
-/** A key that must be gone: its hash, and its raw value when Secrets Manager had it. */
+/** A key that must be gone: its hash, and its raw value (opened from the ledger). */
 export interface KeyToVerify {
   readonly alias: string;
   readonly keyId: string;
@@ -31,7 +31,7 @@ export interface KeyCheck {
 /** Check each key: the raw key's own probe where the value is known, `/key/info` by hash otherwise or as well. */
 export function verifyGone(
   keys: readonly KeyToVerify[],
-  litellm: LiteLlmClient,
+  litellm: KeyApi,
   concurrency: number,
 ): Promise<KeyCheck[]> {
   return eachLimited(keys, concurrency, async ({ alias, keyId, value }): Promise<KeyCheck> => {

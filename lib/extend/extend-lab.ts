@@ -1,19 +1,16 @@
-import { checkExtendLimits, refuseForeignLab } from '../auth/access.ts';
+import { checkExtendLimits } from '../auth/access.ts';
 import { eachLimited } from '../concurrency.ts';
-import type { Deadline } from '../deadline.ts';
 import { addDuration, parseDuration } from '../duration.ts';
-import { BadRequestError, NotFoundError, UnavailableError } from '../errors.ts';
-import { expiryOf, hashKey } from '../key-identity.ts';
-import type { KeyStore } from '../key-store.ts';
-import { adoptLegacyLab } from '../lab/adopt-legacy-lab.ts';
-import { type Lifecycle, refuseStaleEvent } from '../lab/lifecycle.ts';
-import type { KeyClaims } from '../ledger/key-claims.ts';
-import { knownLab, type LabLedger } from '../ledger/lab-ledger.ts';
-import type { KeyEntry, LedgerLab } from '../ledger/records.ts';
-import type { LiteLlmClient } from '../litellm/client.ts';
-import { log } from '../log.ts';
-import type { LiteLlmTarget } from '../target-config.ts';
-import { entryTarget, refuseMovedMeanwhile, refuseUnfinishedMove } from '../targets/lab-target.ts';
+import { BadRequestError, NotFoundError } from '../errors.ts';
+import type { LabOperationDeps } from '../invocation/lab-operation.ts';
+import { expiryOf } from '../key-identity.ts';
+import { forHolder } from '../lab/guarded-litellm.ts';
+import { openKey } from '../lab/key-values.ts';
+import { refuseStaleEvent } from '../lab/lifecycle.ts';
+import { refuseForeignLab } from '../lab/ownership.ts';
+import { keysOnTarget, type Lab, type LabKey } from '../ledger/lab-record.ts';
+import { type HeldLab, underLease } from '../ledger/lease.ts';
+import { refuseMovedMeanwhile, refuseUnfinishedMove } from '../targets/lab-target.ts';
 import type { ExtendRequest } from './request.ts';
 
 export interface ExtendedKey {
@@ -22,7 +19,6 @@ export interface ExtendedKey {
   readonly keyId: string;
   readonly expires: Date | undefined;
   readonly package: string;
-  readonly secretArn?: string;
 }
 
 export interface ExtendedLab {
@@ -35,21 +31,6 @@ export interface ExtendedLab {
   readonly target: string;
 }
 
-export interface ExtendDeps {
-  readonly litellm: LiteLlmClient;
-  readonly ledger: LabLedger;
-  readonly claims: KeyClaims;
-  readonly keyStore: KeyStore;
-  readonly lifecycle: Lifecycle;
-  readonly leaseOwner: string;
-  readonly deadline: Deadline;
-  /** The lab's LiteLLM target. */
-  readonly target: LiteLlmTarget;
-  /** The lab as the ledger held it before this call began. */
-  readonly known: LedgerLab;
-  readonly now: () => Date;
-}
-
 /** LiteLLM's /key/update takes only a duration from now, so an instant becomes whole seconds to it. */
 function durationFor(request: ExtendRequest, now: Date): string {
   if ('duration' in request) return request.duration;
@@ -60,40 +41,29 @@ function durationFor(request: ExtendRequest, now: Date): string {
   return `${seconds}s`;
 }
 
-function noKey(guid: string, lab?: { destroyedAt?: string }): NotFoundError {
+function noKey(lab: Lab): NotFoundError {
   return new NotFoundError(
-    lab?.destroyedAt ? `lab ${guid} has no key (destroyed at ${lab.destroyedAt})` : `lab ${guid} has no key`,
+    lab.destroyedAt && lab.state === 'destroyed'
+      ? `lab ${lab.guid} has no key (destroyed at ${lab.destroyedAt})`
+      : `lab ${lab.guid} has no key`,
   );
 }
 
 /**
  * Give every key of the lab (each user's, and expired ones too: LiteLLM revives them) the new
- * term, under the lab's lease. Each key's new expiry is written to the ledger first, and only
- * while no sweep holds the key, so a key the sweep is deleting is either kept (the sweep sees the
- * new expiry) or reported gone, never extended and deleted. Only the duration is sent to LiteLLM,
- * so metadata, models and budget stay exactly as they were.
+ * term, under the lab's lease. The new expiry is announced in the ledger before /key/update is
+ * sent, so a sweep that takes the lab over meanwhile leaves its keys alone. Only the duration is
+ * sent to LiteLLM, so metadata, models and budget stay exactly as they were.
  */
-export async function extendLab(request: ExtendRequest, deps: ExtendDeps): Promise<ExtendedLab> {
-  const first = knownLab(deps.known);
-  refuseForeignLab(deps.lifecycle.caller, request.guid, first);
-  refuseStaleEvent('extend', deps.lifecycle, first);
-  refuseUnfinishedMove(first);
-  if (first?.state === 'destroyed') throw noKey(request.guid, first);
-  const leased = await deps.ledger.lease(request.guid, deps.leaseOwner, deps.deadline);
-  try {
-    return await extendLeased(request, leased, deps);
-  } catch (error) {
-    await deps.ledger.abandon(request.guid, deps.leaseOwner);
-    throw error;
-  }
+export function extendLab(request: ExtendRequest, deps: LabOperationDeps): Promise<ExtendedLab> {
+  return underLease(request.guid, deps.lease, (held) => extendHeld(request, held, forHolder(held, deps)));
 }
 
-async function extendLeased(request: ExtendRequest, ledger: LedgerLab, deps: ExtendDeps) {
-  const { guid } = request;
-  const lab = knownLab(ledger);
-  refuseForeignLab(deps.lifecycle.caller, guid, lab);
+async function extendHeld(request: ExtendRequest, held: HeldLab, deps: LabOperationDeps) {
+  const lab = held.lab;
+  refuseForeignLab(deps.lifecycle.caller, lab);
   refuseStaleEvent('extend', deps.lifecycle, lab);
-  if (lab?.state === 'destroyed') throw noKey(guid, lab);
+  if (lab.state === undefined || lab.state === 'destroyed') throw noKey(lab);
   refuseMovedMeanwhile(lab, deps.target);
   refuseUnfinishedMove(lab);
   const now = deps.now();
@@ -106,78 +76,64 @@ async function extendLeased(request: ExtendRequest, ledger: LedgerLab, deps: Ext
     new Date(intended),
     now,
   );
-  const recorded = lab
-    ? ledger.keys.filter((entry) => entryTarget(entry) === deps.target.name)
-    : await adoptLegacyLab(guid, deps);
+  const recorded = keysOnTarget(lab).filter((key) => key.status === 'live');
   // One read first: nothing is written before LiteLLM has shown it takes our master key, and a
   // recorded key it no longer holds leaves the ledger instead of failing the extend.
-  const held = await deps.litellm.getKeysInfo(recorded.map((entry) => entry.keyId));
-  const vanished = recorded.filter((entry) => !held.has(entry.keyId));
-  if (vanished.length > 0) await deps.ledger.deleteKeys(vanished);
-  const entries = recorded.filter((entry) => held.has(entry.keyId));
-  if (entries.length === 0) throw noKey(guid);
-  const updated = await eachLimited(entries, deps.target.maxConnections, (entry) =>
-    extendKey(entry, duration, intended, deps),
-  );
-  const keys = updated.filter((key): key is ExtendedKey => key !== undefined);
-  if (keys.length === 0) throw noKey(guid);
-  const expiries = keys.flatMap((key) => (key.expires ? [key.expires.toISOString()] : [])).sort();
-  await deps.ledger.release(guid, deps.leaseOwner, {
-    state: 'active',
-    lastEventAt: deps.lifecycle.occurredAt.toISOString(),
-    ...(expiries.length > 0 ? { expiresAt: expiries.at(-1) } : {}),
+  const inLiteLlm = await deps.litellm.getKeysInfo(recorded.map((key) => key.keyId));
+  const keys = recorded.filter((key) => inLiteLlm.has(key.keyId));
+  const vanished = new Set(recorded.filter((key) => !inLiteLlm.has(key.keyId)).map((key) => key.keyId));
+  const forget = (current: Lab): Lab => ({
+    ...current,
+    keys: current.keys.filter((key) => !vanished.has(key.keyId)),
   });
-  return { guid, duration, keys, models: lab?.models ?? [], target: deps.target.name };
-}
-
-async function extendKey(
-  entry: KeyEntry,
-  duration: string,
-  intended: string,
-  deps: ExtendDeps,
-): Promise<ExtendedKey | undefined> {
-  const claimed = await deps.claims.setExpiryAfterSweep(entry, intended, deps.deadline.sooner(2000));
-  if (claimed.outcome === 'swept') return undefined;
-  if (claimed.outcome !== 'set') {
-    throw new UnavailableError(`the sweep is deleting ${entry.alias}; retry shortly`, 5);
+  if (keys.length === 0) {
+    await held.release((current) => ({
+      ...forget(current),
+      state: current.state === 'active' ? 'expired' : current.state,
+    }));
+    throw noKey(lab);
   }
-  try {
-    return await updateKey(claimed.entry, duration, deps);
-  } catch (error) {
-    // LiteLLM kept the old expiry: so does the ledger.
-    await deps.ledger.putKey(entry).catch(() => undefined);
-    throw error;
-  }
-}
-
-async function updateKey(
-  entry: KeyEntry,
-  duration: string,
-  deps: ExtendDeps,
-): Promise<ExtendedKey | undefined> {
-  const stored = await deps.keyStore.read(entry.secretName);
-  const value =
-    stored.state === 'present' && hashKey(stored.value) === entry.keyId ? stored.value : undefined;
-  if (!value) {
-    log.warn('extending by hash: LiteLLM keeps the old expiry in its auth cache until the entry lapses', {
-      alias: entry.alias,
-      key_id: entry.keyId,
-    });
-  }
-  const record = await deps.litellm.extendKey(value ?? entry.keyId, duration);
-  if (!record) {
-    // Deleted since it was recorded: the ledger forgets it.
-    await deps.ledger.deleteKeys([entry]);
-    return undefined;
-  }
-  const expires = expiryOf(record);
-  await deps.ledger.putKey({ ...entry, ...(expires ? { expiresAt: expires.toISOString() } : {}) });
+  await held.record((current) => ({ ...forget(current), extending: intended }));
+  const updated = await eachLimited(keys, deps.target.maxConnections, (key) =>
+    updateKey(key, duration, held.lab, deps),
+  );
+  const extended = updated.filter((key): key is LabKey => key !== undefined);
+  const gone = new Set(keys.filter((_, index) => updated[index] === undefined).map((key) => key.keyId));
+  await held.release((current) => ({
+    ...current,
+    state: current.state === 'provisioning' ? 'provisioning' : extended.length > 0 ? 'active' : 'expired',
+    extending: undefined,
+    lastEventAt: deps.lifecycle.occurredAt.toISOString(),
+    keys: current.keys
+      .filter((key) => !gone.has(key.keyId))
+      .map((key) => extended.find((done) => done.keyId === key.keyId) ?? key),
+  }));
+  if (extended.length === 0) throw noKey(lab);
   return {
-    alias: entry.alias,
-    ...(entry.user ? { user: entry.user } : {}),
-    keyId: entry.keyId,
-    expires,
-    package: entry.package,
-    ...(stored.state === 'present' && value ? { secretArn: stored.arn } : {}),
+    guid: lab.guid,
+    duration,
+    keys: extended.map((key) => ({
+      alias: key.alias,
+      ...(key.user ? { user: key.user } : {}),
+      keyId: key.keyId,
+      expires: key.expiresAt ? new Date(key.expiresAt) : undefined,
+      package: key.package,
+    })),
+    models: lab.models ?? [],
+    target: deps.target.name,
   };
+}
+
+/** One key's new term, sent with its own value: LiteLLM evicts its auth cache under the hash of what it is given. */
+async function updateKey(
+  key: LabKey,
+  duration: string,
+  lab: Lab,
+  deps: LabOperationDeps,
+): Promise<LabKey | undefined> {
+  const value = await openKey(deps.vault, lab.guid, key);
+  const record = await deps.litellm.extendKey(value, duration);
+  if (!record) return undefined;
+  const expires = expiryOf(record);
+  return { ...key, ...(expires ? { expiresAt: expires.toISOString() } : {}) };
 }

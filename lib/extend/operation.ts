@@ -1,8 +1,8 @@
-import { refuseForeignLab } from '../auth/access.ts';
 import { formatExpiry } from '../duration.ts';
 import type { InvocationDeps } from '../invocation/deps.ts';
 import { type LabOperation, runLabOperation } from '../invocation/lab-operation.ts';
 import type { OperationRequest } from '../lab/lifecycle.ts';
+import { refuseForeignLab } from '../lab/ownership.ts';
 import { countPerPackage } from '../metrics.ts';
 import { labTarget } from '../targets/lab-target.ts';
 import { type ExtendedLab, extendLab } from './extend-lab.ts';
@@ -15,7 +15,7 @@ const EXTEND: LabOperation<ExtendRequest, ExtendedLab> = {
   scopeNeededFor: 'to extend labs',
   parse: (input, trigger) => parseExtendRequest(input, trigger),
   targetOf: (request, lab, { targets, lifecycle }) => {
-    refuseForeignLab(lifecycle.caller, request.guid, lab);
+    refuseForeignLab(lifecycle.caller, lab);
     return labTarget(request.guid, lab, targets);
   },
   run: extendLab,

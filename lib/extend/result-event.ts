@@ -12,7 +12,6 @@ export function extendedEvent(lab: ExtendedLab, trigger: Trigger): BusEvent {
     aliases: lab.keys.map((key) => key.alias),
     models: lab.models,
     expires: expiries.length > 0 ? new Date(Math.max(...expiries)) : undefined,
-    secretArns: lab.keys.flatMap((key) => (key.secretArn ? [key.secretArn] : [])),
   };
   return {
     detailType: DETAIL_TYPES.extended,

@@ -2,40 +2,44 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import type { Config } from '../config.ts';
 import { Deadline } from '../deadline.ts';
-import { KeyStore } from '../key-store.ts';
-import { KeyClaims } from '../ledger/key-claims.ts';
-import { LabLedger } from '../ledger/lab-ledger.ts';
+import { durationMs, parseDuration } from '../duration.ts';
+import { DynamoLabStore, type LabStore } from '../ledger/lab-store.ts';
+import type { LeaseDeps } from '../ledger/lease.ts';
 import type { MasterKeys } from '../targets/master-keys.ts';
-import { TargetConnections, type TargetDeps } from '../targets/target-connections.ts';
+import { TargetConnections, type TargetDeps, type Targets } from '../targets/target-connections.ts';
+import { type KeyVault, KmsKeyVault } from '../vault/key-vault.ts';
 
-/** Secrets Manager serves a few dozen requests at once per caller without throttling; ten keeps a lab of 200 users quick. */
+/** KMS serves thousands of requests a second per account; ten at once keeps a lab of 200 users quick. */
 const KEY_WORK_CONCURRENCY = 10;
 
 /**
  * What an operation works with in one invocation, built once per invocation: the LiteLLM targets
- * (each connected on first use, every call bounded by the deadline), the key values, the ledger,
- * who holds a lab's lease, and the clock.
+ * (each connected on first use, every call bounded by the deadline), the ledger, the vault that
+ * seals key values, the lease protocol's settings, and the clock.
  */
 export interface InvocationDeps {
   readonly config: Config;
   /** The deployment's LiteLLM proxies; an operation connects to its lab's. */
-  readonly targets: TargetConnections;
-  /** The key values, in Secrets Manager under the deployment's prefix. */
-  readonly keyStore: KeyStore;
-  /**
-   * Per-key Secrets Manager work at most this many at a time; LiteLLM's calls have their own cap
-   * (each target's max_connections, in its client's pool).
-   */
+  readonly targets: Targets;
+  readonly store: LabStore;
+  readonly vault: KeyVault;
+  /** Per-key KMS work at most this many at a time; LiteLLM's calls have their own cap per target. */
   readonly concurrency: number;
   readonly deadline: Deadline;
-  readonly ledger: LabLedger;
-  readonly claims: KeyClaims;
-  readonly leaseOwner: string;
+  /** Who holds a lab's lease while this invocation works, and until when. */
+  readonly lease: LeaseDeps;
+  /** How long after a key's /key/generate was announced a late apply of it is looked for. */
+  readonly reconcileGraceMs: number;
   readonly now: () => Date;
 }
 
 /** An operation on one lab: the invocation's deps with the lab's LiteLLM target connected. */
 export type TargetedDeps = InvocationDeps & TargetDeps;
+
+export function graceMs(config: Pick<Config, 'reconcileGrace'>): number {
+  const parsed = parseDuration(config.reconcileGrace);
+  return parsed ? durationMs(parsed) : 0;
+}
 
 /** `marginMs` of the invocation is kept back from every call, to still answer (and report) at the end. */
 export function invocationDeps(
@@ -45,15 +49,22 @@ export function invocationDeps(
   marginMs: number,
 ): InvocationDeps {
   const deadline = Deadline.ofInvocation(context, marginMs);
+  const store = new DynamoLabStore(config.labsTable);
+  const now = () => new Date();
   return {
     config,
     targets: new TargetConnections(config.targets, masterKeys, deadline),
-    keyStore: new KeyStore(config.keySecretPrefix, config.keySecretProtection),
+    store,
+    vault: new KmsKeyVault(config.keyValuesKmsKeyId),
     concurrency: KEY_WORK_CONCURRENCY,
     deadline,
-    ledger: new LabLedger(config.labsTable),
-    claims: new KeyClaims(config.labsTable),
-    leaseOwner: `${context.functionName}:${context.awsRequestId}:${randomUUID().slice(0, 8)}`,
-    now: () => new Date(),
+    lease: {
+      store,
+      owner: `${context.functionName}:${context.awsRequestId}:${randomUUID().slice(0, 8)}`,
+      deadline,
+      now,
+    },
+    reconcileGraceMs: graceMs(config),
+    now,
   };
 }

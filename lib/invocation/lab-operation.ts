@@ -3,8 +3,7 @@ import type { Scope } from '../auth/client-grants.ts';
 import type { Config } from '../config.ts';
 import { announce, type BusEvent } from '../events/bus.ts';
 import type { Lifecycle, OperationRequest, Trigger } from '../lab/lifecycle.ts';
-import { knownLab } from '../ledger/lab-ledger.ts';
-import type { LabRecord, LedgerLab } from '../ledger/records.ts';
+import type { Lab } from '../ledger/lab-record.ts';
 import { log } from '../log.ts';
 import { type KeyMetric, publishKeyCounts } from '../metrics.ts';
 import type { LiteLlmTarget } from '../target-config.ts';
@@ -13,8 +12,8 @@ import type { InvocationDeps, TargetedDeps } from './deps.ts';
 /** What a lab operation's run is given: the lab's target connected, who asked, and the ledger as first read. */
 export type LabOperationDeps = TargetedDeps & {
   readonly lifecycle: Lifecycle;
-  /** The lab as the ledger held it before the operation began; the run re-reads it under the lease. */
-  readonly known: LedgerLab;
+  /** The lab as the ledger held it before the operation began; the run works on it as leased. */
+  readonly known: Lab;
 };
 
 /** One lab operation (provision, destroy, extend, move) as the triggers run it. */
@@ -28,7 +27,7 @@ export interface LabOperation<Request extends { readonly guid: string }, Outcome
   /** The LiteLLM target the request goes to, from what the ledger holds of the lab. */
   readonly targetOf: (
     request: Request,
-    lab: LabRecord | undefined,
+    lab: Lab,
     deps: InvocationDeps & { readonly lifecycle: Lifecycle },
   ) => LiteLlmTarget;
   readonly run: (request: Request, deps: LabOperationDeps) => Promise<Outcome>;
@@ -38,7 +37,8 @@ export interface LabOperation<Request extends { readonly guid: string }, Outcome
   readonly counts: (
     outcome: Outcome,
   ) => readonly [KeyMetric, ReadonlyMap<string, number> | Readonly<Record<string, number>>];
-  readonly resultEvent: (outcome: Outcome, trigger: Trigger) => BusEvent;
+  /** The result event; none when the outcome changed nothing that was not announced before. */
+  readonly resultEvent: (outcome: Outcome, trigger: Trigger) => BusEvent | undefined;
 }
 
 /**
@@ -55,8 +55,8 @@ export async function runLabOperation<Request extends { readonly guid: string },
   requireScope(lifecycle.caller, operation.scope, operation.scopeNeededFor);
   const { trigger } = lifecycle;
   const request = operation.parse(input, trigger, deps.config);
-  const known = await deps.ledger.read(request.guid);
-  const target = operation.targetOf(request, knownLab(known), { ...deps, lifecycle });
+  const known = await deps.store.read(request.guid);
+  const target = operation.targetOf(request, known, { ...deps, lifecycle });
   const connected = await deps.targets.connect(target);
   const outcome = await operation.run(request, { ...deps, ...connected, lifecycle, known });
   const [message, fields] = operation.logLine(outcome);
@@ -64,6 +64,7 @@ export async function runLabOperation<Request extends { readonly guid: string },
   const [metric, perPackage] = operation.counts(outcome);
   publishKeyCounts(metric, operation.name, perPackage);
   const event = operation.resultEvent(outcome, trigger);
+  if (!event) return outcome;
   await announce(
     deps.config,
     { ...event, detail: { ...event.detail, litellm_target: target.name } },

@@ -7,7 +7,6 @@ export interface LabFacts {
   readonly aliases: readonly string[];
   readonly models: readonly string[];
   readonly expires: Date | undefined;
-  readonly secretArns: readonly string[];
 }
 
 /** The detail every result event shares; a lab whose key came from an event reads it with GET /keys/{guid}. */
@@ -17,8 +16,6 @@ export function labDetail(facts: LabFacts, trigger: Trigger): Record<string, unk
     litellm_key_aliases: facts.aliases,
     litellm_available_models: facts.models,
     litellm_key_expires: formatExpiry(facts.expires),
-    ...(facts.secretArns[0] ? { secret_arn: facts.secretArns[0] } : {}),
-    secret_arns: facts.secretArns,
     trigger,
   };
 }

@@ -1,8 +1,8 @@
 import type { APIGatewayProxyEventV2, EventBridgeEvent } from 'aws-lambda';
 import { authorizerContextOf } from '../auth/authorizer-context.ts';
 import { type Caller, httpCaller, labEventCaller } from '../auth/client-grants.ts';
-import { HttpError } from '../errors.ts';
-import type { LabRecord } from '../ledger/records.ts';
+import { Problem } from '../errors.ts';
+import type { Lab } from '../ledger/lab-record.ts';
 
 /** What asked for a change: an HTTP call or a lab lifecycle event (also a manual invoke's stand-in for one). */
 export type Trigger = 'http' | 'event';
@@ -49,7 +49,7 @@ export interface OperationRequest {
 }
 
 /** A lab event older than what the ledger already applied: it must not undo it. */
-export class StaleEventError extends HttpError {
+export class StaleEventError extends Problem {
   override name = 'StaleEventError';
   constructor(detail: string) {
     super(409, 'stale-event', 'Stale lab event', detail);
@@ -59,31 +59,31 @@ export class StaleEventError extends HttpError {
 const at = (date: Date) => date.toISOString();
 
 /**
- * Lab events are delivered at least once and late (Lambda retries for 6 h, EventBridge for 24 h,
- * the failure queue's replays): one older than the lab's destroy must not bring the lab back,
- * and one older than the lab's current provision must not destroy it or extend its keys past
- * that destroy. HTTP requests are always fresh.
+ * Lab events are delivered at least once and late (retries, replays of parked events): one older
+ * than the lab's destroy must not bring the lab back, and an extend or destroy older than the start
+ * of the lab's current generation (its provision after a destroy) belongs to an earlier one and
+ * must not touch the new keys. HTTP requests are always fresh.
  */
 export function refuseStaleEvent(
   kind: 'provision' | 'extend' | 'destroy',
   lifecycle: Lifecycle,
-  lab: LabRecord | undefined,
+  lab: Lab,
 ): void {
-  if (lifecycle.trigger !== 'event' || !lab?.state) return;
+  if (lifecycle.trigger !== 'event' || !lab.state) return;
   const time = at(lifecycle.occurredAt);
   if (lab.state === 'destroyed' && lab.destroyedAt && kind !== 'destroy' && time <= lab.destroyedAt) {
     throw new StaleEventError(
       `the ${kind} event of lab ${lab.guid} (time ${time}) is older than the lab's destroy (${lab.destroyedAt}); it is not applied`,
     );
   }
-  if (lab.state !== 'destroyed' && lab.startedAt && kind === 'destroy' && time < lab.startedAt) {
+  if (lab.state !== 'destroyed' && lab.startedAt && kind !== 'provision' && time < lab.startedAt) {
     throw new StaleEventError(
-      `the destroy event of lab ${lab.guid} (time ${time}) is older than the lab's current provision (${lab.startedAt}); it is not applied`,
+      `the ${kind} event of lab ${lab.guid} (time ${time}) is older than the lab's current provision (${lab.startedAt}); it is not applied`,
     );
   }
 }
 
-/** The lab holds keys now (provisioning counts: keys may exist). */
-export function isLive(lab: LabRecord | undefined): lab is LabRecord {
-  return lab?.state === 'provisioning' || lab?.state === 'active';
+/** The lab holds keys now, or may (provisioning). */
+export function isLive(lab: Lab): boolean {
+  return lab.state === 'provisioning' || lab.state === 'active';
 }

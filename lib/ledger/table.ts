@@ -27,16 +27,6 @@ export async function send<T>(action: string, run: () => Promise<T>): Promise<T>
   }
 }
 
-/** Partition of a lab: its own item and one item per key. */
-export const labKey = (guid: string) => ({ pk: `LAB#${guid}`, sk: 'LAB' });
-/** A key's item: by alias and token, since LiteLLM's alias race can leave a lab from before the ledger two keys under one alias. */
-export const keyItemKey = (key: { guid: string; alias: string; keyId: string }) => ({
-  pk: `LAB#${key.guid}`,
-  sk: `KEY#${key.alias}#${key.keyId}`,
-});
-export const LAB_PARTITION = (guid: string) => `LAB#${guid}`;
-
 export const LABS_BY_STATE = 'labs-by-state';
-export const KEYS_BY_EXPIRY = 'keys-by-expiry';
-/** Live keys are spread over this many partitions of the expiry index. */
-export const SWEEP_SHARDS = 8;
+export const LABS_BY_CLIENT = 'labs-by-client';
+export const LABS_BY_SWEEP = 'labs-by-sweep';

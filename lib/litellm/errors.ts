@@ -1,4 +1,4 @@
-import { HttpError, UnavailableError } from '../errors.ts';
+import { Problem, UnavailableError } from '../errors.ts';
 import type { ErrorAnswer, LiteLlmFault } from './error-catalogue.ts';
 
 /** The longest piece of LiteLLM's own message a caller is shown. */
@@ -56,7 +56,7 @@ const EXPLANATIONS: Partial<
  * LiteLLM answered a management call with a 4xx (or an unusable body): the fault it means, its
  * status, `error.type` and message (secrets removed), and what the caller is told.
  */
-export class LiteLlmResponseError extends HttpError {
+export class LiteLlmResponseError extends Problem {
   override name = 'LiteLlmResponseError';
   constructor(
     readonly answer: ErrorAnswer,
@@ -115,8 +115,8 @@ export function unexpectedBody(endpoint: string, what: string): LiteLlmResponseE
 }
 
 /** The proxy runs a release older than the supported range; provisioning there is refused. */
-export function unsupportedRelease(version: string, oldest: string): HttpError {
-  return new HttpError(
+export function unsupportedRelease(version: string, oldest: string): Problem {
+  return new Problem(
     502,
     'litellm-release-unsupported',
     'LiteLLM release not supported',

@@ -2,8 +2,9 @@ import middy from '@middy/core';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { Config } from '../config.ts';
-import { type HttpResult, logFailure, problemResponse, refuseLargeBody, toHttpError } from '../http.ts';
+import { type HttpResult, problemResponse, refuseLargeBody } from '../http.ts';
 import { publishFailure } from '../metrics.ts';
+import { logFailure, toProblem } from '../problems.ts';
 import { loadInvocationDeps } from './invocation-deps.ts';
 import { invocationLogContext } from './log-context.ts';
 
@@ -16,7 +17,7 @@ function problemResponses(
 ): middy.MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
   return {
     onError: (request) => {
-      const mapped = toHttpError(request.error);
+      const mapped = toProblem(request.error);
       logFailure(`${functionName} failed`, request.error, mapped, { route: request.event.routeKey });
       publishFailure(functionName, mapped.status, request.event.body, config.packages);
       request.response = problemResponse(mapped);

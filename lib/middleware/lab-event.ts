@@ -1,11 +1,12 @@
 import middy from '@middy/core';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
 import type { Config } from '../config.ts';
-import type { HttpError } from '../errors.ts';
+import type { Problem } from '../errors.ts';
 import { type BusEvent, putEvents } from '../events/bus.ts';
 import { DETAIL_TYPES } from '../events/detail-types.ts';
-import { logFailure, problemOf, refuseLargeDetail, toHttpError } from '../http.ts';
+import { refuseLargeDetail } from '../http.ts';
 import { publishFailure } from '../metrics.ts';
+import { logFailure, problemOf, toProblem } from '../problems.ts';
 import { loadInvocationDeps } from './invocation-deps.ts';
 import { invocationLogContext } from './log-context.ts';
 
@@ -30,7 +31,7 @@ function labEventFields(event: unknown) {
 }
 
 /** `Virtual Key Failed`: a lab event that cannot succeed however often it is retried. */
-function failedEvent(event: unknown, error: HttpError): BusEvent {
+function failedEvent(event: unknown, error: Problem): BusEvent {
   const fields = labEventFields(event);
   return {
     detailType: DETAIL_TYPES.failed,
@@ -50,7 +51,7 @@ function failedEvent(event: unknown, error: HttpError): BusEvent {
  * be retried instead: it is not permanent, or its announcement did not get through (the event is
  * kept rather than dropped unannounced).
  */
-async function settle(config: Config, event: unknown, error: HttpError): Promise<Rejection | undefined> {
+async function settle(config: Config, event: unknown, error: Problem): Promise<Rejection | undefined> {
   if (!error.permanent) return undefined;
   const fields = labEventFields(event);
   if (typeof fields.detailType === 'string' && fields.source === config.labEventSource) {
@@ -76,7 +77,7 @@ export function labEventRoute<R, E = LabEvent>(
     .use(invocationLogContext(functionName))
     .use({
       onError: async (request) => {
-        const mapped = toHttpError(request.error);
+        const mapped = toProblem(request.error);
         const fields = labEventFields(request.event);
         logFailure(`${functionName} failed`, request.error, mapped, {
           detail_type: short(fields.detailType),

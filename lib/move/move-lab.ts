@@ -1,177 +1,195 @@
-import { refuseForeignLab } from '../auth/access.ts';
 import { eachLimited } from '../concurrency.ts';
-import { BadRequestError, ConflictError, NotFoundError, UpstreamError } from '../errors.ts';
+import { BadRequestError, ConflictError, NotFoundError, Problem, UpstreamError } from '../errors.ts';
 import type { LabOperationDeps } from '../invocation/lab-operation.ts';
-import { expiryOf, hashKey, newKeyValue } from '../key-identity.ts';
+import { expiryOf } from '../key-identity.ts';
+import { forHolder } from '../lab/guarded-litellm.ts';
 import type { KeySpend } from '../lab/key-spend.ts';
-import { knownLab } from '../ledger/lab-ledger.ts';
-import type { KeyEntry, LabRecord, LedgerLab } from '../ledger/records.ts';
+import { intendKey, openKey } from '../lab/key-values.ts';
+import { refuseForeignLab } from '../lab/ownership.ts';
+import { mergeRechecks, rechecksFor } from '../lab/retired-keys.ts';
+import { keysOnTarget, type Lab, type LabKey } from '../ledger/lab-record.ts';
+import { type HeldLab, underLease } from '../ledger/lease.ts';
 import { isFault } from '../litellm/errors.ts';
 import { isServed } from '../litellm/served-models.ts';
 import type { KeyRecord } from '../litellm/types.ts';
 import { log } from '../log.ts';
 import { packageOf } from '../packages.ts';
-import type { ProvisionedLab } from '../provision/provision-lab.ts';
-import {
-  entryTarget,
-  recordedTargetName,
-  refuseMovedMeanwhile,
-  UnfinishedMoveError,
-} from '../targets/lab-target.ts';
+import type { ProvisionedKey, ProvisionedLab } from '../provision/provision-lab.ts';
+import { recordedTargetName, UnfinishedMoveError } from '../targets/lab-target.ts';
 import type { TargetDeps } from '../targets/target-connections.ts';
-import { deleteMoveLeftovers, deleteRecordedKeys } from './move-leftovers.ts';
 import { movedKey, stringMetadata } from './moved-keys.ts';
 import type { MoveRequest } from './request.ts';
 
-/** A lab on its new target; `from` is where its keys were (the same target when nothing had to move). */
+/** A lab on its new target; `from` is where its keys were. */
 export interface MovedLab extends ProvisionedLab {
   readonly from: string;
   /** Old keys deleted (and verified gone) by this call. */
   readonly deletedKeys: number;
   /** What each old key had spent when its twin was made: the twin starts at none, with the rest of the budget. */
   readonly spent: readonly KeySpend[];
+  /** False when the lab was already there: nothing changed, nothing is announced. */
+  readonly changed: boolean;
 }
 
 /** Only a provisioned lab moves; one still being provisioned is waited for. */
-function refuseUnmovable(guid: string, lab: LabRecord | undefined): asserts lab is LabRecord {
-  if (!lab || lab.state === 'destroyed' || lab.state === undefined)
-    throw new NotFoundError(`lab ${guid} has no key`);
+function refuseUnmovable(lab: Lab): void {
+  if (lab.state !== 'active' && lab.state !== 'provisioning')
+    throw new NotFoundError(`lab ${lab.guid} has no key`);
   if (lab.state === 'provisioning')
-    throw new ConflictError(`lab ${guid} is still being provisioned; move it once it is`);
-}
-
-/**
- * A move already under way goes where it was going, or (not yet switched) back where it came
- * from, which cancels it; any other target waits until it is finished.
- */
-function refuseOtherMove(lab: LabRecord, to: string): void {
-  const recorded = recordedTargetName(lab);
-  if (lab.movingTo && lab.movingTo !== to && recorded !== to)
-    throw new UnfinishedMoveError(lab.guid, lab.movingTo);
-  if (lab.movingFrom && recorded !== to) throw new UnfinishedMoveError(lab.guid, recorded);
+    throw new Problem(
+      409,
+      'lab-provisioning',
+      'The lab is still being provisioned',
+      `lab ${lab.guid} is still being provisioned; move it once its provision has finished (retry the provision if it failed)`,
+    );
 }
 
 /**
  * Move every key of a lab to another LiteLLM target, under the lab's lease, all or nothing: the
- * new keys are made first (same aliases, new values pinned in Secrets Manager before the target
- * sees them, same models, budget, metadata and expiry), then the lab's stored values switch to
- * them and the ledger records the lab on its new target, and only then are the old keys deleted
- * and verified gone. Until that switch the lab works as before on its old target; after it, on
- * the new one. A failure anywhere leaves what a retry (or a destroy) finishes.
+ * new keys are announced (sealed for the new target) and made first, with the same aliases,
+ * models, metadata and expiry; then one write switches the lab to its new target and announces
+ * the old keys' deletion, and only then are they deleted and verified gone. Until that switch the
+ * lab works as before on its old target; after it, on the new one. A retry finishes from any step;
+ * a move back before the switch cancels it.
  */
-export async function moveLab(request: MoveRequest, deps: LabOperationDeps): Promise<MovedLab> {
-  const { guid } = request;
-  const first = knownLab(deps.known);
-  refuseUnmovable(guid, first);
-  refuseOtherMove(first, deps.target.name);
-  const leased = await deps.ledger.lease(guid, deps.leaseOwner, deps.deadline);
-  try {
-    return await moveLeased(request, leased, deps);
-  } catch (error) {
-    await deps.ledger.abandon(guid, deps.leaseOwner);
-    throw error;
-  }
+export function moveLab(request: MoveRequest, deps: LabOperationDeps): Promise<MovedLab> {
+  return underLease(request.guid, deps.lease, (held) => moveHeld(held, forHolder(held, deps)));
 }
 
-async function moveLeased(
-  request: MoveRequest,
-  ledger: LedgerLab,
-  deps: LabOperationDeps,
-): Promise<MovedLab> {
-  const { guid } = request;
-  const lab = knownLab(ledger);
-  refuseForeignLab(deps.lifecycle.caller, guid, lab);
-  refuseUnmovable(guid, lab);
+async function moveHeld(held: HeldLab, deps: LabOperationDeps): Promise<MovedLab> {
+  const lab = held.lab;
+  refuseForeignLab(deps.lifecycle.caller, lab);
+  refuseUnmovable(lab);
   const to = deps.target.name;
-  refuseOtherMove(lab, to);
-  const from = lab.movingFrom ?? recordedTargetName(lab);
+  const from = recordedTargetName(lab);
+  if (lab.movingTo && lab.movingTo !== to && from !== to)
+    throw new UnfinishedMoveError(lab.guid, lab.movingTo);
+  // Keys a switched move has yet to delete on the target it left: that move is finished first.
+  const leftovers = lab.movingTo ? [] : lab.keys.filter((key) => key.target !== from);
+  if (leftovers.length > 0 && from !== to) throw new UnfinishedMoveError(lab.guid, from);
   if (from === to) {
-    refuseMovedMeanwhile(lab, deps.target);
-    if (lab.movingTo) await cancelMove(lab, ledger.keys, deps);
-    else await deps.ledger.release(guid, deps.leaseOwner);
-    const keys = await currentKeys(lab, (await deps.ledger.read(guid)).keys, deps);
-    return { guid, target: deps.target, from, keys, created: false, deletedKeys: 0, spent: [] };
+    if (lab.movingTo) return cancelMove(held, deps);
+    if (leftovers.length > 0) return finishMove(held, leftovers, deps);
+    const keys = await currentKeys(lab, deps, deps);
+    return {
+      guid: lab.guid,
+      target: deps.target,
+      from: lab.movedFrom ?? to,
+      keys,
+      created: false,
+      deletedKeys: 0,
+      spent: [],
+      changed: false,
+    };
   }
   const old = await deps.targets.connect(deps.targets.recorded(from));
-  const oldEntries = ledger.keys.filter((entry) => entryTarget(entry) === from);
-  let spent: KeySpend[] = [];
-  if (recordedTargetName(lab) !== to) {
-    if (oldEntries.length === 0) throw new NotFoundError(`lab ${guid} has no key`);
-    // Everything that can refuse the move is asked before it is recorded as begun.
-    const olds = await movableKeys(oldEntries, old, deps);
-    await deps.ledger.startMove(guid, deps.leaseOwner, to);
-    await makeAndSwitch(lab, ledger.keys, olds, old, deps);
-    await deps.ledger.commitMove(guid, deps.leaseOwner, to, from);
-    log.info('lab moved; deleting its old keys', { guid, from, to, keys: oldEntries.length });
-    spent = olds.map(({ entry, record }) => ({
-      alias: entry.alias,
-      keyId: entry.keyId,
-      spend: record.spend ?? 0,
-      ...(record.total_spend === undefined ? {} : { totalSpend: record.total_spend }),
-    }));
-  }
+  const olds = await movableKeys(lab, old, deps);
+  const now = deps.now();
+  // Twins an earlier attempt announced keep their value: their /key/generate may have landed.
+  const twins = await eachLimited(olds, deps.concurrency, async ({ key }) => {
+    const earlier = keysOnTarget(lab, to).find((twin) => twin.alias === key.alias);
+    if (earlier) return { entry: earlier, value: await openKey(deps.vault, lab.guid, earlier) };
+    return intendKey(
+      deps.vault,
+      lab.guid,
+      { alias: key.alias, user: key.user, target: to, package: key.package, expiresAt: key.expiresAt },
+      now,
+    );
+  });
+  await held.record((current) => ({
+    ...current,
+    movingTo: to,
+    keys: [...current.keys.filter((key) => key.target !== to), ...twins.map((twin) => twin.entry)],
+  }));
+  const pairs = olds.map((old, index) => ({ old, twin: twins[index] as { entry: LabKey; value: string } }));
+  const live = new Map<string, LabKey>();
+  const made = await eachLimited(
+    pairs,
+    deps.target.maxConnections,
+    async ({ old, twin }) => {
+      const key = await makeTwin(lab, old, twin, deps);
+      live.set(key.keyId, key);
+      return key;
+    },
+    { stopAfterFailure: true },
+  ).catch(async (error: unknown) => {
+    // The twins made are recorded live, so a retry makes only the others.
+    await held
+      .release((current) => ({ ...current, keys: current.keys.map((key) => live.get(key.keyId) ?? key) }))
+      .catch(() => undefined);
+    throw error;
+  });
+  // The switch: the lab is on its new target, its old keys announced for deletion.
+  await held.record((current) => ({
+    ...current,
+    target: to,
+    movingTo: undefined,
+    movedFrom: from,
+    keys: current.keys.map((key) =>
+      key.target === to
+        ? (made.find((twin) => twin.keyId === key.keyId) ?? key)
+        : { ...key, status: 'deleting' },
+    ),
+  }));
+  log.info('lab moved; deleting its old keys', { guid: lab.guid, from, to, keys: olds.length });
   const deletedKeys = (
-    await deleteRecordedKeys(
-      oldEntries,
+    await deleteOldKeys(
+      olds.map(({ key }) => key),
       old,
-      deps.ledger,
-      `lab ${guid} is on LiteLLM target ${to} now; retry the move to finish`,
+      lab.guid,
+      to,
     )
-  ).length;
-  await eachLimited(oldEntries, deps.concurrency, (entry) =>
-    deps.keyStore.delete(deps.keyStore.movingNameOf(entry.alias, to)),
-  );
-  // The move is over before its answer is read: a key that cannot be read now is the lab's to
-  // provision again, not a move stuck for good.
-  await deps.ledger.release(guid, deps.leaseOwner, {
-    state: 'active',
+  ).size;
+  await held.release((current) => ({
+    ...current,
     lastEventAt: deps.lifecycle.occurredAt.toISOString(),
-    moveOver: true,
-  });
-  const movedEntries = (await deps.ledger.read(guid)).keys.filter((entry) => entryTarget(entry) === to);
-  const keys = await currentKeys(lab, movedEntries, deps);
-  return { guid, target: deps.target, from, keys, created: true, deletedKeys, spent };
+    keys: current.keys.filter((key) => key.target === to),
+    rechecks: mergeRechecks(
+      current.rechecks,
+      rechecksFor(
+        olds.map(({ key }) => key),
+        deps.reconcileGraceMs,
+        deps.now(),
+      ),
+    ),
+  }));
+  const keys = made.map((key, index) =>
+    movedKey(key, twins[index]?.value ?? '', olds[index]?.record as KeyRecord, lab, deps),
+  );
+  const spent = olds.map(({ key, record }) => ({
+    alias: key.alias,
+    keyId: key.keyId,
+    spend: record.spend ?? 0,
+    ...(record.total_spend === undefined ? {} : { totalSpend: record.total_spend }),
+  }));
+  return {
+    guid: lab.guid,
+    target: deps.target,
+    from,
+    keys,
+    created: true,
+    deletedKeys,
+    spent,
+    changed: true,
+  };
 }
 
 /**
- * A move not yet switched, asked back to where the lab is: its new keys and staged values go,
- * and the lab stays as it was. Once a stored value has switched, only going forward is safe.
+ * The old keys as their target holds them: each must be there (a key of the lab that is not moves
+ * nowhere), and the new target must serve their models. A refusal here comes before anything is written.
  */
-async function cancelMove(lab: LabRecord, entries: readonly KeyEntry[], deps: LabOperationDeps) {
-  const switched = entries.some(
-    (entry) =>
-      entryTarget(entry) === deps.target.name && entry.secretName !== deps.keyStore.nameOf(entry.alias),
-  );
-  if (switched && lab.movingTo) throw new UnfinishedMoveError(lab.guid, lab.movingTo);
-  await deleteMoveLeftovers(lab, entries, deps);
-  await deps.ledger.release(lab.guid, deps.leaseOwner, {
-    state: 'active',
-    lastEventAt: deps.lifecycle.occurredAt.toISOString(),
-    moveOver: true,
-  });
-  log.info('move cancelled; the lab stays where it was', { guid: lab.guid, target: deps.target.name });
-}
-
-/**
- * The old keys as their target holds them, once no sweep is deleting them: each must be there,
- * and the new target must serve their models. A refusal here comes before anything is written.
- */
-async function movableKeys(oldEntries: readonly KeyEntry[], old: TargetDeps, deps: LabOperationDeps) {
-  const settled = await Promise.all(
-    oldEntries.map((entry) => deps.claims.awaitSweep(entry, deps.deadline.sooner(2000))),
-  );
-  const records = await old.litellm.getKeysInfo(oldEntries.map((entry) => entry.keyId));
-  const olds = oldEntries.flatMap((entry, index) => {
-    const record = records.get(entry.keyId);
-    return record && settled[index] ? [{ entry, record }] : [];
-  });
-  const missing = oldEntries.filter((entry, index) => !records.has(entry.keyId) || !settled[index]);
+async function movableKeys(lab: Lab, old: TargetDeps, deps: LabOperationDeps) {
+  const keys = keysOnTarget(lab).filter((key) => key.status === 'live');
+  if (keys.length === 0) throw new NotFoundError(`lab ${lab.guid} has no key`);
+  const records = await old.litellm.getKeysInfo(keys.map((key) => key.keyId));
+  const missing = keys.filter((key) => !records.has(key.keyId));
   if (missing.length > 0)
     throw new UpstreamError(
-      `LiteLLM target ${old.target.name} no longer holds ${missing.map((entry) => entry.alias).join(', ')}; ` +
+      `LiteLLM target ${old.target.name} no longer holds ${missing.map((key) => key.alias).join(', ')}; ` +
         'nothing was moved: provision the lab again, or destroy it',
     );
   const served = await deps.litellm.listModels();
+  const olds = keys.map((key) => ({ key, record: records.get(key.keyId) as KeyRecord }));
   const unserved = [
     ...new Set(olds.flatMap(({ record }) => record.models.filter((model) => !isServed(model, served)))),
   ];
@@ -183,88 +201,23 @@ async function movableKeys(oldEntries: readonly KeyEntry[], old: TargetDeps, dep
   return olds;
 }
 
-/**
- * Make each old key's twin on the new target, then point the lab's stored values at the twins.
- * Nothing here touches the old keys, so until the ledger commits the move the lab works as before.
- */
-async function makeAndSwitch(
-  lab: LabRecord,
-  recorded: readonly KeyEntry[],
-  olds: readonly { readonly entry: KeyEntry; readonly record: KeyRecord }[],
-  old: TargetDeps,
-  deps: LabOperationDeps,
-) {
-  const twins = await eachLimited(
-    olds,
-    deps.target.maxConnections,
-    ({ entry, record }) => makeTwin(lab, entry, record, recorded, deps),
-    { stopAfterFailure: true },
-  );
-  // The switch: each stored value becomes the twin's (one request token per old key, so a retry
-  // lands the same value). The old key's entry lets go of the name first: closing or sweeping the
-  // old key must never delete the value that now belongs to its twin.
-  await eachLimited(twins, deps.concurrency, async ({ entry, value, old: oldEntry }) => {
-    const name = deps.keyStore.nameOf(entry.alias);
-    await deps.ledger.putKey({
-      ...oldEntry,
-      secretName: deps.keyStore.movedOutNameOf(entry.alias, old.target.name),
-    });
-    await deps.keyStore.replace(name, value, `move:${oldEntry.keyId}`);
-    await deps.ledger.putKey({ ...entry, secretName: name });
-  });
-}
-
-interface Twin {
-  readonly entry: KeyEntry;
-  readonly value: string;
-  /** The old key's entry it replaces. */
-  readonly old: KeyEntry;
-}
-
-/** One key made on the new target with a value pinned first; a retry finds the same value and key. */
+/** One old key's twin on the new target, with the value announced for it; a retry finds the same key. */
 async function makeTwin(
-  lab: LabRecord,
-  oldEntry: KeyEntry,
-  record: KeyRecord,
-  recorded: readonly KeyEntry[],
+  lab: Lab,
+  { key: oldKey, record }: { readonly key: LabKey; readonly record: KeyRecord },
+  twin: { readonly entry: LabKey; readonly value: string },
   deps: LabOperationDeps,
-): Promise<Twin> {
-  const to = deps.target.name;
-  const stagingName = deps.keyStore.movingNameOf(oldEntry.alias, to);
-  const pinned = await deps.keyStore.pin(stagingName, newKeyValue(), {
-    guid: oldEntry.guid,
-    'key-alias': oldEntry.alias,
-    'moving-to': to,
-  });
-  const keyId = hashKey(pinned.value);
-  const twin = (expires: Date | undefined): Twin => ({
-    entry: {
-      guid: oldEntry.guid,
-      target: to,
-      alias: oldEntry.alias,
-      ...(oldEntry.user ? { user: oldEntry.user } : {}),
-      keyId,
-      secretName: stagingName,
-      package: oldEntry.package,
-      ...(expires ? { expiresAt: expires.toISOString() } : {}),
-      // An expiry already warned about is not warned about again on the new target.
-      ...(oldEntry.warnedExpiry ? { warnedExpiry: oldEntry.warnedExpiry } : {}),
-      createdAt: deps.now().toISOString(),
-    },
-    value: pinned.value,
-    old: oldEntry,
-  });
-  const made = recorded.find((entry) => entry.keyId === keyId && entryTarget(entry) === to);
-  if (made) return twin(made.expiresAt ? new Date(made.expiresAt) : undefined);
-  const pkg = packageOf(deps.config.packages, lab.package ?? oldEntry.package);
+): Promise<LabKey> {
+  if (twin.entry.status === 'live') return twin.entry;
+  const pkg = packageOf(deps.config.packages, lab.package ?? oldKey.package);
   const expires = expiryOf(record);
   const seconds = expires ? Math.max(1, Math.ceil((expires.getTime() - deps.now().getTime()) / 1000)) : 0;
   const request = {
-    key: pinned.value,
-    key_alias: oldEntry.alias,
+    key: twin.value,
+    key_alias: oldKey.alias,
     models: record.models,
     duration: expires ? `${seconds}s` : (lab.duration ?? '30d'),
-    user_id: record.user_id ?? lab.userId ?? `${oldEntry.guid}@${deps.config.labUserDomain}`,
+    user_id: record.user_id ?? lab.userId ?? `${lab.guid}@${deps.config.labUserDomain}`,
     metadata: stringMetadata(record),
     // Spend stays with the old proxy: the twin gets what is left of the budget.
     max_budget:
@@ -276,41 +229,146 @@ async function makeTwin(
     key_type: 'llm_api',
     allowed_routes: ['llm_api_routes'],
   } as const;
+  let answered: string | null | undefined;
   try {
-    await deps.litellm.generateKey(request);
+    answered = (await deps.litellm.generateKey(request)).expires;
   } catch (error) {
     if (!isFault(error, 'duplicate-alias')) throw error;
-  }
-  // Listed by alias either way: the answer to an earlier attempt may have been lost, and anything else holding the alias is refused.
-  const holders = await deps.litellm.listKeysByAlias(oldEntry.alias);
-  const mine = holders.find((holder) => holder.token === keyId);
-  if (!mine)
-    throw new ConflictError(
-      `key alias ${oldEntry.alias} is held on LiteLLM target ${to} by a key this service has no record of; ` +
-        `nothing was switched: move the lab back to ${recordedTargetName(lab)} to cancel, or destroy it`,
+    // The alias is taken on the new target: by this twin (an earlier answer lost), or by anything else.
+    const mine = (await deps.litellm.listKeysByAlias(oldKey.alias)).find(
+      (holder) => holder.token === twin.entry.keyId,
     );
-  const created = twin(expiryOf(mine));
-  await deps.ledger.putKey(created.entry);
-  return created;
+    if (!mine)
+      throw new ConflictError(
+        `key alias ${oldKey.alias} is held on LiteLLM target ${deps.target.name} by a key that is not this lab's; ` +
+          `nothing was switched: move the lab back to ${recordedTargetName(lab)} to cancel, or destroy it`,
+      );
+    answered = mine.expires;
+  }
+  const at = expiryOf({ expires: answered ?? null });
+  return {
+    ...twin.entry,
+    status: 'live',
+    ...(at ? { expiresAt: at.toISOString() } : {}),
+    ...(oldKey.warnedExpiry ? { warnedExpiry: oldKey.warnedExpiry } : {}),
+  };
 }
 
-/** The lab's keys on its target now, with their stored values: what the answer shows. */
-async function currentKeys(lab: LabRecord, entries: readonly KeyEntry[], deps: LabOperationDeps) {
-  const order = (entry: KeyEntry) => lab.users?.indexOf(entry.user ?? '') ?? 0;
-  const own = entries
-    .filter((entry) => entryTarget(entry) === deps.target.name)
-    .sort((a, b) => order(a) - order(b));
-  const [records, stored] = await Promise.all([
-    deps.litellm.getKeysInfo(own.map((entry) => entry.keyId)),
-    eachLimited(own, deps.concurrency, (entry) => deps.keyStore.read(deps.keyStore.nameOf(entry.alias))),
-  ]);
-  return own.map((entry, index) => {
-    const record = records.get(entry.keyId);
-    const value = stored[index];
-    if (!record || value?.state !== 'present' || hashKey(value.value) !== entry.keyId)
+/** Delete the old keys, read them back (one call each); anything still there is an error a retry finishes. What was held is returned. */
+async function deleteOldKeys(
+  keys: readonly LabKey[],
+  old: TargetDeps,
+  guid: string,
+  to: string,
+): Promise<Map<string, KeyRecord>> {
+  const ids = keys.map((key) => key.keyId);
+  const held = await old.litellm.getKeysInfo(ids);
+  if (held.size > 0) await old.litellm.deleteKeys([...held.keys()]);
+  const still = held.size > 0 ? await old.litellm.getKeysInfo([...held.keys()]) : new Map();
+  if (still.size > 0)
+    throw new UpstreamError(
+      `LiteLLM target ${old.target.name} still holds ${keys
+        .filter((key) => still.has(key.keyId))
+        .map((key) => key.alias)
+        .join(', ')} after /key/delete; lab ${guid} is on LiteLLM target ${to} now; retry the move to finish`,
+    );
+  return held;
+}
+
+/**
+ * A move whose switch was made but whose old keys were not all deleted, asked again: the old keys
+ * go, and the move is over (and announced: its first attempt failed before it could be).
+ */
+async function finishMove(
+  held: HeldLab,
+  leftovers: readonly LabKey[],
+  deps: LabOperationDeps,
+): Promise<MovedLab> {
+  const lab = held.lab;
+  const to = deps.target.name;
+  const spent: KeySpend[] = [];
+  for (const name of new Set(leftovers.map((key) => key.target))) {
+    const old = await deps.targets.connect(deps.targets.recorded(name));
+    const group = leftovers.filter((key) => key.target === name);
+    const records = await deleteOldKeys(group, old, lab.guid, to);
+    for (const key of group) {
+      const record = records.get(key.keyId);
+      if (!record) continue;
+      spent.push({
+        alias: key.alias,
+        keyId: key.keyId,
+        spend: record.spend ?? 0,
+        ...(record.total_spend === undefined ? {} : { totalSpend: record.total_spend }),
+      });
+    }
+  }
+  const released = await held.release((current) => ({
+    ...current,
+    lastEventAt: deps.lifecycle.occurredAt.toISOString(),
+    keys: current.keys.filter((key) => key.target === to),
+    rechecks: mergeRechecks(current.rechecks, rechecksFor(leftovers, deps.reconcileGraceMs, deps.now())),
+  }));
+  log.info('move finished; its old keys are deleted', {
+    guid: lab.guid,
+    from: lab.movedFrom,
+    to,
+    keys: spent.length,
+  });
+  const keys = await currentKeys(released, deps, deps);
+  return {
+    guid: lab.guid,
+    target: deps.target,
+    from: lab.movedFrom ?? to,
+    keys,
+    created: false,
+    deletedKeys: spent.length,
+    spent,
+    changed: true,
+  };
+}
+
+/** A move not yet switched, asked back to where the lab is: its new keys go, and the lab stays as it was. */
+async function cancelMove(held: HeldLab, deps: LabOperationDeps): Promise<MovedLab> {
+  const lab = held.lab;
+  const to = lab.movingTo as string;
+  const twins = keysOnTarget(lab, to);
+  await held.record((current) => ({
+    ...current,
+    keys: current.keys.map((key) => (key.target === to ? { ...key, status: 'deleting' } : key)),
+  }));
+  const other = await deps.targets.connect(deps.targets.recorded(to));
+  await deleteOldKeys(twins, other, lab.guid, recordedTargetName(lab));
+  const released = await held.release((current) => ({
+    ...current,
+    movingTo: undefined,
+    keys: current.keys.filter((key) => key.target !== to),
+    rechecks: mergeRechecks(current.rechecks, rechecksFor(twins, deps.reconcileGraceMs, deps.now())),
+  }));
+  log.info('move cancelled; the lab stays where it was', { guid: lab.guid, target: deps.target.name });
+  const keys = await currentKeys(released, deps, deps);
+  return {
+    guid: lab.guid,
+    target: deps.target,
+    from: to,
+    keys,
+    created: false,
+    deletedKeys: 0,
+    spent: [],
+    changed: true,
+  };
+}
+
+/** The lab's keys on its target now, with their values: what the answer shows. */
+async function currentKeys(lab: Lab, on: TargetDeps, deps: LabOperationDeps): Promise<ProvisionedKey[]> {
+  const order = (key: LabKey) => lab.users?.indexOf(key.user ?? '') ?? 0;
+  const own = keysOnTarget(lab, on.target.name).sort((a, b) => order(a) - order(b));
+  const records = await on.litellm.getKeysInfo(own.map((key) => key.keyId));
+  return eachLimited(own, deps.concurrency, async (key) => {
+    const record = records.get(key.keyId);
+    if (!record)
       throw new UpstreamError(
-        `lab ${entry.guid}'s key ${entry.alias} is not live on LiteLLM target ${deps.target.name} with its stored value; provision the lab again`,
+        `lab ${lab.guid}'s key ${key.alias} is not live on LiteLLM target ${on.target.name}; provision the lab again`,
       );
-    return movedKey(entry, record, value, lab, deps);
+    return movedKey(key, await openKey(deps.vault, lab.guid, key), record, lab, deps);
   });
 }

@@ -1,10 +1,9 @@
 import type { Config } from '../config.ts';
-import { expiryOf, hashKey } from '../key-identity.ts';
-import type { KeyStore } from '../key-store.ts';
-import type { KeyEntry, LabRecord } from '../ledger/records.ts';
+import { expiryOf } from '../key-identity.ts';
+import type { Lab, LabKey } from '../ledger/lab-record.ts';
 import type { KeyRecord } from '../litellm/types.ts';
-import type { EnsuredKey } from '../provision/ensure-key.ts';
 import type { KeySpec } from '../provision/key-spec.ts';
+import type { ProvisionedKey } from '../provision/provision-lab.ts';
 
 /** The service's own metadata a moved key carries over, as strings (LiteLLM keeps what it is sent). */
 export function stringMetadata(record: KeyRecord): Record<string, string> {
@@ -17,34 +16,33 @@ export function stringMetadata(record: KeyRecord): Record<string, string> {
 
 /** A key of the lab as the move answer shows it: the provision answer's shape, from what LiteLLM holds. */
 export function movedKey(
-  entry: KeyEntry,
+  key: LabKey,
+  value: string,
   record: KeyRecord,
-  stored: { readonly value: string; readonly arn: string },
-  lab: LabRecord,
-  deps: { readonly keyStore: KeyStore; readonly config: Pick<Config, 'labUserDomain'> },
-): EnsuredKey {
+  lab: Lab,
+  deps: { readonly config: Pick<Config, 'labUserDomain'> },
+): ProvisionedKey {
   const metadata = stringMetadata(record);
   const spec: KeySpec = {
-    guid: entry.guid,
-    ...(entry.user ? { user: entry.user } : {}),
-    alias: entry.alias,
-    secretName: deps.keyStore.nameOf(entry.alias),
-    packageName: metadata.package ?? lab.package ?? entry.package,
+    guid: lab.guid,
+    ...(key.user ? { user: key.user } : {}),
+    alias: key.alias,
+    packageName: metadata.package ?? lab.package ?? key.package,
     models: record.models,
     duration: metadata.duration ?? lab.duration ?? '',
-    userId: record.user_id ?? `${entry.guid}@${deps.config.labUserDomain}`,
+    userId: record.user_id ?? `${lab.guid}@${deps.config.labUserDomain}`,
     maxBudget: record.max_budget ?? null,
     metadata,
   };
+  const expires = key.expiresAt ? new Date(key.expiresAt) : expiryOf(record);
   return {
     spec,
-    value: stored.value,
-    keyId: hashKey(stored.value),
-    secretArn: stored.arn,
+    value,
+    keyId: key.keyId,
     models: record.models,
     duration: spec.duration,
     packageName: spec.packageName,
-    expires: expiryOf(record),
+    expires,
     created: false,
     replacedExpired: false,
   };

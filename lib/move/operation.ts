@@ -1,14 +1,12 @@
-import { checkTargetLimit, logRawKeyRead, refuseForeignLab, requireScope } from '../auth/access.ts';
+import { checkTargetLimit, logRawKeyRead, requireScope } from '../auth/access.ts';
 import type { InvocationDeps } from '../invocation/deps.ts';
 import { type LabOperation, runLabOperation } from '../invocation/lab-operation.ts';
 import type { OperationRequest } from '../lab/lifecycle.ts';
+import { refuseForeignLab } from '../lab/ownership.ts';
 import { countPerPackage } from '../metrics.ts';
 import { type MovedLab, moveLab } from './move-lab.ts';
 import { type MoveRequest, parseMoveRequest } from './request.ts';
 import { movedEvent } from './result-event.ts';
-
-/** The HTTP API route of a move; the provision function serves it. */
-export const MOVE_ROUTE = 'POST /keys/{guid}/move';
 
 const MOVE: LabOperation<MoveRequest, MovedLab> = {
   name: 'move',
@@ -19,7 +17,7 @@ const MOVE: LabOperation<MoveRequest, MovedLab> = {
     const { caller } = lifecycle;
     // The old keys are deleted: a move needs what a destroy needs too.
     requireScope(caller, 'destroy', 'to move labs (their old keys are deleted)');
-    refuseForeignLab(caller, request.guid, lab);
+    refuseForeignLab(caller, lab);
     const target = targets.requested(request.target, caller.limits.targets);
     checkTargetLimit(caller, target.name);
     return target;
@@ -39,7 +37,7 @@ const MOVE: LabOperation<MoveRequest, MovedLab> = {
     'KeysMoved',
     countPerPackage(lab.deletedKeys > 0 ? lab.keys : [], (key) => key.packageName),
   ],
-  resultEvent: movedEvent,
+  resultEvent: (lab, trigger) => (lab.changed ? movedEvent(lab, trigger) : undefined),
 };
 
 /** `POST /keys/{guid}/move`; the answer carries every key's new value, and that read is logged. */

@@ -1,9 +1,9 @@
-import { type FieldError, HttpError } from '../errors.ts';
-import type { LabRecord } from '../ledger/records.ts';
+import { type FieldError, Problem } from '../errors.ts';
+import type { Lab } from '../ledger/lab-record.ts';
 import type { ProvisionRequest } from './request.ts';
 
 /** A provision of a live lab asking for something else than the lab has. */
-export class LabDiffersError extends HttpError {
+export class LabDiffersError extends Problem {
   override name = 'LabDiffersError';
   constructor(guid: string, errors: readonly FieldError[]) {
     super(
@@ -23,7 +23,7 @@ const same = (a: readonly string[] | undefined, b: readonly string[]) =>
  * A repeat must ask for what the live lab has: package, models, budget and shape (single-user, or
  * multi-user; a multi-user lab may gain users). Identical repeats are answered with the same keys.
  */
-export function refuseDifferentLab(request: ProvisionRequest, lab: LabRecord): void {
+export function refuseDifferentLab(request: ProvisionRequest, lab: Lab): void {
   const errors: FieldError[] = [];
   if (lab.package !== undefined && lab.package !== request.packageName) {
     errors.push({ field: 'package', message: `the lab has package ${lab.package}` });

@@ -1,6 +1,5 @@
 import type { Config } from '../config.ts';
 import { keyAlias, MANAGED_BY } from '../key-identity.ts';
-import type { KeyStore } from '../key-store.ts';
 import type { ProvisionRequest } from './request.ts';
 
 /** Everything needed to make (or find) one key of a lab. */
@@ -19,13 +18,12 @@ export interface KeySpec
   > {
   readonly user?: string;
   readonly alias: string;
-  readonly secretName: string;
 }
 
 /** The key spec of a single-user lab, or of one user of a multi-user lab, made for `apiClient`. */
 export function keySpecFor(
   request: ProvisionRequest,
-  { keyStore, config }: { readonly keyStore: KeyStore; readonly config: Pick<Config, 'labUserDomain'> },
+  { config }: { readonly config: Pick<Config, 'labUserDomain'> },
   apiClient: string,
   user?: string,
 ): KeySpec {
@@ -36,7 +34,6 @@ export function keySpecFor(
     guid,
     ...(user ? { user } : {}),
     alias,
-    secretName: keyStore.nameOf(alias),
     packageName,
     models,
     duration,

@@ -1,7 +1,8 @@
-import { checkTargetLimit, logRawKeyRead, refuseForeignLab } from '../auth/access.ts';
+import { checkTargetLimit, logRawKeyRead } from '../auth/access.ts';
 import type { InvocationDeps } from '../invocation/deps.ts';
 import { type LabOperation, runLabOperation } from '../invocation/lab-operation.ts';
 import type { OperationRequest } from '../lab/lifecycle.ts';
+import { refuseForeignGuid } from '../lab/ownership.ts';
 import { countPerPackage } from '../metrics.ts';
 import { provisionTarget } from '../targets/lab-target.ts';
 import { type ProvisionedLab, provisionLab } from './provision-lab.ts';
@@ -14,8 +15,8 @@ const PROVISION: LabOperation<ProvisionRequest, ProvisionedLab> = {
   scopeNeededFor: 'to provision labs',
   parse: parseProvisionRequest,
   targetOf: (request, lab, { targets, lifecycle }) => {
-    // Another client's live lab is not there for this caller, whatever target it is on.
-    refuseForeignLab(lifecycle.caller, request.guid, lab, { ownedWhileLive: true });
+    // Another client's lab is refused before its target is named.
+    refuseForeignGuid(lifecycle.caller, lab);
     const target = provisionTarget(request.guid, lab, targets, request.target, lifecycle.caller);
     checkTargetLimit(lifecycle.caller, target.name);
     return target;

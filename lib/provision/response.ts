@@ -1,10 +1,9 @@
 import { formatExpiry } from '../duration.ts';
-import type { EnsuredKey } from './ensure-key.ts';
-import type { ProvisionedLab } from './provision-lab.ts';
+import type { ProvisionedKey, ProvisionedLab } from './provision-lab.ts';
 
 /** What a lab sees of its keys: the role's field names, so AgnosticD consumers keep working. */
 export function provisionResponse(lab: ProvisionedLab): Record<string, unknown> {
-  const [first] = lab.keys as [EnsuredKey, ...EnsuredKey[]];
+  const [first] = lab.keys as [ProvisionedKey, ...ProvisionedKey[]];
   const endpoint = lab.target.publicUrl.replace(/\/+$/, '');
   const facts = { ...keyFacts(first, endpoint), litellm_target: lab.target.name };
   const perUser = first.spec.user === undefined ? undefined : usersFacts(lab.keys, endpoint);
@@ -33,7 +32,7 @@ export function provisionResponse(lab: ProvisionedLab): Record<string, unknown> 
 }
 
 /** The role's facts about one key. */
-function keyFacts(key: EnsuredKey, endpoint: string) {
+function keyFacts(key: ProvisionedKey, endpoint: string) {
   return {
     litellm_virtual_key: key.value,
     litellm_key_alias: key.spec.alias,
@@ -48,7 +47,7 @@ function keyFacts(key: EnsuredKey, endpoint: string) {
 }
 
 /** The users' names for a one-line summary; a long list keeps its ends. */
-function userList(keys: readonly EnsuredKey[]): string {
+function userList(keys: readonly ProvisionedKey[]): string {
   const names = keys.map((key) => key.spec.user ?? '');
   return names.length <= 10 ? names.join(', ') : `${names.slice(0, 3).join(', ')}, …, ${names.at(-1)}`;
 }
@@ -58,7 +57,7 @@ function userList(keys: readonly EnsuredKey[]): string {
  * per-user keys and arrays; and each user's own data (AgnosticD's user-scoped user info, which
  * Showroom shows the logged-in user as `litellm_virtual_key` and the rest).
  */
-function usersFacts(keys: readonly EnsuredKey[], endpoint: string) {
+function usersFacts(keys: readonly ProvisionedKey[], endpoint: string) {
   const perUserData: Record<string, string> = {};
   const scoped: Record<string, Record<string, unknown>> = {};
   const users = keys.map((key) => {

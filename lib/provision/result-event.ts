@@ -12,7 +12,6 @@ export function keysFacts(lab: ProvisionedLab): LabFacts {
     aliases: lab.keys.map((key) => key.spec.alias),
     models: first?.models ?? [],
     expires: first?.expires,
-    secretArns: lab.keys.map((key) => key.secretArn),
   };
 }
 

@@ -2,16 +2,16 @@ import { z } from 'zod';
 import { requireScope } from '../auth/access.ts';
 import type { Caller } from '../auth/client-grants.ts';
 import { formatExpiry } from '../duration.ts';
-import type { LabLedger } from '../ledger/lab-ledger.ts';
-import { listLabs } from '../ledger/lab-listing.ts';
-import type { LabRecord } from '../ledger/records.ts';
+import { type LabSummary, listLabs } from '../ledger/lab-listing.ts';
 import { parseInput } from '../schemas.ts';
 
 const MAX_LIMIT = 1000;
 
 const querySchema = z.strictObject({
   state: z
-    .enum(['provisioning', 'active', 'destroyed'], { error: 'must be provisioning, active or destroyed' })
+    .enum(['provisioning', 'active', 'expired', 'destroyed'], {
+      error: 'must be provisioning, active, expired or destroyed',
+    })
     .optional(),
   package: z.string().min(1).max(64).optional(),
   client: z.string().min(1).max(128).optional(),
@@ -31,19 +31,20 @@ const querySchema = z.strictObject({
   cursor: z.string().min(1).max(2048).optional(),
 });
 
-function labOf(lab: LabRecord): Record<string, unknown> {
+function labOf(lab: LabSummary): Record<string, unknown> {
   return {
     guid: lab.guid,
     state: lab.state,
     package: lab.package ?? null,
     users: lab.users ?? null,
     litellm_key_expires:
-      lab.state === 'destroyed' ? null : formatExpiry(lab.expiresAt ? new Date(lab.expiresAt) : undefined),
+      lab.state === 'active' || lab.state === 'expired'
+        ? formatExpiry(lab.expiresAt ? new Date(lab.expiresAt) : undefined)
+        : null,
     created_at: lab.createdAt ?? null,
     client: lab.client ?? null,
     target: lab.target ?? null,
     ...(lab.destroyedAt ? { destroyed_at: lab.destroyedAt } : {}),
-    ...(lab.adopted ? { adopted: true } : {}),
   };
 }
 
@@ -53,7 +54,7 @@ function labOf(lab: LabRecord): Record<string, unknown> {
  */
 export async function labList(
   query: Record<string, string | undefined>,
-  deps: { readonly ledger: LabLedger; readonly caller: Caller },
+  deps: { readonly table: string; readonly caller: Caller },
 ): Promise<Record<string, unknown>> {
   const request = parseInput(querySchema, query, 'lab listing');
   const everyClient = deps.caller.scopes.has('all-labs');
@@ -62,7 +63,7 @@ export async function labList(
   }
   const client = everyClient ? request.client : deps.caller.client;
   const page = await listLabs(
-    deps.ledger.table,
+    deps.table,
     {
       ...(request.state ? { state: request.state } : {}),
       ...(request.package ? { package: request.package } : {}),

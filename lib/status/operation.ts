@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { refuseForeignLab, requireScope } from '../auth/access.ts';
+import { requireScope } from '../auth/access.ts';
 import type { InvocationDeps } from '../invocation/deps.ts';
 import type { Lifecycle } from '../lab/lifecycle.ts';
-import { knownLab } from '../ledger/lab-ledger.ts';
+import { refuseForeignLab } from '../lab/ownership.ts';
 import { guidSchema, parseInput } from '../schemas.ts';
 import { labTarget } from '../targets/lab-target.ts';
 import { labList } from './lab-list.ts';
@@ -20,16 +20,14 @@ export interface StatusRequest {
 /** `GET /keys/{guid}`: what LiteLLM holds for a lab; `GET /keys`: the labs of the ledger. */
 export async function status({ guid, query, lifecycle }: StatusRequest, deps: InvocationDeps) {
   const { caller } = lifecycle;
-  const statusDeps = { ...deps, caller };
   if (guid === undefined) {
     requireScope(caller, 'list', 'to list labs');
-    return labList(query, statusDeps);
+    return labList(query, { table: deps.config.labsTable, caller });
   }
   if (!caller.scopes.has('read-key')) requireScope(caller, 'read', 'to read a lab’s status');
   const request = parseInput(requestSchema, { ...query, guid }, 'status request');
-  const known = await deps.ledger.read(request.guid);
-  const lab = knownLab(known);
-  refuseForeignLab(caller, request.guid, lab);
+  const lab = await deps.store.read(request.guid);
+  refuseForeignLab(caller, lab);
   const connected = await deps.targets.connect(labTarget(request.guid, lab, deps.targets));
-  return labStatus(request.guid, { ...statusDeps, ...connected, known });
+  return labStatus(lab, { ...deps, ...connected, caller });
 }

@@ -11,7 +11,7 @@ export function publishSweepMetrics(report: SweepReport): void {
       ['KeysSwept', report.deleted],
       ['SweepFailures', report.failed],
       ['KeysPending', report.pending],
-      ['OrphanSecretsDeleted', report.reconciliation.orphan_secrets_deleted],
+      ['LateKeysDeleted', report.late_keys_deleted],
       ['UnrecordedKeys', report.reconciliation.unrecorded],
       ['ReconcileBreakerOpen', report.reconciliation.breaker ? 1 : 0],
       ['ExpiryWarnings', report.expiry_warnings],

@@ -17,7 +17,6 @@ export async function sweep(input: unknown, deps: InvocationDeps): Promise<Sweep
   const request = parseSweepRequest(input);
   const report = await runSweep(request, {
     ...deps,
-    owner: deps.leaseOwner,
     now: deps.now(),
     stopAt: deps.deadline.sooner(STOP_BEFORE_CALL_DEADLINE_MS),
   });

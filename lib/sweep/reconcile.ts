@@ -1,29 +1,22 @@
 import { eachLimited } from '../concurrency.ts';
-import { expiryOf, hashKey, isExpired, ownerOf } from '../key-identity.ts';
-import type { KeyStore, StoredKeyEntry } from '../key-store.ts';
-import { legacyUsersListGuid } from '../lab/legacy-users-list.ts';
-import { allRecordedKeys } from '../ledger/expiry-index.ts';
-import type { KeyClaims } from '../ledger/key-claims.ts';
-import type { LabLedger } from '../ledger/lab-ledger.ts';
+import { isExpired, ownerOf } from '../key-identity.ts';
+import type { Lab } from '../ledger/lab-record.ts';
+import type { LabStore } from '../ledger/lab-store.ts';
+import { type LeaseDeps, tryLease } from '../ledger/lease.ts';
 import {
   type ReconcileCursor,
   readReconcileCursor,
   writeReconcileCursor,
 } from '../ledger/reconcile-cursor.ts';
-import type { KeyEntry } from '../ledger/records.ts';
-import type { LiteLlmClient } from '../litellm/client.ts';
+import { labsDue } from '../ledger/sweep-index.ts';
 import { isFault } from '../litellm/errors.ts';
+import type { KeyApi } from '../litellm/key-api.ts';
 import type { KeyRecord } from '../litellm/types.ts';
 import { log } from '../log.ts';
-import { entryTarget } from '../targets/lab-target.ts';
+import { DEFAULT_TARGET } from '../target-config.ts';
 import type { DryRunGate } from './dry-run-gate.ts';
 
-const EMPTY_PROXY = 'LiteLLM lists no key at all: nothing is closed and stored values are kept';
-
-/** A stored value must have stood unchanged this long before it can count as an orphan. */
-export const ORPHAN_MIN_AGE_MS = 86_400_000;
-/** Orphan values are scheduled for deletion with this recovery window, never force-deleted. */
-export const ORPHAN_RECOVERY_DAYS = 7;
+const EMPTY_PROXY = 'LiteLLM lists no key at all: nothing is closed';
 
 export interface ReconcileTally {
   /** LiteLLM calls spent. */
@@ -31,19 +24,17 @@ export interface ReconcileTally {
   /** /key/list pages read, and keys on them. */
   pages: number;
   listed: number;
-  /** Keys of ours on those pages, recorded or adopted. */
+  /** Keys of ours on those pages: recorded in the ledger. */
   managed: number;
   /** Expired keys on those pages that are not ours: left alone. */
   skippedUnmanaged: number;
-  /** Keys of ours the ledger missed whose value we store: now recorded. */
-  adopted: number;
-  /** Keys with our marker that we have no record of and no value for: reported, never touched. */
+  /** Keys a lab's ledger looks for again (applied late): deleted. */
+  lateDeleted: number;
+  /** Keys with our marker that the ledger has no record of: reported, never touched. */
   unrecorded: number;
   /** Recorded keys LiteLLM no longer holds: dropped from the ledger. */
   closed: number;
-  orphanSecrets: number;
-  orphanSecretsDeleted: number;
-  /** Why nothing was closed or deleted this run, when the circuit breaker held. */
+  /** Why nothing was closed this run, when the circuit breaker held. */
   breaker?: string;
   /** The listing came round to its first page again. */
   cycleComplete: boolean;
@@ -53,34 +44,26 @@ export interface ReconcileTally {
 
 export interface ReconcileOptions {
   readonly table: string;
+  readonly store: LabStore;
   /** The LiteLLM target reconciled, with its client; its own cursor and recorded keys. */
   readonly target: string;
-  /**
-   * Whether stored values nothing records are looked for: on the default target only, where labs
-   * from before the ledger live (every lab on another target is recorded from its start).
-   */
-  readonly orphans: boolean;
-  readonly ledger: LabLedger;
-  readonly claims: KeyClaims;
-  readonly litellm: LiteLlmClient;
-  readonly keyStore: KeyStore;
+  readonly litellm: KeyApi;
   /** LiteLLM calls this run may spend. */
   readonly budget: number;
-  /** Orphans beyond this share of the stored values stop their deletion (a wrong or restored proxy). */
-  readonly orphanMaxShare: number;
   readonly now: Date;
+  /** How long after its intent a key's late apply is looked for. */
+  readonly graceMs: number;
   readonly gate: DryRunGate;
   readonly concurrency: number;
-  readonly owner: string;
+  readonly lease: LeaseDeps;
   readonly shouldStop: () => boolean;
 }
 
 /**
  * Finds where the ledger and LiteLLM disagree, a bounded amount each night: pages of LiteLLM's key
- * list (expired keys only, where the proxy can filter) from where the last run stopped, keys the
- * ledger records that LiteLLM no longer holds, and stored values nothing records. Nothing is
- * deleted on LiteLLM's word alone: values go with a recovery window, and not at all when LiteLLM
- * listed no key or the orphans are too many.
+ * list (expired keys only, where the proxy can filter) from where the last run stopped, and keys
+ * the ledger records that LiteLLM no longer holds. A key with our marker is deleted only when the
+ * ledger names it as one to look for again (a late apply); otherwise it is reported, never touched.
  */
 export async function reconcile(options: ReconcileOptions): Promise<ReconcileTally> {
   const tally: ReconcileTally = {
@@ -89,32 +72,20 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileTal
     listed: 0,
     managed: 0,
     skippedUnmanaged: 0,
-    adopted: 0,
+    lateDeleted: 0,
     unrecorded: 0,
     closed: 0,
-    orphanSecrets: 0,
-    orphanSecretsDeleted: 0,
     cycleComplete: false,
   };
   const cursor = await readReconcileCursor(options.table, options.target);
   const spend = (share: number) => () => tally.calls < options.budget * share && !options.shouldStop();
-  let empty: Promise<boolean> | undefined;
-  // Asked once, and only before something would be deleted: a proxy that lists no key at all is the wrong one.
-  const litellmIsEmpty = () => {
-    if (!empty) {
-      tally.calls++;
-      empty = options.litellm.listKeys({ page: 1, size: 1 }).then((page) => page.total_count === 0);
-    }
-    return empty;
-  };
   const listing = await readListing(cursor, options, tally, spend(0.5));
-  await closeVanishedKeys(options, tally, spend(0.75), litellmIsEmpty);
-  if (options.orphans) await deleteOrphanValues(options, tally, spend(1), litellmIsEmpty);
+  await closeVanishedKeys(options, tally, spend(1));
   await options.gate.change(() => writeReconcileCursor(options.table, options.target, listing));
   return tally;
 }
 
-/** Pages of LiteLLM's list from the cursor: each key of ours must be in the ledger, or have its value stored. */
+/** Pages of LiteLLM's list from the cursor: each key with our marker must be one the ledger records. */
 async function readListing(
   cursor: ReconcileCursor,
   options: ReconcileOptions,
@@ -123,7 +94,7 @@ async function readListing(
 ): Promise<ReconcileCursor> {
   let { page, filter } = cursor;
   while (mayCall()) {
-    let result: Awaited<ReturnType<LiteLlmClient['listKeys']>>;
+    let result: Awaited<ReturnType<KeyApi['listKeys']>>;
     try {
       tally.calls++;
       result = await options.litellm.listKeys({
@@ -161,149 +132,102 @@ async function readListing(
 }
 
 async function checkListedKeys(keys: readonly KeyRecord[], options: ReconcileOptions, tally: ReconcileTally) {
+  const late: string[] = [];
   await eachLimited(keys, options.concurrency, async (record) => {
     const owner = ownerOf(record);
     if (!owner || !record.token) {
       if (isExpired(record, options.now)) tally.skippedUnmanaged++;
       return;
     }
-    const alias = record.key_alias as string;
-    const recorded = await options.claims.read({ guid: owner.guid, alias, keyId: record.token });
-    if (recorded) {
+    const lab = await options.store.read(owner.guid);
+    if (lab.keys.some((key) => key.keyId === record.token)) {
       tally.managed++;
-      return;
-    }
-    const secretName = options.keyStore.nameOf(alias);
-    const stored = await options.keyStore.read(secretName);
-    if (stored.state !== 'present' || hashKey(stored.value) !== record.token) {
+    } else if (isLateKey(record, lab, options)) {
+      late.push(record.token);
+    } else {
       tally.unrecorded++;
       log.warn('a key with our marker that this service has no record of; left alone', {
-        alias,
+        alias: record.key_alias,
         key_id: record.token,
       });
+    }
+  });
+  if (late.length === 0) return;
+  await options.gate.change(async () => {
+    tally.calls++;
+    await options.litellm.deleteKeys(late);
+    log.warn('deleted keys LiteLLM applied late for labs that no longer record them', { key_ids: late });
+  });
+  tally.lateDeleted += late.length;
+}
+
+/**
+ * A key the lab's ledger looks for again: one of its recorded ids, or (our marker and the lab's
+ * alias being on it) made inside the window in which a recorded intent under that alias could land.
+ */
+function isLateKey(record: KeyRecord, lab: Lab, options: ReconcileOptions): boolean {
+  const created = record.created_at ? Date.parse(record.created_at) : Number.NaN;
+  return lab.rechecks.some(
+    (recheck) =>
+      recheck.target === options.target &&
+      (recheck.keyId === record.token ||
+        (recheck.alias === record.key_alias &&
+          created >= Date.parse(recheck.until) - options.graceMs &&
+          created <= Date.parse(recheck.until))),
+  );
+}
+
+/** Recorded keys LiteLLM no longer holds (deleted elsewhere): dropped from their lab, under its lease. */
+async function closeVanishedKeys(options: ReconcileOptions, tally: ReconcileTally, mayCall: () => boolean) {
+  let empty: boolean | undefined;
+  for await (const page of labsDue(options.table, '\uffff', 200)) {
+    const refs = page.flatMap((due) =>
+      due.keyRefs
+        .map((ref) => ref.split(' '))
+        .filter(([target]) => (target ?? DEFAULT_TARGET) === options.target)
+        .map(([, keyId]) => ({ guid: due.guid, keyId: keyId ?? '' })),
+    );
+    if (refs.length === 0) continue;
+    if (!mayCall() || tally.breaker) return;
+    tally.calls++;
+    const held = await options.litellm.getKeysInfo(refs.map((ref) => ref.keyId));
+    const vanished = refs.filter((ref) => !held.has(ref.keyId));
+    if (vanished.length === 0) continue;
+    if (empty === undefined) {
+      tally.calls++;
+      empty = (await options.litellm.listKeys({ page: 1, size: 1 })).total_count === 0;
+    }
+    if (empty) {
+      tally.breaker = EMPTY_PROXY;
       return;
     }
-    tally.managed++;
-    tally.adopted++;
-    await options.gate.change(() => adopt(owner, alias, secretName, record, options));
-  });
-}
-
-async function adopt(
-  owner: { guid: string; user?: string },
-  alias: string,
-  secretName: string,
-  record: KeyRecord,
-  options: ReconcileOptions,
-) {
-  const expires = expiryOf(record);
-  const entry: KeyEntry = {
-    guid: owner.guid,
-    target: options.target,
-    alias,
-    ...(owner.user ? { user: owner.user } : {}),
-    keyId: record.token as string,
-    secretName,
-    package: typeof record.metadata?.package === 'string' ? record.metadata.package : 'unknown',
-    ...(expires ? { expiresAt: expires.toISOString() } : {}),
-    createdAt: new Date().toISOString(),
-  };
-  await options.ledger.putKey(entry);
-  log.info('recorded a key of ours the ledger had missed', { alias, key_id: entry.keyId });
-}
-
-/** Keys the ledger records that LiteLLM no longer holds (deleted elsewhere): closed, their values kept recoverable. */
-async function closeVanishedKeys(
-  options: ReconcileOptions,
-  tally: ReconcileTally,
-  mayCall: () => boolean,
-  litellmIsEmpty: () => Promise<boolean>,
-) {
-  for await (const recorded of allRecordedKeys(options.table)) {
-    const page = recorded.filter((entry) => entryTarget(entry) === options.target);
-    for (let start = 0; start < page.length; start += 200) {
-      if (!mayCall() || tally.breaker) return;
-      const batch = page.slice(start, start + 200);
-      tally.calls++;
-      const held = await options.litellm.getKeysInfo(batch.map((entry) => entry.keyId));
-      const vanished = batch.filter((entry) => !held.has(entry.keyId) && !entry.sweepClaim);
-      if (vanished.length === 0) continue;
-      if (await litellmIsEmpty()) {
-        tally.breaker = EMPTY_PROXY;
-        return;
-      }
-      if (batch.length > 1 && vanished.length === batch.length) {
-        tally.breaker = `LiteLLM holds none of ${batch.length} keys the ledger records: a wrong URL or master key, or a restored database? Nothing is closed`;
-        return;
-      }
-      const closing = options.gate.change(() =>
-        eachLimited(vanished, options.concurrency, async (entry) => {
-          if (!(await options.claims.claimForSweep(entry, options.owner, Date.now() + 60_000))) return;
-          await options.claims.dropSweptKeys([entry]);
-          tally.closed++;
-          // Only the vanished key's own value: the name may hold another key's by now (a move's switch).
-          const stored = await options.keyStore.read(entry.secretName);
-          if (stored.state === 'present' && hashKey(stored.value) === entry.keyId)
-            await options.keyStore.scheduleDeletion(entry.secretName, ORPHAN_RECOVERY_DAYS);
-          log.warn('a recorded key is gone from LiteLLM; closed', {
-            alias: entry.alias,
-            key_id: entry.keyId,
-          });
-        }),
-      );
-      if (!(await closing)) tally.closed += vanished.length;
+    if (refs.length > 1 && vanished.length === refs.length) {
+      tally.breaker = `LiteLLM holds none of ${refs.length} keys the ledger records: a wrong URL or master key, or a restored database? Nothing is closed`;
+      return;
     }
+    const byLab = new Map<string, typeof vanished>();
+    for (const ref of vanished) byLab.set(ref.guid, [...(byLab.get(ref.guid) ?? []), ref]);
+    const closing = options.gate.change(() =>
+      eachLimited([...byLab], options.concurrency, async ([guid, gone]) => {
+        const lab = await tryLease(guid, options.lease);
+        if (!lab) return;
+        const ids = new Set(gone.map((ref) => ref.keyId));
+        const closed = lab.lab.keys.filter((key) => ids.has(key.keyId) && key.status === 'live');
+        const closedIds = new Set(closed.map((key) => key.keyId));
+        await lab.release((current) => {
+          const keys = current.keys.filter((key) => !closedIds.has(key.keyId));
+          const onTarget = keys.some((key) => key.target === (current.target ?? DEFAULT_TARGET));
+          return {
+            ...current,
+            keys,
+            state: current.state === 'active' && !onTarget ? 'expired' : current.state,
+          };
+        });
+        tally.closed += closed.length;
+        for (const key of closed)
+          log.warn('a recorded key is gone from LiteLLM; closed', { alias: key.alias, key_id: key.keyId });
+      }),
+    );
+    if (!(await closing)) tally.closed += vanished.length;
   }
-}
-
-/** Stored values no ledger entry names, a day old, whose key LiteLLM does not hold: scheduled for deletion. */
-async function deleteOrphanValues(
-  options: ReconcileOptions,
-  tally: ReconcileTally,
-  mayCall: () => boolean,
-  litellmIsEmpty: () => Promise<boolean>,
-) {
-  if (tally.breaker || !mayCall()) return;
-  const stored = await options.keyStore.listAll();
-  const named = new Set<string>();
-  // A recorded alias's own name counts too: mid-move, no entry may name it, yet it holds the lab's value.
-  for await (const page of allRecordedKeys(options.table))
-    for (const entry of page) named.add(entry.secretName).add(options.keyStore.nameOf(entry.alias));
-  const cutoff = options.now.getTime() - ORPHAN_MIN_AGE_MS;
-  const candidates = stored.filter(
-    (entry) =>
-      !named.has(entry.name) &&
-      !options.keyStore.isStagedForMove(entry.name) &&
-      entry.changedAt.getTime() < cutoff,
-  );
-  if (candidates.length === 0) return;
-  if (await litellmIsEmpty()) {
-    tally.breaker = EMPTY_PROXY;
-    return;
-  }
-  if (candidates.length > Math.max(1, stored.length * options.orphanMaxShare)) {
-    tally.breaker = `${candidates.length} of ${stored.length} stored values look orphaned, more than ORPHAN_MAX_SHARE allows: none deleted`;
-    return;
-  }
-  await eachLimited(candidates, options.concurrency, async (entry) => {
-    if (!mayCall()) return;
-    if (!(await isOrphan(entry, options, tally))) return;
-    tally.orphanSecrets++;
-    await options.gate.change(async () => {
-      if (await options.keyStore.scheduleDeletion(entry.name, ORPHAN_RECOVERY_DAYS))
-        tally.orphanSecretsDeleted++;
-    });
-  });
-}
-
-/** Looked at once more: a users list of a lab the ledger now has, or a value no key in LiteLLM holds. */
-async function isOrphan(entry: StoredKeyEntry, options: ReconcileOptions, tally: ReconcileTally) {
-  const guid = legacyUsersListGuid(options.keyStore, entry.name);
-  if (guid !== undefined) return (await options.ledger.read(guid)).lab?.state !== undefined;
-  const alias = options.keyStore.aliasOf(entry.name);
-  const value = await options.keyStore.read(entry.name);
-  if (value.state !== 'present') return false;
-  tally.calls++;
-  const holders = await options.litellm.listKeysByAlias(alias);
-  return !holders.some((holder) => holder.token === hashKey(value.value));
 }

@@ -14,8 +14,6 @@ export interface SweepReport {
   deleted_by_package: Record<string, number>;
   /** Keys whose deletion LiteLLM refused, did not answer, or did not carry out; the next run tries again. */
   failed: number;
-  /** Keys LiteLLM said it deleted, but which could not be read back to check; the next run looks again. */
-  unverified: number;
   /** Expired keys, seen by the reconciliation, that are not ours: left alone. */
   skipped_unmanaged: number;
   /** Expired keys of ours that were gone from LiteLLM by the time we deleted them. */
@@ -24,22 +22,19 @@ export interface SweepReport {
   kept_extended: number;
   /** Expired keys of ours not tried: out of time, or changed by a request at that moment. */
   pending: number;
-  /** Stored key values deleted with their keys. */
-  stored_keys_deleted: number;
+  /** Keys LiteLLM applied late (after their lab deleted or replaced them) found and deleted. */
+  late_keys_deleted: number;
   /** `Virtual Key Expiring` events sent by this run. */
   expiry_warnings: number;
   reconciliation: {
     /** LiteLLM calls it spent (at most RECONCILE_CALLS). */
     calls: number;
     pages: number;
-    adopted: number;
-    /** Keys with our marker that the ledger has no record of, and whose value we do not hold: reported only. */
+    /** Keys with our marker that the ledger has no record of (nor looks for again): reported only. */
     unrecorded: number;
     /** Recorded keys gone from LiteLLM, dropped from the ledger. */
     closed: number;
-    orphan_secrets: number;
-    orphan_secrets_deleted: number;
-    /** Set when the circuit breaker kept stored values (and ledger entries) from being deleted. */
+    /** Set when the circuit breaker kept ledger entries from being closed. */
     breaker?: string;
     cycle_complete: boolean;
     /** How LiteLLM's list was read: with its expiry filter (v1.93 on), or every key. */
@@ -89,11 +84,10 @@ export function sweepReport(run: {
   return {
     ...figures(deletion, reconciled),
     deleted_by_package: Object.fromEntries(deletion.deletedByPackage),
-    unverified: deletion.unverified,
     skipped_unmanaged: sum(reconciled, (tally) => tally.skippedUnmanaged),
     already_gone: deletion.alreadyGone,
     kept_extended: deletion.kept,
-    stored_keys_deleted: deletion.storedKeysDeleted,
+    late_keys_deleted: deletion.lateDeleted + sum(reconciled, (tally) => tally.lateDeleted),
     expiry_warnings: warnings?.sent ?? 0,
     dry_run: run.dryRun,
     stopped_early:
@@ -135,11 +129,8 @@ function figures(deletion: DeletionTally, reconciled: readonly (ReconcileTally |
     reconciliation: {
       calls: sum(done, (tally) => tally.calls),
       pages: sum(done, (tally) => tally.pages),
-      adopted: sum(done, (tally) => tally.adopted),
       unrecorded: sum(done, (tally) => tally.unrecorded),
       closed: sum(done, (tally) => tally.closed),
-      orphan_secrets: sum(done, (tally) => tally.orphanSecrets),
-      orphan_secrets_deleted: sum(done, (tally) => tally.orphanSecretsDeleted),
       ...(breakers.length > 0 ? { breaker: breakers.join('; ') } : {}),
       cycle_complete: done.length === reconciled.length && done.every((tally) => tally.cycleComplete),
       ...(listing ? { listing } : {}),
@@ -156,9 +147,8 @@ function sumDeletions(tallies: readonly DeletionTally[]): DeletionTally {
     total.alreadyGone += tally.alreadyGone;
     total.kept += tally.kept;
     total.failed += tally.failed;
-    total.unverified += tally.unverified;
     total.pending += tally.pending;
-    total.storedKeysDeleted += tally.storedKeysDeleted;
+    total.lateDeleted += tally.lateDeleted;
     total.read += tally.read;
     for (const [name, count] of tally.deletedByPackage)
       total.deletedByPackage.set(name, (total.deletedByPackage.get(name) ?? 0) + count);

@@ -1,14 +1,13 @@
 import type { Config } from '../config.ts';
 import type { Deadline } from '../deadline.ts';
 import { durationMs, parseDuration } from '../duration.ts';
-import { problemOf, toHttpError } from '../http.ts';
-import type { KeyStore } from '../key-store.ts';
-import type { KeyClaims } from '../ledger/key-claims.ts';
-import type { LabLedger } from '../ledger/lab-ledger.ts';
-import type { LiteLlmClient } from '../litellm/client.ts';
+import type { LabStore } from '../ledger/lab-store.ts';
+import type { LeaseDeps } from '../ledger/lease.ts';
+import { labsDue } from '../ledger/sweep-index.ts';
+import type { KeyApi } from '../litellm/key-api.ts';
 import { log } from '../log.ts';
-import { DEFAULT_TARGET } from '../target-config.ts';
-import type { TargetConnections } from '../targets/target-connections.ts';
+import { problemOf, toProblem } from '../problems.ts';
+import type { Targets } from '../targets/target-connections.ts';
 import { type DeletionTally, deleteExpiredKeys, newDeletionTally } from './delete-expired.ts';
 import { DryRunGate } from './dry-run-gate.ts';
 import { sendExpiryWarnings, type WarningTally } from './expiry-warnings.ts';
@@ -18,17 +17,19 @@ import type { SweepRequest } from './request.ts';
 
 export interface SweepDeps {
   /** Every LiteLLM target of the deployment; each is swept on its own. */
-  readonly targets: TargetConnections;
-  readonly ledger: LabLedger;
-  readonly claims: KeyClaims;
-  readonly keyStore: KeyStore;
+  readonly targets: Targets;
+  readonly store: LabStore;
   readonly config: Config;
   readonly now: Date;
   /** No new work is started past this; what is under way finishes and is reported. */
   readonly stopAt: Deadline;
-  /** Unique per run: the owner of its claims. */
-  readonly owner: string;
+  /** The run's leases: each lab is held only for its own short visit. */
+  readonly lease: LeaseDeps;
+  readonly reconcileGraceMs: number;
 }
+
+/** How long the sweep holds a lab it visits, if it stops holding it: a few LiteLLM calls' worth. */
+const VISIT_LEASE_MS = 60_000;
 
 function msOf(text: string): number {
   const duration = parseDuration(text);
@@ -47,24 +48,26 @@ export async function runSweep(request: SweepRequest, deps: SweepDeps): Promise<
   const started = Date.now();
   const gate = new DryRunGate(request.dryRun);
   const shouldStop = () => deps.stopAt.wouldPass();
-  const table = deps.ledger.table;
+  const table = config.labsTable;
+  const lease = { ...deps.lease, leaseUntil: Math.min(deps.lease.deadline.at, Date.now() + VISIT_LEASE_MS) };
   const outcomes = new Map<string, TargetOutcome>();
-  const clients = new Map<string, { litellm: LiteLlmClient; concurrency: number }>();
+  const clients = new Map<string, { litellm: KeyApi; concurrency: number }>();
   for (const target of config.targets.values()) {
     const concurrency = Math.max(1, Math.min(16, target.maxConnections * 2));
     try {
       const { litellm } = await deps.targets.connect(target);
       clients.set(target.name, { litellm, concurrency });
       const deletion = await deleteExpiredKeys({
-        table,
+        labsDue: (before) => labsDue(table, before),
+        store: deps.store,
         target: target.name,
         litellm,
-        claims: deps.claims,
-        keyStore: deps.keyStore,
         cutoff: new Date(now.getTime() - msOf(config.sweepGrace)),
+        now,
+        graceMs: deps.reconcileGraceMs,
         gate,
         concurrency,
-        owner: deps.owner,
+        lease,
         shouldStop,
       });
       outcomes.set(target.name, { deletion, reconciled: undefined });
@@ -76,7 +79,7 @@ export async function runSweep(request: SweepRequest, deps: SweepDeps): Promise<
   await gate.change(async () => {
     warnings = await sendExpiryWarnings({
       table,
-      claims: deps.claims,
+      lease,
       config,
       now,
       warnUntil: new Date(now.getTime() + msOf(config.warnBefore)),
@@ -89,18 +92,15 @@ export async function runSweep(request: SweepRequest, deps: SweepDeps): Promise<
     try {
       const reconciled = await reconcile({
         table,
+        store: deps.store,
         target: name,
-        orphans: name === DEFAULT_TARGET,
-        ledger: deps.ledger,
-        claims: deps.claims,
         litellm,
-        keyStore: deps.keyStore,
         budget: shouldStop() ? 0 : config.reconcileCalls,
-        orphanMaxShare: config.orphanMaxShare,
         now,
+        graceMs: deps.reconcileGraceMs,
         gate,
         concurrency,
-        owner: deps.owner,
+        lease,
         shouldStop,
       });
       outcomes.set(name, { deletion, reconciled });
@@ -118,6 +118,6 @@ export async function runSweep(request: SweepRequest, deps: SweepDeps): Promise<
  */
 function unreachable(target: string, deletion: DeletionTally, error: unknown): TargetOutcome {
   log.error('a LiteLLM target could not be swept; it is left for the next run', { err: error, target });
-  const mapped = toHttpError(error);
+  const mapped = toProblem(error);
   return { deletion, reconciled: undefined, unavailable: problemOf(mapped).detail };
 }

@@ -1,12 +1,12 @@
 import type { Caller } from '../auth/client-grants.ts';
-import { HttpError, UnavailableError } from '../errors.ts';
+import { Problem, UnavailableError } from '../errors.ts';
 import { isLive } from '../lab/lifecycle.ts';
-import type { KeyEntry, LabRecord } from '../ledger/records.ts';
+import type { Lab } from '../ledger/lab-record.ts';
 import { DEFAULT_TARGET, type LiteLlmTarget } from '../target-config.ts';
-import type { TargetConnections } from './target-connections.ts';
+import type { Targets } from './target-connections.ts';
 
 /** A request names a target other than the one the lab lives on. */
-export class TargetMismatchError extends HttpError {
+export class TargetMismatchError extends Problem {
   override name = 'TargetMismatchError';
   constructor(guid: string, labTarget: string, named: string, hint: string) {
     super(
@@ -18,14 +18,9 @@ export class TargetMismatchError extends HttpError {
   }
 }
 
-/** The target the ledger records for a lab; labs from before targets existed are on `default`. */
-export function recordedTargetName(lab: LabRecord | undefined): string {
-  return lab?.target ?? DEFAULT_TARGET;
-}
-
-/** The target holding a recorded key; keys recorded before targets existed are on `default`. */
-export function entryTarget(entry: KeyEntry): string {
-  return entry.target ?? DEFAULT_TARGET;
+/** The target the ledger records for a lab; a lab never provisioned is on `default`. */
+export function recordedTargetName(lab: Lab): string {
+  return lab.target ?? DEFAULT_TARGET;
 }
 
 /**
@@ -35,8 +30,8 @@ export function entryTarget(entry: KeyEntry): string {
  */
 export function labTarget(
   guid: string,
-  lab: LabRecord | undefined,
-  targets: TargetConnections,
+  lab: Lab,
+  targets: Targets,
   named?: string,
   caller?: Caller,
   hint = 'nothing was deleted',
@@ -55,8 +50,8 @@ export function labTarget(
  */
 export function provisionTarget(
   guid: string,
-  lab: LabRecord | undefined,
-  targets: TargetConnections,
+  lab: Lab,
+  targets: Targets,
   named: string | undefined,
   caller: Caller,
 ): LiteLlmTarget {
@@ -75,8 +70,8 @@ export function provisionTarget(
  * Checked again under the lab's lease: a move that finished while this request waited has put the
  * lab on another target, and this request's connection is to the old one. A retry goes to the new one.
  */
-export function refuseMovedMeanwhile(lab: LabRecord | undefined, connected: LiteLlmTarget): void {
-  if (!lab?.state || !isLive(lab)) return;
+export function refuseMovedMeanwhile(lab: Lab, connected: LiteLlmTarget): void {
+  if (!isLive(lab)) return;
   const recorded = recordedTargetName(lab);
   if (recorded === connected.name) return;
   throw new UnavailableError(
@@ -86,7 +81,7 @@ export function refuseMovedMeanwhile(lab: LabRecord | undefined, connected: Lite
 }
 
 /** A lab in the middle of a move: finishing that move (or destroying the lab) comes first. */
-export class UnfinishedMoveError extends HttpError {
+export class UnfinishedMoveError extends Problem {
   override name = 'UnfinishedMoveError';
   constructor(guid: string, to: string) {
     super(
@@ -99,7 +94,6 @@ export class UnfinishedMoveError extends HttpError {
 }
 
 /** Provision and extend wait for an unfinished move: its keys on two targets must not drift apart. */
-export function refuseUnfinishedMove(lab: LabRecord | undefined): void {
-  const to = lab?.movingTo ?? (lab?.movingFrom ? recordedTargetName(lab) : undefined);
-  if (lab && to && isLive(lab)) throw new UnfinishedMoveError(lab.guid, to);
+export function refuseUnfinishedMove(lab: Lab): void {
+  if (lab.movingTo && isLive(lab)) throw new UnfinishedMoveError(lab.guid, lab.movingTo);
 }

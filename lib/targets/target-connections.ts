@@ -1,6 +1,7 @@
 import type { Deadline } from '../deadline.ts';
-import { HttpError } from '../errors.ts';
+import { Problem } from '../errors.ts';
 import { LiteLlmClient } from '../litellm/client.ts';
+import type { KeyApi } from '../litellm/key-api.ts';
 import type { MasterSecret } from '../master-key.ts';
 import { type LiteLlmTarget, requestedTarget } from '../target-config.ts';
 import type { MasterKeys } from './master-keys.ts';
@@ -9,11 +10,11 @@ import type { MasterKeys } from './master-keys.ts';
 export interface TargetDeps {
   readonly target: LiteLlmTarget;
   readonly secret: MasterSecret;
-  readonly litellm: LiteLlmClient;
+  readonly litellm: KeyApi;
 }
 
 /** A target the ledger names but the deployment no longer configures: its labs wait for the configuration. */
-export class UnknownTargetError extends HttpError {
+export class UnknownTargetError extends Problem {
   override name = 'UnknownTargetError';
   constructor(name: string) {
     super(
@@ -29,12 +30,23 @@ export class UnknownTargetError extends HttpError {
   }
 }
 
+/** The deployment's LiteLLM proxies as operations reach them. */
+export interface Targets {
+  readonly names: readonly string[];
+  /** The target a lab is recorded on; one the configuration lacks is a 503 naming it. */
+  recorded(name: string): LiteLlmTarget;
+  /** The target a request names; an unknown name is a 400 listing the known ones (those `shown`, if given). */
+  requested(name: string, shown?: readonly string[]): LiteLlmTarget;
+  /** The target's master key and client. */
+  connect(target: LiteLlmTarget): Promise<TargetDeps>;
+}
+
 /**
  * The deployment's LiteLLM proxies for one invocation: a client per target, built on first use
  * with that target's own master key, pool, retries and the invocation's deadline. A target that
  * is never used is never read or called, so one that is down delays nothing else.
  */
-export class TargetConnections {
+export class TargetConnections implements Targets {
   readonly #connected = new Map<string, Promise<TargetDeps>>();
 
   constructor(

@@ -16,7 +16,6 @@ import { MASTER_KEY, MASTER_KEY_SECRET_ID, useHarness } from '../support/harness
 // The deployment allows direct database deletion; single requests may still opt out.
 const { h, route, issued } = useHarness({ FORCE_DB_DELETE: 'true' });
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-const secretName = (alias: string) => `litellm-virtual-keys/${alias}`;
 
 async function provision(guid: string): Promise<{ key: string; keyId: string }> {
   const answer = await invokeHttp(route.provision, postKeysEvent({ guid }), lambdaContext());
@@ -32,11 +31,18 @@ function destroy(guid: string, query?: Record<string, string>) {
 
 const holdersOf = async (alias: string) => (await h.litellm.table.list({ key_alias: alias }, 1, 100)).rows;
 const ourMetadata = (guid: string) => ({ managed_by: 'litellm-virtual-keys', guid, package: 'ai-developer' });
+/** The lab's state in the ledger and its recorded keys, each as [key id, status]. */
+async function recorded(guid: string): Promise<{ state: unknown; keys: unknown[][] }> {
+  const { lab, keys } = await h.ledger.lab(guid);
+  return { state: lab?.lab_state, keys: keys.map((key) => [key.key_id, key.status]) };
+}
+const tombstone = { state: 'destroyed', keys: [] };
 
 describe('DELETE /keys/{guid}', () => {
-  it('deletes the key, proves it with the key itself, then drops the stored value', async () => {
+  it('deletes the key, proves it with the key itself, then leaves a tombstone without keys', async () => {
     const { key, keyId } = await provision('gone1');
     h.litellm.resetCounters();
+    const kmsBefore = { encrypt: h.kms.callCount('Encrypt'), decrypt: h.kms.callCount('Decrypt') };
 
     const answer = await destroy('gone1');
 
@@ -50,8 +56,6 @@ describe('DELETE /keys/{guid}', () => {
       was_missing: false,
       deleted_keys: 1,
       database_deleted_keys: 0,
-      stored_keys_deleted: 1,
-      untouched_keys: 0,
       spend: [
         {
           litellm_key_alias: 'virtkey-gone1',
@@ -66,15 +70,25 @@ describe('DELETE /keys/{guid}', () => {
       ],
     });
     assert.deepEqual([...h.litellm.calls.entries()].sort(), [
-      ['GET /key/list', 1],
       ['GET /v1/models', 1],
       ['POST /key/delete', 1],
+      ['POST /v2/key/info', 1],
     ]);
+    assert.deepEqual(
+      {
+        encrypt: h.kms.callCount('Encrypt') - kmsBefore.encrypt,
+        decrypt: h.kms.callCount('Decrypt') - kmsBefore.decrypt,
+      },
+      { encrypt: 0, decrypt: 1 },
+      'the value opened once, for its own probe',
+    );
     assert.deepEqual(await holdersOf('virtkey-gone1'), []);
     const probe = await probeKey(h.litellm.url, key);
     assert.equal(probe.status, 401);
     assert.equal(probe.type, 'token_not_found_in_db');
-    assert.equal(h.secrets.valueOf(secretName('virtkey-gone1')), undefined);
+    assert.deepEqual(await recorded('gone1'), tombstone);
+    const { lab } = await h.ledger.lab('gone1');
+    assert.deepEqual([lab?.destroyed_keys, lab?.total_spend], [1, 0]);
     const audit = await h.litellm.table.deletedRows();
     assert.deepEqual(
       audit.map((row) => [row.token, row.key_alias]),
@@ -97,7 +111,7 @@ describe('DELETE /keys/{guid}', () => {
     assert.equal(h.litellm.mutatingCalls(), 0);
   });
 
-  it('lets 10 concurrent destroys of one lab all succeed, with the key and its stored value gone', async () => {
+  it('lets 10 concurrent destroys of one lab all succeed, with the key gone and the lab a tombstone', async () => {
     const { key } = await provision('race1');
 
     const answers = await Promise.all(Array.from({ length: 10 }, () => destroy('race1')));
@@ -109,7 +123,7 @@ describe('DELETE /keys/{guid}', () => {
     assert.ok(answers.some((answer) => answer.body.deleted === true));
     assert.deepEqual(await holdersOf('virtkey-race1'), []);
     assert.equal((await probeKey(h.litellm.url, key)).status, 401);
-    assert.equal(h.secrets.valueOf(secretName('virtkey-race1')), undefined);
+    assert.deepEqual(await recorded('race1'), tombstone);
   });
 
   it('makes at most 3 LiteLLM calls with 10,000 unrelated keys in LiteLLM', async () => {
@@ -138,7 +152,7 @@ describe('DELETE /keys/{guid}', () => {
     assert.equal(await h.litellm.table.count(), 10_000);
   });
 
-  it('deletes the recorded key, and reports a key with our marker that nothing records, untouched', async () => {
+  it('deletes the recorded key, and leaves a key with our marker that nothing records alone, unreported', async () => {
     const { keyId } = await provision('dup1');
     const forged = await h.litellm.seedKey({
       alias: 'virtkey-dup1',
@@ -150,8 +164,10 @@ describe('DELETE /keys/{guid}', () => {
 
     assert.equal(answer.status, 200);
     assert.equal(answer.body.deleted_keys, 1);
-    assert.equal(answer.body.unrecorded_keys, 1);
-    assert.equal(answer.body.untouched_keys, 1);
+    assert.deepEqual(
+      ['unrecorded_keys', 'untouched_keys', 'late_keys_deleted'].filter((field) => field in answer.body),
+      [],
+    );
     assert.deepEqual(
       (await holdersOf('virtkey-dup1')).map((row) => row.token),
       [forged.token],
@@ -161,38 +177,7 @@ describe('DELETE /keys/{guid}', () => {
       checks.map((c) => [c.litellm_key_id, c.verified_by]),
       [[keyId, 'auth-probe']],
     );
-    const warning = logEntries().findLast((entry) =>
-      String(entry.message).startsWith('keys with this lab’s marker'),
-    );
-    assert.deepEqual(warning?.key_ids, [forged.token]);
-  });
-
-  it('deletes every key of a lab from before the ledger under its alias, duplicates included', async () => {
-    const first = await h.litellm.seedKey({
-      alias: 'virtkey-old1',
-      expires: new Date(Date.now() + 86_400_000),
-      metadata: ourMetadata('old1'),
-    });
-    const duplicate = await h.litellm.seedKey({
-      alias: 'virtkey-old1',
-      expires: new Date(Date.now() + 86_400_000),
-      metadata: ourMetadata('old1'),
-    });
-
-    const answer = await destroy('old1');
-
-    assert.equal(answer.status, 200);
-    assert.equal(answer.body.deleted_keys, 2);
-    assert.deepEqual(await holdersOf('virtkey-old1'), []);
-    const checks = answer.body.verification as { litellm_key_id: string; verified_by: string }[];
-    assert.deepEqual(
-      checks.map((c) => [c.litellm_key_id, c.verified_by]).sort(),
-      [
-        [first.token, 'key-info'],
-        [duplicate.token, 'key-info'],
-      ].sort(),
-    );
-    assert.match(String(answer.body.note), /key-info|\/key\/info/);
+    assert.deepEqual(await recorded('dup1'), tombstone);
   });
 
   it('destroying abc leaves abc1 and abc-x alone', async () => {
@@ -204,16 +189,18 @@ describe('DELETE /keys/{guid}', () => {
 
     assert.equal(answer.status, 200);
     assert.equal((await probeKey(h.litellm.url, abc.key)).status, 401);
+    assert.deepEqual(await recorded('abc'), tombstone);
     for (const [guid, survivor] of [
       ['abc1', abc1],
       ['abc-x', abcX],
     ] as const) {
       assert.equal((await probeKey(h.litellm.url, survivor.key)).status, 200, guid);
-      assert.equal(h.secrets.valueOf(secretName(`virtkey-${guid}`)), survivor.key, guid);
+      assert.deepEqual(await recorded(guid), { state: 'active', keys: [[survivor.keyId, 'live']] }, guid);
     }
   });
 
   it('never touches a key under the alias that lacks our marker or belongs to another lab', async () => {
+    const { keyId } = await provision('shared1');
     const stranger = await h.litellm.seedKey({
       alias: 'virtkey-shared1',
       expires: null,
@@ -224,29 +211,27 @@ describe('DELETE /keys/{guid}', () => {
       expires: null,
       metadata: ourMetadata('shared1-x'),
     });
-    const ours = await h.litellm.seedKey({
-      alias: 'virtkey-shared1',
-      expires: new Date(Date.now() + 86_400_000),
-      metadata: ourMetadata('shared1'),
-    });
 
     const answer = await destroy('shared1');
 
     assert.equal(answer.status, 200);
     assert.equal(answer.body.deleted_keys, 1);
-    assert.equal(answer.body.untouched_keys, 2);
+    assert.equal('untouched_keys' in answer.body, false);
     assert.deepEqual(
       (await holdersOf('virtkey-shared1')).map((row) => row.token).sort(),
       [stranger.token, otherLab.token].sort(),
     );
-    assert.equal(await h.litellm.table.get(ours.token), undefined);
+    assert.equal(await h.litellm.table.get(keyId), undefined);
+    h.litellm.resetCounters();
     const again = await destroy('shared1');
     assert.equal(again.body.was_missing, true);
-    assert.equal(again.body.untouched_keys, 2);
+    assert.equal(again.body.deleted_keys, 0);
+    assert.equal(h.litellm.mutatingCalls(), 0);
+    assert.equal((await holdersOf('virtkey-shared1')).length, 2);
   });
 
-  it('answers 503 and keeps the stored key while LiteLLM resets connections, then finishes on retry', async () => {
-    const { key } = await provision('down1');
+  it('answers 503 and keeps the key recorded while LiteLLM resets connections, then finishes on retry', async () => {
+    const { key, keyId } = await provision('down1');
     h.litellm.faults.set({ resetRate: 1 });
 
     const failed = await destroy('down1');
@@ -254,7 +239,8 @@ describe('DELETE /keys/{guid}', () => {
     assert.equal(failed.status, 503);
     assert.equal(failed.headers['retry-after'], '30');
     assert.equal(failed.body.type, 'urn:litellm-virtual-keys:problem:unavailable');
-    assert.equal(h.secrets.valueOf(secretName('virtkey-down1')), key);
+    // LiteLLM did not answer the first read: nothing was announced, nothing deleted.
+    assert.deepEqual(await recorded('down1'), { state: 'active', keys: [[keyId, 'live']] });
     h.litellm.faults.clear();
     assert.equal((await probeKey(h.litellm.url, key)).status, 200);
 
@@ -263,20 +249,25 @@ describe('DELETE /keys/{guid}', () => {
     assert.equal(retried.status, 200);
     assert.equal(retried.body.deleted_keys, 1);
     assert.equal((await probeKey(h.litellm.url, key)).status, 401);
-    assert.equal(h.secrets.valueOf(secretName('virtkey-down1')), undefined);
+    assert.deepEqual(await recorded('down1'), tombstone);
   });
 
   it('answers 503, never "deleted", when LiteLLM keeps answering 503 to the delete or the check', async () => {
-    for (const endpoint of ['GET /key/list', 'POST /key/delete', 'GET /v1/models']) {
+    for (const endpoint of ['POST /v2/key/info', 'POST /key/delete', 'GET /v1/models']) {
       await h.reset();
-      const { key } = await provision('down2');
+      const { key, keyId } = await provision('down2');
       h.litellm.faults.set({ errorRate: 1, endpoints: [endpoint] });
 
       const answer = await destroy('down2');
 
       assert.equal(answer.status, 503, endpoint);
       assert.equal(answer.body.deleted, undefined, endpoint);
-      assert.equal(h.secrets.valueOf(secretName('virtkey-down2')), key, endpoint);
+      // The deletion is announced once the first read has answered.
+      const status = endpoint === 'POST /v2/key/info' ? 'live' : 'deleting';
+      assert.deepEqual(await recorded('down2'), { state: 'active', keys: [[keyId, status]] }, endpoint);
+      if (endpoint !== 'POST /key/delete') continue;
+      h.litellm.faults.clear();
+      assert.equal((await probeKey(h.litellm.url, key)).status, 200, 'the key was not deleted');
     }
   });
 
@@ -292,25 +283,27 @@ describe('DELETE /keys/{guid}', () => {
     assert.equal(h.litellm.callCount('POST /key/delete'), 2);
   });
 
-  it('keeps the stored key when its deletion fails, and a retry finishes with the key already gone', async () => {
-    const { key } = await provision('smfail1');
-    h.secrets.failNext('DeleteSecret', 3, 500);
+  it('keeps the lab recorded when its last ledger write fails, and a retry finishes with the key already gone', async () => {
+    const { key, keyId } = await provision('ddbfail1');
+    // The lab's final write (the tombstone) fails, the SDK's retry too; giving the lease back works.
+    h.litellm.beforeNext('POST /key/delete', async () => h.ledger.failNext('PutItem', 2));
 
-    const failed = await destroy('smfail1');
+    const failed = await destroy('ddbfail1');
 
     assert.equal(failed.status, 503);
     assert.equal((await probeKey(h.litellm.url, key)).status, 401);
-    assert.equal(h.secrets.valueOf(secretName('virtkey-smfail1')), key);
+    assert.deepEqual(await recorded('ddbfail1'), { state: 'active', keys: [[keyId, 'deleting']] });
+    assert.equal((await h.ledger.lab('ddbfail1')).lab?.lease, undefined, 'the lease was given back');
 
-    const retried = await destroy('smfail1');
+    const retried = await destroy('ddbfail1');
 
     assert.equal(retried.status, 200);
     assert.equal(retried.body.was_missing, true);
-    assert.equal(retried.body.stored_keys_deleted, 1);
+    assert.equal(retried.body.deleted_keys, 0);
     assert.deepEqual(retried.body.verification, [
-      { litellm_key_alias: 'virtkey-smfail1', litellm_key_id: sha256(key), verified_by: 'auth-probe' },
+      { litellm_key_alias: 'virtkey-ddbfail1', litellm_key_id: keyId, verified_by: 'auth-probe' },
     ]);
-    assert.equal(h.secrets.valueOf(secretName('virtkey-smfail1')), undefined);
+    assert.deepEqual(await recorded('ddbfail1'), tombstone);
   });
 
   it('says so when a LiteLLM replica still accepts the deleted key from its auth cache', async () => {
@@ -388,7 +381,7 @@ describe('a key the API delete leaves behind (sticky delete)', () => {
     );
     assert.notEqual(await keyInfoState(h.litellm.url, MASTER_KEY, keyId), 'live');
     assert.equal((await probeKey(h.litellm.url, key)).status, 401);
-    assert.equal(h.secrets.valueOf(secretName('virtkey-sticky1')), undefined);
+    assert.deepEqual(await recorded('sticky1'), tombstone);
     assert.ok(
       logEntries().some(
         (entry) =>
@@ -397,8 +390,8 @@ describe('a key the API delete leaves behind (sticky delete)', () => {
     );
   });
 
-  it('is a 502 naming the survivor when the request opts out of direct deletion; the stored key is kept', async () => {
-    const { key, keyId } = await provision('sticky2');
+  it('is a 502 naming the survivor when the request opts out of direct deletion; the key stays recorded', async () => {
+    const { keyId } = await provision('sticky2');
     h.litellm.faults.set({ stickyDelete: true });
 
     const answer = await destroy('sticky2', { force_db_delete: 'false' });
@@ -408,12 +401,13 @@ describe('a key the API delete leaves behind (sticky delete)', () => {
     assert.match(String(answer.body.detail), /virtkey-sticky2/);
     assert.match(String(answer.body.detail), new RegExp(keyId));
     assert.ok((await h.litellm.table.get(keyId)) !== undefined);
-    assert.equal(h.secrets.valueOf(secretName('virtkey-sticky2')), key);
+    assert.deepEqual(await recorded('sticky2'), { state: 'active', keys: [[keyId, 'deleting']] });
     assert.deepEqual(await h.litellm.table.deletedRows(), []);
 
     const retried = await destroy('sticky2', { force_db_delete: 'true' });
     assert.equal(retried.status, 200);
     assert.equal(retried.body.database_deleted_keys, 1);
+    assert.deepEqual(await recorded('sticky2'), tombstone);
   });
 
   it('is a 502 saying what is missing when the master-key secret has no database_url', async () => {
@@ -438,20 +432,38 @@ describe('a key the API delete leaves behind (sticky delete)', () => {
   });
 
   it('only ever deletes rows that carry this lab’s marker', async () => {
-    const stranger = await h.litellm.seedKey({ alias: 'virtkey-sticky3', expires: null, metadata: {} });
-    const ours = await h.litellm.seedKey({
-      alias: 'virtkey-sticky3',
-      expires: null,
-      metadata: ourMetadata('sticky3'),
-    });
+    const answer = await invokeHttp(
+      route.provision,
+      postKeysEvent({ guid: 'sticky3', users: 2 }),
+      lambdaContext(),
+    );
+    assert.equal(answer.status, 201);
+    const [ours, stripped] = (answer.body.users as { litellm_virtual_key: string }[]).map((user) => {
+      issued.add(user.litellm_virtual_key);
+      return sha256(user.litellm_virtual_key);
+    }) as [string, string];
+    // A recorded key whose LiteLLM row no longer carries the lab's marker: not this service's to delete directly.
+    await h.litellm.table.update(stripped, { metadata: { team: 'platform' } });
     h.litellm.faults.set({ stickyDelete: true });
 
-    const answer = await destroy('sticky3');
+    const destroyed = await destroy('sticky3');
 
-    assert.equal(answer.status, 200);
-    assert.equal(answer.body.database_deleted_keys, 1);
-    assert.equal(await h.litellm.table.get(ours.token), undefined);
-    assert.ok(await h.litellm.table.get(stranger.token));
+    assert.equal(destroyed.status, 502);
+    assert.match(String(destroyed.body.detail), new RegExp(`virtkey-sticky3-user2 \\(key id ${stripped}\\)`));
+    assert.doesNotMatch(String(destroyed.body.detail), /virtkey-sticky3-user1/);
+    assert.equal(await h.litellm.table.get(ours), undefined);
+    assert.ok(await h.litellm.table.get(stripped));
+    assert.deepEqual(
+      (await h.litellm.table.deletedRows()).map((row) => row.token),
+      [ours],
+    );
+    assert.deepEqual(await recorded('sticky3'), {
+      state: 'active',
+      keys: [
+        [ours, 'deleting'],
+        [stripped, 'deleting'],
+      ],
+    });
   });
 });
 

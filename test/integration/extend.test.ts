@@ -4,7 +4,6 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
   extendKeysEvent,
-  getKeysEvent,
   labExtendedEvent,
   lambdaContext,
   postKeysEvent,
@@ -31,6 +30,9 @@ async function provision(guid: string): Promise<string> {
 const extend = (guid: string, body: unknown) =>
   invokeHttp(route.extend, extendKeysEvent(guid, body), lambdaContext());
 const expiryOf = async (token: string) => Date.parse(`${(await h.litellm.table.get(token))?.expires}Z`);
+/** The lab's item and its key entries, as the ledger holds them. */
+const ledgerKey = async (guid: string, keyId: string) =>
+  (await h.ledger.lab(guid)).keys.find((entry) => entry.key_id === keyId);
 
 describe('POST /keys/{guid}/extend', () => {
   it('moves the expiry of the lab’s key by a duration from now and leaves metadata as it was', async () => {
@@ -41,6 +43,7 @@ describe('POST /keys/{guid}/extend', () => {
       metadata: { managed_by: 'litellm-virtual-keys', guid: 'ext1', package: 'ai-beginner', note: 'second' },
     });
     const metadataBefore = (await h.litellm.table.get(sha256(key)))?.metadata;
+    const decrypts = h.kms.callCount('Decrypt');
     const started = Date.now();
 
     const answer = await extend('ext1', { duration: '30d' });
@@ -61,31 +64,19 @@ describe('POST /keys/{guid}/extend', () => {
       [sha256(key)],
     );
     assert.equal(h.litellm.callCount('POST /key/update'), 1);
-  });
-
-  it('extends every key of a lab from before the ledger, duplicates included, and records them', async () => {
-    const ours = { managed_by: 'litellm-virtual-keys', guid: 'ext0', package: 'ai-beginner' };
-    const first = await h.litellm.seedKey({
-      alias: 'virtkey-ext0',
-      expires: new Date(Date.now() + DAY),
-      metadata: ours,
-    });
-    const second = await h.litellm.seedKey({
-      alias: 'virtkey-ext0',
-      expires: new Date(Date.now() + DAY),
-      metadata: ours,
-    });
-    const started = Date.now();
-
-    const answer = await extend('ext0', { duration: '30d' });
-    const listed = await invokeHttp(route.status, getKeysEvent('ext0'), lambdaContext());
-
-    assert.equal(answer.status, 200, JSON.stringify(answer.body));
-    for (const token of [first.token, second.token]) {
-      assert.ok(Math.abs((await expiryOf(token)) - (started + 30 * DAY)) < 5000, token);
-    }
-    assert.equal(listed.body.state, 'active');
-    assert.equal((listed.body.keys as unknown[]).length, 2);
+    // The update is sent with the key's own value, opened from the ledger once.
+    assert.equal(h.kms.callCount('Decrypt') - decrypts, 1);
+    const { lab } = await h.ledger.lab('ext1');
+    assert.equal(lab?.lab_state, 'active');
+    assert.equal(lab?.extending, undefined, 'the announced expiry is cleared once applied');
+    const entry = await ledgerKey('ext1', sha256(key));
+    assert.equal(entry?.status, 'live');
+    assert.equal(Date.parse(String(entry?.expires_at)), await expiryOf(sha256(key)));
+    assert.deepEqual(
+      (await h.ledger.lab('ext1')).keys.map((recorded) => recorded.key_id),
+      [sha256(key)],
+      'the key nothing records stays out of the ledger',
+    );
   });
 
   it('sets an absolute expiry and revives an expired key', async () => {
@@ -100,6 +91,32 @@ describe('POST /keys/{guid}/extend', () => {
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.ok(Math.abs((await expiryOf(sha256(key))) - target.getTime()) < 3000);
     assert.equal((await probeKey(h.litellm.url, key)).status, 200);
+    assert.equal(
+      Date.parse(String((await ledgerKey('ext2', sha256(key)))?.expires_at)),
+      await expiryOf(sha256(key)),
+    );
+  });
+
+  it('answers 404 when LiteLLM no longer holds the lab’s key, and records the lab expired', async () => {
+    const key = await provision('ext7');
+    await h.litellm.table.deleteWithAudit([sha256(key)], 'operator', 'x');
+
+    const answer = await extend('ext7', { duration: '7d' });
+
+    assert.equal(answer.status, 404, JSON.stringify(answer.body));
+    assert.equal(answer.body.type, 'urn:litellm-virtual-keys:problem:lab-not-found');
+    assert.equal(h.litellm.callCount('POST /key/update'), 0);
+    const { lab, keys } = await h.ledger.lab('ext7');
+    assert.equal(lab?.lab_state, 'expired');
+    assert.deepEqual(keys, []);
+    const again = await invokeHttp(
+      route.provision,
+      postKeysEvent({ guid: 'ext7', package: 'ai-beginner' }),
+      lambdaContext(),
+    );
+    assert.equal(again.status, 201, 'a provision makes the lab a new key');
+    issued.add(String(again.body.litellm_virtual_key));
+    assert.notEqual(again.body.litellm_virtual_key, key);
   });
 
   it('answers 404 for an unknown lab and never touches another system’s key under the alias', async () => {

@@ -2,23 +2,28 @@ import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { labKey } from '../../lib/ledger/table.ts';
+import { type Lab, labToItem } from '../../lib/ledger/lab-record.ts';
 import { metricLines } from '../support/checks/logs.ts';
 import {
+  asClient,
   deleteKeysEvent,
   labDestroyedEvent,
   labProvisionedEvent,
   lambdaContext,
   listKeysEvent,
   postKeysEvent,
+  scheduledSweepEvent,
 } from '../support/fixtures/events.ts';
 import { invokeHttp } from '../support/fixtures/http.ts';
-import { useHarness } from '../support/harness.ts';
+import { type Handler, setKeyExpiry, useHarness } from '../support/harness.ts';
 import { mulberry32 } from '../support/stand-ins/litellm/faults.ts';
 
-const { h, route, issued } = useHarness();
+let sweepHandler: Handler;
+const importSweep = async () => {
+  ({ handler: sweepHandler } = (await import('../../functions/sweep.ts')) as { handler: Handler });
+};
+const { h, route, issued } = useHarness({}, { setUp: importSweep });
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-const PREFIX = 'litellm-virtual-keys/';
 const DAY = 86_400_000;
 
 async function provision(body: Record<string, unknown>) {
@@ -39,6 +44,11 @@ const keysCreated = () =>
 
 const list = (query: Record<string, string>) =>
   invokeHttp(route.status, listKeysEvent(query), lambdaContext());
+
+/** A lab as the ledger keeps it, without keys: enough for the listing's indexes. */
+function labSummary(guid: string, fields: Partial<Lab>): Lab {
+  return { guid, version: 1, generation: 1, target: 'default', keys: [], rechecks: [], ...fields };
+}
 
 describe('order and idempotence', () => {
   it('gives exactly one of 20 concurrent first provisions a 201, one event and one KeysCreated', async () => {
@@ -107,7 +117,8 @@ describe('order and idempotence', () => {
       ['rejected', 409],
     );
     assert.equal(await h.litellm.table.count(), 0);
-    assert.equal(h.secrets.valueOf(`${PREFIX}virtkey-stale1`), undefined);
+    const tombstone = await h.ledger.lab('stale1');
+    assert.deepEqual([tombstone.lab?.lab_state, tombstone.keys], ['destroyed', []], 'the tombstone stays');
     const [failed] = h.bus.of('Virtual Key Failed');
     assert.equal(failed?.detail.reason, 'stale-event');
     assert.equal(failed?.detail.guid, 'stale1');
@@ -117,7 +128,17 @@ describe('order and idempotence', () => {
       lambdaContext(),
     );
     assert.equal((fresh as Record<string, unknown>).outcome, 'created');
-    assert.equal((await provision({ guid: 'stale1' })).status, 200);
+    const renewed = await h.ledger.lab('stale1');
+    assert.deepEqual(
+      [renewed.lab?.lab_state, renewed.lab?.generation, renewed.lab?.client],
+      ['active', 2, 'event:rhdp.lab'],
+      'a new generation, owned by the event source',
+    );
+    assert.deepEqual(
+      renewed.keys.map((key) => [key.alias, key.status]),
+      [['virtkey-stale1', 'live']],
+    );
+    assert.equal(await h.litellm.table.count(), 1);
   });
 
   it('refuses a Lab Destroyed older than the lab’s current provision, and a Lab Destroyed for a lab never seen leaves a tombstone', async () => {
@@ -145,7 +166,7 @@ describe('order and idempotence', () => {
     );
   });
 
-  it('provision racing destroy ends clean every time: destroyed with nothing left, or provisioned with its value stored', async () => {
+  it('provision racing destroy ends clean every time: destroyed with nothing left, or provisioned with its key recorded', async () => {
     const random = mulberry32(11);
     const handed = new Map<string, Set<string>>();
     for (let round = 0; round < 12; round++) {
@@ -164,18 +185,22 @@ describe('order and idempotence', () => {
       handed.set(guid, new Set(values));
 
       const rows = await h.litellm.table.list({ key_alias: `virtkey-${guid}` }, 1, 100);
-      const stored = h.secrets.valueOf(`${PREFIX}virtkey-${guid}`);
       const ledger = await h.ledger.lab(guid);
       if (ledger.lab?.lab_state === 'destroyed') {
         assert.equal(rows.total, 0, `${guid}: destroyed, yet a key is left`);
-        assert.equal(stored, undefined, `${guid}: destroyed, yet a value is left`);
-        assert.deepEqual(ledger.keys, []);
+        assert.deepEqual(ledger.keys, [], `${guid}: destroyed, yet a key is recorded`);
       } else {
         assert.equal(ledger.lab?.lab_state, 'active', `${guid}: ${ledger.lab?.lab_state}`);
         assert.equal(rows.total, 1, `${guid}: one key`);
-        assert.equal(rows.rows[0]?.token, sha256(String(stored)), `${guid}: the key is the stored value`);
-        assert.equal(ledger.keys.length, 1);
-        assert.ok(values.includes(String(stored)), `${guid}: the live key was handed out`);
+        assert.deepEqual(
+          ledger.keys.map((key) => [key.key_id, key.status]),
+          [[rows.rows[0]?.token, 'live']],
+          `${guid}: the key in LiteLLM is the one recorded`,
+        );
+        assert.ok(
+          values.some((value) => sha256(value) === rows.rows[0]?.token),
+          `${guid}: the live key was handed out`,
+        );
       }
     }
   });
@@ -188,17 +213,16 @@ describe('GET /keys', () => {
     const clients = ['rhdp', 'partner'];
     const items = Array.from({ length: 10_000 }, (_, i) => {
       const destroyed = i % 10 === 0;
-      return {
-        ...labKey(`lab${i}`),
-        guid: `lab${i}`,
-        lab_state: destroyed ? 'destroyed' : 'active',
-        package: packages[i % 3],
-        client: clients[i % 2],
-        target: 'default',
-        created_at: new Date(now - DAY).toISOString(),
-        expires_at: new Date(now + (i % 100) * DAY).toISOString(),
-        ...(destroyed ? { destroyed_at: new Date(now).toISOString() } : {}),
-      };
+      return labToItem(
+        labSummary(`lab${i}`, {
+          state: destroyed ? 'destroyed' : 'active',
+          package: packages[i % 3],
+          client: clients[i % 2],
+          createdAt: new Date(now - DAY).toISOString(),
+          lastExpiry: new Date(now + (i % 100) * DAY).toISOString(),
+          ...(destroyed ? { destroyedAt: new Date(now).toISOString() } : {}),
+        }),
+      ) as { guid: string; lab_state: string; package: string; client: string; expires_at: string };
     });
     await h.ledger.putItems(items);
     const expectedActive = items.filter((item) => item.lab_state === 'active');
@@ -277,6 +301,86 @@ describe('GET /keys', () => {
     );
     assert.equal(limit.status, 400);
   });
+
+  it('reads a client’s page from its own index: at most 3 DynamoDB requests whatever 3,000 labs of others hold', async () => {
+    const now = Date.now();
+    const states = ['active', 'expired', 'destroyed'] as const;
+    await h.ledger.putItems(
+      Array.from({ length: 3_000 }, (_, i) =>
+        labToItem(
+          labSummary(`other${i}`, {
+            state: states[i % 3],
+            client: `other-client${i % 7}`,
+            package: 'ai-developer',
+            createdAt: new Date(now - DAY).toISOString(),
+            lastExpiry: new Date(now + (i % 50) * DAY).toISOString(),
+            ...(i % 3 === 2 ? { destroyedAt: new Date(now).toISOString() } : {}),
+          }),
+        ),
+      ),
+    );
+    const portal = <T extends ReturnType<typeof listKeysEvent>>(event: T) =>
+      asClient(event, 'portal', ['provision', 'list']);
+    for (const guid of ['own1', 'own2']) {
+      const made = await invokeHttp(route.provision, portal(postKeysEvent({ guid })), lambdaContext());
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      issued.add(String(made.body.litellm_virtual_key));
+    }
+
+    const pages: Record<string, unknown>[] = [];
+    let cursor: string | undefined;
+    do {
+      h.ledger.resetCounters();
+      const answer = await invokeHttp(
+        route.status,
+        portal(listKeysEvent({ limit: '1', ...(cursor ? { cursor } : {}) })),
+        lambdaContext(),
+      );
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.ok(h.ledger.callCount() <= 3, `DynamoDB requests: ${JSON.stringify([...h.ledger.calls])}`);
+      assert.equal(h.ledger.callCount('Scan'), 0);
+      assert.ok(h.ledger.callCount('Query') >= 1);
+      pages.push(...(answer.body.labs as Record<string, unknown>[]));
+      cursor = (answer.body.next_cursor as string | null) ?? undefined;
+    } while (cursor && pages.length < 10);
+
+    assert.deepEqual(pages.map((lab) => [lab.guid, lab.state, lab.client]).sort(), [
+      ['own1', 'active', 'portal'],
+      ['own2', 'active', 'portal'],
+    ]);
+  });
+
+  it('lists a lab whose keys the sweep removed as expired, not active', async () => {
+    const made = await provision({ guid: 'swept1' });
+    assert.equal(made.status, 201);
+    await provision({ guid: 'kept1' });
+    await setKeyExpiry(
+      h,
+      'swept1',
+      sha256(String(made.body.litellm_virtual_key)),
+      new Date(Date.now() - DAY),
+    );
+
+    const report = (await sweepHandler(scheduledSweepEvent(), lambdaContext(140_000))) as Record<
+      string,
+      unknown
+    >;
+
+    assert.equal(report.deleted, 1, JSON.stringify(report));
+    const swept = await h.ledger.lab('swept1');
+    assert.deepEqual([swept.lab?.lab_state, swept.keys], ['expired', []]);
+    const expired = await list({ state: 'expired' });
+    const active = await list({ state: 'active' });
+    assert.deepEqual(
+      (expired.body.labs as Record<string, unknown>[]).map((lab) => [lab.guid, lab.state, lab.client]),
+      [['swept1', 'expired', 'rhdp']],
+    );
+    assert.notEqual((expired.body.labs as Record<string, unknown>[])[0]?.litellm_key_expires, null);
+    assert.deepEqual(
+      (active.body.labs as Record<string, unknown>[]).map((lab) => lab.guid),
+      ['kept1'],
+    );
+  });
 });
 
 describe('spend at destroy', () => {
@@ -308,28 +412,5 @@ describe('spend at destroy', () => {
     assert.equal(event?.detail.total_spend, destroyed.body.total_spend);
     assert.deepEqual(event?.detail.spend, destroyed.body.spend);
     assert.equal((await h.ledger.lab('spend1')).lab?.total_spend, destroyed.body.total_spend);
-  });
-});
-
-describe('labs from before the ledger', () => {
-  it('adopts a lab on first touch: its key and stored value keep working, and it is recorded', async () => {
-    const seeded = await h.litellm.seedKey({
-      alias: 'virtkey-old7',
-      expires: new Date(Date.now() + 10 * DAY),
-      metadata: { managed_by: 'litellm-virtual-keys', guid: 'old7', package: 'ai-developer' },
-      models: ['granite-3-2-8b-instruct', 'mistral-7b-instruct'],
-    });
-    h.secrets.put(`${PREFIX}virtkey-old7`, seeded.raw);
-
-    const answer = await provision({ guid: 'old7' });
-
-    assert.equal(answer.status, 200, 'the lab already had its key');
-    assert.equal(answer.body.litellm_virtual_key, seeded.raw);
-    const ledger = await h.ledger.lab('old7');
-    assert.equal(ledger.lab?.adopted, true);
-    assert.deepEqual(
-      ledger.keys.map((key) => key.key_id),
-      [seeded.token],
-    );
   });
 });

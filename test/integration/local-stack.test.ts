@@ -219,7 +219,7 @@ describe('npm start', () => {
       ['status', 'http-get-keys.json', (r) => assert.equal((body(r).keys as unknown[]).length, 1)],
       ['extend', 'http-post-extend.json', (r) => assert.equal(r.statusCode, 200)],
       [
-        'provision',
+        'move',
         'http-post-move.json',
         (r) =>
           assert.deepEqual(

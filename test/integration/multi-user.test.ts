@@ -22,7 +22,6 @@ const importSweep = async () => {
 const { h, route, issued } = useHarness({}, { setUp: importSweep });
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-const PREFIX = 'litellm-virtual-keys/';
 const DAY = 86_400_000;
 /** The stand-in's default LITELLM_MAX_CONNECTIONS, the client's cap on requests in flight. */
 const CONNECTION_CAP = 10;
@@ -62,13 +61,20 @@ async function rowsPerAlias(): Promise<Record<string, number>> {
   return Object.fromEntries(rows.map((row) => [row.key_alias, row.n]));
 }
 
-/** The service's secrets, by name without the prefix. */
-function storedNames(): string[] {
-  return [...h.secrets.secrets.keys()]
-    .filter((name) => name.startsWith(`${PREFIX}virtkey-`))
-    .map((name) => name.slice(PREFIX.length))
-    .sort();
+/** The keys the ledger records for a lab, each as [alias, key id, status], by alias. */
+async function recordedKeys(guid: string): Promise<[string, string, string][]> {
+  const { keys } = await h.ledger.lab(guid);
+  return keys
+    .map((key): [string, string, string] => [String(key.alias), String(key.key_id), String(key.status)])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
+
+/** What the ledger keeps of a destroyed lab: its state, and no key. */
+async function tombstoneOf(guid: string) {
+  const { lab, keys } = await h.ledger.lab(guid);
+  return { state: lab?.lab_state, keys };
+}
+const TOMBSTONE = { state: 'destroyed', keys: [] };
 
 /** The users the ledger records for a lab. */
 const usersRecorded = async (guid: string) => (await h.ledger.lab(guid)).lab?.users as string[] | undefined;
@@ -76,6 +82,8 @@ const usersRecorded = async (guid: string) => (await h.ledger.lab(guid)).lab?.us
 describe('provision of a multi-user lab', () => {
   it('makes one working key per user, records the users, and a replay returns the same keys', async () => {
     const first = await provision({ guid: 'ws1', users: 3, package: 'ai-beginner' });
+    h.litellm.resetCounters();
+    const decrypts = h.kms.callCount('Decrypt');
     const again = await provision({ guid: 'ws1', users: 3, package: 'ai-beginner' });
 
     assert.equal(first.status, 201, JSON.stringify(first.body));
@@ -91,6 +99,8 @@ describe('provision of a multi-user lab', () => {
     );
     assert.equal(new Set(users.map((u) => u.litellm_virtual_key)).size, 3);
     assert.deepEqual(usersOf(again), users, 'the replay answers with the same keys');
+    assert.equal(h.litellm.callCount(), 0, 'the replay trusts the ledger: no LiteLLM call');
+    assert.equal(h.kms.callCount('Decrypt') - decrypts, 3, 'one KMS Decrypt per key');
     for (const user of users) {
       assert.deepEqual(await probeKey(h.litellm.url, user.litellm_virtual_key), {
         status: 200,
@@ -106,9 +116,17 @@ describe('provision of a multi-user lab', () => {
       'virtkey-ws1-user2': 1,
       'virtkey-ws1-user3': 1,
     });
-    assert.deepEqual(storedNames(), ['virtkey-ws1-user1', 'virtkey-ws1-user2', 'virtkey-ws1-user3']);
+    assert.deepEqual(
+      await recordedKeys('ws1'),
+      users.map((u) => [u.litellm_key_alias, sha256(u.litellm_virtual_key), 'live']),
+    );
+    const { lab, keys } = await h.ledger.lab('ws1');
+    assert.equal(lab?.lab_state, 'active');
+    for (const [index, key] of keys.entries()) {
+      assert.equal(key.user, users[index]?.user);
+      assert.ok(!String(key.sealed).includes(users[index]?.litellm_virtual_key ?? ''), 'the value is sealed');
+    }
     assert.deepEqual(await usersRecorded('ws1'), ['user1', 'user2', 'user3']);
-    assert.equal((await h.ledger.lab('ws1')).keys.length, 3);
     assert.equal(first.body.litellm_virtual_key, users[0]?.litellm_virtual_key);
     assert.equal(first.body.litellm_key_alias, 'virtkey-ws1-user1');
     assert.deepEqual(
@@ -198,7 +216,8 @@ describe('provision of a multi-user lab', () => {
       ['user_base'],
     );
     assert.equal(h.litellm.mutatingCalls(), 0);
-    assert.equal(h.secrets.mutatingCalls(), 0);
+    assert.equal(h.kms.callCount('Encrypt'), 0, 'no value sealed');
+    assert.equal((await h.ledger.lab('ws4')).lab, undefined, 'nothing recorded');
   });
 
   it('fails as a whole when one user’s key cannot be made; the retry completes it with the same keys', async () => {
@@ -210,18 +229,29 @@ describe('provision of a multi-user lab', () => {
     assert.equal(failed.body.users, undefined);
     assert.ok(!JSON.stringify(failed.body).includes('sk-'), 'no key in a failure');
     assert.equal(h.bus.of('Virtual Key Provisioned').length, 0, 'no success announced');
-    // Users 1 and 3 were made; user 2's value is stored, its key is not in LiteLLM.
+    // Users 1 and 3 were made; user 2's key is announced (its value sealed), not in LiteLLM.
     assert.deepEqual(await rowsPerAlias(), { 'virtkey-ws5-user1': 1, 'virtkey-ws5-user3': 1 });
-    const user1Before = h.secrets.valueOf(`${PREFIX}virtkey-ws5-user1`);
-    const user2Pinned = h.secrets.valueOf(`${PREFIX}virtkey-ws5-user2`);
+    const before = await recordedKeys('ws5');
+    assert.deepEqual(
+      before.map(([alias, , keyStatus]) => [alias, keyStatus]),
+      [
+        ['virtkey-ws5-user1', 'live'],
+        ['virtkey-ws5-user2', 'intended'],
+        ['virtkey-ws5-user3', 'live'],
+      ],
+    );
+    assert.equal((await h.ledger.lab('ws5')).lab?.lab_state, 'provisioning');
     h.litellm.faults.clear();
 
     const retried = await provision({ guid: 'ws5', users: 3 });
 
     assert.equal(retried.status, 201, JSON.stringify(retried.body));
     const [user1, user2, user3] = usersOf(retried) as [UserKey, UserKey, UserKey];
-    assert.equal(user1.litellm_virtual_key, user1Before, 'user 1 keeps its key');
-    assert.equal(user2.litellm_virtual_key, user2Pinned, 'user 2 gets the value stored before the failure');
+    assert.deepEqual(
+      [user1, user2, user3].map((user) => sha256(user.litellm_virtual_key)),
+      before.map(([, keyId]) => keyId),
+      'users 1 and 3 keep their keys; user 2 gets the value announced before the failure',
+    );
     assert.deepEqual(await rowsPerAlias(), {
       'virtkey-ws5-user1': 1,
       'virtkey-ws5-user2': 1,
@@ -230,7 +260,11 @@ describe('provision of a multi-user lab', () => {
     for (const user of [user1, user2, user3]) {
       assert.equal((await probeKey(h.litellm.url, user.litellm_virtual_key)).status, 200);
     }
-    assert.deepEqual(storedNames(), ['virtkey-ws5-user1', 'virtkey-ws5-user2', 'virtkey-ws5-user3']);
+    assert.deepEqual(
+      await recordedKeys('ws5'),
+      before.map(([alias, keyId]) => [alias, keyId, 'live']),
+    );
+    assert.equal((await h.ledger.lab('ws5')).lab?.lab_state, 'active');
     assert.equal(await h.litellm.table.count(), 3);
   });
 
@@ -244,9 +278,9 @@ describe('provision of a multi-user lab', () => {
     assert.equal(failed.status, 503, JSON.stringify(failed.body));
     const made = await h.litellm.table.count();
     assert.ok(made > 0 && made < 90, `${made} keys made before the request gave up`);
-    const storedBefore = new Map(
-      [...h.secrets.secrets.keys()].map((name) => [name.slice(PREFIX.length), h.secrets.valueOf(name)]),
-    );
+    // Every user's key was announced, its value sealed, before the first /key/generate.
+    const announced = new Map((await recordedKeys('ws11')).map(([alias, keyId]) => [alias, keyId]));
+    assert.equal(announced.size, 100);
     h.litellm.faults.clear();
 
     const retried = await provision({ guid: 'ws11', users: 100 });
@@ -258,9 +292,13 @@ describe('provision of a multi-user lab', () => {
       'one key per alias',
     );
     for (const user of usersOf(retried)) {
-      const before = storedBefore.get(user.litellm_key_alias);
-      if (before) assert.equal(user.litellm_virtual_key, before, `${user.user} keeps the value stored first`);
+      assert.equal(
+        sha256(user.litellm_virtual_key),
+        announced.get(user.litellm_key_alias),
+        `${user.user} keeps the value announced first`,
+      );
     }
+    assert.ok((await recordedKeys('ws11')).every(([, , keyStatus]) => keyStatus === 'live'));
   });
 
   it('from a Lab Provisioned event: a failed user makes the event fail, and the redelivery completes it', async () => {
@@ -316,7 +354,12 @@ describe('provision of a multi-user lab', () => {
     assert.match(String(clash.body.detail), /virtkey-ws8-user1 .*user user1 of lab ws8/);
     assert.equal(destroyed.status, 200, JSON.stringify(destroyed.body));
     assert.equal(destroyed.body.deleted_keys, 1, 'only user2’s key was this lab’s');
-    assert.equal(h.secrets.valueOf(`${PREFIX}virtkey-ws8-user1`), otherKey, 'the other lab’s value stays');
+    assert.deepEqual(
+      await recordedKeys('ws8-user1'),
+      [['virtkey-ws8-user1', sha256(otherKey), 'live']],
+      'the other lab’s record stays',
+    );
+    assert.deepEqual(await tombstoneOf('ws8'), TOMBSTONE);
     assert.equal((await probeKey(h.litellm.url, otherKey)).status, 200, 'the other lab’s key works');
     assert.deepEqual(await rowsPerAlias(), { 'virtkey-ws8-user1': 1 });
   });
@@ -331,7 +374,10 @@ describe('provision of a multi-user lab', () => {
     assert.equal(clash.status, 409, JSON.stringify(clash.body));
     assert.match(String(clash.body.detail), /virtkey-ws10-user1 .*lab ws10-user1/);
     assert.deepEqual([destroyed.body.deleted_keys, destroyed.body.was_missing], [0, true]);
-    assert.equal(h.secrets.valueOf(`${PREFIX}virtkey-ws10-user1`), user1.litellm_virtual_key);
+    assert.deepEqual(await recordedKeys('ws10'), [
+      ['virtkey-ws10-user1', sha256(user1.litellm_virtual_key), 'live'],
+    ]);
+    assert.deepEqual((await h.ledger.lab('ws10-user1')).keys, [], 'the refused lab recorded no key');
     assert.equal((await probeKey(h.litellm.url, user1.litellm_virtual_key)).status, 200);
   });
 
@@ -353,7 +399,7 @@ describe('provision of a multi-user lab', () => {
     assert.equal(destroyed.status, 200);
     assert.equal(destroyed.body.deleted_keys, 200);
     assert.equal(await h.litellm.table.count(), 0);
-    assert.deepEqual(storedNames(), []);
+    assert.deepEqual(await tombstoneOf('ws9'), TOMBSTONE);
     assert.ok(h.litellm.peakInFlight <= CONNECTION_CAP, `peak ${h.litellm.peakInFlight} in flight`);
   });
 });
@@ -397,7 +443,7 @@ describe('status, extend and destroy of a multi-user lab', () => {
     }
   });
 
-  it('destroy removes every user’s key, its stored value and the users list; a second destroy finds nothing', async () => {
+  it('destroy removes every user’s key and leaves a tombstone; a second destroy finds nothing', async () => {
     const provisioned = await provision({ guid: 'mu3', users: 3 });
 
     const answer = await destroy('mu3');
@@ -409,14 +455,12 @@ describe('status, extend and destroy of a multi-user lab', () => {
         alias: answer.body.litellm_key_alias,
         aliases: answer.body.litellm_key_aliases,
         deleted: answer.body.deleted_keys,
-        stored: answer.body.stored_keys_deleted,
         verified: (answer.body.verification as { verified_by: string }[]).map((v) => v.verified_by),
       },
       {
         alias: 'virtkey-mu3-user1',
         aliases: ['virtkey-mu3-user1', 'virtkey-mu3-user2', 'virtkey-mu3-user3'],
         deleted: 3,
-        stored: 3,
         verified: ['auth-probe', 'auth-probe', 'auth-probe'],
       },
     );
@@ -424,7 +468,7 @@ describe('status, extend and destroy of a multi-user lab', () => {
       assert.equal((await probeKey(h.litellm.url, user.litellm_virtual_key)).status, 401);
     }
     assert.equal(await h.litellm.table.count(), 0);
-    assert.deepEqual(storedNames(), []);
+    assert.deepEqual(await tombstoneOf('mu3'), TOMBSTONE);
     assert.equal(again.status, 200);
     assert.deepEqual([again.body.deleted_keys, again.body.was_missing], [0, true]);
     assert.equal((await status('mu3')).status, 404);
@@ -437,7 +481,7 @@ describe('status, extend and destroy of a multi-user lab', () => {
 
     assert.deepEqual(result, { outcome: 'destroyed', guid: 'mu4', deleted_keys: 2 });
     assert.equal(await h.litellm.table.count(), 0);
-    assert.deepEqual(storedNames(), []);
+    assert.deepEqual(await tombstoneOf('mu4'), TOMBSTONE);
   });
 });
 
@@ -450,53 +494,12 @@ describe('the sweep and multi-user labs', () => {
     const report = await sweep();
 
     assert.equal(report.deleted, 1);
-    assert.deepEqual(storedNames(), ['virtkey-sw1-user2']);
+    assert.equal(await h.litellm.table.get(sha256(first.litellm_virtual_key)), undefined);
     assert.equal((await probeKey(h.litellm.url, second.litellm_virtual_key)).status, 200);
     assert.deepEqual(await usersRecorded('sw1'), ['user1', 'user2']);
-    assert.deepEqual(
-      (await h.ledger.lab('sw1')).keys.map((key) => key.alias),
-      ['virtkey-sw1-user2'],
-    );
-  });
-
-  it('records a lab from before the ledger on first touch; the sweep then deletes its old users list', async () => {
-    const ours = (user: string) => ({
-      managed_by: 'litellm-virtual-keys',
-      guid: 'sw3',
-      user,
-      package: 'ai-developer',
-    });
-    const keys = await Promise.all(
-      ['user1', 'user2'].map((user) =>
-        h.litellm.seedKey({
-          alias: `virtkey-sw3-${user}`,
-          expires: new Date(Date.now() + DAY),
-          metadata: ours(user),
-        }),
-      ),
-    );
-    for (const [index, user] of ['user1', 'user2'].entries()) {
-      h.secrets.put(`${PREFIX}virtkey-sw3-${user}`, String(keys[index]?.raw));
-    }
-    h.secrets.put(`${PREFIX}virtkey-sw3/users`, JSON.stringify({ guid: 'sw3', users: ['user1', 'user2'] }));
-    h.secrets.age(`${PREFIX}virtkey-sw3/users`, 2 * DAY);
-
-    const before = await sweep();
-    const listed = await status('sw3');
-    const extended = await extend('sw3', { duration: '7d' });
-    const after = await sweep();
-
-    assert.equal(before.reconciliation.orphan_secrets, 0, 'not in the ledger yet: its list is kept');
-    assert.equal(listed.status, 200);
-    assert.equal(extended.status, 200, JSON.stringify(extended.body));
-    assert.deepEqual(await usersRecorded('sw3'), ['user1', 'user2']);
-    assert.equal((await h.ledger.lab('sw3')).lab?.adopted, true);
-    assert.deepEqual(
-      [after.reconciliation.orphan_secrets, after.reconciliation.orphan_secrets_deleted],
-      [1, 1],
-    );
-    const list = h.secrets.secrets.get(`${PREFIX}virtkey-sw3/users`);
-    assert.ok(list?.deletedAt, 'the old users list is scheduled for deletion');
-    assert.equal(list?.recoveryDays, 7);
+    assert.deepEqual(await recordedKeys('sw1'), [
+      ['virtkey-sw1-user2', sha256(second.litellm_virtual_key), 'live'],
+    ]);
+    assert.equal((await h.ledger.lab('sw1')).lab?.lab_state, 'active');
   });
 });

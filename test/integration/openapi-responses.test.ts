@@ -8,6 +8,7 @@ import {
   schemaErrors,
 } from '../support/checks/doc-schemas.ts';
 import {
+  asClient,
   deleteKeysEvent,
   extendKeysEvent,
   getKeysEvent,
@@ -75,6 +76,12 @@ describe('answers against docs/openapi.yaml', () => {
     await answer('provision', POST_KEYS, postKeysEvent({ guid: 'doc1', package: 'lab-prod' }));
     await h.litellm.seedKey({ alias: 'virtkey-doc3', expires: null, metadata: { team: 'ml' } });
     await answer('provision', POST_KEYS, postKeysEvent({ guid: 'doc3' }));
+    const taken = await answer(
+      'provision',
+      POST_KEYS,
+      asClient(postKeysEvent({ guid: 'doc1', package: 'ai-beginner' }), 'portal', ['provision']),
+    );
+    assert.equal(taken.body.type, 'urn:litellm-virtual-keys:problem:guid-taken');
     h.litellm.faults.failNext('POST /key/generate', '503', 3);
     await answer('provision', POST_KEYS, postKeysEvent({ guid: 'doc4' }));
 
@@ -93,6 +100,19 @@ describe('answers against docs/openapi.yaml', () => {
       extendKeysEvent('doc1', { duration: '10d', expires: '2030-01-01T00:00:00Z' }),
     );
     await answer('extend', EXTEND, extendKeysEvent('nolab', { duration: '10d' }));
+    // A lab whose key LiteLLM no longer holds: the extend finds it gone, and the lab is expired.
+    const vanishing = await invokeHttp(
+      handlers.provision as never,
+      postKeysEvent({ guid: 'doc6' }),
+      lambdaContext(),
+    );
+    await h.litellm.table.deleteWithAudit([String(vanishing.body.litellm_key_id)], 'operator', 'x');
+    await answer('extend', EXTEND, extendKeysEvent('doc6', { duration: '10d' }));
+    const expired = await answer('status', LIST, listKeysEvent({ state: 'expired' }));
+    assert.deepEqual(
+      (expired.body.labs as { guid: string; state: string }[]).map((lab) => [lab.guid, lab.state]),
+      [['doc6', 'expired']],
+    );
 
     await answer('destroy', DELETE, deleteKeysEvent('doc1', { force_db_delete: 'true' }));
     await answer('destroy', DELETE, deleteKeysEvent('doc1'));
@@ -114,6 +134,7 @@ describe('answers against docs/openapi.yaml', () => {
       'POST /keys 400',
       'POST /keys 409',
       'POST /keys 409',
+      'POST /keys 409',
       'POST /keys 503',
       'GET /keys/{guid} 200',
       'GET /keys/{guid} 200',
@@ -125,6 +146,8 @@ describe('answers against docs/openapi.yaml', () => {
       'POST /keys/{guid}/extend 200',
       'POST /keys/{guid}/extend 400',
       'POST /keys/{guid}/extend 404',
+      'POST /keys/{guid}/extend 404',
+      'GET /keys 200',
       'DELETE /keys/{guid} 400',
       'DELETE /keys/{guid} 200',
       'DELETE /keys/{guid} 200',

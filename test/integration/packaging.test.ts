@@ -4,8 +4,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import {
   deployedResources,
+  KEY_VALUE_CONTEXT_CONDITION,
   packagingViolations,
   RESULT_EVENT_SOURCE,
   type Resource,
@@ -49,6 +51,16 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 
 const ofType = (type: string): Resource[] => Object.values(resources).filter((r) => r.Type === type);
 
+/** The ledger's indexes, as resources/labs-table.yml declares them. */
+const LEDGER_INDEXES = ['labs-by-state', 'labs-by-client', 'labs-by-sweep'];
+/** Every function but the authorizer: each reads master keys and the ledger. */
+const LEDGER_ROLES = ['ProvisionRole', 'DestroyRole', 'StatusRole', 'ExtendRole', 'MoveRole', 'SweepRole'];
+const LEDGER_FUNCTIONS = ['Provision', 'Destroy', 'Status', 'Extend', 'Move', 'Sweep'].map(
+  (n) => `${n}LambdaFunction`,
+);
+/** The functions given the key values' KMS key (the sweep's role may not use it): all but the authorizer. */
+const KEY_VALUE_FUNCTIONS = LEDGER_FUNCTIONS;
+
 describe('serverless package', () => {
   it('builds every function for nodejs22.x on arm64, minified, with source maps', () => {
     const functions = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
@@ -56,6 +68,7 @@ describe('serverless package', () => {
       'AuthorizerLambdaFunction',
       'DestroyLambdaFunction',
       'ExtendLambdaFunction',
+      'MoveLambdaFunction',
       'ProvisionLambdaFunction',
       'StatusLambdaFunction',
       'SweepLambdaFunction',
@@ -64,7 +77,7 @@ describe('serverless package', () => {
       assert.equal(fn.Properties.Runtime, 'nodejs22.x');
       assert.deepEqual(fn.Properties.Architectures, ['arm64']);
     }
-    for (const name of ['authorizer', 'provision', 'destroy', 'status', 'extend', 'sweep']) {
+    for (const name of ['authorizer', 'provision', 'destroy', 'status', 'extend', 'move', 'sweep']) {
       const files = readZip(join(out, `${name}.zip`));
       assert.deepEqual([...files.keys()].sort(), [`functions/${name}.mjs`, `functions/${name}.mjs.map`]);
       const bundle = files.get(`functions/${name}.mjs`)?.toString('utf8') ?? '';
@@ -86,14 +99,22 @@ describe('serverless package', () => {
 
   it('puts every HTTP route behind the bearer-token authorizer, decisions cached briefly', () => {
     const routes = ofType('AWS::ApiGatewayV2::Route');
-    assert.deepEqual(routes.map((r) => r.Properties.RouteKey).sort(), [
-      'DELETE /keys/{guid}',
-      'GET /keys',
-      'GET /keys/{guid}',
-      'POST /keys',
-      'POST /keys/{guid}/extend',
-      'POST /keys/{guid}/move',
-    ]);
+    // Each route's function: its integration, named in the route's target, invokes that one.
+    const functionOf = (route: Resource) => {
+      const [, parts] = (route.Properties.Target as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+      const integration = resources[(parts[1] as { Ref: string }).Ref];
+      const uri = integration?.Properties.IntegrationUri as { 'Fn::GetAtt'?: [string, string] } | undefined;
+      return uri?.['Fn::GetAtt']?.[0];
+    };
+    assert.deepEqual(Object.fromEntries(routes.map((r) => [r.Properties.RouteKey, functionOf(r)])), {
+      'DELETE /keys/{guid}': 'DestroyLambdaFunction',
+      'GET /keys': 'StatusLambdaFunction',
+      'GET /keys/{guid}': 'StatusLambdaFunction',
+      'POST /keys': 'ProvisionLambdaFunction',
+      'POST /keys/{guid}/extend': 'ExtendLambdaFunction',
+      'POST /keys/{guid}/move': 'MoveLambdaFunction',
+    });
+    assert.equal(routes.length, 6, 'one route per method and path');
     const [authorizer] = ofType('AWS::ApiGatewayV2::Authorizer');
     assert.deepEqual(
       [
@@ -135,55 +156,80 @@ describe('serverless package', () => {
       AuthorizerRole: [...logs, read].sort(),
       ProvisionRole: [
         'events:PutEvents',
+        'kms:Decrypt',
+        'kms:Encrypt',
         ...logs,
-        'secretsmanager:CreateSecret',
-        'secretsmanager:DeleteSecret',
-        'secretsmanager:DescribeSecret',
         read,
-        'secretsmanager:PutResourcePolicy',
-        'secretsmanager:PutSecretValue',
-        'secretsmanager:RestoreSecret',
-        'secretsmanager:TagResource',
         'sqs:SendMessage',
-        ...ledger('BatchWriteItem', 'GetItem', 'Query', 'UpdateItem'),
+        ...ledger('GetItem', 'PutItem', 'Query', 'UpdateItem'),
       ].sort(),
       DestroyRole: [
         'events:PutEvents',
+        'kms:Decrypt',
         ...logs,
-        'secretsmanager:DeleteSecret',
         read,
         'sqs:SendMessage',
-        ...ledger('BatchWriteItem', 'Query', 'UpdateItem'),
+        ...ledger('GetItem', 'PutItem', 'UpdateItem'),
       ].sort(),
-      StatusRole: [...logs, read, ...ledger('Query')].sort(),
+      StatusRole: ['kms:Decrypt', ...logs, read, ...ledger('GetItem', 'Query')].sort(),
       ExtendRole: [
         'events:PutEvents',
+        'kms:Decrypt',
         ...logs,
         read,
         'sqs:SendMessage',
-        ...ledger('BatchWriteItem', 'GetItem', 'Query', 'UpdateItem'),
+        ...ledger('GetItem', 'PutItem', 'UpdateItem'),
+      ].sort(),
+      // HTTP only: no lab event, so no failure queue to send to; it lists no labs (no Query).
+      MoveRole: [
+        'events:PutEvents',
+        'kms:Decrypt',
+        'kms:Encrypt',
+        ...logs,
+        read,
+        ...ledger('GetItem', 'PutItem', 'UpdateItem'),
       ].sort(),
       SweepRole: [
         'events:PutEvents',
         ...logs,
-        'secretsmanager:DeleteSecret',
         read,
-        'secretsmanager:ListSecrets',
         'sqs:SendMessage',
-        ...ledger('BatchWriteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'),
+        ...ledger('GetItem', 'PutItem', 'Query', 'UpdateItem'),
       ].sort(),
     });
-    const ledgerResources = (role: string) =>
-      (statementsByRole(resources).get(role) ?? [])
-        .filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:')))
-        .flatMap((s) => [s.Resource].flat().map((r) => JSON.stringify(r)));
+    // Items on the table only; Query on the table and only the indexes a function reads (status
+    // lists labs by state or by client, the sweep finds labs with work due), none projecting a value.
+    const ledgerGrants = (role: string) => {
+      const byAction = new Map<string, string[]>();
+      for (const statement of statementsByRole(resources).get(role) ?? []) {
+        for (const action of [statement.Action].flat().filter((a) => a.startsWith('dynamodb:'))) {
+          const granted = [statement.Resource].flat().map((r) => JSON.stringify(r));
+          byAction.set(action, [...(byAction.get(action) ?? []), ...granted]);
+        }
+      }
+      return Object.fromEntries([...byAction].sort(([a], [b]) => a.localeCompare(b)));
+    };
     const table = JSON.stringify({ 'Fn::GetAtt': ['LabsTable', 'Arn'] });
     const index = (name: string) => JSON.stringify({ 'Fn::Sub': `\${LabsTable.Arn}/index/${name}` });
-    for (const role of ['ProvisionRole', 'DestroyRole', 'ExtendRole']) {
-      assert.deepEqual(ledgerResources(role), [table], `${role} reaches the ledger table only`);
-    }
-    assert.deepEqual(ledgerResources('StatusRole'), [table, index('labs-by-state')]);
-    assert.deepEqual(ledgerResources('SweepRole'), [table, index('keys-by-expiry')]);
+    const queried = (...indexes: string[]) => [table, ...indexes.map(index)];
+    const items = (...names: string[]) => names.map((name) => [`dynamodb:${name}`, [table]]);
+    const expected: Record<string, Record<string, string[]>> = {
+      ProvisionRole: Object.fromEntries(items('GetItem', 'PutItem', 'Query', 'UpdateItem')),
+      DestroyRole: Object.fromEntries(items('GetItem', 'PutItem', 'UpdateItem')),
+      ExtendRole: Object.fromEntries(items('GetItem', 'PutItem', 'UpdateItem')),
+      MoveRole: Object.fromEntries(items('GetItem', 'PutItem', 'UpdateItem')),
+      StatusRole: Object.fromEntries([
+        ...items('GetItem'),
+        ['dynamodb:Query', queried('labs-by-state', 'labs-by-client')],
+      ]),
+      SweepRole: Object.fromEntries([
+        ...items('GetItem', 'PutItem'),
+        ['dynamodb:Query', queried('labs-by-sweep')],
+        ...items('UpdateItem'),
+      ]),
+    };
+    for (const role of LEDGER_ROLES) assert.deepEqual(ledgerGrants(role), expected[role], role);
+    assert.deepEqual(ledgerGrants('AuthorizerRole'), {}, 'the authorizer reads no ledger');
     const secretsOf = (role: string) =>
       (statementsByRole(resources).get(role) ?? [])
         .filter((s) => [s.Action].flat().some((a) => a.startsWith('secretsmanager:')))
@@ -192,21 +238,22 @@ describe('serverless package', () => {
             .replace(/.*:secret:/, '')
             .replace(/"}$/, ''),
         );
+    // Secrets Manager holds the master keys and the API tokens only: no key secret anywhere.
     assert.deepEqual(secretsOf('AuthorizerRole'), ['litellm-virtual-keys/api-tokens-??????']);
-    assert.deepEqual(secretsOf('StatusRole'), [
-      'litellm-virtual-keys/litellm-master-key-??????',
-      'litellm-virtual-keys/virtkey-*',
-    ]);
-    assert.deepEqual(
-      (statementsByRole(resources).get('ProvisionRole') ?? [])
+    for (const role of LEDGER_ROLES) {
+      assert.deepEqual(secretsOf(role), ['litellm-virtual-keys/litellm-master-key-??????'], role);
+    }
+    assert.doesNotMatch(JSON.stringify([...statementsByRole(resources)]), /virtkey|ListSecrets/);
+    const logGroupsOf = (role: string) =>
+      (statementsByRole(resources).get(role) ?? [])
         .filter((s) => JSON.stringify(s.Resource).includes(':logs:'))
         .map((s) =>
           JSON.stringify(s.Resource)
             .replace(/.*:log-group:/, '')
             .replace(/"}$/, ''),
-        ),
-      ['/aws/lambda/litellm-virtual-keys-ci-provision:*'],
-    );
+        );
+    assert.deepEqual(logGroupsOf('ProvisionRole'), ['/aws/lambda/litellm-virtual-keys-ci-provision:*']);
+    assert.deepEqual(logGroupsOf('MoveRole'), ['/aws/lambda/litellm-virtual-keys-ci-move:*']);
   });
 
   it('retries lab events, then parks them in the failure queue; caps concurrency per function', () => {
@@ -240,18 +287,19 @@ describe('serverless package', () => {
       DestroyLambdaFunction: 10,
       StatusLambdaFunction: 10,
       ExtendLambdaFunction: 5,
+      MoveLambdaFunction: 5,
       SweepLambdaFunction: 1,
     });
     const logGroups = ofType('AWS::Logs::LogGroup').map((g) => g.Properties.RetentionInDays);
-    // The six functions' and the HTTP API's access log.
-    assert.deepEqual(logGroups, [30, 30, 30, 30, 30, 30, 30]);
+    // The seven functions' and the HTTP API's access log.
+    assert.deepEqual(logGroups, [30, 30, 30, 30, 30, 30, 30, 30]);
   });
 
   const statements = () => [...statementsByRole(resources).values()].flat();
 
   it('lets the functions put events on their own bus only, as this service only', () => {
     const events = statements().filter((s) => [s.Action].flat().some((a) => a.startsWith('events:')));
-    assert.equal(events.length, 4, 'provision, destroy, extend and sweep announce on the bus');
+    assert.equal(events.length, 5, 'provision, destroy, extend, move and sweep announce on the bus');
     for (const statement of events) {
       assert.deepEqual([statement.Action].flat(), ['events:PutEvents']);
       assert.match(JSON.stringify(statement.Resource), /:event-bus\/default"/);
@@ -342,10 +390,6 @@ describe('serverless package', () => {
   const env = (from: Resources, fn: string) =>
     (from[fn]?.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ??
     {};
-  const keySecretFunctions = ['Provision', 'Destroy', 'Status', 'Extend', 'Sweep'].map(
-    (n) => `${n}LambdaFunction`,
-  );
-  const readerRoles = ['ProvisionRole', 'DestroyRole', 'StatusRole', 'ExtendRole', 'SweepRole'];
   const kmsOf = (from: Resources) =>
     Object.fromEntries(
       [...statementsByRole(from)]
@@ -355,61 +399,128 @@ describe('serverless package', () => {
         )
         .filter(([, kms]) => kms.length > 0),
     );
+  /** Each role's use of the key: seal and open (provision, move), or open only; under a key value's context, directly. */
+  const keyGrants = (key: unknown) => {
+    const grant = (...actions: string[]) => [
+      {
+        Effect: 'Allow',
+        Action: actions.length === 1 ? actions[0] : actions,
+        Resource: key,
+        Condition: KEY_VALUE_CONTEXT_CONDITION,
+      },
+    ];
+    return {
+      ProvisionRole: grant('kms:Decrypt', 'kms:Encrypt'),
+      DestroyRole: grant('kms:Decrypt'),
+      StatusRole: grant('kms:Decrypt'),
+      ExtendRole: grant('kms:Decrypt'),
+      MoveRole: grant('kms:Decrypt', 'kms:Encrypt'),
+    };
+  };
+  const ownKey = { 'Fn::GetAtt': ['KeyValuesKey', 'Arn'] };
+  const functionNames = (from: Resources) =>
+    Object.keys(from).filter((n) => from[n]?.Type === 'AWS::Lambda::Function');
 
-  it('passes the configuration the functions check requests and key secrets against', () => {
-    for (const name of Object.keys(resources).filter((n) => resources[n]?.Type === 'AWS::Lambda::Function')) {
+  it('passes the configuration the functions check requests against, and the key values’ key', () => {
+    for (const name of functionNames(resources)) {
       assert.equal(env(resources, name).USER_ID_DOMAINS, 'lab.opentlc.com,opentlc.com,redhat.com', name);
       assert.equal(env(resources, name).LITELLM_ADMIN_USER_IDS, '', name);
-      assert.equal(
-        env(resources, name).KEY_SECRETS_KMS_KEY_ID,
-        keySecretFunctions.includes(name) ? '' : undefined,
+      assert.deepEqual(
+        env(resources, name).KEY_VALUES_KMS_KEY_ID,
+        KEY_VALUE_FUNCTIONS.includes(name) ? ownKey : undefined,
         name,
       );
+      assert.equal(env(resources, name).RECONCILE_GRACE, '1h', name);
+      for (const gone of [
+        'KEY_SECRET_PREFIX',
+        'KEY_SECRETS_KMS_KEY_ID',
+        'KEY_SECRET_READERS',
+        'ORPHAN_MAX_SHARE',
+      ]) {
+        assert.equal(env(resources, name)[gone], undefined, `${name} ${gone}`);
+      }
       assert.equal(
         env(resources, name).DATABASE_CA_FILE,
         name === 'DestroyLambdaFunction' ? '/var/runtime/ca-cert.pem' : undefined,
         name,
       );
     }
-    assert.deepEqual(kmsOf(resources), {}, 'no KMS key configured, no kms permission');
   });
 
-  it('names every role that reads key values to provision, the only one that puts secret policies, on key secrets only', () => {
-    // By role name, each role named so; no extra reader leaves an empty last entry, which the functions skip.
-    const names = readerRoles.map((role) => String(resources[role]?.Properties.RoleName));
+  it('creates a rotated, retained symmetric key for key values, used only under a key value’s encryption context', () => {
+    const keys = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::KMS::Key');
     assert.deepEqual(
-      names,
-      ['provision', 'destroy', 'status', 'extend', 'sweep'].map(
-        (fn) => `litellm-virtual-keys-ci-us-east-1-${fn}`,
-      ),
+      keys.map(([name]) => name),
+      ['KeyValuesKey'],
     );
-    assert.equal(env(resources, 'ProvisionLambdaFunction').KEY_SECRET_READERS, `${names.join(',')},`);
-    const policyWriters = [...statementsByRole(resources)].flatMap(([role, all]) =>
-      all
-        .filter((s) => [s.Action].flat().includes('secretsmanager:PutResourcePolicy'))
-        .map((s) => [
-          role,
-          JSON.stringify(s.Resource)
-            .replace(/.*:secret:/, '')
-            .replace(/"}$/, ''),
-        ]),
+    const key = resources.KeyValuesKey as Resource;
+    assert.equal(key.Properties.EnableKeyRotation, true);
+    assert.equal(key.Properties.KeySpec, 'SYMMETRIC_DEFAULT');
+    assert.equal(key.Properties.KeyUsage, 'ENCRYPT_DECRYPT');
+    assert.equal(key.DeletionPolicy, 'Retain');
+    assert.equal(key.UpdateReplacePolicy, 'Retain');
+    assert.deepEqual(
+      Object.values(resources)
+        .filter((r) => r.Type === 'AWS::KMS::Alias')
+        .map((r) => r.Properties),
+      [{ AliasName: 'alias/litellm-virtual-keys-ci-key-values', TargetKeyId: { Ref: 'KeyValuesKey' } }],
     );
-    assert.deepEqual(policyWriters, [['ProvisionRole', 'litellm-virtual-keys/virtkey-*']]);
+    // The account administers the key (never using it); each function role uses it as its grant says.
+    const root = { AWS: { 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:root` } };
+    const role = (fn: string) => ({
+      'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/litellm-virtual-keys-ci-us-east-1-${fn}`,
+    });
+    const statements = (key.Properties.KeyPolicy as { Statement: (Statement & { Sid: string })[] }).Statement;
+    assert.deepEqual(
+      statements.map((s) => [s.Sid, s.Principal, s.Resource]),
+      [
+        ['AccountAdministersTheKey', root, '*'],
+        ['FunctionsSealAndOpenKeyValues', root, '*'],
+        ['FunctionsOpenKeyValues', root, '*'],
+      ],
+    );
+    const admin = [statements[0]?.Action].flat();
+    assert.ok(admin.includes('kms:PutKeyPolicy') && admin.includes('kms:ScheduleKeyDeletion'));
+    assert.deepEqual(
+      admin.filter((action) => /Encrypt|Decrypt|GenerateDataKey|CreateGrant|\*/.test(action ?? '')),
+      [],
+      'administration, not use',
+    );
+    assert.deepEqual(
+      statements.slice(1).map((s) => [s.Action, s.Condition]),
+      [
+        [
+          ['kms:Decrypt', 'kms:Encrypt'],
+          {
+            ArnEquals: { 'aws:PrincipalArn': [role('provision'), role('move')] },
+            ...KEY_VALUE_CONTEXT_CONDITION,
+          },
+        ],
+        [
+          'kms:Decrypt',
+          {
+            ArnEquals: { 'aws:PrincipalArn': [role('destroy'), role('extend'), role('status')] },
+            ...KEY_VALUE_CONTEXT_CONDITION,
+          },
+        ],
+      ],
+    );
+    // The functions' own grants: that key only, under the context, never through another service.
+    assert.deepEqual(kmsOf(resources), keyGrants(ownKey));
+    assert.doesNotMatch(JSON.stringify(resources), /kms:ViaService/);
   });
 
-  describe('with a KMS key, RHDP principals and a break-glass reader configured', () => {
-    const kmsKey = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+  describe('with a KMS key of the operator’s and RHDP principals configured', () => {
+    const kmsKey = 'arn:aws:kms:us-east-1:111122223333:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
     const rhdp = [
       'arn:aws:iam::111111111111:role/rhdp-lab-events',
       'arn:aws:iam::123456789012:role/rhdp-relay',
     ];
-    const breakGlass = 'arn:aws:iam::123456789012:role/break-glass';
     let configured: Resources;
     before(() => {
       configured = packageService('serverless.yml', join(scratch, 'configured'), {
-        keySecretsKmsKeyArn: kmsKey,
+        keyValuesKmsKeyArn: kmsKey,
         labEventPrincipals: rhdp.join(','),
-        keySecretExtraReaders: breakGlass,
       });
     });
 
@@ -417,28 +528,19 @@ describe('serverless package', () => {
       assert.deepEqual(packagingViolations(configured), []);
     });
 
-    it('uses the key through Secrets Manager only: provision encrypts and decrypts, the readers decrypt', () => {
-      const via = {
-        StringEquals: { 'kms:ViaService': { 'Fn::Sub': `secretsmanager.\${AWS::Region}.amazonaws.com` } },
-      };
-      const grant = (...actions: string[]) => [
-        {
-          Effect: 'Allow',
-          Action: actions.length === 1 ? actions[0] : actions,
-          Resource: kmsKey,
-          Condition: via,
-        },
-      ];
-      assert.deepEqual(kmsOf(configured), {
-        ProvisionRole: grant('kms:Decrypt', 'kms:GenerateDataKey'),
-        DestroyRole: grant('kms:Decrypt'),
-        StatusRole: grant('kms:Decrypt'),
-        ExtendRole: grant('kms:Decrypt'),
-        SweepRole: grant('kms:Decrypt'),
-      });
-      for (const name of keySecretFunctions)
-        assert.equal(env(configured, name).KEY_SECRETS_KMS_KEY_ID, kmsKey, name);
-      assert.equal(env(configured, 'AuthorizerLambdaFunction').KEY_SECRETS_KMS_KEY_ID, undefined);
+    it('creates no key, and grants that key only: provision and move seal and open, destroy, status and extend open', () => {
+      assert.deepEqual(
+        Object.values(configured).filter((r) => r.Type === 'AWS::KMS::Key' || r.Type === 'AWS::KMS::Alias'),
+        [],
+      );
+      assert.deepEqual(kmsOf(configured), keyGrants(kmsKey));
+      for (const name of functionNames(configured)) {
+        assert.equal(
+          env(configured, name).KEY_VALUES_KMS_KEY_ID,
+          KEY_VALUE_FUNCTIONS.includes(name) ? kmsKey : undefined,
+          name,
+        );
+      }
     });
 
     it('lets the named principals, and no one else, put lab events', () => {
@@ -460,14 +562,18 @@ describe('serverless package', () => {
         },
       ]);
     });
+  });
 
-    it('names the break-glass role among the key readers', () => {
-      const names = readerRoles.map((role) => String(configured[role]?.Properties.RoleName));
-      assert.equal(
-        env(configured, 'ProvisionLambdaFunction').KEY_SECRET_READERS,
-        `${names.join(',')},${breakGlass}`,
-      );
-    });
+  it('refuses to package a key values’ KMS key that is not a key ARN, naming the parameter', () => {
+    const run = runServerless([
+      'print',
+      '--stage',
+      'ci',
+      '--param',
+      'keyValuesKmsKeyArn=arn:aws:kms:us-east-1:111122223333:alias/litellm-key-values',
+    ]);
+    assert.notEqual(run.status, 0);
+    assert.match(`${run.stdout}${run.stderr}`, /param keyValuesKmsKeyArn must be a KMS key ARN/);
   });
 
   describe('with an existing lab-event bus', () => {
@@ -500,16 +606,40 @@ describe('serverless package', () => {
 
   it('fails the checks when a trust boundary is missing', () => {
     const broken = structuredClone(resources) as Record<string, Resource>;
-    const policies = broken.ProvisionRole?.Properties.Policies as
-      | { PolicyDocument: { Statement: Record<string, unknown>[] } }[]
-      | undefined;
-    const provision = policies?.[0]?.PolicyDocument.Statement ?? [];
+    const statementsOf = (role: string) =>
+      (
+        broken[role]?.Properties.Policies as
+          | { PolicyDocument: { Statement: Record<string, unknown>[] } }[]
+          | undefined
+      )?.[0]?.PolicyDocument.Statement ?? [];
+    const provision = statementsOf('ProvisionRole');
     const putEvents = provision.find((s) => s.Action === 'events:PutEvents');
     if (putEvents) delete putEvents.Condition;
     provision.push({ Effect: 'Allow', Action: 'kms:Decrypt', Resource: '*' });
-    env(broken, 'ProvisionLambdaFunction').KEY_SECRET_READERS = String(
-      broken.ProvisionRole?.Properties.RoleName,
-    );
+    const destroyKms = statementsOf('DestroyRole').find((s) => s.Action === 'kms:Decrypt');
+    if (destroyKms) {
+      destroyKms.Condition = {
+        ...(destroyKms.Condition as object),
+        StringEquals: { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' },
+      };
+    }
+    statementsOf('StatusRole').push({
+      Effect: 'Allow',
+      Action: 'secretsmanager:GetSecretValue',
+      Resource: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:litellm-virtual-keys/virtkey-*',
+    });
+    env(broken, 'SweepLambdaFunction').KEY_VALUES_KMS_KEY_ID =
+      'arn:aws:kms:us-east-1:111122223333:key/another';
+    const key = broken.KeyValuesKey as { Properties: Record<string, unknown>; DeletionPolicy?: string };
+    key.Properties.EnableKeyRotation = false;
+    delete key.DeletionPolicy;
+    const opening = (key.Properties.KeyPolicy as { Statement: Statement[] }).Statement[2];
+    const openers = (opening?.Condition?.ArnEquals?.['aws:PrincipalArn'] ?? []) as unknown[];
+    openers.splice(1, 1); // the extend role
+    const [labsByState] = (broken.LabsTable?.Properties.GlobalSecondaryIndexes ?? []) as {
+      Projection: Record<string, unknown>;
+    }[];
+    if (labsByState) labsByState.Projection = { ProjectionType: 'ALL' };
     const rule = labRules(broken)[0]?.[1];
     if (rule) delete rule.Properties.EventBusName;
     const bus = broken.LabEventBus?.Properties.Policy as { Statement: Statement[] };
@@ -522,32 +652,48 @@ describe('serverless package', () => {
     delete broken.AuthorizerLambdaFunction?.Properties.ReservedConcurrentExecutions;
     assert.deepEqual(packagingViolations(broken).sort(), [
       'AuthorizerLambdaFunction has no reserved concurrency',
+      'DestroyRole grants kms:Decrypt only through another service (kms:ViaService)',
+      "DestroyRole grants kms:Decrypt with conditions besides the context's (StringEquals)",
       'HttpApiStage has no ThrottlingBurstLimit',
       'HttpApiStage has no ThrottlingRateLimit',
       'HttpApiStage logs ua from a request header ($context.identity.userAgent)',
+      'KeyValuesKey is not retained on deletion and replacement',
+      'KeyValuesKey is not rotated',
+      "KeyValuesKey's policy does not let ExtendRole kms:Decrypt, which its grant allows",
       'LabEventBus does not deny PutEvents to every principal it does not name',
       'LabEventBus lets ["*"] put events, not only named principals',
+      "LabsTable's index labs-by-state projects ALL, sealed values too",
       'Litellmvirtualkeysciprovisionrule2EventBridgeRule listens on the default event bus',
-      "ProvisionLambdaFunction's KEY_SECRET_READERS leaves out DestroyRole, which reads key values",
-      "ProvisionLambdaFunction's KEY_SECRET_READERS leaves out ExtendRole, which reads key values",
-      "ProvisionLambdaFunction's KEY_SECRET_READERS leaves out StatusRole, which reads key values",
-      "ProvisionLambdaFunction's KEY_SECRET_READERS leaves out SweepRole, which reads key values",
       'ProvisionRole grants kms:Decrypt on "*", not one key\'s ARN',
-      'ProvisionRole grants kms:Decrypt outside Secrets Manager (kms:ViaService undefined)',
+      'ProvisionRole grants kms:Decrypt under encryption context keys other than target, guid, alias, key_id (undefined)',
+      'ProvisionRole grants kms:Decrypt without requiring kms:EncryptionContextKeys, kms:EncryptionContext:target, kms:EncryptionContext:guid, kms:EncryptionContext:alias, kms:EncryptionContext:key_id',
       'ProvisionRole may put events with a source other than litellm.virtual-keys',
+      'ProvisionRole may use 2 KMS keys, not one',
+      'StatusRole grants secretsmanager:GetSecretValue on key secrets (virtkey-*)',
+      `SweepLambdaFunction's KEY_VALUES_KMS_KEY_ID "arn:aws:kms:us-east-1:111122223333:key/another" is not the key the other functions use`,
     ]);
   });
 
-  it('creates the lab ledger on demand, with point-in-time recovery, TTL and both indexes, and names it to every function', () => {
+  it('creates the lab ledger on demand, with point-in-time recovery, TTL and its three summary indexes, and names it to every function', () => {
     const [table] = ofType('AWS::DynamoDB::Table');
     const properties = table?.Properties as Record<string, unknown>;
     assert.equal(properties.BillingMode, 'PAY_PER_REQUEST');
     assert.deepEqual(properties.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: true });
     assert.deepEqual(properties.TimeToLiveSpecification, { AttributeName: 'ttl', Enabled: true });
     assert.equal(properties.TableName, 'litellm-virtual-keys-ci-labs');
+    // Its indexes as resources/labs-table.yml declares them (summaries only, never a lab's keys
+    // and their sealed values: packagingViolations holds that).
+    const tag = (name: string) => ({ tag: `!${name}`, resolve: (value: unknown) => ({ [name]: value }) });
+    const declared = parseYaml(readFileSync('resources/labs-table.yml', 'utf8'), {
+      customTags: [tag('Ref'), tag('GetAtt'), tag('Sub')],
+    }) as { Resources: { LabsTable: { Properties: { GlobalSecondaryIndexes: unknown } } } };
+    assert.deepEqual(
+      properties.GlobalSecondaryIndexes,
+      declared.Resources.LabsTable.Properties.GlobalSecondaryIndexes,
+    );
     assert.deepEqual(
       (properties.GlobalSecondaryIndexes as { IndexName: string }[]).map((index) => index.IndexName),
-      ['labs-by-state', 'keys-by-expiry'],
+      LEDGER_INDEXES,
     );
     assert.equal((table as unknown as { DeletionPolicy?: string }).DeletionPolicy, 'Retain');
     for (const [name, fn] of Object.entries(resources).filter(
@@ -624,9 +770,9 @@ describe('serverless package', () => {
         ],
       },
     ];
-    for (const role of readerRoles) assert.deepEqual(masterKeyResources(role), expected, role);
+    for (const role of LEDGER_ROLES) assert.deepEqual(masterKeyResources(role), expected, role);
     assert.deepEqual(masterKeyResources('AuthorizerRole'), [], 'the authorizer reads no master key');
-    for (const fn of keySecretFunctions) {
+    for (const fn of LEDGER_FUNCTIONS) {
       assert.deepEqual(JSON.parse(String(env(two, fn).LITELLM_TARGETS)), targets, fn);
     }
   });

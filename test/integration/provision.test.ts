@@ -4,9 +4,16 @@ import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { clearCache } from '@middy/util';
 import { linesLeaking, logEntries, metricLines } from '../support/checks/logs.ts';
-import { labProvisionedEvent, lambdaContext, postKeysEvent } from '../support/fixtures/events.ts';
+import {
+  asClient,
+  deleteKeysEvent,
+  getKeysEvent,
+  labProvisionedEvent,
+  lambdaContext,
+  postKeysEvent,
+} from '../support/fixtures/events.ts';
 import { invokeHttp, probeKey } from '../support/fixtures/http.ts';
-import { MASTER_KEY, MASTER_KEY_SECRET_ID, useHarness } from '../support/harness.ts';
+import { MASTER_KEY, MASTER_KEY_SECRET_ID, setKeyExpiry, useHarness } from '../support/harness.ts';
 
 const { h, route, issued } = useHarness();
 // After useHarness's leak check: it must have had keys to look for.
@@ -23,6 +30,8 @@ async function provision(body: unknown, options: { base64?: boolean } = {}) {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const DAY = 86_400_000;
+/** Ledger writes: the lease taken (UpdateItem) and the lab written (PutItem). */
+const ledgerWrites = () => h.ledger.callCount('UpdateItem') + h.ledger.callCount('PutItem');
 
 describe('provision over HTTP', () => {
   const packages = {
@@ -140,10 +149,12 @@ describe('provision over HTTP', () => {
     assert.equal(answer.body.litellm_key_alias, 'virtkey-b64lab');
   });
 
-  it('returns the same key with 200 on a replay, in 1 LiteLLM and 1 Secrets Manager call', async () => {
+  it('returns the same key with 200 on a replay, from the ledger: no LiteLLM call, one KMS Decrypt', async () => {
     const first = await provision({ guid: 'replay1' });
     h.litellm.resetCounters();
     h.secrets.resetCounters();
+    h.ledger.resetCounters();
+    h.kms.reset();
 
     const again = await provision({ guid: 'replay1' });
 
@@ -151,9 +162,49 @@ describe('provision over HTTP', () => {
     assert.equal(again.status, 200);
     assert.equal(again.body.litellm_virtual_key, first.body.litellm_virtual_key);
     assert.equal(again.body.litellm_key_expires, first.body.litellm_key_expires);
-    assert.equal(h.litellm.callCount(), 1);
-    assert.equal(h.secrets.callCount(), 1);
+    assert.equal(again.body.litellm_key_id, first.body.litellm_key_id);
+    assert.equal(h.litellm.callCount(), 0);
+    assert.equal(h.secrets.callCount(), 0);
+    assert.deepEqual([h.kms.callCount('Decrypt'), h.kms.callCount('Encrypt')], [1, 0]);
+    assert.equal(ledgerWrites(), 0, 'a replay takes no lease and writes nothing');
     assert.equal(await h.litellm.table.count(), 1);
+  });
+
+  it('refuses another client’s provision of a lab’s guid with 409 guid-taken, naming neither owner nor settings', async () => {
+    const owned = await provision({ guid: 'owned1', package: 'lab-dev' });
+    assert.equal(owned.status, 201);
+    h.litellm.resetCounters();
+    h.kms.reset();
+
+    for (const scopes of [['provision'], ['provision', 'read-key', 'all-labs']]) {
+      const answer = await invokeHttp(
+        route.provision,
+        asClient(postKeysEvent({ guid: 'owned1', package: 'lab-dev' }), 'portal', scopes),
+        lambdaContext(),
+      );
+      assert.equal(answer.status, 409, scopes.join(' '));
+      assert.equal(answer.headers['content-type'], 'application/problem+json');
+      assert.equal(answer.body.type, 'urn:litellm-virtual-keys:problem:guid-taken');
+      const said = JSON.stringify(answer.body);
+      for (const hidden of ['rhdp', 'lab-dev', String(owned.body.litellm_virtual_key), 'virtkey-']) {
+        assert.ok(!said.includes(hidden), `the refusal names ${hidden}: ${said}`);
+      }
+    }
+    assert.equal(h.litellm.mutatingCalls(), 0);
+    assert.equal(h.kms.callCount(), 0, 'the owner’s key value is never opened for another client');
+    const { lab, keys } = await h.ledger.lab('owned1');
+    assert.deepEqual([lab?.client, lab?.lab_state, keys.length], ['rhdp', 'active', 1]);
+
+    const destroyed = await invokeHttp(route.destroy, deleteKeysEvent('owned1'), lambdaContext());
+    assert.equal(destroyed.status, 200);
+    const taken = await invokeHttp(
+      route.provision,
+      asClient(postKeysEvent({ guid: 'owned1' }), 'portal', ['provision']),
+      lambdaContext(),
+    );
+    assert.equal(taken.status, 201, 'once destroyed, the guid is free for any client');
+    issued.add(String(taken.body.litellm_virtual_key));
+    assert.equal((await h.ledger.lab('owned1')).lab?.client, 'portal');
   });
 
   it('gives 20 concurrent provisions of one new lab one key value and one key', async () => {
@@ -178,7 +229,15 @@ describe('provision after a failure between steps', () => {
     assert.equal(rows.length, 1, 'exactly one key under the alias');
     assert.equal(rows[0]?.token, sha256(String(returned)), 'the key returned is the key in LiteLLM');
     assert.equal((await probeKey(h.litellm.url, String(returned))).status, 200);
-    assert.equal(h.secrets.valueOf(`litellm-virtual-keys/virtkey-${guid}`), returned);
+    const { lab, keys } = await h.ledger.lab(guid);
+    assert.equal(lab?.lab_state, 'active');
+    assert.equal(lab?.lease, undefined, 'the lease is given back');
+    assert.deepEqual(
+      keys.map((key) => [key.alias, key.key_id, key.status]),
+      [[`virtkey-${guid}`, sha256(String(returned)), 'live']],
+      'the ledger records exactly the key returned, live',
+    );
+    assert.ok(!JSON.stringify(lab).includes(String(returned)), 'the ledger holds the value sealed only');
   }
 
   it('recovers when /key/generate keeps failing', async () => {
@@ -204,38 +263,74 @@ describe('provision after a failure between steps', () => {
     await assertOneWorkingKey('lostanswer', answer.body.litellm_virtual_key);
   });
 
-  it('recovers when every answer to /key/generate is lost', async () => {
+  it('recovers when every answer to /key/generate is lost, with the value announced the first time', async () => {
     h.litellm.faults.failNext('POST /key/generate', 'reset-after', 3);
 
     const failed = await provision({ guid: 'alllost' });
-    const retried = await provision({ guid: 'alllost' });
 
     assert.equal(failed.status, 503);
+    const announced = (await h.ledger.lab('alllost')).keys;
+    assert.deepEqual(
+      announced.map((key) => [key.alias, key.status]),
+      [['virtkey-alllost', 'intended']],
+    );
+    assert.equal((await h.ledger.lab('alllost')).lab?.lab_state, 'provisioning');
+    const retried = await provision({ guid: 'alllost' });
     assert.equal(retried.status, 201, 'the first caller to be told of the key hears it was created');
+    assert.equal(sha256(String(retried.body.litellm_virtual_key)), announced[0]?.key_id);
+    assert.deepEqual([h.kms.callCount('Encrypt'), h.kms.callCount('Decrypt')], [1, 1]);
     await assertOneWorkingKey('alllost', retried.body.litellm_virtual_key);
   });
 
-  it('recovers when the key cannot be stored, having made nothing in LiteLLM', async () => {
-    h.secrets.failNext('CreateSecret', 2);
+  it('recovers when the key value cannot be sealed, having made nothing in LiteLLM', async () => {
+    h.kms.failNext('Encrypt', 2, 'unavailable');
+
+    const failed = await provision({ guid: 'sealfail' });
+
+    assert.equal(failed.status, 503);
+    assert.equal(failed.headers['retry-after'], '10');
+    assert.equal(await h.litellm.table.count(), 0);
+    assert.equal(h.litellm.mutatingCalls(), 0);
+    const { lab, keys } = await h.ledger.lab('sealfail');
+    assert.deepEqual([lab?.lab_state, lab?.lease, keys], [undefined, undefined, []]);
+    const retried = await provision({ guid: 'sealfail' });
+    assert.equal(retried.status, 201);
+    await assertOneWorkingKey('sealfail', retried.body.litellm_virtual_key);
+  });
+
+  it('recovers when the key cannot be announced in the ledger, having made nothing in LiteLLM', async () => {
+    h.ledger.failNext('PutItem', 2);
 
     const failed = await provision({ guid: 'storefail' });
 
     assert.equal(failed.status, 503);
     assert.equal(await h.litellm.table.count(), 0);
+    assert.equal(h.litellm.mutatingCalls(), 0);
+    const { lab, keys } = await h.ledger.lab('storefail');
+    assert.deepEqual([lab?.lab_state, lab?.lease, keys], [undefined, undefined, []]);
     const retried = await provision({ guid: 'storefail' });
     assert.equal(retried.status, 201);
     await assertOneWorkingKey('storefail', retried.body.litellm_virtual_key);
   });
 
-  it('recovers when the function dies after the key was generated', async () => {
-    h.litellm.faults.failNext('GET /key/list', '503', 3);
+  it('recovers when the function fails after the key was generated, before it is recorded live', async () => {
+    // The second lab write (the key recorded live, after /key/generate) fails.
+    h.ledger.beforeNext('PutItem', async () =>
+      h.ledger.beforeNext('PutItem', async () => h.ledger.failNext('PutItem', 2)),
+    );
 
     const failed = await provision({ guid: 'diedafter' });
 
     assert.equal(failed.status, 503);
     assert.equal(await h.litellm.table.count(), 1);
+    const { lab, keys } = await h.ledger.lab('diedafter');
+    assert.deepEqual(
+      [lab?.lab_state, lab?.lease, keys.map((key) => key.status)],
+      ['provisioning', undefined, ['intended']],
+    );
     const retried = await provision({ guid: 'diedafter' });
     assert.equal(retried.status, 201, 'the first caller to be told of the key hears it was created');
+    assert.equal(sha256(String(retried.body.litellm_virtual_key)), keys[0]?.key_id);
     await assertOneWorkingKey('diedafter', retried.body.litellm_virtual_key);
   });
 
@@ -247,24 +342,13 @@ describe('provision after a failure between steps', () => {
     assert.equal(answer.status, 201);
     await assertOneWorkingKey('hung1', answer.body.litellm_virtual_key);
   });
-
-  it('restores a key secret left scheduled for deletion and gives it a new value', async () => {
-    h.secrets.put('litellm-virtual-keys/virtkey-restored', 'sk-old-value-from-an-earlier-lab');
-    h.secrets.scheduleDeletion('litellm-virtual-keys/virtkey-restored');
-
-    const answer = await provision({ guid: 'restored' });
-
-    assert.equal(answer.status, 201);
-    assert.notEqual(answer.body.litellm_virtual_key, 'sk-old-value-from-an-earlier-lab');
-    await assertOneWorkingKey('restored', answer.body.litellm_virtual_key);
-  });
 });
 
 describe('provision when the alias is taken', () => {
   it('replaces an expired key of the lab with a new one and says so', async () => {
     const first = await provision({ guid: 'expired1' });
     const oldKey = String(first.body.litellm_virtual_key);
-    await h.litellm.table.update(sha256(oldKey), { expires: new Date(Date.now() - DAY) });
+    await setKeyExpiry(h, 'expired1', sha256(oldKey), new Date(Date.now() - DAY));
 
     const answer = await provision({ guid: 'expired1' });
 
@@ -275,22 +359,36 @@ describe('provision when the alias is taken', () => {
     assert.equal((await probeKey(h.litellm.url, oldKey)).status, 401);
     assert.equal((await probeKey(h.litellm.url, newKey)).status, 200);
     assert.equal(await h.litellm.table.count(), 1);
-    assert.equal(h.secrets.valueOf('litellm-virtual-keys/virtkey-expired1'), newKey);
+    const { lab, keys } = await h.ledger.lab('expired1');
+    assert.deepEqual(
+      keys.map((key) => [key.key_id, key.status]),
+      [[sha256(newKey), 'live']],
+    );
+    assert.deepEqual(
+      ((lab?.rechecks ?? []) as { key_id: string }[]).map((recheck) => recheck.key_id),
+      [sha256(oldKey)],
+      'the replaced key is looked for again, in case a late apply brings it back',
+    );
   });
 
-  it('replaces an expired key of the lab whose value was never stored here', async () => {
-    const old = await h.litellm.seedKey({
-      alias: 'virtkey-legacy1',
+  it('refuses with 409, touching nothing, when a key with the lab’s marker the ledger never recorded holds the alias', async () => {
+    const unrecorded = await h.litellm.seedKey({
+      alias: 'virtkey-unrec1',
       expires: new Date(Date.now() - DAY),
-      metadata: { managed_by: 'litellm-virtual-keys', guid: 'legacy1' },
+      metadata: { managed_by: 'litellm-virtual-keys', guid: 'unrec1' },
     });
 
-    const answer = await provision({ guid: 'legacy1' });
+    const answer = await provision({ guid: 'unrec1' });
 
-    assert.equal(answer.status, 201);
-    assert.equal(answer.body.replaced_expired_key, true);
-    assert.equal(await h.litellm.table.get(old.token), undefined);
+    assert.equal(answer.status, 409);
+    assert.equal(answer.body.type, 'urn:litellm-virtual-keys:problem:alias-conflict');
+    assert.ok(
+      await h.litellm.table.get(unrecorded.token),
+      'the marker alone proves nothing: the key is left alone',
+    );
     assert.equal(await h.litellm.table.count(), 1);
+    const { lab, keys } = await h.ledger.lab('unrec1');
+    assert.deepEqual([lab?.lab_state, keys], [undefined, []]);
   });
 
   it('refuses with 409, touching nothing, when a key of another system holds the alias', async () => {
@@ -357,7 +455,10 @@ describe('provision with bad input', () => {
       assert.ok(fields.includes(field), `errors name ${field}: ${JSON.stringify(answer.body.errors)}`);
       assert.equal(h.litellm.mutatingCalls(), 0);
       assert.equal(h.secrets.mutatingCalls(), 0);
+      assert.equal(h.kms.callCount('Encrypt'), 0);
       assert.equal(await h.litellm.table.count(), 0);
+      const { lab, keys } = await h.ledger.lab('bad1');
+      assert.deepEqual([lab?.lab_state, keys], [undefined, []]);
     });
   }
 });
@@ -391,6 +492,9 @@ describe('provision when LiteLLM misbehaves', () => {
     assert.match(String(answer.body.detail), /does not accept the master key/);
     assert.equal(h.litellm.mutatingCalls(), 0);
     assert.equal(written, 0);
+    assert.equal(h.kms.callCount(), 0);
+    const { lab, keys } = await h.ledger.lab('wrongmaster');
+    assert.deepEqual([lab?.lab_state, lab?.lease, keys], [undefined, undefined, []], 'no key is announced');
     assert.ok(
       metricLines.some((line) => line.includes('"KeysFailed"') && line.includes('"provision"')),
       'a KeysFailed metric',
@@ -445,8 +549,11 @@ describe('provision from a Lab Provisioned event', () => {
     assert.deepEqual(first, { outcome: 'created', guid: 'evt1', aliases: ['virtkey-evt1'] });
     assert.deepEqual(second, { outcome: 'existing', guid: 'evt1', aliases: ['virtkey-evt1'] });
     assert.equal(await h.litellm.table.count(), 1);
-    const key = h.secrets.valueOf('litellm-virtual-keys/virtkey-evt1');
-    assert.deepEqual((await probeKey(h.litellm.url, String(key))).models, ['granite-3-2-8b-instruct']);
+    assert.equal(h.litellm.callCount('POST /key/generate'), 1);
+    const status = await invokeHttp(route.status, getKeysEvent('evt1'), lambdaContext());
+    const key = String((status.body.keys as { litellm_virtual_key: string }[])[0]?.litellm_virtual_key);
+    issued.add(key);
+    assert.deepEqual((await probeKey(h.litellm.url, key)).models, ['granite-3-2-8b-instruct']);
   });
 
   it('settles a bad detail without a retry and without changes', async () => {

@@ -23,10 +23,6 @@ const http = async (name: keyof RouteHandlers, event: Parameters<typeof invokeHt
   if (typeof answer.body.litellm_virtual_key === 'string') issued.add(answer.body.litellm_virtual_key);
   return answer;
 };
-const secretArnOf = async (guid: string) => {
-  const status = await http('status', getKeysEvent(guid));
-  return (status.body.keys as { secret_arn: string }[])[0]?.secret_arn;
-};
 const emf = (metric: string) =>
   metricLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((m) => metric in m);
 
@@ -34,7 +30,6 @@ describe('result events', () => {
   it('announces a provision from HTTP with the lab’s facts and no key, and a replay as not created', async () => {
     const created = await http('provision', postKeysEvent({ guid: 'res1', package: 'ai-beginner' }));
     const replay = await http('provision', postKeysEvent({ guid: 'res1', package: 'ai-beginner' }));
-    const arn = await secretArnOf('res1');
 
     assert.equal(created.status, 201);
     const expected = {
@@ -42,8 +37,6 @@ describe('result events', () => {
       litellm_key_aliases: ['virtkey-res1'],
       litellm_available_models: [GRANITE],
       litellm_key_expires: created.body.litellm_key_expires,
-      secret_arn: arn,
-      secret_arns: [arn],
       trigger: 'http',
       litellm_target: 'default',
       subscription_package: 'ai-beginner',
@@ -64,7 +57,8 @@ describe('result events', () => {
 
   it('announces extend and destroy, from HTTP and from lab events', async () => {
     await call('provision', labProvisionedEvent({ guid: 'res2', package: 'ai-beginner' }));
-    const arn = await secretArnOf('res2');
+    const status = await http('status', getKeysEvent('res2'));
+    const keyId = (status.body.keys as { litellm_key_id: string }[])[0]?.litellm_key_id;
     const extended = await http('extend', extendKeysEvent('res2', { duration: '10d' }));
     await call('extend', labExtendedEvent({ guid: 'res2', duration: '12d' }));
     const destroyed = await http('destroy', deleteKeysEvent('res2'));
@@ -84,18 +78,21 @@ describe('result events', () => {
       litellm_key_aliases: ['virtkey-res2'],
       litellm_available_models: [GRANITE],
       litellm_key_expires: extended.body.litellm_key_expires,
-      secret_arn: arn,
-      secret_arns: [arn],
       trigger: 'http',
       litellm_target: 'default',
       litellm_key_duration: '10d',
-      litellm_key_ids: [(extended.body.keys as { litellm_key_id: string }[])[0]?.litellm_key_id],
+      litellm_key_ids: [keyId],
     });
     const gone = h.bus.of('Virtual Key Destroyed')[0];
     assert.equal(destroyed.body.deleted_keys, 1);
     assert.deepEqual(
-      [gone?.detail.deleted_keys, gone?.detail.was_missing, gone?.detail.secret_arn, gone?.detail.guid],
-      [1, false, arn, 'res2'],
+      [gone?.detail.deleted_keys, gone?.detail.was_missing, gone?.detail.litellm_key_ids, gone?.detail.guid],
+      [1, false, [keyId], 'res2'],
+    );
+    assert.deepEqual(
+      h.bus.entries.flatMap((e) => Object.keys(e.detail).filter((field) => field.startsWith('secret'))),
+      [],
+      'key values live in the ledger: no event names a stored secret',
     );
     assert.equal(
       gone?.detail.litellm_key_expires,

@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Context } from 'aws-lambda';
 import { linesLeaking } from '../support/checks/logs.ts';
-import { getKeysEvent, lambdaContext, postKeysEvent } from '../support/fixtures/events.ts';
+import { asClient, getKeysEvent, lambdaContext, postKeysEvent } from '../support/fixtures/events.ts';
 import { invokeHttp } from '../support/fixtures/http.ts';
-import { type Harness, MASTER_KEY, startHarness } from '../support/harness.ts';
+import { type Harness, MASTER_KEY, setKeyExpiry, startHarness } from '../support/harness.ts';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 let h: Harness;
@@ -16,6 +16,8 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
 const status = (guid: string, query?: Record<string, string>) =>
   invokeHttp(statusHandler, getKeysEvent(guid, query), lambdaContext());
+const provision = (body: Record<string, unknown>) =>
+  invokeHttp(provisionHandler, postKeysEvent(body), lambdaContext());
 
 before(async () => {
   h = await startHarness();
@@ -25,24 +27,20 @@ before(async () => {
 beforeEach(() => h.reset());
 after(async () => {
   await h.close();
-  // The stored key is in the status answer by design; it must still never reach a log line.
+  // The raw key is in the status answer by design; it must still never reach a log line.
   assert.deepEqual(linesLeaking([MASTER_KEY, ...h.litellm.issuedKeys]), []);
 });
 
 describe('GET /keys/{guid}', () => {
-  it('returns the lab’s key with its models, expiry, spend, budget, blocked flag and stored value', async () => {
-    const provisioned = await invokeHttp(
-      provisionHandler,
-      postKeysEvent({ guid: 'stat1', package: 'ai-beginner', max_budget: 25 }),
-      lambdaContext(),
-    );
+  it('returns the lab’s key with its models, expiry, spend, budget, blocked flag and raw value', async () => {
+    const provisioned = await provision({ guid: 'stat1', package: 'ai-beginner', max_budget: 25 });
     const key = String(provisioned.body.litellm_virtual_key);
     await h.litellm.table.update(sha256(key), { spend: 1.25 });
+    const decrypts = h.kms.callCount('Decrypt');
 
     const answer = await status('stat1');
 
     assert.equal(answer.status, 200);
-    const secretArn = h.secrets.secrets.get('litellm-virtual-keys/virtkey-stat1')?.arn;
     assert.deepEqual(answer.body, {
       guid: 'stat1',
       state: 'active',
@@ -61,31 +59,37 @@ describe('GET /keys/{guid}', () => {
           created_at: (answer.body.keys as { created_at: string }[])[0]?.created_at,
           package: 'ai-beginner',
           litellm_virtual_key: key,
-          secret_arn: secretArn,
         },
       ],
     });
     assert.match(String((answer.body.keys as { created_at: string }[])[0]?.created_at), /^2\d{3}-/);
     assert.equal(h.litellm.mutatingCalls(), 1);
+    // The raw value is the ledger's sealed one, opened once.
+    assert.equal(h.kms.callCount('Decrypt') - decrypts, 1);
   });
 
-  it('shows expired and blocked keys, and leaves out the raw key when it is not stored', async () => {
-    const seeded = await h.litellm.seedKey({
-      alias: 'virtkey-stat2',
-      expires: new Date(Date.now() - 3_600_000),
-      metadata: { managed_by: 'litellm-virtual-keys', guid: 'stat2', package: 'lab-dev' },
-      models: ['mistral-7b-instruct'],
-    });
-    await h.litellm.table.update(seeded.token, { blocked: true });
+  it('shows expired and blocked keys, and leaves out the raw key for a client without read-key', async () => {
+    const provisioned = await provision({ guid: 'stat2', package: 'lab-dev' });
+    const keyId = String(provisioned.body.litellm_key_id);
+    await setKeyExpiry(h, 'stat2', keyId, new Date(Date.now() - 3_600_000));
+    await h.litellm.table.update(keyId, { blocked: true });
+    const decrypts = h.kms.callCount('Decrypt');
 
-    const answer = await status('stat2');
+    const answer = await invokeHttp(
+      statusHandler,
+      asClient(getKeysEvent('stat2'), 'viewer', ['read', 'all-labs']),
+      lambdaContext(),
+    );
 
     assert.equal(answer.status, 200);
+    assert.equal(answer.body.state, 'active');
     const [entry] = answer.body.keys as Record<string, unknown>[];
     assert.equal(entry?.expired, true);
     assert.equal(entry?.blocked, true);
-    assert.equal(entry?.litellm_key_id, seeded.token);
+    assert.equal(entry?.litellm_key_id, keyId);
+    assert.equal(entry?.package, 'lab-dev');
     assert.equal('litellm_virtual_key' in (entry ?? {}), false);
+    assert.equal(h.kms.callCount('Decrypt'), decrypts, 'no value is opened for a client without read-key');
   });
 
   it('answers 404 for a lab without a key of ours, even when another system’s key holds the alias', async () => {
@@ -107,6 +111,7 @@ describe('GET /keys/{guid}', () => {
   });
 
   it('answers 503 while LiteLLM is unreachable', async () => {
+    assert.equal((await provision({ guid: 'stat5' })).status, 201);
     h.litellm.faults.set({ resetRate: 1 });
     const answer = await status('stat5');
     h.litellm.faults.clear();

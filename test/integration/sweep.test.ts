@@ -2,8 +2,10 @@ import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { type Lab, labFromItem, labToItem } from '../../lib/ledger/lab-record.ts';
 import { logEntries, metricLines } from '../support/checks/logs.ts';
 import {
+  deleteKeysEvent,
   extendKeysEvent,
   lambdaContext,
   postKeysEvent,
@@ -20,20 +22,16 @@ type Report = Record<string, unknown> & {
   expired: number;
   deleted: number;
   failed: number;
-  unverified: number;
   pending: number;
   already_gone: number;
   kept_extended: number;
-  stored_keys_deleted: number;
+  late_keys_deleted: number;
   expiry_warnings: number;
   stopped_early: boolean;
   reconciliation: Record<string, number | string | boolean> & {
     calls: number;
     unrecorded: number;
     closed: number;
-    adopted: number;
-    orphan_secrets: number;
-    orphan_secrets_deleted: number;
   };
 };
 
@@ -45,7 +43,6 @@ const importSweep = async () => {
 const { h, route, issued } = useHarness({ LITELLM_RETRIES: '0' }, { setUp: importSweep });
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-const secretName = (alias: string) => `litellm-virtual-keys/${alias}`;
 const ours = (guid: string, user?: string) => ({
   managed_by: 'litellm-virtual-keys',
   guid,
@@ -78,6 +75,22 @@ async function tokensLeft(): Promise<Set<string>> {
   return new Set(rows.map((row) => row.token));
 }
 
+/**
+ * Rewrite a lab's ledger item through its declaration (as another request, or time passing,
+ * would leave it), so the sweep's index follows.
+ */
+async function rewriteLab(guid: string, change: (lab: Lab) => Lab): Promise<void> {
+  const { lab: item } = await h.ledger.lab(guid);
+  assert.ok(item, `lab ${guid} is recorded`);
+  await h.ledger.putItems([labToItem(change(labFromItem(item)))], 1);
+}
+
+/** Ledger writes of any kind: a dry run makes none. */
+const ledgerWrites = () =>
+  ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']
+    .map((operation) => h.ledger.callCount(operation))
+    .reduce((a, b) => a + b, 0);
+
 /** Audit rows per token: LiteLLM writes one for each deletion, so a count of 2 is a double delete. */
 async function deletionsPerToken(): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
@@ -88,8 +101,9 @@ async function deletionsPerToken(): Promise<Map<string, number>> {
 }
 
 /**
- * Expired keys of ours (made by provision, so recorded and stored), live keys of ours, and every
- * kind of key the sweep must leave alone, a key with our marker that nothing records among them.
+ * Expired keys of ours (made by provision, so recorded with their sealed values), live keys of
+ * ours, and every kind of key the sweep must leave alone, a key with our marker that nothing
+ * records among them.
  */
 async function mixedPopulation() {
   const expired = await Promise.all(['old1', 'old2', 'old3'].map((guid) => provision(guid)));
@@ -114,7 +128,8 @@ describe('sweep', () => {
     const { expired, live, leftAlone } = await mixedPopulation();
     const before = await tokensLeft();
     h.litellm.resetCounters();
-    h.secrets.resetCounters();
+    h.ledger.resetCounters();
+    const kmsCalls = h.kms.callCount();
 
     const dry = await sweep({ dry_run: true });
 
@@ -126,7 +141,7 @@ describe('sweep', () => {
       'virtkey-old3',
     ]);
     assert.equal(h.litellm.mutatingCalls(), 0);
-    assert.equal(h.secrets.mutatingCalls(), 0);
+    assert.equal(ledgerWrites(), 0, 'a dry run writes nothing to the ledger');
     assert.deepEqual(await tokensLeft(), before);
 
     const report = await sweep();
@@ -139,7 +154,7 @@ describe('sweep', () => {
         already_gone: report.already_gone,
         kept_extended: report.kept_extended,
         pending: report.pending,
-        stored_keys_deleted: report.stored_keys_deleted,
+        late_keys_deleted: report.late_keys_deleted,
         deleted_by_package: report.deleted_by_package,
         unrecorded: report.reconciliation.unrecorded,
         stopped_early: report.stopped_early,
@@ -151,7 +166,7 @@ describe('sweep', () => {
         already_gone: 0,
         kept_extended: 0,
         pending: 0,
-        stored_keys_deleted: 3,
+        late_keys_deleted: 0,
         deleted_by_package: { 'ai-developer': 3 },
         unrecorded: 1,
         stopped_early: false,
@@ -162,10 +177,19 @@ describe('sweep', () => {
     for (const key of live) assert.ok(left.has(key.keyId));
     for (const key of leftAlone) assert.ok(left.has(key.token));
     for (const guid of ['old1', 'old2', 'old3']) {
-      assert.equal(h.secrets.valueOf(secretName(`virtkey-${guid}`)), undefined);
-      assert.deepEqual((await h.ledger.lab(guid)).keys, []);
+      const recorded = await h.ledger.lab(guid);
+      assert.deepEqual(recorded.keys, []);
+      assert.equal(recorded.lab?.lab_state, 'expired');
     }
-    for (const guid of ['new1', 'new2']) assert.ok(h.secrets.valueOf(secretName(`virtkey-${guid}`)));
+    for (const [index, guid] of ['new1', 'new2'].entries()) {
+      const recorded = await h.ledger.lab(guid);
+      assert.equal(recorded.lab?.lab_state, 'active');
+      assert.deepEqual(
+        recorded.keys.map((key) => [key.key_id, key.status]),
+        [[live[index]?.keyId, 'live']],
+      );
+    }
+    assert.equal(h.kms.callCount(), kmsCalls, 'the sweep never opens (or seals) a key value');
     assert.deepEqual([...(await deletionsPerToken()).keys()].sort(), expired.map((key) => key.keyId).sort());
 
     const line = logEntries().findLast((entry) => entry.message === 'swept');
@@ -199,7 +223,7 @@ describe('sweep', () => {
     assert.ok(await h.litellm.table.get(forged.token), 'left alone');
   });
 
-  it('costs two LiteLLM calls per hundred expired keys, whatever else LiteLLM holds', async () => {
+  it('costs three LiteLLM calls per batch of up to a hundred labs, whatever else LiteLLM holds', async () => {
     await seedRecordedKeys(
       h,
       Array.from({ length: 250 }, (_, i) => ({ guid: `bulk${i}`, expires: new Date(Date.now() - HOUR - i) })),
@@ -222,13 +246,14 @@ describe('sweep', () => {
     const report = await sweep();
 
     assert.equal(report.deleted, 250);
-    const deletionCalls = h.litellm.callCount('POST /key/delete') + h.litellm.callCount('POST /v2/key/info');
-    // One delete and one read per batch of a shard, one closing read per shard; the reconciliation adds its own.
-    assert.ok(
-      deletionCalls <= 2 * Math.ceil(250 / 100) + 2 * 8 + report.reconciliation.calls,
-      `${deletionCalls} calls`,
+    // 250 labs due: batches of 100, 100 and 50, each read, deleted in one call and read back.
+    assert.deepEqual(
+      { reads: h.litellm.callCount('POST /v2/key/info'), deletes: h.litellm.callCount('POST /key/delete') },
+      { reads: 2 * 3, deletes: 3 },
     );
-    assert.ok(h.litellm.callCount('GET /key/list') <= report.reconciliation.calls);
+    // The reconciliation's listing is all it adds: no live key of ours is left to look up.
+    assert.equal(h.litellm.callCount('GET /key/list'), report.reconciliation.calls);
+    assert.equal(h.litellm.callCount(), 3 * 3 + report.reconciliation.calls);
     assert.equal((await tokensLeft()).size, 2000);
   });
 
@@ -236,7 +261,7 @@ describe('sweep', () => {
     const { keyId } = await provision('race1');
     await setKeyExpiry(h, 'race1', keyId, new Date(Date.now() - HOUR));
     let extended: Awaited<ReturnType<typeof extend>> | undefined;
-    // The extend lands after the sweep read the expiry index, right before its first claim.
+    // The extend lands after the sweep read its index, right before it leases the lab.
     h.ledger.beforeNext('UpdateItem', async () => {
       extended = await extend('race1', { duration: '7d' });
     });
@@ -246,15 +271,20 @@ describe('sweep', () => {
     assert.equal(extended?.status, 200, JSON.stringify(extended?.body));
     assert.equal(report.deleted, 0);
     assert.ok(await h.litellm.table.get(keyId), 'the extended key is kept');
-    assert.ok(h.secrets.valueOf(secretName('virtkey-race1')));
-    assert.equal((await h.ledger.lab('race1')).keys.length, 1);
+    const recorded = await h.ledger.lab('race1');
+    assert.equal(recorded.lab?.lab_state, 'active');
+    assert.deepEqual(
+      recorded.keys.map((key) => [key.key_id, key.status]),
+      [[keyId, 'live']],
+    );
+    assert.ok(Date.parse(String(recorded.keys[0]?.expires_at)) > Date.now() + 6 * DAY, 'with its new expiry');
   });
 
   it('an extend that lands while the sweep deletes either keeps the key or says it is gone, never both', async () => {
     const { keyId } = await provision('race2');
     await setKeyExpiry(h, 'race2', keyId, new Date(Date.now() - HOUR));
     let extended: Promise<Awaited<ReturnType<typeof extend>>> | undefined;
-    // The extend lands after the sweep claimed the key, right before LiteLLM deletes it.
+    // The extend lands while the sweep holds the lab, right before LiteLLM deletes its key.
     h.litellm.beforeNext('POST /key/delete', async () => {
       extended = extend('race2', { duration: '7d' }, 8_000);
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -285,7 +315,7 @@ describe('sweep', () => {
     const { keyId } = await provision('race9');
     await setKeyExpiry(h, 'race9', keyId, new Date(Date.now() - HOUR));
     let replaced: Awaited<ReturnType<typeof invokeHttp>> | undefined;
-    // The provision replaces the expired key after the sweep read the index, before its claim.
+    // The provision replaces the expired key after the sweep read its index, before it leases the lab.
     h.ledger.beforeNext('UpdateItem', async () => {
       replaced = await invokeHttp(route.provision, postKeysEvent({ guid: 'race9' }), lambdaContext());
     });
@@ -297,15 +327,22 @@ describe('sweep', () => {
     assert.equal(report.deleted, 0);
     const value = String(replaced?.body.litellm_virtual_key);
     issued.add(value);
-    assert.equal(h.secrets.valueOf(secretName('virtkey-race9')), value);
     assert.ok(await h.litellm.table.get(sha256(value)));
+    assert.equal(await h.litellm.table.get(keyId), undefined, 'the expired key made room');
+    const recorded = await h.ledger.lab('race9');
+    assert.equal(recorded.lab?.lab_state, 'active');
+    assert.deepEqual(
+      recorded.keys.map((key) => [key.key_id, key.status]),
+      [[sha256(value), 'live']],
+    );
+    assert.ok(!String(recorded.keys[0]?.sealed).includes(value), 'the value is recorded sealed');
   });
 
   it('makes a provision wait for a sweep that holds the lab’s expired key, then make a new one', async () => {
     const { key, keyId } = await provision('race8');
     await setKeyExpiry(h, 'race8', keyId, new Date(Date.now() - HOUR));
     let replaced: Promise<Awaited<ReturnType<typeof invokeHttp>>> | undefined;
-    // The provision arrives after the sweep claimed the key, while LiteLLM deletes it.
+    // The provision arrives while the sweep holds the lab, as LiteLLM deletes its key.
     h.litellm.beforeNext('POST /key/delete', async () => {
       replaced = invokeHttp(route.provision, postKeysEvent({ guid: 'race8' }), lambdaContext());
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -319,8 +356,115 @@ describe('sweep', () => {
     const value = String(answer?.body.litellm_virtual_key);
     issued.add(value);
     assert.notEqual(value, key);
-    assert.equal(h.secrets.valueOf(secretName('virtkey-race8')), value, 'the new value is stored, not swept');
     assert.ok(await h.litellm.table.get(sha256(value)));
+    const recorded = await h.ledger.lab('race8');
+    assert.equal(recorded.lab?.lab_state, 'active');
+    assert.deepEqual(
+      recorded.keys.map((entry) => [entry.key_id, entry.status]),
+      [[sha256(value), 'live']],
+      'the new key is recorded, not swept',
+    );
+  });
+
+  it('deletes a key a destroy deleted whose /key/generate LiteLLM applied late, once its recheck is due', async () => {
+    const { keyId } = await provision('late1');
+    const row = await h.litellm.table.get(keyId);
+    const createdAt = String((await h.ledger.lab('late1')).keys[0]?.created_at);
+    const destroyed = await invokeHttp(route.destroy, deleteKeysEvent('late1'), lambdaContext());
+    assert.equal(destroyed.status, 200, JSON.stringify(destroyed.body));
+    assert.equal(await h.litellm.table.get(keyId), undefined);
+    const tombstone = await h.ledger.lab('late1');
+    assert.equal(tombstone.lab?.lab_state, 'destroyed');
+    // The destroyed key is looked for again until its /key/generate is an hour (RECONCILE_GRACE) old.
+    assert.deepEqual(tombstone.lab?.rechecks, [
+      {
+        alias: 'virtkey-late1',
+        target: 'default',
+        key_id: keyId,
+        until: new Date(Date.parse(createdAt) + HOUR).toISOString(),
+      },
+    ]);
+    // LiteLLM applies the key's /key/generate late: the same row again.
+    assert.ok(row);
+    await h.litellm.table.insertMany([
+      {
+        token: row.token,
+        key_name: String(row.key_name),
+        key_alias: row.key_alias,
+        expires: row.expires ? new Date(`${row.expires}Z`) : null,
+        models: row.models,
+        metadata: row.metadata,
+        user_id: row.user_id,
+        max_budget: row.max_budget,
+        created_by: String(row.created_by),
+      },
+    ]);
+    assert.ok(await h.litellm.table.get(keyId), 'the late key is live');
+    // Time passes: the recheck's grace ends, and the lab is due.
+    await rewriteLab('late1', (lab) => ({
+      ...lab,
+      rechecks: lab.rechecks.map((recheck) => ({
+        ...recheck,
+        until: new Date(Date.now() - HOUR).toISOString(),
+      })),
+    }));
+
+    const report = await sweep();
+
+    assert.equal(await h.litellm.table.get(keyId), undefined, 'the late key is deleted');
+    assert.deepEqual(
+      {
+        late_keys_deleted: report.late_keys_deleted,
+        expired: report.expired,
+        deleted: report.deleted,
+        failed: report.failed,
+      },
+      { late_keys_deleted: 1, expired: 0, deleted: 0, failed: 0 },
+    );
+    const after = await h.ledger.lab('late1');
+    assert.equal(after.lab?.lab_state, 'destroyed');
+    assert.deepEqual(after.lab?.rechecks, [], 'looked for once its grace ended, then no more');
+    assert.deepEqual(after.keys, []);
+    assert.equal((await deletionsPerToken()).get(keyId), 2, 'deleted by the destroy, then by the sweep');
+
+    const rerun = await sweep();
+    assert.equal(rerun.late_keys_deleted, 0);
+  });
+
+  it('passes over a lab another request holds (its lease unexpired), deleting nothing, until it is free', async () => {
+    const { keyId } = await provision('busy1');
+    await setKeyExpiry(h, 'busy1', keyId, new Date(Date.now() - HOUR));
+    // An extend (say) holds the lab: it may be announcing a new expiry the sweep has not read.
+    const lease = { owner: 'litellm-virtual-keys-extend:another-request', until: Date.now() + 10 * 60_000 };
+    await rewriteLab('busy1', (lab) => ({ ...lab, lease }));
+    h.litellm.resetCounters();
+
+    const report = await sweep();
+
+    assert.deepEqual(
+      {
+        expired: report.expired,
+        deleted: report.deleted,
+        pending: report.pending,
+        failed: report.failed,
+        stopped_early: report.stopped_early,
+      },
+      { expired: 0, deleted: 0, pending: 1, failed: 0, stopped_early: true },
+    );
+    assert.equal(h.litellm.callCount('POST /key/delete'), 0);
+    assert.ok(await h.litellm.table.get(keyId), 'the key is left alone');
+    const held = await h.ledger.lab('busy1');
+    assert.deepEqual(held.lab?.lease, lease, 'the holder’s lease is untouched');
+    assert.deepEqual(
+      held.keys.map((key) => [key.key_id, key.status]),
+      [[keyId, 'live']],
+    );
+
+    // Once the holder gives the lease back, the next run deletes the key.
+    await rewriteLab('busy1', (lab) => ({ ...lab, lease: undefined }));
+    const free = await sweep();
+    assert.deepEqual([free.deleted, free.pending, free.stopped_early], [1, 0, false]);
+    assert.equal(await h.litellm.table.get(keyId), undefined);
   });
 
   it('counts a batch LiteLLM refuses and goes on with the others; the next run deletes it', async () => {
@@ -415,24 +559,21 @@ describe('sweep at scale and under faults', () => {
       const before = (await tokensLeft()).size;
       const report = await sweep();
       const gone = before - (await tokensLeft()).size;
+      // A batch whose read back failed counts as failed, though LiteLLM may have deleted it.
       assert.ok(
-        gone >= report.deleted && gone <= report.deleted + report.unverified,
+        gone >= report.deleted && gone <= report.deleted + report.failed,
         `run ${run}: deleted is exact`,
       );
       assert.equal(
         report.expired,
-        report.deleted +
-          report.failed +
-          report.unverified +
-          report.pending +
-          report.already_gone +
-          report.kept_extended,
+        report.deleted + report.failed + report.pending + report.already_gone + report.kept_extended,
+        `run ${run}: every expired key is accounted for`,
       );
       totalFailed += report.failed;
       totalDeleted += report.deleted + report.already_gone;
       if (report.expired === 0 && !report.stopped_early) break;
     }
-    // A key whose check failed in one run is found gone (already_gone) by the next.
+    // A key whose read back failed in one run is found gone (already_gone) by the next.
     assert.equal(totalDeleted, 1_000);
     assert.ok(totalFailed > 0, 'some batches failed along the way');
     assert.equal((await tokensLeft()).size, 1_000);
@@ -441,14 +582,14 @@ describe('sweep at scale and under faults', () => {
 });
 
 describe('expiry warnings', () => {
-  it('sends one Virtual Key Expiring per key and expiry, stored value or not, and again after an extension', async () => {
+  it('sends one Virtual Key Expiring per key and expiry, never opening a value, and again after an extension', async () => {
     const soon = await provision('soon1');
     const alsoSoon = await provision('soon2');
     const later = await provision('later1');
     await setKeyExpiry(h, 'soon1', soon.keyId, new Date(Date.now() + 2 * HOUR));
     await setKeyExpiry(h, 'soon2', alsoSoon.keyId, new Date(Date.now() + 3 * HOUR));
     await setKeyExpiry(h, 'later1', later.keyId, new Date(Date.now() + 72 * HOUR));
-    h.secrets.reset(['litellm-virtual-keys/litellm-master-key', 'litellm-virtual-keys/api-tokens']);
+    const kmsCalls = h.kms.callCount();
 
     const first = await sweep();
 
@@ -461,6 +602,9 @@ describe('expiry warnings', () => {
     assert.equal(warning?.detail.litellm_key_id, soon.keyId);
     assert.match(String(warning?.detail.litellm_key_expires), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     assert.ok(!warning?.raw.includes(soon.key));
+    assert.equal(h.kms.callCount(), kmsCalls, 'no value is opened to warn of its expiry');
+    const [warned] = (await h.ledger.lab('soon1')).keys;
+    assert.equal(warned?.warned_expiry, warned?.expires_at, 'the warning is recorded on the key');
 
     const second = await sweep();
     assert.equal(second.expiry_warnings, 0);
@@ -494,90 +638,47 @@ describe('expiry warnings', () => {
 });
 
 describe('reconciliation', () => {
-  it('schedules stored values nothing records, a day old and without a key, for deletion with a recovery window', async () => {
-    await provision('live7');
-    h.secrets.put(secretName('virtkey-gone7'), 'sk-orphan-value-0000000000000000');
-    h.secrets.put(secretName('virtkey-fresh7'), 'sk-fresh-orphan-000000000000000');
-    for (const guid of ['gone7', 'live7']) h.secrets.age(secretName(`virtkey-${guid}`), 2 * DAY);
-    for (let i = 0; i < 8; i++) await provision(`filler${i}`);
-
-    const dry = await sweep({ dry_run: true });
-    assert.deepEqual([dry.reconciliation.orphan_secrets, dry.reconciliation.orphan_secrets_deleted], [1, 0]);
-    assert.ok(h.secrets.valueOf(secretName('virtkey-gone7')));
-
-    const report = await sweep();
-
-    assert.deepEqual(
-      [report.reconciliation.orphan_secrets, report.reconciliation.orphan_secrets_deleted],
-      [1, 1],
-    );
-    const gone = h.secrets.secrets.get(secretName('virtkey-gone7'));
-    assert.ok(gone?.deletedAt, 'scheduled for deletion');
-    assert.equal(gone?.recoveryDays, 7, 'with a recovery window, not forced');
-    assert.ok(h.secrets.valueOf(secretName('virtkey-fresh7')), 'younger than a day');
-    assert.ok(h.secrets.valueOf(secretName('virtkey-live7')), 'recorded');
-  });
-
   it('deletes nothing when LiteLLM comes back empty (a wrong URL, a restored database)', async () => {
     const labs = await Promise.all(['emp1', 'emp2', 'emp3'].map((guid) => provision(guid)));
-    for (const guid of ['emp1', 'emp2', 'emp3']) h.secrets.age(secretName(`virtkey-${guid}`), 2 * DAY);
-    h.secrets.put(secretName('virtkey-legacy1'), 'sk-a-value-from-before-the-ledger-000');
-    h.secrets.age(secretName('virtkey-legacy1'), 2 * DAY);
     await h.litellm.table.truncate();
 
     const report = await sweep();
 
     assert.equal(report.reconciliation.closed, 0);
-    assert.equal(report.reconciliation.orphan_secrets_deleted, 0);
     assert.match(String(report.reconciliation.breaker), /LiteLLM/);
-    for (const guid of ['emp1', 'emp2', 'emp3']) {
-      assert.ok(h.secrets.valueOf(secretName(`virtkey-${guid}`)), `${guid}'s value kept`);
-      assert.equal((await h.ledger.lab(guid)).keys.length, 1, `${guid} still recorded`);
+    for (const [index, guid] of ['emp1', 'emp2', 'emp3'].entries()) {
+      const recorded = await h.ledger.lab(guid);
+      assert.equal(recorded.lab?.lab_state, 'active', `${guid} still active`);
+      assert.deepEqual(
+        recorded.keys.map((key) => [key.key_id, key.status]),
+        [[labs[index]?.keyId, 'live']],
+        `${guid} still recorded`,
+      );
     }
-    assert.ok(h.secrets.valueOf(secretName('virtkey-legacy1')));
-    assert.equal(labs.length, 3);
   });
 
-  it('keeps every orphan when they are more than ORPHAN_MAX_SHARE of what is stored', async () => {
-    await provision('kept1');
-    for (let i = 0; i < 3; i++) {
-      h.secrets.put(secretName(`virtkey-orph${i}`), `sk-orphan-value-${i}-000000000000000`);
-      h.secrets.age(secretName(`virtkey-orph${i}`), 2 * DAY);
-    }
-
-    const report = await sweep();
-
-    assert.equal(report.reconciliation.orphan_secrets_deleted, 0);
-    assert.match(String(report.reconciliation.breaker), /ORPHAN_MAX_SHARE/);
-    for (let i = 0; i < 3; i++) assert.ok(h.secrets.valueOf(secretName(`virtkey-orph${i}`)));
-  });
-
-  it('closes a recorded key deleted outside the service, keeping its value recoverable', async () => {
+  it('closes a recorded key deleted outside the service; the next provision makes a new key', async () => {
     const labs = await Promise.all(['cls1', 'cls2'].map((guid) => provision(guid)));
     await h.litellm.table.deleteWithAudit([labs[0]?.keyId ?? ''], 'operator', 'x');
 
     const report = await sweep();
 
     assert.equal(report.reconciliation.closed, 1);
-    assert.deepEqual((await h.ledger.lab('cls1')).keys, []);
-    assert.equal((await h.ledger.lab('cls2')).keys.length, 1);
-    assert.equal(h.secrets.secrets.get(secretName('virtkey-cls1'))?.recoveryDays, 7);
-  });
+    const closed = await h.ledger.lab('cls1');
+    assert.deepEqual(closed.keys, []);
+    assert.equal(closed.lab?.lab_state, 'expired');
+    const kept = await h.ledger.lab('cls2');
+    assert.deepEqual(
+      kept.keys.map((key) => [key.key_id, key.status]),
+      [[labs[1]?.keyId, 'live']],
+    );
+    assert.equal(kept.lab?.lab_state, 'active');
 
-  it('records a key of ours the ledger missed whose value is stored, and sweeps it once expired', async () => {
-    const seeded = await h.litellm.seedKey({
-      alias: 'virtkey-missed1',
-      expires: new Date(Date.now() - HOUR),
-      metadata: ours('missed1'),
-    });
-    h.secrets.put(secretName('virtkey-missed1'), seeded.raw);
-
-    const first = await sweep();
-    const second = await sweep();
-
-    assert.equal(first.reconciliation.adopted, 1);
-    assert.equal(first.deleted, 0);
-    assert.equal(second.deleted, 1);
-    assert.equal(await h.litellm.table.get(seeded.token), undefined);
+    const again = await invokeHttp(route.provision, postKeysEvent({ guid: 'cls1' }), lambdaContext());
+    assert.equal(again.status, 201, JSON.stringify(again.body));
+    const value = String(again.body.litellm_virtual_key);
+    issued.add(value);
+    assert.notEqual(sha256(value), labs[0]?.keyId, 'never the deleted key');
+    assert.ok(await h.litellm.table.get(sha256(value)));
   });
 });

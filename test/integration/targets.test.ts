@@ -41,6 +41,7 @@ const GRANITE = 'granite-3-2-8b-instruct';
 let h: Harness;
 let east: LiteLlmStandIn;
 let route: RouteHandlers;
+let moveHandler: Handler;
 let sweep: Handler;
 const issued = new Set<string>();
 
@@ -64,6 +65,7 @@ before(async () => {
     },
   });
   route = await importRouteHandlers();
+  ({ handler: moveHandler } = (await import('../../functions/move.ts')) as { handler: Handler });
   ({ handler: sweep } = (await import('../../functions/sweep.ts')) as { handler: Handler });
 });
 beforeEach(async () => {
@@ -98,7 +100,7 @@ function moveEvent(guid: string, body: unknown): APIGatewayProxyEventV2 {
 }
 
 const provision = (body: Record<string, unknown>) => http(route.provision, postKeysEvent(body));
-const move = (guid: string, target: string) => http(route.provision, moveEvent(guid, { target }));
+const move = (guid: string, target: string) => http(moveHandler, moveEvent(guid, { target }));
 
 /** The lab's keys each proxy holds, by alias. */
 async function aliasesOn(standIn: LiteLlmStandIn, guid: string): Promise<string[]> {
@@ -169,11 +171,17 @@ describe('two LiteLLM targets', () => {
     const second = await provision({ guid: 'tgt-q-x', package: 'ai-beginner' });
 
     assert.equal(first.status, 201);
-    assert.equal(second.status, 409);
-    assert.match(String(second.body.detail), /holds a stored key of lab tgt-q, not of lab tgt-q-x/);
-    assert.equal(second.body.litellm_virtual_key, undefined);
-    assert.deepEqual(await aliasesOn(h.litellm, 'tgt-q-x'), []);
-    assert.equal(h.litellm.mutatingCalls(), 0);
+    // Each lab's value is sealed in its own record: the second lab gets a key of its own.
+    assert.equal(second.status, 201, JSON.stringify(second.body));
+    const [userX] = first.body.litellm_virtual_keys as string[];
+    const own = String(second.body.litellm_virtual_key);
+    assert.notEqual(own, userX);
+    assert.deepEqual(await aliasesOn(h.litellm, 'tgt-q-x'), ['virtkey-tgt-q-x']);
+    assert.deepEqual(await aliasesOn(east, 'tgt-q'), ['virtkey-tgt-q-x']);
+    assert.equal((await h.ledger.lab('tgt-q-x')).keys[0]?.key_id, sha256(own));
+    assert.equal((await h.ledger.lab('tgt-q')).keys[0]?.key_id, sha256(String(userX)));
+    assert.equal((await probeKey(east.url, String(userX))).status, 200, 'the first lab’s key is untouched');
+    assert.equal((await probeKey(h.litellm.url, own)).status, 200);
   });
 
   it('takes a lab event’s target and announces it', async () => {
@@ -372,14 +380,17 @@ describe('moving a lab', () => {
       assert.equal(row.metadata.event, 'summit');
       assert.equal(row.metadata.guid, 'tgt-m');
     }
-    // Each stored value is the new key's, and the values staged during the move are gone.
+    // The ledger records the new keys only, each sealed, the lab on east and where it came from.
+    const recorded = await h.ledger.lab('tgt-m');
     assert.deepEqual(
-      ['user1', 'user2', 'user3'].map((user) =>
-        h.secrets.valueOf(`litellm-virtual-keys/virtkey-tgt-m-${user}`),
-      ),
-      newKeys,
+      recorded.keys.map((key) => [key.alias, key.target, key.key_id, key.status]),
+      newKeys.map((key, index) => [`virtkey-tgt-m-user${index + 1}`, 'east', sha256(key), 'live']),
     );
-    assert.equal(h.secrets.valueOf('litellm-virtual-keys/virtkey-tgt-m-user1.moving-to-east'), undefined);
+    assert.ok(recorded.keys.every((key, index) => !String(key.sealed).includes(newKeys[index] ?? '')));
+    assert.deepEqual(
+      [recorded.lab?.target, recorded.lab?.moved_from, recorded.lab?.moving_to, recorded.lab?.lab_state],
+      ['east', 'default', undefined, 'active'],
+    );
     const status = await http(route.status, getKeysEvent('tgt-m'));
     assert.equal(status.body.litellm_target, 'east');
     const movedEvent = h.bus.of('Virtual Key Moved').at(-1);
@@ -388,44 +399,63 @@ describe('moving a lab', () => {
     assert.equal(movedEvent?.detail.moved_from, 'default');
     assert.equal(movedEvent?.detail.deleted_keys, 3);
 
-    // Once more: already there, the same keys, nothing made or deleted.
+    // Once more: already there, the same keys, nothing made or deleted, nothing announced again.
     east.resetCounters();
     h.litellm.resetCounters();
+    const announced = h.bus.of('Virtual Key Moved').length;
     const replay = await move('tgt-m', 'east');
     assert.equal(replay.status, 200);
     assert.deepEqual(replay.body.litellm_virtual_keys, newKeys);
+    assert.equal(replay.body.litellm_target, 'east');
+    assert.equal(replay.body.moved_from, 'default', 'where the lab came from, not where it is');
     assert.equal(east.mutatingCalls() + h.litellm.mutatingCalls(), 0);
+    assert.equal(h.bus.of('Virtual Key Moved').length, announced, 'no second Virtual Key Moved');
   });
 
   it('finishes on a retry when the old keys’ deletion fails after the switch; nothing meanwhile deletes the new value', async () => {
     const made = await provision({ guid: 'tgt-n', package: 'ai-beginner' });
     h.litellm.faults.failNext('POST /key/delete', '503', 3);
 
+    const oldKeyId = sha256(String(made.body.litellm_virtual_key));
     const failed = await move('tgt-n', 'east');
     const meanwhile = await http(route.status, getKeysEvent('tgt-n'));
     const elsewhere = await move('tgt-n', 'default');
-    const stored = h.secrets.valueOf('litellm-virtual-keys/virtkey-tgt-n');
-    // The old key vanishes from its proxy behind the service's back; the sweep closes its entry.
-    await h.litellm.table.deleteWithAudit(
-      [sha256(String(made.body.litellm_virtual_key))],
-      'operator',
-      'operator',
-    );
+    const switched = await h.ledger.lab('tgt-n');
+    const twin = switched.keys.find((key) => key.target === 'east');
+    // The old key vanishes from its proxy behind the service's back; a sweep runs meanwhile.
+    await h.litellm.table.deleteWithAudit([oldKeyId], 'operator', 'operator');
     await sweep(scheduledSweepEvent(), lambdaContext(120_000));
+    const swept = await h.ledger.lab('tgt-n');
     const finished = await move('tgt-n', 'east');
 
     assert.equal(failed.status, 503);
     assert.equal(meanwhile.body.litellm_target, 'east', 'the switch was made: the lab is on east');
     assert.equal(elsewhere.status, 409, 'the unfinished move goes where it was going');
     assert.equal(elsewhere.body.type, 'urn:litellm-virtual-keys:problem:move-unfinished');
-    assert.equal(
-      h.secrets.valueOf('litellm-virtual-keys/virtkey-tgt-n'),
-      stored,
-      'the switched value is kept',
-    );
-    assert.equal(finished.status, 200);
-    assert.equal(finished.body.litellm_virtual_key, stored);
+    // Switched: the new key live on east, the old one announced for deletion on default.
+    assert.deepEqual(switched.keys.map((key) => [key.target, key.status]).sort(), [
+      ['default', 'deleting'],
+      ['east', 'live'],
+    ]);
+    assert.deepEqual(swept.keys, switched.keys, 'the sweep leaves the switched value alone');
+    assert.equal(finished.status, 200, JSON.stringify(finished.body));
+    assert.equal(sha256(String(finished.body.litellm_virtual_key)), twin?.key_id, 'the switched value');
     assert.equal(finished.body.litellm_target, 'east');
+    assert.equal(finished.body.moved_from, 'default');
+    assert.deepEqual(
+      (await h.ledger.lab('tgt-n')).keys.map((key) => [key.target, key.key_id, key.status]),
+      [['east', twin?.key_id, 'live']],
+    );
+    const announced = h.bus.of('Virtual Key Moved');
+    assert.equal(announced.length, 1, 'announced once, when finished');
+    assert.deepEqual(
+      [
+        announced[0]?.detail.moved_from,
+        announced[0]?.detail.litellm_target,
+        announced[0]?.detail.deleted_keys,
+      ],
+      ['default', 'east', 0],
+    );
     assert.equal((await probeKey(east.url, String(finished.body.litellm_virtual_key))).status, 200);
     assert.deepEqual(await aliasesOn(h.litellm, 'tgt-n'), []);
     assert.deepEqual(await aliasesOn(east, 'tgt-n'), ['virtkey-tgt-n']);
@@ -448,7 +478,12 @@ describe('moving a lab', () => {
       'the same keys as before',
     );
     assert.deepEqual(await aliasesOn(east, 'tgt-s'), [], 'the new keys made on east are gone');
-    assert.equal(h.secrets.valueOf('litellm-virtual-keys/virtkey-tgt-s-user1.moving-to-east'), undefined);
+    const recorded = await h.ledger.lab('tgt-s');
+    assert.deepEqual(
+      recorded.keys.map((key) => [key.target, key.key_id, key.status]),
+      (made.body.litellm_virtual_keys as string[]).map((key) => ['default', sha256(key), 'live']),
+    );
+    assert.deepEqual([recorded.lab?.target, recorded.lab?.moving_to], ['default', undefined]);
     assert.equal(extended.status, 200, 'no move is unfinished any more');
   });
 
@@ -488,8 +523,9 @@ describe('moving a lab', () => {
     assert.equal((destroyed.body.spend as unknown[]).length, 2 + twins);
     assert.deepEqual(await aliasesOn(h.litellm, 'tgt-o'), []);
     assert.deepEqual(await aliasesOn(east, 'tgt-o'), []);
-    assert.equal(h.secrets.valueOf('litellm-virtual-keys/virtkey-tgt-o-user1.moving-to-east'), undefined);
-    assert.equal(h.secrets.valueOf('litellm-virtual-keys/virtkey-tgt-o-user1'), undefined);
+    const tombstone = await h.ledger.lab('tgt-o');
+    assert.deepEqual(tombstone.keys, []);
+    assert.deepEqual([tombstone.lab?.lab_state, tombstone.lab?.moving_to], ['destroyed', undefined]);
   });
 
   it('refuses a move to a target that lacks the lab’s models, an unknown target, or a client without destroy', async () => {
@@ -497,7 +533,7 @@ describe('moving a lab', () => {
     const unserved = await move('tgt-p', 'default');
     const unknown = await move('tgt-p', 'west');
     const noDestroy = await http(
-      route.provision,
+      moveHandler,
       asClient(moveEvent('tgt-p', { target: 'default' }), 'rhdp', ['provision', 'all-labs']),
     );
 

@@ -9,9 +9,12 @@ import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { SCOPES } from '../../lib/auth/client-grants.ts';
 import { Deadline } from '../../lib/deadline.ts';
+import { labFromItem, labToItem } from '../../lib/ledger/lab-record.ts';
 import { deleteKeysFromDatabase } from '../../lib/litellm-db/direct-delete.ts';
 import { linesLeaking, logEntries, logLines } from '../support/checks/logs.ts';
 import {
@@ -24,7 +27,7 @@ import {
   listKeysEvent,
   postKeysEvent,
 } from '../support/fixtures/events.ts';
-import { type HttpAnswer, invokeHttp } from '../support/fixtures/http.ts';
+import { type HttpAnswer, invokeHttp, probeKey } from '../support/fixtures/http.ts';
 import {
   closeAndCheck,
   type Handler,
@@ -35,9 +38,6 @@ import {
 } from '../support/harness.ts';
 
 const PROBLEM = 'urn:litellm-virtual-keys:problem:';
-const KMS_KEY = 'arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0b0a-0908-0706-050403020100';
-/** A role by name (in the secret's account), as the stack names its own, and a break-glass role by ARN. */
-const READERS = ['litellm-virtual-keys-test-provision', 'arn:aws:iam::123456789012:role/break-glass'];
 
 /** Forwards everything to LiteLLM, unless told to answer one route with the request's headers echoed. */
 class EchoingProxy {
@@ -82,8 +82,6 @@ before(async () => {
   h = await startHarness({
     LITELLM_URL: url,
     LITELLM_ADMIN_USER_IDS: 'ops-admin',
-    KEY_SECRETS_KMS_KEY_ID: KMS_KEY,
-    KEY_SECRET_READERS: READERS.join(','),
   });
   proxy.target = h.litellm.url;
   handlers = await importRouteHandlers();
@@ -106,7 +104,29 @@ async function call(handler: Handler, event: APIGatewayProxyEventV2): Promise<Ht
   return answer;
 }
 
-const writes = () => h.litellm.mutatingCalls() + h.secrets.mutatingCalls();
+/** Changes to LiteLLM, and key values sealed for the ledger. */
+const writes = () => h.litellm.mutatingCalls() + h.kms.callCount('Encrypt');
+
+/** Every item of the ledger table, read directly. */
+async function scanLedger(): Promise<Record<string, unknown>[]> {
+  const client = new DynamoDBClient({
+    endpoint: h.ledger.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDSTANDIN', secretAccessKey: 'stand-in-secret' },
+  });
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await DynamoDBDocumentClient.from(client).send(
+      new ScanCommand({ TableName: h.ledger.tableName, ExclusiveStartKey: start }),
+    );
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  client.destroy();
+  return items;
+}
+
 const EVERY = [...SCOPES];
 const OWN_LABS = EVERY.filter((scope) => scope !== 'all-labs');
 
@@ -178,17 +198,24 @@ describe('tenancy', () => {
   const portal = <T extends APIGatewayProxyEventV2>(event: T) => asClient(event, 'portal', OWN_LABS);
   const ops = <T extends APIGatewayProxyEventV2>(event: T) => asClient(event, 'ops', EVERY);
 
+  /** The lab item without what merely taking and giving back its lease changes. */
+  const labState = async (guid: string) => {
+    const { lab } = await h.ledger.lab(guid);
+    const { version: _version, lease: _lease, ...rest } = lab ?? {};
+    return rest;
+  };
+
   it('hides another client’s lab behind the same 404 as a lab that does not exist, and changes nothing', async () => {
     const theirs = await call(handlers.provision, ops(postKeysEvent({ guid: 'tb-ops' })));
     assert.equal(theirs.status, 201);
     const before = writes();
+    const labBefore = await labState('tb-ops');
     const keyBefore = await call(handlers.status, ops(getKeysEvent('tb-ops')));
 
     const attempts = [
       () => call(handlers.status, portal(getKeysEvent('tb-ops'))),
       () => call(handlers.extend, portal(extendKeysEvent('tb-ops', { duration: '90d' }))),
       () => call(handlers.destroy, portal(deleteKeysEvent('tb-ops'))),
-      () => call(handlers.provision, portal(postKeysEvent({ guid: 'tb-ops' }))),
     ];
     for (const attempt of attempts) {
       const answer = await attempt();
@@ -198,36 +225,47 @@ describe('tenancy', () => {
     assert.deepEqual(unknown.body, problem('lab-not-found', 'Lab not found', 404, 'lab tb-none has no key'));
 
     assert.equal(writes(), before);
+    assert.deepEqual(await labState('tb-ops'), labBefore);
     assert.deepEqual(await call(handlers.status, ops(getKeysEvent('tb-ops'))), keyBefore);
   });
 
-  it('keeps a lab from before the ledger from a client without all-labs, however often it asks', async () => {
-    const seeded = await h.litellm.seedKey({
-      alias: 'virtkey-tb-old',
-      expires: new Date(Date.now() + 10 * 86_400_000),
-      metadata: { managed_by: 'litellm-virtual-keys', guid: 'tb-old', package: 'ai-developer' },
+  it('refuses a guid another client holds (guid squatting): 409 guid-taken, no key handed out, the owner’s key untouched', async () => {
+    const clientA = <T extends APIGatewayProxyEventV2>(event: T) => asClient(event, 'client-a', OWN_LABS);
+    const settings = { guid: 'rhdp42', package: 'ai-developer', duration: '7d' };
+    const owned = await call(handlers.provision, clientA(postKeysEvent(settings)));
+    assert.equal(owned.status, 201);
+    const ownerKey = String(owned.body.litellm_virtual_key);
+    const labBefore = await labState('rhdp42');
+    const before = writes();
+    const decryptsBefore = h.kms.callCount('Decrypt');
+
+    // Without all-labs, and with it: a lab is its creator's whatever scopes another client has.
+    for (const scopes of [OWN_LABS, EVERY]) {
+      const squatter = await call(handlers.provision, asClient(postKeysEvent(settings), 'client-b', scopes));
+      assert.deepEqual(
+        squatter.body,
+        problem(
+          'guid-taken',
+          'The guid is another client’s lab',
+          409,
+          'guid rhdp42 is a lab of another API client; nothing was created or handed out: choose another guid',
+        ),
+        scopes.join(' '),
+      );
+      const text = JSON.stringify(squatter.body);
+      assert.ok(!text.includes('sk-') && !text.includes('client-a'), 'neither a key nor the owner');
+    }
+
+    assert.equal(writes(), before, 'nothing made');
+    assert.equal(h.kms.callCount('Decrypt'), decryptsBefore, 'the owner’s value never opened');
+    assert.deepEqual(await labState('rhdp42'), labBefore);
+    const again = await call(handlers.provision, clientA(postKeysEvent(settings)));
+    assert.equal(again.status, 200);
+    assert.equal(again.body.litellm_virtual_key, ownerKey, 'the owner’s key is the same');
+    assert.deepEqual(await probeKey(h.litellm.url, ownerKey), {
+      status: 200,
       models: ['granite-3-2-8b-instruct', 'mistral-7b-instruct'],
     });
-    h.secrets.put('litellm-virtual-keys/virtkey-tb-old', seeded.raw);
-    const before = writes();
-
-    for (const attempt of [1, 2, 3]) {
-      const answer = await call(handlers.provision, portal(postKeysEvent({ guid: 'tb-old' })));
-      assert.deepEqual(
-        answer.body,
-        problem('lab-not-found', 'Lab not found', 404, 'lab tb-old has no key'),
-        `attempt ${attempt}`,
-      );
-    }
-    const asWorkshop = await call(handlers.provision, portal(postKeysEvent({ guid: 'tb-old', users: 2 })));
-    assert.equal(asWorkshop.status, 404);
-    assert.equal(writes(), before);
-    // Only the lease's bookkeeping: no state, no client, no key.
-    const ledger = await h.ledger.lab('tb-old');
-    assert.deepEqual([ledger.lab?.state, ledger.lab?.client, ledger.keys], [undefined, undefined, []]);
-    // The client that may adopt it gets the same key.
-    const adopted = await call(handlers.provision, ops(postKeysEvent({ guid: 'tb-old' })));
-    assert.equal(adopted.body.litellm_virtual_key, seeded.raw);
   });
 
   it('lists only the client’s own labs, and refuses another client’s without all-labs', async () => {
@@ -295,7 +333,11 @@ describe('scopes', () => {
     const table: string[] = [];
     for (const [client, scopes] of clients) {
       // Each client's own lab exists, so destroy can succeed where it is allowed.
-      await call(handlers.provision, postKeysEvent({ guid: `tb-s-${client}` }));
+      const own = await call(
+        handlers.provision,
+        asClient(postKeysEvent({ guid: `tb-s-${client}` }), client, ['provision']),
+      );
+      assert.equal(own.status, 201, JSON.stringify(own.body));
       for (const route of Object.keys(ROUTES) as Route[]) {
         const { opens, why, success } = ROUTES[route];
         const answer = await send(route, client, scopes);
@@ -406,6 +448,9 @@ describe('limits', () => {
       { field: 'max_budget', message: "50 exceeds the client's limit max_budget (10)" },
     ]);
     assert.equal(writes(), 0);
+    // Only the lease's bookkeeping: no state, no client, no key.
+    const ledger = await h.ledger.lab('tb-lim');
+    assert.deepEqual([ledger.lab?.lab_state, ledger.lab?.client, ledger.keys], [undefined, undefined, []]);
   });
 
   it('lets a request within the limits through, and bounds its extensions', async () => {
@@ -494,47 +539,106 @@ describe('direct deletion’s connection', () => {
 });
 
 describe('stored key values', () => {
-  const policyOf = (name: string) => h.secrets.secrets.get(name)?.policy;
-  const readersOnly = {
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'OnlyTheServiceReadsKeyValues',
-        Effect: 'Deny',
-        Principal: '*',
-        Action: 'secretsmanager:GetSecretValue',
-        Resource: '*',
-        Condition: {
-          ArnNotEquals: {
-            'aws:PrincipalArn': [
-              'arn:aws:iam::123456789012:role/litellm-virtual-keys-test-provision',
-              'arn:aws:iam::123456789012:role/break-glass',
-            ],
-          },
-        },
-      },
-    ],
-  };
+  const readKey = (guid: string) =>
+    call(handlers.status, asClient(getKeysEvent(guid), 'auditor', ['read-key', 'all-labs']));
 
-  it('are encrypted with the configured KMS key and readable only by the service’s roles', async () => {
-    assert.equal((await call(handlers.provision, postKeysEvent({ guid: 'tb-kms' }))).status, 201);
-    const secret = h.secrets.secrets.get('litellm-virtual-keys/virtkey-tb-kms');
-    assert.equal(secret?.kmsKeyId, KMS_KEY);
-    assert.deepEqual(JSON.parse(policyOf('litellm-virtual-keys/virtkey-tb-kms') ?? 'null'), readersOnly);
+  it('the ledger holds no raw key: every key entry keeps its value sealed', async () => {
+    const values: string[] = [];
+    for (const body of [{ guid: 'tb-kms1' }, { guid: 'tb-kms2', users: 3 }, { guid: 'tb-kms3' }]) {
+      const answer = await call(handlers.provision, postKeysEvent(body));
+      assert.equal(answer.status, 201);
+      values.push(
+        ...((answer.body.litellm_virtual_keys as string[] | undefined) ?? [
+          String(answer.body.litellm_virtual_key),
+        ]),
+      );
+    }
+    assert.equal((await call(handlers.destroy, deleteKeysEvent('tb-kms3'))).status, 200);
+    assert.equal(values.length, 5);
+    assert.ok(values.every((value) => value.startsWith('sk-')));
+
+    const items = await scanLedger();
+
+    assert.deepEqual(items.map((item) => item.guid).sort(), ['tb-kms1', 'tb-kms2', 'tb-kms3']);
+    const text = JSON.stringify(items);
+    assert.ok(!text.includes('sk-'), 'no raw key anywhere in the table');
+    for (const value of values) assert.ok(!text.includes(value.slice(3)), 'not even without its prefix');
+    const entries = items.flatMap((item) => (item.keys ?? []) as Record<string, unknown>[]);
+    assert.equal(entries.length, 4, 'the destroyed lab keeps no key entry');
+    for (const entry of entries) {
+      assert.match(String(entry.sealed), /^[A-Za-z0-9+/]{40,}={0,2}$/, 'sealed text, base64');
+      assert.deepEqual(
+        Object.keys(entry).filter((name) => /value|raw|secret/.test(name)),
+        [],
+      );
+    }
   });
 
-  it('get their policy on a retry when the first attempt stopped before it', async () => {
-    h.secrets.failNext('PutResourcePolicy', 100);
-    const failed = await call(handlers.provision, postKeysEvent({ guid: 'tb-pol' }));
-    assert.equal(failed.status, 503);
-    h.secrets.clearFailures();
-    assert.equal(policyOf('litellm-virtual-keys/virtkey-tb-pol'), undefined);
-    // No key exists whose value is unprotected: LiteLLM was never asked.
-    assert.equal(await h.litellm.table.count(), 0);
+  it('a sealed value copied into another lab’s key entry does not open: 500 key-value-unreadable, nothing handed out', async () => {
+    const source = await call(handlers.provision, postKeysEvent({ guid: 'tb-seal1' }));
+    const target = await call(handlers.provision, postKeysEvent({ guid: 'tb-seal2' }));
+    assert.deepEqual([source.status, target.status], [201, 201]);
+    const [copied] = (await h.ledger.lab('tb-seal1')).keys;
+    const { lab: item } = await h.ledger.lab('tb-seal2');
+    const lab = labFromItem(item ?? {});
+    await h.ledger.putItems([
+      labToItem({ ...lab, keys: lab.keys.map((key) => ({ ...key, sealed: String(copied?.sealed) })) }),
+    ]);
+    const from = logLines.length;
 
-    const retried = await call(handlers.provision, postKeysEvent({ guid: 'tb-pol' }));
-    assert.equal(retried.status, 201);
-    assert.deepEqual(JSON.parse(policyOf('litellm-virtual-keys/virtkey-tb-pol') ?? 'null'), readersOnly);
+    const answer = await readKey('tb-seal2');
+
+    assert.deepEqual(
+      answer.body,
+      problem(
+        'key-value-unreadable',
+        'Stored key value unreadable',
+        500,
+        'the stored value of virtkey-tb-seal2 (lab tb-seal2, target default) does not open under its own record; it is not handed out',
+      ),
+    );
+    const text = JSON.stringify(answer.body);
+    assert.ok(!text.includes('sk-'), 'no key in the answer');
+    assert.deepEqual(
+      linesLeaking([String(source.body.litellm_virtual_key), String(target.body.litellm_virtual_key)]).filter(
+        (line) => logLines.indexOf(line) >= from,
+      ),
+      [],
+    );
+    // The lab the value came from still opens its own.
+    const own = await readKey('tb-seal1');
+    assert.equal(
+      (own.body.keys as Record<string, unknown>[])[0]?.litellm_virtual_key,
+      source.body.litellm_virtual_key,
+    );
+  });
+
+  it('a status with read-key fails, handing out no raw key, when KMS refuses to decrypt', async () => {
+    const provisioned = await call(handlers.provision, postKeysEvent({ guid: 'tb-deny' }));
+    assert.equal(provisioned.status, 201);
+    h.kms.denyAll();
+    const decrypts = h.kms.callCount('Decrypt');
+
+    const answer = await readKey('tb-deny');
+
+    assert.deepEqual(
+      answer.body,
+      problem(
+        'key-vault-refused',
+        'KMS refused the service',
+        500,
+        "KMS refused Decrypt (AccessDeniedException): the function's role, the KMS key's policy or the key's state (disabled, deleted) does not allow it; no key was handed out",
+      ),
+    );
+    assert.ok(!JSON.stringify(answer.body).includes('sk-'));
+    assert.ok(h.kms.callCount('Decrypt') > decrypts, 'KMS was asked, and refused');
+    // Without read-key nothing needs opening: the status is served.
+    const plain = await call(
+      handlers.status,
+      asClient(getKeysEvent('tb-deny'), 'viewer', ['read', 'all-labs']),
+    );
+    assert.equal(plain.status, 200);
+    assert.equal((plain.body.keys as Record<string, unknown>[])[0]?.litellm_virtual_key, undefined);
   });
 });
 

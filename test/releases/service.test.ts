@@ -36,7 +36,6 @@ const importSweep = async () => {
 const { h, route, issued } = useHarness({ FORCE_DB_DELETE: 'true' }, { reset: false, setUp: importSweep });
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-const secretName = (alias: string) => `litellm-virtual-keys/${alias}`;
 const DAY = 86_400_000;
 
 async function provision(body: Record<string, unknown>) {
@@ -49,6 +48,8 @@ const destroy = (guid: string) => invokeHttp(route.destroy, deleteKeysEvent(guid
 const status = (guid: string) => invokeHttp(route.status, getKeysEvent(guid), lambdaContext());
 const extend = (guid: string, body: unknown) =>
   invokeHttp(route.extend, extendKeysEvent(guid, body), lambdaContext());
+const sweep = () =>
+  sweepHandler(scheduledSweepEvent(), lambdaContext(60_000)) as Promise<Record<string, unknown>>;
 const rows = () =>
   h.litellm.table.db.query<{ key_alias: string; token: string; expires: string | null }>(
     `SELECT key_alias, token, to_char(expires, 'YYYY-MM-DD"T"HH24:MI:SS') AS expires FROM "LiteLLM_VerificationToken" ORDER BY key_alias`,
@@ -90,61 +91,63 @@ for (const release of RELEASE_NAMES) {
       assert.deepEqual(untouched(after), before, 'the neighbours’ rows did not change');
       assert.equal(destroyed.status, 200);
       assert.equal(destroyed.body.deleted_keys, 1);
-      assert.equal(destroyed.body.untouched_keys, 0);
       assert.deepEqual((await rows()).map((row) => row.token).sort(), before.map((row) => row.token).sort());
       assert.ok(before.some((row) => row.token === foreign.token && row.token !== teamKey.token));
     });
 
-    it('replaces lab abc’s expired key whose value is not stored, among its neighbours: 201, no false 409', async () => {
+    it('replaces lab abc’s expired key among its neighbours: 201, no false 409', async () => {
       assert.equal((await provision({ guid: 'abc1' })).status, 201);
       await h.litellm.seedKey({ alias: 'virtkey-ABC-x', expires: null });
-      const expired = await h.litellm.seedKey({
-        alias: 'virtkey-abc',
-        expires: new Date(Date.now() - DAY),
-        metadata: { managed_by: 'litellm-virtual-keys', guid: 'abc', package: 'ai-developer' },
-      });
+      const first = await provision({ guid: 'abc' });
+      const expired = sha256(String(first.body.litellm_virtual_key));
+      await setKeyExpiry(h, 'abc', expired, new Date(Date.now() - DAY));
 
       const answer = await provision({ guid: 'abc' });
 
       assert.equal(answer.status, 201, JSON.stringify(answer.body));
       assert.equal(answer.body.replaced_expired_key, true);
-      assert.equal(await h.litellm.table.get(expired.token), undefined);
+      assert.equal(await h.litellm.table.get(expired), undefined);
+      const fresh = sha256(String(answer.body.litellm_virtual_key));
+      assert.deepEqual(
+        (await h.ledger.lab('abc')).keys.map((key) => [key.key_id, key.status]),
+        [[fresh, 'live']],
+      );
       assert.equal((await rows()).length, 3);
     });
 
-    it('destroy of a lab whose key has no stored value deletes it and verifies it gone', async () => {
-      const seeded = await h.litellm.seedKey({
-        alias: 'virtkey-nostore',
-        expires: new Date(Date.now() + DAY),
-        metadata: { managed_by: 'litellm-virtual-keys', guid: 'nostore', package: 'ai-developer' },
-      });
-
-      const answer = await destroy('nostore');
-
-      assert.equal(answer.status, 200, JSON.stringify(answer.body));
-      assert.equal(answer.body.deleted, true);
-      assert.deepEqual(answer.body.verification, [
-        { litellm_key_alias: 'virtkey-nostore', litellm_key_id: seeded.token, verified_by: 'key-info' },
-      ]);
-      assert.equal(await h.litellm.table.get(seeded.token), undefined);
-      assert.equal(answer.body.database_deleted_keys, 0);
-    });
-
-    it('re-provisions a lab whose key was deleted outside the service: 201, never the deleted key', async () => {
+    it('re-provisions a lab whose key was deleted outside the service once the sweep closes it: 201, never the deleted key', async () => {
       const first = await provision({ guid: 'outside' });
       const old = String(first.body.litellm_virtual_key);
+      // Someone else's key: LiteLLM is not empty, so the sweep's breaker lets it close a vanished key.
+      await h.litellm.seedKey({ alias: 'team-key-outside', expires: null });
       await fetch(`${h.litellm.url}/key/delete`, {
         method: 'POST',
         headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
         body: JSON.stringify({ keys: [old] }),
       });
 
+      // The ledger is trusted: the replay makes no LiteLLM call, and hands out what it recorded.
+      h.litellm.resetCounters();
+      h.kms.reset();
+      const replayed = await provision({ guid: 'outside' });
+      assert.equal(replayed.status, 200, JSON.stringify(replayed.body));
+      assert.equal(replayed.body.litellm_virtual_key, old);
+      assert.equal(h.litellm.callCount(), 0);
+      assert.equal(h.kms.callCount('Decrypt'), 1);
+
+      const report = await sweep();
+      assert.equal((report.reconciliation as Record<string, unknown>).closed, 1);
+      assert.equal((await h.ledger.lab('outside')).lab?.lab_state, 'expired');
       const again = await provision({ guid: 'outside' });
 
       assert.equal(again.status, 201, JSON.stringify(again.body));
       const fresh = String(again.body.litellm_virtual_key);
+      assert.notEqual(fresh, old);
       assert.equal((await probeKey(h.litellm.url, fresh)).status, 200);
-      assert.equal(h.secrets.valueOf(secretName('virtkey-outside')), fresh);
+      assert.deepEqual(
+        (await h.ledger.lab('outside')).keys.map((key) => [key.key_id, key.status]),
+        [[sha256(fresh), 'live']],
+      );
       if (RELEASES[release].servesDeletedKeys) {
         assert.notEqual(fresh, old, 'LiteLLM says the old key was deleted: a new value');
         assert.equal(await keyInfoState(h.litellm.url, MASTER_KEY, sha256(old)), 'deleted');
@@ -188,10 +191,7 @@ for (const release of RELEASE_NAMES) {
         expires: new Date(Date.now() - DAY),
       });
 
-      const report = (await sweepHandler(scheduledSweepEvent(), lambdaContext(60_000))) as Record<
-        string,
-        unknown
-      >;
+      const report = await sweep();
 
       assert.equal(report.deleted, 1);
       const reconciliation = report.reconciliation as Record<string, unknown>;
@@ -205,10 +205,11 @@ for (const release of RELEASE_NAMES) {
       it(`${operation} with a master key LiteLLM refuses: 503 naming the master key, nothing written`, async () => {
         const lab = await provision({ guid: `mk-${operation}` });
         assert.equal(lab.status, 201);
+        const recorded = await h.ledger.lab(`mk-${operation}`);
         h.secrets.replace(MASTER_KEY_SECRET_ID, 'sk-a-master-key-litellm-never-had');
         clearCache();
         h.litellm.resetCounters();
-        h.secrets.resetCounters();
+        h.kms.reset();
 
         const answer =
           operation === 'provision'
@@ -227,7 +228,14 @@ for (const release of RELEASE_NAMES) {
         assert.equal(answer.body.type, 'urn:litellm-virtual-keys:problem:litellm-master-key-refused');
         assert.match(String(answer.body.detail), /master key/);
         assert.equal(h.litellm.mutatingCalls(), 0);
-        assert.equal(h.secrets.mutatingCalls(), 0);
+        assert.equal(h.kms.callCount('Encrypt'), 0, 'no key value was made');
+        const now = await h.ledger.lab(`mk-${operation}`);
+        assert.deepEqual([now.lab?.lab_state, now.keys], [recorded.lab?.lab_state, recorded.keys]);
+        assert.equal(now.lab?.lease, undefined, 'the lease is given back');
+        if (operation === 'provision') {
+          const unmade = await h.ledger.lab('mk-new');
+          assert.deepEqual([unmade.lab?.lab_state, unmade.keys], [undefined, []], 'no lab was begun');
+        }
         assert.equal((await status(`mk-${operation}`)).status, 200, 'the lab is untouched');
       });
     }
@@ -237,7 +245,8 @@ for (const release of RELEASE_NAMES) {
         h.litellm.settings.disableCustomApiKeys = true;
 
         const refused = await provision({ guid: 'nocustom' });
-        const pinned = h.secrets.valueOf(secretName('virtkey-nocustom'));
+        // The key was announced, its value sealed in the ledger, before LiteLLM refused it.
+        const pinned = (await h.ledger.lab('nocustom')).keys;
         const keysWhileRefused = await h.litellm.table.count();
         h.litellm.settings.disableCustomApiKeys = false;
         const retried = await provision({ guid: 'nocustom' });
@@ -247,8 +256,16 @@ for (const release of RELEASE_NAMES) {
         assert.match(String(refused.body.detail), /disable_custom_api_keys/);
         assert.equal(refused.body.litellm_virtual_key, undefined);
         assert.equal(keysWhileRefused, 0);
+        assert.deepEqual(
+          pinned.map((key) => key.status),
+          ['intended'],
+        );
         assert.equal(retried.status, 201);
-        assert.equal(retried.body.litellm_virtual_key, pinned);
+        assert.equal(sha256(String(retried.body.litellm_virtual_key)), pinned[0]?.key_id, 'the same value');
+        assert.deepEqual(
+          (await h.ledger.lab('nocustom')).keys.map((key) => [key.key_id, key.status]),
+          [[pinned[0]?.key_id, 'live']],
+        );
       });
     }
 

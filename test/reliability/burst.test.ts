@@ -17,7 +17,6 @@ const RETRIES = 200;
 /** Not the default (10), so the test shows the environment sets the cap. */
 const CONNECTION_CAP = 8;
 const LATENCY_MS = 5;
-const PREFIX = 'litellm-virtual-keys/';
 const PACKAGES = Object.keys(BUILT_IN_PACKAGES);
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 /**
@@ -62,22 +61,30 @@ it('provisions 1,000 labs at once, with 200 repeated calls: one key each, never 
     keyOf.set(body.guid, key);
   }
 
-  // LiteLLM holds exactly those keys, one per lab, with the lab's models; so does Secrets Manager.
+  // LiteLLM holds exactly those keys, one per lab, with the lab's models; the ledger records each, live.
   const rows = await h.litellm.table.db.query<{ token: string; key_alias: string; models: string[] }>(
     'SELECT token, key_alias, models FROM "LiteLLM_VerificationToken"',
   );
   assert.equal(rows.length, LABS, 'exactly 1,000 keys');
   const rowOf = new Map(rows.map((row) => [row.key_alias, row]));
+  const recorded = new Map<string, { key_id?: unknown; status?: unknown }[]>();
+  for (const guid of keyOf.keys()) recorded.set(guid, (await h.ledger.lab(guid)).keys);
   const mismatched = [...keyOf].filter(([guid, key], i) => {
     const row = rowOf.get(`virtkey-${guid}`);
     const models = BUILT_IN_PACKAGES[PACKAGES[i % PACKAGES.length] as string]?.models;
+    const entries = recorded.get(guid) ?? [];
     return (
       row?.token !== sha256(key) ||
       JSON.stringify(row.models) !== JSON.stringify(models) ||
-      h.secrets.valueOf(`${PREFIX}virtkey-${guid}`) !== key
+      entries.length !== 1 ||
+      entries[0]?.key_id !== sha256(key) ||
+      entries[0]?.status !== 'live'
     );
   });
-  assert.deepEqual(mismatched, [], 'each lab’s LiteLLM key and stored value are the key its callers got');
+  assert.deepEqual(mismatched, [], 'each lab’s LiteLLM key and recorded key are the key its callers got');
+  // Each value sealed once, when its key was announced; each repeated call opened the one it was given.
+  assert.equal(h.kms.callCount('Encrypt'), LABS);
+  assert.equal(h.kms.callCount('Decrypt'), RETRIES);
 
   assert.ok(h.litellm.peakInFlight <= CONNECTION_CAP, `peak ${h.litellm.peakInFlight} in flight`);
   assert.equal(
@@ -91,7 +98,7 @@ it('provisions 1,000 labs at once, with 200 repeated calls: one key each, never 
 
   t.diagnostic(
     `${requests.length} provisions in ${wallMs} ms; LiteLLM calls ${h.litellm.callCount()} ` +
-      `(/key/generate ${h.litellm.callCount('POST /key/generate')}), Secrets Manager calls ` +
-      `${h.secrets.callCount()}, peak in flight ${h.litellm.peakInFlight}`,
+      `(/key/generate ${h.litellm.callCount('POST /key/generate')}), KMS calls ` +
+      `${h.kms.callCount()}, peak in flight ${h.litellm.peakInFlight}`,
   );
 });

@@ -1,13 +1,15 @@
 /**
  * Hostile input, generated: every HTTP route, every lab event detail, the sweep's manual invoke and
  * the authorizer get bodies, guids, query strings, headers and base64 flags from fast-check. With
- * LiteLLM and Secrets Manager healthy, every answer is a success or a 4xx problem+json; a 4xx
+ * LiteLLM, KMS and the ledger healthy, every answer is a success or a 4xx problem+json; a 4xx
  * changes nothing; no answer shows a stack trace or a secret. FUZZ_SEED and FUZZ_RUNS replay or
  * widen a run.
  */
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { clearCache } from '@middy/util';
 import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, Context } from 'aws-lambda';
 import fc from 'fast-check';
@@ -108,8 +110,39 @@ async function fuzz<Ts>(t: TestContext, property: fc.IAsyncProperty<Ts>, runs = 
   assert.ok(met.success > 0 && met.clientError > 0, JSON.stringify(met));
 }
 
-/** Writes LiteLLM and Secrets Manager have taken so far. */
-const writes = () => h.litellm.mutatingCalls() + h.secrets.mutatingCalls();
+/** Every lab the ledger records, as a request leaves it: the lease and the version it bumps aside. */
+async function recordedLabs(): Promise<string> {
+  const client = new DynamoDBClient({
+    endpoint: h.ledger.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDSTANDIN', secretAccessKey: 'stand-in-secret' },
+  });
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await DynamoDBDocumentClient.from(client).send(
+      new ScanCommand({ TableName: h.ledger.tableName, ExclusiveStartKey: start }),
+    );
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  client.destroy();
+  // A guid never provisioned leaves at most an item with no state behind its lease: no lab.
+  const labs = items
+    .filter((item) => item.sk === 'LAB' && item.lab_state !== undefined)
+    .map(({ version: _version, lease: _lease, ...lab }) => lab)
+    .sort((a, b) => String(a.pk).localeCompare(String(b.pk)));
+  // Attributes in a fixed order: DynamoDB keeps none.
+  return JSON.stringify(labs, (_, value: unknown) =>
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)))
+      : value,
+  );
+}
+
+/** What requests have changed so far: LiteLLM's writes, values sealed in KMS, and the labs recorded. */
+const writes = async () =>
+  `${h.litellm.mutatingCalls()} LiteLLM writes, ${h.kms.callCount('Encrypt')} values sealed, labs ${await recordedLabs()}`;
 
 function assertClean(text: string, input: unknown): void {
   const shown = JSON.stringify(input)?.slice(0, 400);
@@ -121,7 +154,7 @@ function assertClean(text: string, input: unknown): void {
 
 /** One HTTP call: a success, or a 4xx problem+json that changed nothing. */
 async function checkHttp(handler: Handler, event: APIGatewayProxyEventV2): Promise<void> {
-  const before = writes();
+  const before = await writes();
   const result = (await handler(event, lambdaContext())) as {
     statusCode: number;
     headers?: Record<string, string>;
@@ -141,12 +174,16 @@ async function checkHttp(handler: Handler, event: APIGatewayProxyEventV2): Promi
   assert.equal(problem.status, result.statusCode);
   assert.equal(typeof problem.title, 'string');
   assert.equal(typeof problem.detail, 'string');
-  assert.equal(writes(), before, `a ${result.statusCode} that wrote something, for ${JSON.stringify(input)}`);
+  assert.equal(
+    await writes(),
+    before,
+    `a ${result.statusCode} that wrote something, for ${JSON.stringify(input)}`,
+  );
 }
 
 /** One lab event or manual invoke: settled with a result, or rejected with a 4xx, never thrown; a rejection changes nothing. */
 async function checkEvent(handler: Handler, event: unknown, outcomes: readonly string[]): Promise<void> {
-  const before = writes();
+  const before = await writes();
   const result = (await handler(event, lambdaContext())) as Record<string, unknown>;
   const text = JSON.stringify(result);
   assertClean(text, event);
@@ -161,7 +198,7 @@ async function checkEvent(handler: Handler, event: unknown, outcomes: readonly s
   seen.clientError++;
   const status = Number(result.status);
   assert.ok(status >= 400 && status < 500, `rejected with ${status}: ${text}`);
-  assert.equal(writes(), before, `a rejected event that wrote something: ${text}`);
+  assert.equal(await writes(), before, `a rejected event that wrote something: ${text}`);
 }
 
 describe('HTTP routes under generated input', () => {
@@ -309,14 +346,15 @@ describe('bodies around the 64 KiB limit', () => {
     await fuzz(
       t,
       fc.asyncProperty(bigBody, async (body) => {
-        const before = writes();
+        const before = await writes();
         const result = (await handlers.provision(postKeysEvent(body), lambdaContext())) as {
           statusCode: number;
           body: string;
         };
         assertClean(result.body, body);
         seen[result.statusCode < 400 ? 'success' : 'clientError']++;
-        if (result.statusCode >= 400) assert.equal(writes(), before, `a ${result.statusCode} that wrote`);
+        if (result.statusCode >= 400)
+          assert.equal(await writes(), before, `a ${result.statusCode} that wrote`);
         const bytes = Buffer.byteLength(body);
         if (bytes > 64 * 1024) assert.equal(result.statusCode, 413, `${bytes} bytes`);
         else assert.notEqual(result.statusCode, 413, `${bytes} bytes`);

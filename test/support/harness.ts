@@ -12,6 +12,7 @@ import { eventDetailValidator, schemaErrors } from './checks/doc-schemas.ts';
 import { linesLeaking } from './checks/logs.ts';
 import { DynamoDbStandIn } from './stand-ins/dynamodb.ts';
 import { EventBridgeStandIn } from './stand-ins/eventbridge.ts';
+import { KmsStandIn } from './stand-ins/kms.ts';
 import { LiteLlmStandIn } from './stand-ins/litellm/server.ts';
 import { SecretsManagerStandIn } from './stand-ins/secrets-manager.ts';
 
@@ -25,21 +26,24 @@ export interface Harness {
   readonly bus: EventBridgeStandIn;
   /** The lab ledger's DynamoDB. */
   readonly ledger: DynamoDbStandIn;
-  /** Clear faults, counters and state between tests (the master-key secret stays). */
+  /** Seals the ledger's key values. */
+  readonly kms: KmsStandIn;
+  /** Clear faults, counters and state between tests (the master-key secret and the KMS keys stay). */
   reset(): Promise<void>;
   close(): Promise<void>;
 }
 
 /**
- * Both stand-ins on loopback and the environment the functions read, set before any handler is
+ * The stand-ins on loopback and the environment the functions read, set before any handler is
  * imported (configuration is read once per process, as in Lambda).
  */
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
-  const [litellm, secrets, bus, ledger] = await Promise.all([
+  const [litellm, secrets, bus, ledger, kms] = await Promise.all([
     LiteLlmStandIn.start({ masterKey: MASTER_KEY }),
     SecretsManagerStandIn.start(),
     EventBridgeStandIn.start(),
     DynamoDbStandIn.start(),
+    KmsStandIn.start(),
   ]);
   // As operators store it: the master key, and LiteLLM's database for direct deletion.
   secrets.put(
@@ -58,7 +62,9 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
     AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
     AWS_ENDPOINT_URL_DYNAMODB: ledger.url,
+    AWS_ENDPOINT_URL_KMS: kms.url,
     LABS_TABLE: ledger.tableName,
+    KEY_VALUES_KMS_KEY_ID: kms.keyArn,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'AKIDSTANDIN',
     AWS_SECRET_ACCESS_KEY: 'stand-in-secret',
@@ -71,15 +77,17 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     secrets,
     bus,
     ledger,
+    kms,
     reset: async () => {
       await Promise.all([litellm.reset(), ledger.reset()]);
       secrets.reset(keep);
       bus.reset();
+      kms.reset();
     },
     close: async () => {
       clearCache();
       await closeLiteLlmConnections();
-      await Promise.all([litellm.close(), secrets.close(), bus.close(), ledger.close()]);
+      await Promise.all([litellm.close(), secrets.close(), bus.close(), ledger.close(), kms.close()]);
     },
   };
 }

@@ -9,6 +9,7 @@ const REQUIRED = {
   LITELLM_MASTER_KEY_SECRET_ID: 'litellm/master',
   API_TOKENS_SECRET_ID: 'litellm/tokens',
   LABS_TABLE: 'litellm-virtual-keys-dev-labs',
+  KEY_VALUES_KMS_KEY_ID: 'alias/litellm-virtual-keys',
 };
 
 describe('config', () => {
@@ -24,15 +25,15 @@ describe('config', () => {
     assert.equal(config.forceDbDelete, false);
     assert.equal(config.labEventSource, 'rhdp.lab');
     assert.equal(config.eventBusName, 'default');
-    assert.equal(config.keySecretPrefix, 'litellm-virtual-keys/');
+    assert.equal(config.keyValuesKmsKeyId, 'alias/litellm-virtual-keys');
     assert.equal(config.labUserDomain, 'lab.opentlc.com');
     assert.equal(config.labUserBase, 'user');
     assert.equal(config.sweepGrace, '0h');
     assert.equal(config.warnBefore, '24h');
+    assert.equal(config.reconcileGrace, '1h');
     assert.equal(config.packages, BUILT_IN_PACKAGES);
     assert.equal(config.labsTable, 'litellm-virtual-keys-dev-labs');
     assert.equal(config.reconcileCalls, 50);
-    assert.equal(config.orphanMaxShare, 0.1);
   });
 
   it('names the variable at fault', () => {
@@ -48,7 +49,8 @@ describe('config', () => {
       [{ ...REQUIRED, LAB_USER_BASE: 'b'.repeat(38) }, /LAB_USER_BASE/],
       [{ ...REQUIRED, PACKAGES_JSON: '{' }, /PACKAGES_JSON is not valid JSON/],
       [{ ...REQUIRED, LABS_TABLE: '' }, /LABS_TABLE is required/],
-      [{ ...REQUIRED, ORPHAN_MAX_SHARE: '1.5' }, /ORPHAN_MAX_SHARE must be a number from 0 to 1/],
+      [{ ...REQUIRED, KEY_VALUES_KMS_KEY_ID: '' }, /KEY_VALUES_KMS_KEY_ID is required/],
+      [{ ...REQUIRED, RECONCILE_GRACE: 'soon' }, /RECONCILE_GRACE must be a duration/],
       [{ ...REQUIRED, RECONCILE_CALLS: '-1' }, /RECONCILE_CALLS must be an integer >= 0/],
       [{ ...REQUIRED, PACKAGES_JSON: '{"x": {"models": [], "duration": "7d"}}' }, /PACKAGES_JSON x.models/],
     ];

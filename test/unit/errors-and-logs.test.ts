@@ -2,9 +2,10 @@ import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BadRequestError, UnavailableError } from '../../lib/errors.ts';
-import { problemResponse, toHttpError } from '../../lib/http.ts';
+import { problemResponse } from '../../lib/http.ts';
 import { redact, registerSecret } from '../../lib/log.ts';
 import { readMasterSecret } from '../../lib/master-key.ts';
+import { toProblem } from '../../lib/problems.ts';
 
 describe('problem responses', () => {
   it('are RFC 9457 bodies with the field errors', () => {
@@ -28,7 +29,7 @@ describe('problem responses', () => {
   });
 
   it('say nothing of unknown errors', () => {
-    const mapped = toHttpError(new TypeError('secret detail sk-abcdefgh'));
+    const mapped = toProblem(new TypeError('secret detail sk-abcdefgh'));
 
     assert.equal(mapped.status, 500);
     assert.ok(!mapped.message.includes('secret detail'));
@@ -38,17 +39,17 @@ describe('problem responses', () => {
     const parserError = Object.assign(new Error('Invalid or malformed JSON was provided'), {
       statusCode: 415,
     });
-    assert.equal(toHttpError(parserError).status, 400);
+    assert.equal(toProblem(parserError).status, 400);
     const sdkError = Object.assign(new Error('connect ECONNREFUSED'), {
       name: 'Error',
       $metadata: { attempts: 3 },
     });
-    assert.equal(toHttpError(sdkError).status, 503);
+    assert.equal(toProblem(sdkError).status, 503);
     const denied = Object.assign(new Error('denied'), {
       name: 'AccessDeniedException',
       $metadata: { httpStatusCode: 400 },
     });
-    assert.equal(toHttpError(denied).status, 500);
+    assert.equal(toProblem(denied).status, 500);
   });
 });
 

@@ -1,15 +1,15 @@
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { toHttpError } from '../../lib/http.ts';
 import { generatedKeyOf, keyRecordOf, listPageOf } from '../../lib/litellm/answers.ts';
+import { toProblem } from '../../lib/problems.ts';
 
 /** The problem a caller would see for what the check threw. */
 function problemFor(read: () => unknown) {
   try {
     read();
   } catch (error) {
-    const mapped = toHttpError(error);
+    const mapped = toProblem(error);
     return { status: mapped.status, detail: mapped.message };
   }
   assert.fail('the answer was accepted');

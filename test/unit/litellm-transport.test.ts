@@ -21,6 +21,7 @@ function clientFor(retries: number, deadlineAt?: number, timeoutMs = '500') {
     LITELLM_MASTER_KEY_SECRET_ID: 'm',
     API_TOKENS_SECRET_ID: 't',
     LABS_TABLE: 'labs',
+    KEY_VALUES_KMS_KEY_ID: 'alias/litellm-virtual-keys',
     LITELLM_RETRIES: String(retries),
     LITELLM_TIMEOUT_MS: timeoutMs,
   });

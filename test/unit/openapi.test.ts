@@ -26,6 +26,7 @@ const config = readConfig({
   LITELLM_MASTER_KEY_SECRET_ID: 'master',
   FORCE_DB_DELETE: 'true',
   LABS_TABLE: 'labs',
+  KEY_VALUES_KMS_KEY_ID: 'alias/litellm-virtual-keys',
 });
 
 const operation = (path: string, method: string) => openApi.paths[path]?.[method] as OpenApiOperation;

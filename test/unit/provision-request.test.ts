@@ -11,6 +11,7 @@ const config = readConfig({
   LITELLM_MASTER_KEY_SECRET_ID: 'm',
   API_TOKENS_SECRET_ID: 't',
   LABS_TABLE: 'labs',
+  KEY_VALUES_KMS_KEY_ID: 'alias/litellm-virtual-keys',
 });
 
 describe('provision request', () => {

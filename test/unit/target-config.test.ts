@@ -6,6 +6,7 @@ import { readConfig } from '../../lib/config.ts';
 const BASE = {
   API_TOKENS_SECRET_ID: 'litellm/tokens',
   LABS_TABLE: 'litellm-virtual-keys-dev-labs',
+  KEY_VALUES_KMS_KEY_ID: 'alias/litellm-virtual-keys',
   LITELLM_TIMEOUT_MS: '5000',
   LITELLM_MAX_CONNECTIONS: '8',
 };

@@ -6,6 +6,8 @@ export interface Resource {
   readonly Type: string;
   readonly Properties: Record<string, unknown>;
   readonly Condition?: string;
+  readonly DeletionPolicy?: string;
+  readonly UpdateReplacePolicy?: string;
 }
 export type Resources = Readonly<Record<string, Resource>>;
 
@@ -24,6 +26,30 @@ export interface Statement {
 
 /** The events:source every result event carries (lib/events/bus.ts). */
 export const RESULT_EVENT_SOURCE = 'litellm.virtual-keys';
+
+/** The logical id of the KMS key the stack creates for key values (resources/key-values-key.yml). */
+export const KEY_VALUES_KEY = 'KeyValuesKey';
+
+/** The encryption context every seal and open of a key value carries (lib/vault/key-vault.ts). */
+export const KEY_VALUE_CONTEXT_KEYS = ['target', 'guid', 'alias', 'key_id'] as const;
+
+/**
+ * The condition of every use of the key values' KMS key: the context holds these keys only, and
+ * each of them (so it cannot be absent either).
+ */
+export const KEY_VALUE_CONTEXT_CONDITION = {
+  'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': [...KEY_VALUE_CONTEXT_KEYS] },
+  Null: Object.fromEntries([
+    ['kms:EncryptionContextKeys', 'false'],
+    ...KEY_VALUE_CONTEXT_KEYS.map((key) => [`kms:EncryptionContext:${key}`, 'false']),
+  ]),
+};
+
+/** The KMS actions sealing and opening key values take; nothing else of KMS is granted to a function. */
+const KEY_VALUE_ACTIONS = ['kms:Decrypt', 'kms:Encrypt'];
+
+/** The ledger attribute holding a lab's keys and their sealed values (lib/ledger/lab-record.ts). */
+const SEALED_VALUES_ATTRIBUTE = 'keys';
 
 const NO_VALUE = Symbol('AWS::NoValue');
 
@@ -122,20 +148,29 @@ function routesWithoutAuthorizer(resources: Resources): string[] {
   return problems;
 }
 
-/** No secretsmanager action on every resource, but ListSecrets (IAM gives it no resource type) for the sweep. */
-function secretWildcards(resources: Resources): string[] {
+/**
+ * Secrets Manager holds the master keys and the API tokens, read only, each secret by name; key
+ * values live sealed in the ledger, so no role may touch a key secret (virtkey-*) any more.
+ */
+function secretGrantProblems(resources: Resources): string[] {
   const problems: string[] = [];
   for (const [role, statements] of statementsByRole(resources)) {
     for (const statement of statements) {
-      const actions = actionsOf(statement).filter((action) => action.startsWith('secretsmanager:'));
-      if (actions.length === 0) continue;
-      const onEverything = /^"\*"$|"\*"\]|:secret:\*/.test(JSON.stringify(statement.Resource));
-      const listOnly = actions.length === 1 && actions[0] === 'secretsmanager:ListSecrets';
-      if (onEverything && !(listOnly && role === 'SweepRole')) {
+      const actions = actionsOf(statement).filter(
+        (action) => action.startsWith('secretsmanager:') || action === '*',
+      );
+      if (actions.length === 0 || statement.Effect !== 'Allow') continue;
+      const resource = JSON.stringify(statement.Resource);
+      const beyondReading = actions.filter((action) => action !== 'secretsmanager:GetSecretValue');
+      if (beyondReading.length > 0)
+        problems.push(`${role} grants ${beyondReading.join(', ')}, beyond reading`);
+      if (/^"\*"$|"\*"[\],]|:secret:\*/.test(resource)) {
         problems.push(`${role} grants ${actions.join(', ')} on every resource`);
-      }
-      if (!onEverything && !listOnly && !JSON.stringify(statement.Resource).includes(':secret:')) {
+      } else if (!resource.includes(':secret:')) {
         problems.push(`${role} grants ${actions.join(', ')} outside named secrets`);
+      }
+      if (/:secret:[^"]*virtkey-/.test(resource)) {
+        problems.push(`${role} grants ${actions.join(', ')} on key secrets (virtkey-*)`);
       }
     }
   }
@@ -193,22 +228,181 @@ function putEventsWithoutSource(resources: Resources): string[] {
   return problems;
 }
 
-/** A KMS grant names one key and works only through Secrets Manager, never for direct use of the key. */
-function kmsBeyondSecretsManager(resources: Resources): string[] {
+/** One key's ARN: the stack's own key (its Arn attribute) or the one configured. */
+const isOneKey = (resource: unknown) =>
+  (typeof resource === 'string' &&
+    /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/.test(resource)) ||
+  JSON.stringify(resource) === JSON.stringify({ 'Fn::GetAtt': [KEY_VALUES_KEY, 'Arn'] });
+
+/**
+ * What is wrong with a condition meant to bind a use of the key values' key to a key value's
+ * encryption context: exactly its keys, each present, and nothing routing the call through another
+ * service (the functions call KMS themselves, and kms:ViaService would refuse them).
+ */
+function contextConditionProblems(
+  condition: Statement['Condition'],
+  others: readonly string[] = [],
+): string[] {
+  const problems: string[] = [];
+  if (JSON.stringify(condition ?? {}).includes('kms:ViaService'))
+    problems.push('only through another service (kms:ViaService)');
+  const keys = condition?.['ForAllValues:StringEquals']?.['kms:EncryptionContextKeys'];
+  if (JSON.stringify([keys].flat().sort()) !== JSON.stringify([...KEY_VALUE_CONTEXT_KEYS].sort())) {
+    problems.push(
+      `under encryption context keys other than ${KEY_VALUE_CONTEXT_KEYS.join(', ')} (${JSON.stringify(keys)})`,
+    );
+  }
+  const required = KEY_VALUE_CONTEXT_CONDITION.Null;
+  const present = condition?.Null ?? {};
+  const missing = Object.keys(required).filter((key) => present[key] !== 'false');
+  if (missing.length > 0) problems.push(`without requiring ${missing.join(', ')}`);
+  const expected = new Set(['ForAllValues:StringEquals', 'Null', ...others]);
+  const extra = Object.keys(condition ?? {}).filter((operator) => !expected.has(operator));
+  if (extra.length > 0) problems.push(`with conditions besides the context's (${extra.join(', ')})`);
+  return problems;
+}
+
+/**
+ * A KMS grant seals or opens key values only: Encrypt and Decrypt, on one key, under a key value's
+ * encryption context (so a sealed value opens only in its own record), called directly.
+ */
+function kmsGrantProblems(resources: Resources): string[] {
   const problems: string[] = [];
   for (const [role, statements] of statementsByRole(resources)) {
     for (const statement of statements) {
       const actions = actionsOf(statement).filter((action) => action.startsWith('kms:') || action === '*');
       if (actions.length === 0 || statement.Effect !== 'Allow') continue;
-      const resource = statement.Resource;
-      if (typeof resource !== 'string' || !/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/\S+$/.test(resource)) {
+      const grants = `${role} grants ${actions.join(', ')}`;
+      if (!isOneKey(statement.Resource)) {
+        problems.push(`${grants} on ${JSON.stringify(statement.Resource)}, not one key's ARN`);
+      }
+      const beyond = actions.filter((action) => !KEY_VALUE_ACTIONS.includes(action));
+      if (beyond.length > 0)
+        problems.push(`${role} grants ${beyond.join(', ')}, beyond sealing and opening key values`);
+      for (const problem of contextConditionProblems(statement.Condition))
+        problems.push(`${grants} ${problem}`);
+    }
+  }
+  return problems;
+}
+
+/** The KMS grants of each role: the key (as JSON) and the actions on it. */
+function kmsGrantsByRole(resources: Resources): Map<string, { key: string; actions: string[] }[]> {
+  return new Map(
+    [...statementsByRole(resources)].map(([role, statements]) => [
+      role,
+      statements
+        .filter((s) => s.Effect === 'Allow' && actionsOf(s).some((a) => a.startsWith('kms:')))
+        .map((s) => ({ key: JSON.stringify(s.Resource), actions: actionsOf(s) })),
+    ]),
+  );
+}
+
+/**
+ * A function seals and opens with the key its role may use: KEY_VALUES_KMS_KEY_ID names exactly
+ * that key. A function whose role may use no key (the sweep reads the variable with the rest of the
+ * configuration) names, if any, the key the others use.
+ */
+function keyIdsMismatched(resources: Resources): string[] {
+  const problems: string[] = [];
+  const byRole = kmsGrantsByRole(resources);
+  const granted = [...new Set([...byRole.values()].flat().map((grant) => grant.key))];
+  for (const [role, grants] of byRole) {
+    const keys = [...new Set(grants.map((grant) => grant.key))];
+    for (const fn of functionsOfRole(resources, role)) {
+      const keyId = fn.env.KEY_VALUES_KMS_KEY_ID;
+      if (keys.length === 0) {
+        if (keyId !== undefined && (granted.length !== 1 || JSON.stringify(keyId) !== granted[0]))
+          problems.push(
+            `${fn.name}'s KEY_VALUES_KMS_KEY_ID ${JSON.stringify(keyId)} is not the key the other functions use`,
+          );
+      } else if (keys.length > 1) {
+        problems.push(`${role} may use ${keys.length} KMS keys, not one`);
+      } else if (JSON.stringify(keyId) !== keys[0]) {
         problems.push(
-          `${role} grants ${actions.join(', ')} on ${JSON.stringify(resource)}, not one key's ARN`,
+          `${fn.name}'s KEY_VALUES_KMS_KEY_ID ${JSON.stringify(keyId)} is not the key ${role} may use`,
         );
       }
-      const via = JSON.stringify(statement.Condition?.StringEquals?.['kms:ViaService']);
-      if (via !== JSON.stringify({ 'Fn::Sub': `secretsmanager.\${AWS::Region}.amazonaws.com` })) {
-        problems.push(`${role} grants ${actions.join(', ')} outside Secrets Manager (kms:ViaService ${via})`);
+    }
+  }
+  return problems;
+}
+
+/** Actions that use a KMS key (or hand its use on, as a grant does), as opposed to administering it. */
+const USES_KEY =
+  /^(\*|kms:\*|kms:(Encrypt|Decrypt|ReEncrypt|GenerateDataKey|CreateGrant|GenerateMac|VerifyMac|Sign|Verify|DeriveSharedSecret)[\w*]*)$/;
+
+/**
+ * The key the stack creates for key values: symmetric, rotated, retained (the retained ledger's
+ * values open with it only); its policy lets no one use it but the function roles, each for what its
+ * own grant allows, under a key value's encryption context; and lets each of them what its grant does.
+ */
+function keyValuesKeyProblems(resources: Resources): string[] {
+  const problems: string[] = [];
+  const roleOfName = new Map(
+    entriesOfType(resources, 'AWS::IAM::Role').map(([role, r]) => [String(r.Properties.RoleName), role]),
+  );
+  for (const [name, key] of entriesOfType(resources, 'AWS::KMS::Key')) {
+    const properties = key.Properties;
+    if (properties.EnableKeyRotation !== true) problems.push(`${name} is not rotated`);
+    if ((properties.KeySpec ?? 'SYMMETRIC_DEFAULT') !== 'SYMMETRIC_DEFAULT')
+      problems.push(`${name} is not symmetric`);
+    if (key.DeletionPolicy !== 'Retain' || key.UpdateReplacePolicy !== 'Retain') {
+      problems.push(`${name} is not retained on deletion and replacement`);
+    }
+    const allowed = new Map<string, Set<string>>();
+    const statements = (properties.KeyPolicy as { Statement?: Statement[] } | undefined)?.Statement ?? [];
+    for (const [index, statement] of statements.entries()) {
+      const uses = actionsOf(statement).filter((action) => USES_KEY.test(action));
+      if (uses.length === 0 || statement.Effect !== 'Allow') continue;
+      const label = `${name}'s policy statement ${(statement as { Sid?: string }).Sid ?? index}`;
+      const principals = [statement.Condition?.ArnEquals?.['aws:PrincipalArn']].flat();
+      const roles = principals.map((arn) =>
+        roleOfName.get(/:role\/([^"/]+)"/.exec(JSON.stringify(arn) ?? '')?.[1] ?? ''),
+      );
+      if (principals.length === 0 || principals[0] === undefined || roles.includes(undefined)) {
+        problems.push(`${label} lets ${uses.join(', ')} to principals other than the function roles`);
+      }
+      for (const problem of contextConditionProblems(statement.Condition, ['ArnEquals'])) {
+        problems.push(`${label} lets ${uses.join(', ')} ${problem}`);
+      }
+      for (const role of roles.filter((r): r is string => r !== undefined)) {
+        for (const use of uses) allowed.set(role, new Set([...(allowed.get(role) ?? []), use]));
+      }
+    }
+    const self = JSON.stringify({ 'Fn::GetAtt': [name, 'Arn'] });
+    for (const [role, grants] of kmsGrantsByRole(resources)) {
+      const needs = new Set(grants.filter((grant) => grant.key === self).flatMap((grant) => grant.actions));
+      const lets = allowed.get(role) ?? new Set();
+      const unmet = [...needs].filter((action) => !lets.has(action));
+      const beyond = [...lets].filter((action) => !needs.has(action));
+      if (unmet.length > 0)
+        problems.push(`${name}'s policy does not let ${role} ${unmet.join(', ')}, which its grant allows`);
+      if (beyond.length > 0)
+        problems.push(`${name}'s policy lets ${role} ${beyond.join(', ')}, beyond its grant`);
+    }
+  }
+  return problems;
+}
+
+/** The ledger's indexes hold lab summaries, listed to callers: none may carry a sealed key value. */
+function indexesWithValues(resources: Resources): string[] {
+  const problems: string[] = [];
+  for (const [name, table] of entriesOfType(resources, 'AWS::DynamoDB::Table')) {
+    const indexes = (table.Properties.GlobalSecondaryIndexes ?? []) as {
+      IndexName: string;
+      Projection?: { ProjectionType?: string; NonKeyAttributes?: string[] };
+    }[];
+    for (const index of indexes) {
+      const projection = index.Projection?.ProjectionType;
+      if (projection !== 'INCLUDE' && projection !== 'KEYS_ONLY') {
+        problems.push(
+          `${name}'s index ${index.IndexName} projects ${projection ?? 'nothing said'}, sealed values too`,
+        );
+      } else if (index.Projection?.NonKeyAttributes?.includes(SEALED_VALUES_ATTRIBUTE)) {
+        problems.push(
+          `${name}'s index ${index.IndexName} projects ${SEALED_VALUES_ATTRIBUTE}, the sealed values`,
+        );
       }
     }
   }
@@ -306,48 +500,19 @@ function unbounded(resources: Resources): string[] {
   return problems;
 }
 
-const readsKeyValues = (statement: Statement) =>
-  actionsOf(statement).includes('secretsmanager:GetSecretValue') &&
-  /:secret:[^"]*virtkey-\*/.test(JSON.stringify(statement.Resource));
-
-/**
- * A function that puts key secrets' resource policy hands it KEY_SECRET_READERS: every role that
- * reads key values must be named there, or the policy locks that function out of them.
- */
-function keySecretReadersIncomplete(resources: Resources): string[] {
-  const problems: string[] = [];
-  const byRole = statementsByRole(resources);
-  const readers = [...byRole]
-    .filter(([, statements]) => statements.some(readsKeyValues))
-    .map(([role]) => role);
-  for (const [role, statements] of byRole) {
-    if (!statements.some((s) => actionsOf(s).includes('secretsmanager:PutResourcePolicy'))) continue;
-    for (const fn of functionsOfRole(resources, role)) {
-      if (fn.env.KEY_SECRET_READERS === undefined) {
-        problems.push(`${fn.name} puts secret policies without KEY_SECRET_READERS`);
-        continue;
-      }
-      const named = String(fn.env.KEY_SECRET_READERS).split(',');
-      const roleName = (role: string) => String(resources[role]?.Properties.RoleName ?? role);
-      for (const reader of readers.filter((r) => !named.includes(roleName(r)))) {
-        problems.push(`${fn.name}'s KEY_SECRET_READERS leaves out ${reader}, which reads key values`);
-      }
-    }
-  }
-  return problems;
-}
-
 export function packagingViolations(resources: Resources): string[] {
   return [
     ...routesWithoutAuthorizer(resources),
-    ...secretWildcards(resources),
+    ...secretGrantProblems(resources),
     ...eventFunctionsWithoutDestination(resources),
     ...sharedRoles(resources),
     ...putEventsWithoutSource(resources),
-    ...kmsBeyondSecretsManager(resources),
+    ...kmsGrantProblems(resources),
+    ...keyIdsMismatched(resources),
+    ...keyValuesKeyProblems(resources),
+    ...indexesWithValues(resources),
     ...labEventsUnguarded(resources),
     ...accessLogProblems(resources),
     ...unbounded(resources),
-    ...keySecretReadersIncomplete(resources),
   ];
 }

@@ -19,13 +19,9 @@ import {
   DescribeTableCommand,
   DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import {
-  BatchWriteCommand,
-  DynamoDBDocumentClient,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { parse } from 'yaml';
+import { labFromItem, labItemKey, labToItem } from '../../../lib/ledger/lab-record.ts';
 
 /** The ledger table as resources/labs-table.yml describes it: one description for the stack and the tests. */
 export function labsTableDefinition(tableName: string): CreateTableCommandInput {
@@ -103,41 +99,31 @@ export class DynamoDbStandIn {
     this.failing.push({ operation, remaining: count, kind });
   }
 
-  /** What the table holds for a lab, read directly: its item and its key items. */
+  /** What the table holds for a lab, read directly: its item and the key entries in it. */
   async lab(guid: string): Promise<{ lab?: Record<string, unknown>; keys: Record<string, unknown>[] }> {
     const client = this.client();
     const out = await DynamoDBDocumentClient.from(client).send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': `LAB#${guid}` },
-        ConsistentRead: true,
-      }),
+      new GetCommand({ TableName: this.tableName, Key: labItemKey(guid), ConsistentRead: true }),
     );
     client.destroy();
-    const items = out.Items ?? [];
-    const lab = items.find((item) => item.sk === 'LAB');
-    return { ...(lab ? { lab } : {}), keys: items.filter((item) => item.sk !== 'LAB') };
+    const lab = out.Item;
+    const keys = Array.isArray(lab?.keys) ? (lab.keys as Record<string, unknown>[]) : [];
+    return { ...(lab ? { lab } : {}), keys };
   }
 
   /**
    * Move a recorded key's expiry, as time passing would (tests move LiteLLM's expiry the same way):
-   * the key item's expiry and its place in the expiry index.
+   * the lab item rewritten through its declaration, so the sweep's index follows.
    */
   async setExpiry(guid: string, keyId: string, expires: Date): Promise<void> {
-    const { keys } = await this.lab(guid);
-    const item = keys.find((key) => key.key_id === keyId);
-    if (!item) throw new Error(`no recorded key ${keyId} in lab ${guid}`);
-    const client = this.client();
-    await DynamoDBDocumentClient.from(client).send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: item.pk, sk: item.sk },
-        UpdateExpression: 'SET expires_at = :e, sweep_at = :e',
-        ExpressionAttributeValues: { ':e': expires.toISOString() },
-      }),
+    const { lab: item } = await this.lab(guid);
+    const lab = item ? labFromItem(item) : undefined;
+    if (!lab?.keys.some((key) => key.keyId === keyId))
+      throw new Error(`no recorded key ${keyId} in lab ${guid}`);
+    const keys = lab.keys.map((key) =>
+      key.keyId === keyId ? { ...key, expiresAt: expires.toISOString() } : key,
     );
-    client.destroy();
+    await this.putItems([labToItem({ ...lab, keys })], 1);
   }
 
   /** Write items directly, 25 at a time (populations for scale tests and benches). */

@@ -1,0 +1,273 @@
+import { createHash } from 'node:crypto';
+
+export type LabState = 'provisioning' | 'active' | 'expired' | 'destroyed';
+
+/**
+ * Where a key stands between the ledger and LiteLLM. Each is recorded before the LiteLLM call it
+ * announces: `intended` before /key/generate (its value sealed, its id known), `deleting` before
+ * /key/delete; `live` once LiteLLM has shown the key.
+ */
+export type KeyStatus = 'intended' | 'live' | 'deleting';
+
+/** A key of a lab, as the ledger records it. Times are ISO-8601 UTC. */
+export interface LabKey {
+  readonly alias: string;
+  /** The lab user it is for; undefined for a single-user lab's key. */
+  readonly user?: string;
+  /** The LiteLLM proxy holding it (a move records keys on two for a while). */
+  readonly target: string;
+  /** LiteLLM's token: the sha256 of the value. */
+  readonly keyId: string;
+  /** The value, sealed with KMS under {target, guid, alias, key id}. */
+  readonly sealed: string;
+  readonly status: KeyStatus;
+  readonly package: string;
+  readonly expiresAt?: string;
+  /** When its /key/generate was first announced. */
+  readonly createdAt: string;
+  /** The expiry last warned about (`Virtual Key Expiring`). */
+  readonly warnedExpiry?: string;
+}
+
+/**
+ * A key deleted (or never confirmed) whose /key/generate may still land late: looked for again,
+ * and deleted if LiteLLM shows it, until `until` (its intent's time plus the reconciliation grace).
+ */
+export interface Recheck {
+  readonly alias: string;
+  readonly target: string;
+  readonly keyId: string;
+  readonly until: string;
+}
+
+/** One lab: everything the service knows of it, in one ledger item. */
+export interface Lab {
+  readonly guid: string;
+  /** Bumped by every write: a write names the version it read, so no write is lost or stale. */
+  readonly version: number;
+  readonly lease?: { readonly owner: string; readonly until: number };
+  /** Counts provisions after a destroy; 0 for a lab never provisioned. */
+  readonly generation: number;
+  /** Undefined for a lab never provisioned nor destroyed. */
+  readonly state?: LabState;
+  /** The API client (or lab event source) that started the current generation: its owner. */
+  readonly client?: string;
+  readonly package?: string;
+  readonly models?: readonly string[];
+  readonly maxBudget?: number | null;
+  readonly duration?: string;
+  readonly userId?: string;
+  /** Multi-user labs: every user; undefined for a single-user lab. */
+  readonly users?: readonly string[];
+  /** The LiteLLM proxy the lab is on. */
+  readonly target?: string;
+  /** A move under way: keys may exist on this target too. */
+  readonly movingTo?: string;
+  /** Where the last finished move came from. */
+  readonly movedFrom?: string;
+  /** Lifecycle time (the event's `time`, or the request's arrival) of the provision that started the generation. */
+  readonly startedAt?: string;
+  /** When this service started the generation. */
+  readonly createdAt?: string;
+  /** Lifecycle time of the last change applied. */
+  readonly lastEventAt?: string;
+  readonly destroyedAt?: string;
+  readonly destroyedKeys?: number;
+  readonly totalSpend?: number;
+  /** An extend announced (the expiry it sets) whose /key/update may not have answered. */
+  readonly extending?: string;
+  /** The latest expiry its keys on its target had when last written; kept once they are gone. */
+  readonly lastExpiry?: string;
+  readonly keys: readonly LabKey[];
+  readonly rechecks: readonly Recheck[];
+}
+
+/** A lab the ledger has never seen. */
+export function blankLab(guid: string): Lab {
+  return { guid, version: 0, generation: 0, keys: [], rechecks: [] };
+}
+
+type Item = Record<string, unknown>;
+
+/** How one field is kept in the item: its attribute name, and how it is read back. */
+interface Field<T> {
+  readonly attribute: string;
+  readonly read: (value: unknown) => T | undefined;
+  readonly write?: (value: T) => unknown;
+}
+
+const text = (attribute: string): Field<string> => ({
+  attribute,
+  read: (value) => (typeof value === 'string' ? value : undefined),
+});
+const number = (attribute: string): Field<number> => ({
+  attribute,
+  read: (value) => (typeof value === 'number' ? value : undefined),
+});
+const texts = (attribute: string): Field<readonly string[]> => ({
+  attribute,
+  read: (value) =>
+    Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : undefined,
+});
+const nullableNumber = (attribute: string): Field<number | null> => ({
+  attribute,
+  read: (value) => (value === null ? null : typeof value === 'number' ? value : undefined),
+});
+function records<T extends object>(attribute: string, fields: Fields<T>): Field<readonly T[]> {
+  return {
+    attribute,
+    read: (value) => (Array.isArray(value) ? value.map((entry) => readFields(fields, entry as Item)) : []),
+    write: (value) => value.map((entry) => writeFields(fields, entry)),
+  };
+}
+
+type Fields<T> = { readonly [K in keyof T]-?: Field<Exclude<T[K], undefined>> };
+
+function readFields<T>(fields: Fields<T>, item: Item): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, field] of Object.entries(fields) as [string, Field<unknown>][]) {
+    const value = field.read(item[field.attribute]);
+    if (value !== undefined) out[name] = value;
+  }
+  return out as T;
+}
+
+function writeFields<T>(fields: Fields<T>, record: T): Item {
+  const out: Item = {};
+  for (const [name, field] of Object.entries(fields) as [string, Field<unknown>][]) {
+    const value = (record as Record<string, unknown>)[name];
+    if (value !== undefined) out[field.attribute] = field.write ? field.write(value) : value;
+  }
+  return out;
+}
+
+const KEY_FIELDS: Fields<LabKey> = {
+  alias: text('alias'),
+  user: text('user'),
+  target: text('target'),
+  keyId: text('key_id'),
+  sealed: text('sealed'),
+  status: text('status') as Field<KeyStatus>,
+  package: text('package'),
+  expiresAt: text('expires_at'),
+  createdAt: text('created_at'),
+  warnedExpiry: text('warned_expiry'),
+};
+
+const RECHECK_FIELDS: Fields<Recheck> = {
+  alias: text('alias'),
+  target: text('target'),
+  keyId: text('key_id'),
+  until: text('until'),
+};
+
+const LEASE: Field<{ owner: string; until: number }> = {
+  attribute: 'lease',
+  read: (value) => {
+    const lease = value as { owner?: unknown; until?: unknown } | undefined;
+    return typeof lease?.owner === 'string' && typeof lease.until === 'number'
+      ? { owner: lease.owner, until: lease.until }
+      : undefined;
+  },
+};
+
+/** The lab item's one declaration: every field, its attribute and its reading. */
+const LAB_FIELDS: Fields<Lab> = {
+  guid: text('guid'),
+  version: number('version'),
+  lease: LEASE,
+  generation: number('generation'),
+  state: text('lab_state') as Field<LabState>,
+  client: text('client'),
+  package: text('package'),
+  models: texts('models'),
+  maxBudget: nullableNumber('max_budget'),
+  duration: text('duration'),
+  userId: text('user_id'),
+  users: texts('users'),
+  target: text('target'),
+  movingTo: text('moving_to'),
+  movedFrom: text('moved_from'),
+  startedAt: text('started_at'),
+  createdAt: text('created_at'),
+  lastEventAt: text('last_event_at'),
+  destroyedAt: text('destroyed_at'),
+  destroyedKeys: number('destroyed_keys'),
+  totalSpend: number('total_spend'),
+  extending: text('extending'),
+  lastExpiry: text('expires_at'),
+  keys: records('keys', KEY_FIELDS),
+  rechecks: records('rechecks', RECHECK_FIELDS),
+};
+
+/** Where a lab item lives; META items (cursors) share the table. */
+export const labItemKey = (guid: string) => ({ pk: `LAB#${guid}`, sk: 'LAB' });
+
+/** Live keys of the sweep's index are spread over this many partitions. */
+export const SWEEP_SHARDS = 8;
+/** How long a destroyed lab's tombstone is kept before DynamoDB's TTL removes it. */
+export const TOMBSTONE_DAYS = 7;
+
+function sweepShard(guid: string): string {
+  return String(createHash('sha256').update(guid).digest().readUInt8(0) % SWEEP_SHARDS);
+}
+
+const earliest = (times: readonly (string | undefined)[]) =>
+  times.filter((time): time is string => time !== undefined).sort()[0];
+const latest = (times: readonly (string | undefined)[]) =>
+  times
+    .filter((time): time is string => time !== undefined)
+    .sort()
+    .at(-1);
+
+const epochSeconds = (time: string | undefined) => Math.ceil((time ? Date.parse(time) : Date.now()) / 1000);
+
+/** The lab's keys LiteLLM holds (or may, mid-call) on its own target. */
+export function keysOnTarget(lab: Lab, target = lab.target): LabKey[] {
+  return lab.keys.filter((key) => key.target === target);
+}
+
+/**
+ * The attributes derived from the record, recomputed on every write so the indexes never drift:
+ * the latest expiry (GET /keys; kept as the lab's last once its keys are gone), the client's order, the sweep's due time (the earliest expiry or
+ * recheck), warning time and live keys (for the nightly reconciliation), and the tombstone's TTL.
+ */
+function derived(lab: Lab): Item {
+  const live = lab.keys.filter((key) => key.status === 'live');
+  // Every lab with a state is in the state index: the last expiry it had, else when it began or ended.
+  const expiresAt =
+    latest(keysOnTarget(lab).map((key) => key.expiresAt)) ??
+    lab.lastExpiry ??
+    lab.createdAt ??
+    lab.destroyedAt;
+  const sweepAt = earliest([...lab.keys.map((key) => key.expiresAt), ...lab.rechecks.map((r) => r.until)]);
+  const warnAt = earliest(
+    live.filter((key) => key.warnedExpiry !== key.expiresAt).map((key) => key.expiresAt),
+  );
+  const state = lab.state ?? 'none';
+  return {
+    ...(expiresAt ? { expires_at: expiresAt } : {}),
+    ...(lab.client ? { client_order: `${state}#${expiresAt ?? ''}#${lab.guid}` } : {}),
+    ...(sweepAt ? { sweep_shard: sweepShard(lab.guid), sweep_at: sweepAt } : {}),
+    ...(warnAt ? { warn_at: warnAt } : {}),
+    ...(live.length > 0 ? { key_refs: live.map((key) => `${key.target} ${key.keyId}`) } : {}),
+    ...(sweepAt
+      ? { sweep_targets: [...new Set([...lab.keys, ...lab.rechecks].map((entry) => entry.target))] }
+      : {}),
+    ...(lab.state === 'destroyed' ? { ttl: epochSeconds(lab.destroyedAt) + TOMBSTONE_DAYS * 86_400 } : {}),
+    // An item only a refused request's lease made: gone in a day, unless a lab starts there.
+    ...(lab.state === undefined && lab.keys.length === 0 && lab.rechecks.length === 0
+      ? { ttl: epochSeconds(undefined) + 86_400 }
+      : {}),
+  };
+}
+
+/** The item for a lab: its fields as declared, and what the indexes need. */
+export function labToItem(lab: Lab): Item {
+  return { ...labItemKey(lab.guid), ...writeFields(LAB_FIELDS, lab), ...derived(lab) };
+}
+
+export function labFromItem(item: Item): Lab {
+  const lab = readFields(LAB_FIELDS, item);
+  return { ...blankLab(String(item.guid)), ...lab };
+}
