@@ -96,6 +96,42 @@ describe('DELETE /keys/{guid}', () => {
     );
   });
 
+  it('deletes, at the next destroy, a key whose held /key/generate LiteLLM applied after the lab was destroyed', async () => {
+    // The first /key/generate hangs past the client's timeout; the retry makes the key.
+    h.litellm.faults.failNext('POST /key/generate', 'hang');
+    const { key, keyId } = await provision('held1');
+    const row = await h.litellm.table.get(keyId);
+    assert.equal((await destroy('held1')).status, 200);
+    assert.equal((await probeKey(h.litellm.url, key)).status, 401);
+    // Then LiteLLM applies the held request: the handed-out key works again.
+    assert.ok(row);
+    await h.litellm.table.insertMany([
+      {
+        token: row.token,
+        key_name: String(row.key_name),
+        key_alias: row.key_alias,
+        expires: row.expires ? new Date(`${row.expires}Z`) : null,
+        models: row.models,
+        metadata: row.metadata,
+        user_id: row.user_id,
+        max_budget: row.max_budget,
+        created_by: String(row.created_by),
+      },
+    ]);
+    assert.equal((await probeKey(h.litellm.url, key)).status, 200);
+
+    const again = await destroy('held1');
+
+    assert.equal(again.status, 200);
+    assert.equal(again.body.was_missing, true);
+    assert.equal(again.body.late_keys_deleted, 1);
+    assert.equal((await probeKey(h.litellm.url, key)).status, 401);
+    assert.deepEqual(await recorded('held1'), tombstone);
+    // The guid is free again: a new provision makes a new key, not a 409.
+    const next = await provision('held1');
+    assert.notEqual(next.key, key);
+  });
+
   it('answers a second destroy with was_missing and deletes nothing', async () => {
     await provision('twice1');
     assert.equal((await destroy('twice1')).status, 200);

@@ -184,6 +184,40 @@ describe('two LiteLLM targets', () => {
     assert.equal((await probeKey(h.litellm.url, own)).status, 200);
   });
 
+  it('lets no client reach another client’s lab through a shared alias: a user added and destroyed leaves the other lab’s key working', async () => {
+    // Lab col-a-b (client rhdp, on east) and user b of lab col-a (client limited, on default) share virtkey-col-a-b.
+    const limited = (event: APIGatewayProxyEventV2) =>
+      asClient(event, 'limited', ['provision', 'destroy', 'read'], { targets: ['default'] });
+    const other = await provision({ guid: 'col-a-b', target: 'east', package: 'ai-beginner' });
+    assert.equal(other.status, 201);
+    const otherKey = String(other.body.litellm_virtual_key);
+    const first = await http(
+      route.provision,
+      limited(postKeysEvent({ guid: 'col-a', users: ['c'], package: 'ai-beginner' })),
+    );
+    assert.equal(first.status, 201);
+
+    const added = await http(
+      route.provision,
+      limited(postKeysEvent({ guid: 'col-a', users: ['b'], package: 'ai-beginner' })),
+    );
+    east.resetCounters();
+    h.litellm.resetCounters();
+    const destroyed = await http(route.destroy, limited(deleteKeysEvent('col-a')));
+
+    // The alias is free on default, where lab col-a lives: user b gets a key of its own there.
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    assert.equal(destroyed.status, 200);
+    assert.equal(destroyed.body.deleted_keys, 2);
+    assert.equal(east.callCount(), 0, 'the destroy never reached east');
+    assert.equal(h.litellm.callCount('GET /v1/models'), 2, 'only lab col-a’s own two keys were probed');
+    assert.equal((await probeKey(east.url, otherKey)).status, 200, 'the other client’s key still works');
+    const replay = await provision({ guid: 'col-a-b', target: 'east', package: 'ai-beginner' });
+    assert.equal(replay.status, 200);
+    assert.equal(replay.body.litellm_virtual_key, otherKey, 'and its value was not rotated');
+    assert.equal((await h.ledger.lab('col-a-b')).keys[0]?.key_id, sha256(otherKey));
+  });
+
   it('takes a lab event’s target and announces it', async () => {
     const result = (await route.provision(
       labProvisionedEvent({ guid: 'tgt-e', target: 'east', package: 'ai-beginner' }),
