@@ -2,7 +2,9 @@
  * Destroy bench: LiteLLM calls and wall time to destroy one lab while LiteLLM holds 0, 1k, 10k and
  * 100k unrelated keys, beside the role's approach done correctly (every /key/list page, then one
  * /key/info per key to find the lab's alias, then /key/delete), against the same stand-in with the
- * same latency. Prints figures; asserts nothing.
+ * same latency. This service works from the key ids its ledger records: one bulk /v2/key/info (the
+ * spend), one /key/delete, then each key probed with its own value (/v1/models), so LiteLLM's size
+ * does not enter. Also KMS and DynamoDB calls per destroy. Prints figures and goals; asserts nothing.
  *
  * BENCH_SIZES=0,1000 limits the sizes; BENCH_LATENCY_MS sets the stand-in's latency per request.
  * The role's approach is replayed up to BENCH_ROLE_REPLAY_MAX keys (10,000; replaying 100,000
@@ -16,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import type { Context } from 'aws-lambda';
 import { deleteKeysEvent, lambdaContext, postKeysEvent } from '../test/support/fixtures/events.ts';
 import { MASTER_KEY, startHarness } from '../test/support/harness.ts';
+import { dynamoDetail, kmsDetail, resetUsage, usage } from './aws-usage.ts';
 import { type Comparison, printSummary } from './goals.ts';
 
 const SIZES = (process.env.BENCH_SIZES ?? '0,1000,10000,100000').split(',').map(Number);
@@ -55,16 +58,19 @@ async function provisionLab(guid: string): Promise<void> {
 }
 
 /** This service: one lab destroyed through the deployed handler. */
-async function ours(guid: string): Promise<{ calls: number; ms: number }> {
+async function ours(guid: string): Promise<{ calls: number; ms: number; paths: string[] }> {
   await provisionLab(guid);
-  h.litellm.resetCounters();
+  resetUsage(h);
   const started = performance.now();
   const answer = await destroy(deleteKeysEvent(guid), lambdaContext(120_000));
   const ms = performance.now() - started;
   if (answer.statusCode !== 200 || !JSON.parse(answer.body).deleted)
     throw new Error(`destroy ${guid}: ${answer.body}`);
-  return { calls: h.litellm.callCount(), ms };
+  lastAws = usage(h);
+  const paths = [...h.litellm.calls].flatMap(([path, count]) => Array.from({ length: count }, () => path));
+  return { calls: h.litellm.callCount(), ms, paths };
 }
+let lastAws: ReturnType<typeof usage> | undefined;
 
 async function call(path: string, init: RequestInit = {}): Promise<{ status: number; body: unknown }> {
   const response = await fetch(`${h.litellm.url}${path}`, {
@@ -103,6 +109,7 @@ const median = (values: number[]) =>
 const rows: string[] = [];
 const comparisons: Comparison[] = [];
 let mostCalls = 0;
+let callPaths: string[] = [];
 let lastReplay: { calls: number; ms: number } | undefined;
 let populated = 0;
 h.litellm.faults.set({ latencyMs: LATENCY_MS });
@@ -122,6 +129,7 @@ for (const size of SIZES) {
   }
   const roleNote = role.projected ? ' (projected)' : '';
   mostCalls = Math.max(mostCalls, ...runs.map((r) => r.calls));
+  callPaths = runs.at(-1)?.paths ?? [];
   comparisons.push({
     what: `destroy one lab among ${size.toLocaleString('en')} other keys`,
     ours: `${Math.max(...runs.map((r) => r.calls))} calls, ${median(runs.map((r) => r.ms)).toFixed(0)} ms`,
@@ -137,8 +145,8 @@ await h.close();
 console.log(`# destroy bench (Node ${process.version}, ${new Date().toISOString()})
 
 LiteLLM stand-in on loopback HTTP with ${LATENCY_MS} ms of latency per request, Postgres: ${h.litellm.table.db.kind}.
-"This service" is the destroy handler (list by alias, delete, verify with the key itself), the
-median of ${LABS_PER_SIZE} labs; "role approach" pages /key/list (100 per page), asks /key/info
+"This service" is the destroy handler (one bulk read of the key ids its ledger records, one delete,
+each key probed with its own value), the median of ${LABS_PER_SIZE} labs of one key each; "role approach" pages /key/list (100 per page), asks /key/info
 for every key, then deletes the match; replayed up to ${ROLE_REPLAY_MAX.toLocaleString('en')} keys, projected
 beyond from the largest replay's time per call.
 
@@ -146,7 +154,8 @@ beyond from the largest replay's time per call.
 | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
-Goal: at most 3 LiteLLM calls per destroy at every size.
+Goal: at most 3 LiteLLM calls per destroy at every size. A one-key destroy's calls: ${callPaths.join(', ')};
+KMS: ${lastAws ? kmsDetail(lastAws) : '?'} (the value, for the probe); DynamoDB: ${lastAws ? dynamoDetail(lastAws) : '?'}.
 Peak RSS of the process (service and stand-ins together): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB.`);
 
 printSummary({

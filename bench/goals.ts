@@ -32,18 +32,22 @@ export const verdict = (g: Goal) => (g.met ? 'met' : `**missed**: ${g.reason ?? 
 export function printSummary(summary: BenchSummary): void {
   const goals = summary.goals.map((g) => `| ${g.goal} | ${g.measured} | ${verdict(g)} |`);
   const comparisons = (summary.comparisons ?? []).map((c) => `| ${c.what} | ${c.ours} | ${c.role} |`);
-  console.log(`
+  console.log(`${
+    goals.length > 0
+      ? `
 | goal | measured | verdict |
 | --- | --- | --- |
 ${goals.join('\n')}
-${
-  comparisons.length > 0
-    ? `
+`
+      : ''
+  }${
+    comparisons.length > 0
+      ? `
 | compared with the role | this service | the role's approach |
 | --- | --- | --- |
 ${comparisons.join('\n')}
 `
-    : ''
-}
+      : ''
+  }
 ${SUMMARY_MARKER}${JSON.stringify(summary)} -->`);
 }

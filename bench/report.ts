@@ -95,7 +95,7 @@ Written by \`npm run bench -- --write\` on ${new Date().toISOString()}. Do not e
 - Machine: ${machine}.
 - Node ${process.version}; each bench runs alone in a fresh process.
 - LiteLLM is the test suite's stand-in (real HTTP on loopback; LiteLLM's tables in PGlite${postgres ? ', and for the sweep benches in a Postgres server' : ''}) with the
-  latency per request each row names; Secrets Manager and EventBridge are the suite's stand-ins
+  latency per request each row names; Secrets Manager, KMS and EventBridge are the suite's stand-ins
   with no added latency; the lab ledger is dynalite, an in-memory DynamoDB, in its own process. Times therefore show this service's own cost plus that latency, on this
   machine; call counts do not depend on the machine.
 - ${missed === 0 ? 'Every goal below is met.' : `${missed} goal(s) missed; each names its reason.`}

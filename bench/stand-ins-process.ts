@@ -8,8 +8,11 @@ export interface StandInCounts {
   readonly calls: Record<string, number>;
   readonly busyMs: Record<string, number>;
   readonly left: number;
+  /** DynamoDB requests, in all and by operation. */
   readonly ledgerCalls: number;
+  readonly ledgerByOperation: Record<string, number>;
   readonly secretsCalls: number;
+  readonly kmsCalls: number;
 }
 
 export async function startStandIns(script: string) {

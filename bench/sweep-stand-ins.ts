@@ -1,11 +1,12 @@
 /**
- * The sweep bench's other process: the stand-ins (LiteLLM, Secrets Manager, EventBridge and the
- * ledger's DynamoDB) and their population, so that the bench process's peak RSS is the sweep's
+ * The sweep bench's other process: the stand-ins (LiteLLM, Secrets Manager, EventBridge, KMS and
+ * the ledger's DynamoDB) and their population, so that the bench process's peak RSS is the sweep's
  * own. LiteLLM answers /key/list at its real cost (a base plus a term growing with OFFSET).
  *
- * BENCH_KEYS keys in LiteLLM, BENCH_EXPIRED of them expired keys of ours (recorded in the ledger,
- * values stored), the rest other systems' live keys. Talks over IPC: sends its URLs when ready,
- * answers `calls` with LiteLLM's call counts and busy time per endpoint, exits on `stop`.
+ * BENCH_KEYS keys in LiteLLM, BENCH_EXPIRED of them expired keys of ours (each the one key of a lab
+ * in the ledger), the rest other systems' live keys. Talks over IPC: sends its URLs when ready,
+ * answers `calls` with LiteLLM's call counts and busy time per endpoint and the AWS stand-ins'
+ * counts (from after the population was written), exits on `stop`.
  */
 import { createHash } from 'node:crypto';
 import { seedRecordedKeys } from '../test/support/fixtures/recorded-keys.ts';
@@ -17,6 +18,9 @@ const EXPIRED = Number(process.env.BENCH_EXPIRED ?? 50_000);
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 5);
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
+// The bench process gone (it failed, or was stopped) without a `stop`: do not outlive it.
+let onDisconnect: () => void = () => process.exit(0);
+process.on('disconnect', () => onDisconnect());
 const h = await startHarness();
 const now = Date.now();
 const started = Date.now();
@@ -52,7 +56,16 @@ process.stderr.write(
 h.litellm.faults.set({ latencyMs: LATENCY_MS });
 h.litellm.listCost = realListCost();
 h.litellm.resetCounters();
+// The population's own writes are not the sweep's.
+h.ledger.resetCounters();
+h.secrets.resetCounters();
+h.kms.calls.clear();
 
+let stopping: Promise<void> | undefined;
+const stop = () => {
+  stopping ??= h.close().then(() => process.exit(0));
+  return stopping;
+};
 process.on('message', async (message) => {
   if (message === 'calls') {
     process.send?.({
@@ -60,20 +73,24 @@ process.on('message', async (message) => {
       busyMs: Object.fromEntries(h.litellm.busyMs),
       left: await h.litellm.table.count(),
       ledgerCalls: h.ledger.callCount(),
+      ledgerByOperation: Object.fromEntries(h.ledger.calls),
       secretsCalls: h.secrets.callCount(),
+      kmsCalls: h.kms.callCount(),
     });
   } else if (message === 'stop') {
-    await h.close();
-    process.exit(0);
+    await stop();
   }
 });
+onDisconnect = () => void stop();
 process.send?.({
   env: {
     LITELLM_URL: process.env.LITELLM_URL,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER,
     AWS_ENDPOINT_URL_EVENTBRIDGE: process.env.AWS_ENDPOINT_URL_EVENTBRIDGE,
     AWS_ENDPOINT_URL_DYNAMODB: process.env.AWS_ENDPOINT_URL_DYNAMODB,
+    AWS_ENDPOINT_URL_KMS: process.env.AWS_ENDPOINT_URL_KMS,
     LABS_TABLE: process.env.LABS_TABLE,
+    KEY_VALUES_KMS_KEY_ID: process.env.KEY_VALUES_KMS_KEY_ID,
   },
   database: h.litellm.table.db.kind,
 });

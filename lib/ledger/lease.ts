@@ -27,8 +27,8 @@ export interface LeaseDeps {
   readonly owner: string;
   /** Waiting for the lease ends shortly before this. */
   readonly deadline: Deadline;
-  /** When the lease lapses if its holder stops (epoch ms); the deadline's by default. */
-  readonly leaseUntil?: number;
+  /** How long a lease lasts from when it is taken (never past the deadline); the deadline by default. */
+  readonly leaseMs?: number;
   readonly now: () => Date;
   /** Waits between tries; tests pass their own clock's. */
   readonly pause?: (ms: number) => Promise<void>;
@@ -118,8 +118,7 @@ export async function underLease<T>(
   settled: (lab: Lab) => Promise<T | undefined> = async () => undefined,
 ): Promise<T> {
   const pause = deps.pause ?? ((ms: number) => sleep(ms));
-  const until = deps.leaseUntil ?? deps.deadline.at;
-  let leased = await deps.store.acquire(guid, deps.owner, until, deps.now().getTime());
+  let leased = await acquire(guid, deps);
   // Waiters read (one GetItem) and try the lease only once it looks free.
   for (let wait = 50; !leased; wait = Math.min(4000, wait * 1.6)) {
     const delay = wait / 2 + Math.random() * wait;
@@ -131,7 +130,7 @@ export async function underLease<T>(
     const answer = await settled(lab);
     if (answer !== undefined) return answer;
     const now = deps.now().getTime();
-    if (!lab.lease || lab.lease.until < now) leased = await deps.store.acquire(guid, deps.owner, until, now);
+    if (!lab.lease || lab.lease.until < now) leased = await acquire(guid, deps);
   }
   const held = new HeldLab(deps.store, leased, deps.now);
   try {
@@ -145,13 +144,16 @@ export async function underLease<T>(
   }
 }
 
+/** One try at the lease, lasting `leaseMs` from now (never past the deadline), or until the deadline. */
+function acquire(guid: string, deps: LeaseDeps): Promise<Lab | undefined> {
+  const now = deps.now().getTime();
+  const until =
+    deps.leaseMs === undefined ? deps.deadline.at : Math.min(deps.deadline.at, now + deps.leaseMs);
+  return deps.store.acquire(guid, deps.owner, until, now);
+}
+
 /** The lab's lease if it is free now, without waiting: the sweep passes over a busy lab until its next run. */
 export async function tryLease(guid: string, deps: LeaseDeps): Promise<HeldLab | undefined> {
-  const leased = await deps.store.acquire(
-    guid,
-    deps.owner,
-    deps.leaseUntil ?? deps.deadline.at,
-    deps.now().getTime(),
-  );
+  const leased = await acquire(guid, deps);
   return leased ? new HeldLab(deps.store, leased, deps.now) : undefined;
 }

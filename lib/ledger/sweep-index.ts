@@ -16,8 +16,6 @@ export interface DueLab {
   readonly targets: readonly string[];
 }
 
-const SHARDS = Array.from({ length: SWEEP_SHARDS }, (_, shard) => String(shard));
-
 function dueLabOf(item: Record<string, unknown>): DueLab {
   return {
     guid: String(item.guid),
@@ -29,29 +27,45 @@ function dueLabOf(item: Record<string, unknown>): DueLab {
   };
 }
 
+/** Where a walk of the index stands: a shard, and where in it the next page starts. */
+export interface IndexPosition {
+  readonly shard: number;
+  readonly start?: Record<string, unknown>;
+}
+
+/** One page of labs whose sweep time is before `before`, and where the walk goes on (none once every shard is read). */
+export async function labsDuePage(
+  table: string,
+  before: string,
+  pageSize: number,
+  from: IndexPosition,
+): Promise<{ readonly labs: DueLab[]; readonly next?: IndexPosition }> {
+  const out = await send('Query', () =>
+    dynamo().send(
+      new QueryCommand({
+        TableName: table,
+        IndexName: LABS_BY_SWEEP,
+        KeyConditionExpression: 'sweep_shard = :shard AND sweep_at < :before',
+        ExpressionAttributeValues: { ':shard': String(from.shard), ':before': before },
+        Limit: pageSize,
+        ExclusiveStartKey: from.start,
+      }),
+    ),
+  );
+  const labs = (out.Items ?? []).map(dueLabOf);
+  if (out.LastEvaluatedKey) return { labs, next: { shard: from.shard, start: out.LastEvaluatedKey } };
+  return from.shard + 1 < SWEEP_SHARDS ? { labs, next: { shard: from.shard + 1 } } : { labs };
+}
+
 /**
  * Labs whose sweep time is before `before`, soonest first within each shard, a page at a time. The
  * index is eventually consistent: the sweep acts on a lab only under its lease, on the lab as leased.
  */
 export async function* labsDue(table: string, before: string, pageSize = 100): AsyncGenerator<DueLab[]> {
-  for (const shard of SHARDS) {
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await send('Query', () =>
-        dynamo().send(
-          new QueryCommand({
-            TableName: table,
-            IndexName: LABS_BY_SWEEP,
-            KeyConditionExpression: 'sweep_shard = :shard AND sweep_at < :before',
-            ExpressionAttributeValues: { ':shard': shard, ':before': before },
-            Limit: pageSize,
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      const labs = (out.Items ?? []).map(dueLabOf);
-      if (labs.length > 0) yield labs;
-      start = out.LastEvaluatedKey;
-    } while (start);
+  let position: IndexPosition | undefined = { shard: 0 };
+  while (position) {
+    const page = await labsDuePage(table, before, pageSize, position);
+    if (page.labs.length > 0) yield page.labs;
+    position = page.next;
   }
 }

@@ -8,7 +8,7 @@ import {
   readReconcileCursor,
   writeReconcileCursor,
 } from '../ledger/reconcile-cursor.ts';
-import { labsDue } from '../ledger/sweep-index.ts';
+import { type IndexPosition, labsDuePage } from '../ledger/sweep-index.ts';
 import { isFault } from '../litellm/errors.ts';
 import type { KeyApi } from '../litellm/key-api.ts';
 import type { KeyRecord } from '../litellm/types.ts';
@@ -80,8 +80,10 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileTal
   const cursor = await readReconcileCursor(options.table, options.target);
   const spend = (share: number) => () => tally.calls < options.budget * share && !options.shouldStop();
   const listing = await readListing(cursor, options, tally, spend(0.5));
-  await closeVanishedKeys(options, tally, spend(1));
-  await options.gate.change(() => writeReconcileCursor(options.table, options.target, listing));
+  const closing = await closeVanishedKeys(options, tally, spend(1), cursor.closing);
+  await options.gate.change(() =>
+    writeReconcileCursor(options.table, options.target, { ...listing, ...(closing ? { closing } : {}) }),
+  );
   return tally;
 }
 
@@ -177,57 +179,79 @@ function isLateKey(record: KeyRecord, lab: Lab, options: ReconcileOptions): bool
   );
 }
 
-/** Recorded keys LiteLLM no longer holds (deleted elsewhere): dropped from their lab, under its lease. */
-async function closeVanishedKeys(options: ReconcileOptions, tally: ReconcileTally, mayCall: () => boolean) {
+/** Keys per /v2/key/info call, as the client sends them. */
+const BULK_READ = 250;
+
+/**
+ * Recorded keys LiteLLM no longer holds (deleted elsewhere): dropped from their lab, under its
+ * lease. The walk of the ledger goes on where the last run's budget ended; the position it
+ * reached is returned (none once it came round).
+ */
+async function closeVanishedKeys(
+  options: ReconcileOptions,
+  tally: ReconcileTally,
+  mayCall: () => boolean,
+  from: IndexPosition | undefined,
+): Promise<IndexPosition | undefined> {
   let empty: boolean | undefined;
-  for await (const page of labsDue(options.table, '\uffff', 200)) {
-    const refs = page.flatMap((due) =>
+  let position: IndexPosition | undefined = from ?? { shard: 0 };
+  while (position && mayCall() && !tally.breaker) {
+    const { labs, next } = await labsDuePage(options.table, '\uffff', 200, position);
+    const refs = labs.flatMap((due) =>
       due.keyRefs
         .map((ref) => ref.split(' '))
         .filter(([target]) => (target ?? DEFAULT_TARGET) === options.target)
         .map(([, keyId]) => ({ guid: due.guid, keyId: keyId ?? '' })),
     );
-    if (refs.length === 0) continue;
-    if (!mayCall() || tally.breaker) return;
-    tally.calls++;
-    const held = await options.litellm.getKeysInfo(refs.map((ref) => ref.keyId));
-    const vanished = refs.filter((ref) => !held.has(ref.keyId));
-    if (vanished.length === 0) continue;
-    if (empty === undefined) {
-      tally.calls++;
-      empty = (await options.litellm.listKeys({ page: 1, size: 1 })).total_count === 0;
+    if (refs.length > 0) {
+      tally.calls += Math.ceil(refs.length / BULK_READ);
+      const held = await options.litellm.getKeysInfo(refs.map((ref) => ref.keyId));
+      const vanished = refs.filter((ref) => !held.has(ref.keyId));
+      if (vanished.length > 0) {
+        if (empty === undefined) {
+          tally.calls++;
+          empty = (await options.litellm.listKeys({ page: 1, size: 1 })).total_count === 0;
+        }
+        // Circuit breakers: the page is looked at again next run.
+        if (empty) tally.breaker = EMPTY_PROXY;
+        else if (refs.length > 1 && vanished.length === refs.length)
+          tally.breaker = `LiteLLM holds none of ${refs.length} keys the ledger records: a wrong URL or master key, or a restored database? Nothing is closed`;
+        if (tally.breaker) return position;
+        await closeOnLabs(vanished, options, tally);
+      }
     }
-    if (empty) {
-      tally.breaker = EMPTY_PROXY;
-      return;
-    }
-    if (refs.length > 1 && vanished.length === refs.length) {
-      tally.breaker = `LiteLLM holds none of ${refs.length} keys the ledger records: a wrong URL or master key, or a restored database? Nothing is closed`;
-      return;
-    }
-    const byLab = new Map<string, typeof vanished>();
-    for (const ref of vanished) byLab.set(ref.guid, [...(byLab.get(ref.guid) ?? []), ref]);
-    const closing = options.gate.change(() =>
-      eachLimited([...byLab], options.concurrency, async ([guid, gone]) => {
-        const lab = await tryLease(guid, options.lease);
-        if (!lab) return;
-        const ids = new Set(gone.map((ref) => ref.keyId));
-        const closed = lab.lab.keys.filter((key) => ids.has(key.keyId) && key.status === 'live');
-        const closedIds = new Set(closed.map((key) => key.keyId));
-        await lab.release((current) => {
-          const keys = current.keys.filter((key) => !closedIds.has(key.keyId));
-          const onTarget = keys.some((key) => key.target === (current.target ?? DEFAULT_TARGET));
-          return {
-            ...current,
-            keys,
-            state: current.state === 'active' && !onTarget ? 'expired' : current.state,
-          };
-        });
-        tally.closed += closed.length;
-        for (const key of closed)
-          log.warn('a recorded key is gone from LiteLLM; closed', { alias: key.alias, key_id: key.keyId });
-      }),
-    );
-    if (!(await closing)) tally.closed += vanished.length;
+    position = next;
   }
+  return position;
+}
+
+/** Drop vanished keys from their labs, each under its lease (a busy lab waits for the next run). */
+async function closeOnLabs(
+  vanished: readonly { guid: string; keyId: string }[],
+  options: ReconcileOptions,
+  tally: ReconcileTally,
+) {
+  const byLab = new Map<string, Set<string>>();
+  for (const ref of vanished) byLab.set(ref.guid, (byLab.get(ref.guid) ?? new Set()).add(ref.keyId));
+  const closing = options.gate.change(() =>
+    eachLimited([...byLab], options.concurrency, async ([guid, ids]) => {
+      const held = await tryLease(guid, options.lease);
+      if (!held) return;
+      const closed = held.lab.keys.filter((key) => ids.has(key.keyId) && key.status === 'live');
+      const closedIds = new Set(closed.map((key) => key.keyId));
+      await held.release((current) => {
+        const keys = current.keys.filter((key) => !closedIds.has(key.keyId));
+        const onTarget = keys.some((key) => key.target === (current.target ?? DEFAULT_TARGET));
+        return {
+          ...current,
+          keys,
+          state: current.state === 'active' && !onTarget ? 'expired' : current.state,
+        };
+      });
+      tally.closed += closed.length;
+      for (const key of closed)
+        log.warn('a recorded key is gone from LiteLLM; closed', { alias: key.alias, key_id: key.keyId });
+    }),
+  );
+  if (!(await closing)) tally.closed += vanished.length;
 }

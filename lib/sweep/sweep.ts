@@ -49,7 +49,7 @@ export async function runSweep(request: SweepRequest, deps: SweepDeps): Promise<
   const gate = new DryRunGate(request.dryRun);
   const shouldStop = () => deps.stopAt.wouldPass();
   const table = config.labsTable;
-  const lease = { ...deps.lease, leaseUntil: Math.min(deps.lease.deadline.at, Date.now() + VISIT_LEASE_MS) };
+  const lease = { ...deps.lease, leaseMs: VISIT_LEASE_MS };
   const outcomes = new Map<string, TargetOutcome>();
   const clients = new Map<string, { litellm: KeyApi; concurrency: number }>();
   for (const target of config.targets.values()) {

@@ -280,7 +280,7 @@ export class World {
           store: this.store,
           owner: `sweep-${++this.owners}`,
           deadline,
-          leaseUntil: this.time + 60_000,
+          leaseMs: 60_000,
           now: this.now,
         },
         shouldStop: () => false,
