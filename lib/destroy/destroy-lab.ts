@@ -2,7 +2,7 @@ import { eachLimited } from '../concurrency.ts';
 import { UpstreamError } from '../errors.ts';
 import type { LabOperationDeps } from '../invocation/lab-operation.ts';
 import { forHolder } from '../lab/guarded-litellm.ts';
-import type { KeySpend } from '../lab/key-spend.ts';
+import { type KeySpend, spentBy } from '../lab/key-spend.ts';
 import { openKey } from '../lab/key-values.ts';
 import { type Lifecycle, refuseStaleEvent } from '../lab/lifecycle.ts';
 import { refuseForeignLab } from '../lab/ownership.ts';
@@ -48,11 +48,6 @@ export interface DestroyedLab {
   /** Lifetime spend where LiteLLM reports it, else this period's, summed over the keys. */
   readonly totalSpend: number;
   readonly summary: DestroySummary;
-}
-
-function spendOfRecord(key: LabKey, record: KeyRecord): KeySpend {
-  const spend = { alias: key.alias, keyId: key.keyId, spend: record.spend ?? 0 };
-  return record.total_spend === undefined ? spend : { ...spend, totalSpend: record.total_spend };
 }
 
 function summarise(lab: Lab, held: readonly { key: LabKey; record: KeyRecord }[]): DestroySummary {
@@ -114,7 +109,7 @@ async function destroyHeld(request: DestroyRequest, held: HeldLab, deps: Destroy
   const leftovers = await deleteOnOtherTargets(others, deps);
   const lateKeysDeleted = await deleteLateKeys(held.lab, deps);
   const heldKeys = [...ownOutcome.held, ...leftovers];
-  const spend = heldKeys.map(({ key, record }) => spendOfRecord(key, record));
+  const spend = heldKeys.map(({ key, record }) => spentBy(key, record));
   const totalSpend = spend.reduce((sum, key) => sum + (key.totalSpend ?? key.spend), 0);
   const at = deps.lifecycle.occurredAt.toISOString();
   const now = deps.now();
@@ -161,11 +156,19 @@ async function deleteOwnKeys(
   });
   if (held.length > 0) await litellm.deleteKeys(held.map(({ key }) => key.keyId));
   // Every recorded key is checked, held or not: one announced but unanswered may have landed since.
-  const toVerify = await eachLimited(keys, deps.concurrency, async (key) => ({
-    alias: key.alias,
-    keyId: key.keyId,
-    value: await openKey(deps.vault, guid, key),
-  }));
+  // A value that cannot be opened (KMS refusing or down, a broken seal) does not stop the destroy:
+  // its key is checked by hash instead.
+  const toVerify = await eachLimited(keys, deps.concurrency, async (key) => {
+    const value = await openKey(deps.vault, guid, key).catch((error: unknown) => {
+      log.warn('key value not opened; its deletion is checked by hash', {
+        guid,
+        alias: key.alias,
+        err: error,
+      });
+      return undefined;
+    });
+    return { alias: key.alias, keyId: key.keyId, ...(value ? { value } : {}) };
+  });
   let checks = await verifyGone(toVerify, litellm, target.maxConnections);
   let databaseDeleted = 0;
   const survivors = checks.filter((check) => !check.gone);

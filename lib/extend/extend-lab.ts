@@ -1,13 +1,14 @@
 import { checkExtendLimits } from '../auth/access.ts';
 import { eachLimited } from '../concurrency.ts';
 import { addDuration, parseDuration } from '../duration.ts';
-import { BadRequestError, NotFoundError } from '../errors.ts';
+import { BadRequestError, NotFoundError, Problem } from '../errors.ts';
 import type { LabOperationDeps } from '../invocation/lab-operation.ts';
 import { expiryOf } from '../key-identity.ts';
 import { forHolder } from '../lab/guarded-litellm.ts';
 import { openKey } from '../lab/key-values.ts';
 import { refuseStaleEvent } from '../lab/lifecycle.ts';
 import { refuseForeignLab } from '../lab/ownership.ts';
+import { mergeRechecks, rechecksUntilExpiry } from '../lab/retired-keys.ts';
 import { keysOnTarget, type Lab, type LabKey } from '../ledger/lab-record.ts';
 import { type HeldLab, underLease } from '../ledger/lease.ts';
 import { refuseMovedMeanwhile, refuseUnfinishedMove } from '../targets/lab-target.ts';
@@ -51,12 +52,26 @@ function noKey(lab: Lab): NotFoundError {
 
 /**
  * Give every key of the lab (each user's, and expired ones too: LiteLLM revives them) the new
- * term, under the lab's lease. The new expiry is announced in the ledger before /key/update is
- * sent, so a sweep that takes the lab over meanwhile leaves its keys alone. Only the duration is
- * sent to LiteLLM, so metadata, models and budget stay exactly as they were.
+ * term, under the lab's lease. The new expiry is announced in the ledger (`extending`) before
+ * /key/update is sent; the answer is 200 only once the outcome is written under the same lease,
+ * so a sweep that took the lab over meanwhile makes it a 503, never a 200 for a key it deleted.
+ * Only the duration is sent to LiteLLM, so metadata, models and budget stay exactly as they were.
  */
 export function extendLab(request: ExtendRequest, deps: LabOperationDeps): Promise<ExtendedLab> {
   return underLease(request.guid, deps.lease, (held) => extendHeld(request, held, forHolder(held, deps)));
+}
+
+/** A lab whose only keys are being deleted (a destroy, the sweep or a replacement did not finish): they are not revived. */
+function refuseKeysBeingDeleted(lab: Lab): void {
+  const keys = keysOnTarget(lab);
+  if (keys.some((key) => key.status === 'live') || !keys.some((key) => key.status === 'deleting')) return;
+  throw new Problem(
+    409,
+    'keys-being-deleted',
+    'The lab’s keys are being deleted',
+    `lab ${lab.guid}'s keys are being deleted (a destroy, the sweep or a replacement began and did not finish); ` +
+      `retry the destroy (DELETE /keys/${lab.guid}), or provision the lab again`,
+  );
 }
 
 async function extendHeld(request: ExtendRequest, held: HeldLab, deps: LabOperationDeps) {
@@ -66,6 +81,7 @@ async function extendHeld(request: ExtendRequest, held: HeldLab, deps: LabOperat
   if (lab.state === undefined || lab.state === 'destroyed') throw noKey(lab);
   refuseMovedMeanwhile(lab, deps.target);
   refuseUnfinishedMove(lab);
+  refuseKeysBeingDeleted(lab);
   const now = deps.now();
   const duration = durationFor(request, now);
   const parsed = parseDuration(duration);
@@ -82,9 +98,17 @@ async function extendHeld(request: ExtendRequest, held: HeldLab, deps: LabOperat
   const inLiteLlm = await deps.litellm.getKeysInfo(recorded.map((key) => key.keyId));
   const keys = recorded.filter((key) => inLiteLlm.has(key.keyId));
   const vanished = new Set(recorded.filter((key) => !inLiteLlm.has(key.keyId)).map((key) => key.keyId));
+  // Should a vanished key come back (a restored proxy), it is deleted, not left live unrecorded.
   const forget = (current: Lab): Lab => ({
     ...current,
     keys: current.keys.filter((key) => !vanished.has(key.keyId)),
+    rechecks: mergeRechecks(
+      current.rechecks,
+      rechecksUntilExpiry(
+        recorded.filter((key) => vanished.has(key.keyId)),
+        deps.reconcileGraceMs,
+      ),
+    ),
   });
   if (keys.length === 0) {
     await held.release((current) => ({

@@ -14,6 +14,24 @@ export function rechecksFor(keys: readonly LabKey[], graceMs: number, now: Date)
   });
 }
 
+/**
+ * Keys the ledger lets go of because LiteLLM no longer showed them (deleted outside the service, or
+ * a proxy restored from an older backup): looked for again until they would have expired anyway,
+ * so one that comes back is deleted rather than left live with no record.
+ */
+export function rechecksUntilExpiry(keys: readonly LabKey[], graceMs: number): Recheck[] {
+  return keys.map((key) => {
+    const graceEnd = Date.parse(key.createdAt) + graceMs;
+    const expiry = key.expiresAt ? Date.parse(key.expiresAt) : graceEnd;
+    return {
+      alias: key.alias,
+      target: key.target,
+      keyId: key.keyId,
+      until: new Date(Math.max(graceEnd, expiry)).toISOString(),
+    };
+  });
+}
+
 /** The rechecks of both lists, one per key id (the newer wins). */
 export function mergeRechecks(current: readonly Recheck[], added: readonly Recheck[]): Recheck[] {
   const byId = new Map(current.map((recheck) => [recheck.keyId, recheck]));

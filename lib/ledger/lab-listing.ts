@@ -63,12 +63,17 @@ function encode(position: Position): string {
   return Buffer.from(JSON.stringify(position)).toString('base64url');
 }
 
-function decode(cursor: string): Position {
+/** A cursor this listing gave: a query of its walk, and an index position of string attributes. */
+function decode(cursor: string, queries: number): Position {
   try {
     const position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Position;
-    if (Number.isInteger(position.s) && (position.k === undefined || typeof position.k === 'object')) {
-      return position;
-    }
+    const key = position.k;
+    const keyOk =
+      key === undefined ||
+      (typeof key === 'object' &&
+        key !== null &&
+        Object.entries(key).every(([name, value]) => KEY_ATTRIBUTES.has(name) && typeof value === 'string'));
+    if (Number.isInteger(position.s) && position.s >= 0 && position.s < queries && keyOk) return position;
   } catch {
     // reported below
   }
@@ -76,6 +81,9 @@ function decode(cursor: string): Position {
     { field: 'cursor', message: 'must be the next_cursor of an earlier page, unchanged' },
   ]);
 }
+
+/** The attributes an index position names: the table's key and the listing indexes' keys. */
+const KEY_ATTRIBUTES = new Set(['pk', 'sk', 'client', 'client_order', 'lab_state', 'expires_at']);
 
 /** One Query of an index: its key condition, and where a page resumes after an item. */
 interface IndexQuery {
@@ -160,7 +168,7 @@ export async function listLabs(
 ): Promise<LabPage> {
   const queries = queriesFor(filters);
   const rest = remainingFilters(filters);
-  let position: Position = cursor ? decode(cursor) : { s: 0 };
+  let position: Position = cursor ? decode(cursor, queries.length) : { s: 0 };
   const labs: LabSummary[] = [];
   while (position.s < queries.length && labs.length < limit) {
     const query = queries[position.s] as IndexQuery;

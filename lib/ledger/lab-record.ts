@@ -205,8 +205,12 @@ export const labItemKey = (guid: string) => ({ pk: `LAB#${guid}`, sk: 'LAB' });
 
 /** Live keys of the sweep's index are spread over this many partitions. */
 export const SWEEP_SHARDS = 8;
-/** How long a destroyed lab's tombstone is kept before DynamoDB's TTL removes it. */
-export const TOMBSTONE_DAYS = 7;
+/**
+ * How long a destroyed lab's tombstone is kept, from its destroy (or from when it was written, if
+ * later): longer than a lab event can wait (a day of retries, then 14 days parked), so none
+ * outlives the tombstone that makes it stale.
+ */
+export const TOMBSTONE_DAYS = 16;
 
 function sweepShard(guid: string): string {
   return String(createHash('sha256').update(guid).digest().readUInt8(0) % SWEEP_SHARDS);
@@ -254,7 +258,9 @@ function derived(lab: Lab): Item {
     ...(sweepAt
       ? { sweep_targets: [...new Set([...lab.keys, ...lab.rechecks].map((entry) => entry.target))] }
       : {}),
-    ...(lab.state === 'destroyed' ? { ttl: epochSeconds(lab.destroyedAt) + TOMBSTONE_DAYS * 86_400 } : {}),
+    ...(lab.state === 'destroyed'
+      ? { ttl: Math.max(epochSeconds(lab.destroyedAt), epochSeconds(undefined)) + TOMBSTONE_DAYS * 86_400 }
+      : {}),
     // An item only a refused request's lease made: gone in a day, unless a lab starts there.
     ...(lab.state === undefined && lab.keys.length === 0 && lab.rechecks.length === 0
       ? { ttl: epochSeconds(undefined) + 86_400 }

@@ -3,7 +3,7 @@ import { BadRequestError, ConflictError, NotFoundError, Problem, UpstreamError }
 import type { LabOperationDeps } from '../invocation/lab-operation.ts';
 import { expiryOf } from '../key-identity.ts';
 import { forHolder } from '../lab/guarded-litellm.ts';
-import type { KeySpend } from '../lab/key-spend.ts';
+import { type KeySpend, spentBy } from '../lab/key-spend.ts';
 import { intendKey, openKey } from '../lab/key-values.ts';
 import { refuseForeignLab } from '../lab/ownership.ts';
 import { mergeRechecks, rechecksFor } from '../lab/retired-keys.ts';
@@ -156,12 +156,7 @@ async function moveHeld(held: HeldLab, deps: LabOperationDeps): Promise<MovedLab
   const keys = made.map((key, index) =>
     movedKey(key, twins[index]?.value ?? '', olds[index]?.record as KeyRecord, lab, deps),
   );
-  const spent = olds.map(({ key, record }) => ({
-    alias: key.alias,
-    keyId: key.keyId,
-    spend: record.spend ?? 0,
-    ...(record.total_spend === undefined ? {} : { totalSpend: record.total_spend }),
-  }));
+  const spent = olds.map(({ key, record }) => spentBy(key, record));
   return {
     guid: lab.guid,
     target: deps.target,
@@ -293,13 +288,7 @@ async function finishMove(
     const records = await deleteOldKeys(group, old, lab.guid, to);
     for (const key of group) {
       const record = records.get(key.keyId);
-      if (!record) continue;
-      spent.push({
-        alias: key.alias,
-        keyId: key.keyId,
-        spend: record.spend ?? 0,
-        ...(record.total_spend === undefined ? {} : { totalSpend: record.total_spend }),
-      });
+      if (record) spent.push(spentBy(key, record));
     }
   }
   const released = await held.release((current) => ({

@@ -1,4 +1,4 @@
-import { checkTargetLimit, logRawKeyRead } from '../auth/access.ts';
+import { checkProvisionLimits, checkTargetLimit, logRawKeyRead } from '../auth/access.ts';
 import type { InvocationDeps } from '../invocation/deps.ts';
 import { type LabOperation, runLabOperation } from '../invocation/lab-operation.ts';
 import type { OperationRequest } from '../lab/lifecycle.ts';
@@ -15,7 +15,9 @@ const PROVISION: LabOperation<ProvisionRequest, ProvisionedLab> = {
   scopeNeededFor: 'to provision labs',
   parse: parseProvisionRequest,
   targetOf: (request, lab, { targets, lifecycle }) => {
-    // Another client's lab is refused before its target is named.
+    // Limits first, so that a refused request never tells whether the guid is taken; then another
+    // client's lab is refused before its target is named. Under the lease both are checked again.
+    checkProvisionLimits(lifecycle.caller, { ...request, users: request.users?.length ?? 1 });
     refuseForeignGuid(lifecycle.caller, lab);
     const target = provisionTarget(request.guid, lab, targets, request.target, lifecycle.caller);
     checkTargetLimit(lifecycle.caller, target.name);

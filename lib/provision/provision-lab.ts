@@ -177,7 +177,11 @@ async function provisionHeld(request: ProvisionRequest, held: HeldLab, deps: Lab
   const now = deps.now();
   const base = isLive(held.lab) ? held.lab : newGeneration(request, held.lab, deps);
   const specs = specsOf(request, base, deps);
-  const current = (spec: KeySpec) => keysOnTarget(base).find((key) => key.alias === spec.alias);
+  const entries = (spec: KeySpec) => keysOnTarget(base).filter((key) => key.alias === spec.alias);
+  // An alias's key as this request sees it: one announced earlier first, then a live one.
+  const current = (spec: KeySpec) =>
+    entries(spec).find((key) => key.status === 'intended') ??
+    entries(spec).find((key) => key.status === 'live');
   const kept = specs.filter((spec) => unexpired(current(spec), now));
   const toMake = specs.filter((spec) => !kept.includes(spec));
   if (toMake.length > 0) await checkModels(request, deps);
@@ -200,10 +204,7 @@ async function provisionHeld(request: ProvisionRequest, held: HeldLab, deps: Lab
     );
     return { spec, entry, value };
   });
-  const replaced = toMake.flatMap((spec) => {
-    const old = current(spec);
-    return old && old.status !== 'intended' ? [old] : [];
-  });
+  const replaced = toMake.flatMap((spec) => entries(spec).filter((key) => key.status !== 'intended'));
   const before = held.lab;
   const intendedIds = new Set(intents.map((intent) => intent.entry.keyId));
   const replacedIds = new Set(replaced.map((key) => key.keyId));
@@ -217,10 +218,13 @@ async function provisionHeld(request: ProvisionRequest, held: HeldLab, deps: Lab
       ...intents.map((intent) => intent.entry),
     ],
   }));
-  // Expired (or deleted) keys make room first: LiteLLM keeps aliases unique.
-  if (replaced.length > 0) await deps.litellm.deleteKeys(replaced.map((key) => key.keyId));
   const made = new Map<string, LabKey>();
+  // Replaced keys leave the ledger only once /key/delete has answered; until then they stay announced.
+  let deleted: ReadonlySet<string> = new Set();
   try {
+    // Expired (or deleted) keys make room first: LiteLLM keeps aliases unique.
+    if (replaced.length > 0) await deps.litellm.deleteKeys(replaced.map((key) => key.keyId));
+    deleted = replacedIds;
     await eachLimited(
       intents,
       deps.target.maxConnections,
@@ -244,15 +248,15 @@ async function provisionHeld(request: ProvisionRequest, held: HeldLab, deps: Lab
               version: lab.version,
               rechecks: mergeRechecks(lab.rechecks, rechecksFor(intended, deps.reconcileGraceMs, now)),
             }
-          : finished(lab, made, replacedIds, deps),
+          : finished(lab, made, deleted, deps),
       )
       .catch(() => undefined);
     throw error;
   }
   const lab = await held.release((current) => finished(current, made, replacedIds, deps));
   const keys = await eachLimited(specs, deps.concurrency, async (spec) => {
-    const key = keysOnTarget(lab).find((entry) => entry.alias === spec.alias) as LabKey;
     const intent = intents.find((candidate) => candidate.spec === spec);
+    const key = (intent && made.get(intent.entry.keyId)) ?? (current(spec) as LabKey);
     const value = intent?.value ?? (await openKey(deps.vault, lab.guid, key));
     return provisionedKey(
       spec,

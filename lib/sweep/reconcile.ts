@@ -1,5 +1,6 @@
 import { eachLimited } from '../concurrency.ts';
 import { isExpired, ownerOf } from '../key-identity.ts';
+import { mergeRechecks, rechecksUntilExpiry } from '../lab/retired-keys.ts';
 import type { Lab } from '../ledger/lab-record.ts';
 import type { LabStore } from '../ledger/lab-store.ts';
 import { type LeaseDeps, tryLease } from '../ledger/lease.ts';
@@ -184,8 +185,10 @@ const BULK_READ = 250;
 
 /**
  * Recorded keys LiteLLM no longer holds (deleted elsewhere): dropped from their lab, under its
- * lease. The walk of the ledger goes on where the last run's budget ended; the position it
- * reached is returned (none once it came round).
+ * lease. The walk of the ledger goes on where the last run's budget ended and returns where it
+ * stopped (none once it came round). Nothing is closed until the whole walk is read: LiteLLM
+ * listing no key at all, or missing more than a tenth of what the ledger records, is a wrong or
+ * restored proxy, and the same stretch is looked at again next run.
  */
 async function closeVanishedKeys(
   options: ReconcileOptions,
@@ -193,9 +196,10 @@ async function closeVanishedKeys(
   mayCall: () => boolean,
   from: IndexPosition | undefined,
 ): Promise<IndexPosition | undefined> {
-  let empty: boolean | undefined;
   let position: IndexPosition | undefined = from ?? { shard: 0 };
-  while (position && mayCall() && !tally.breaker) {
+  let checked = 0;
+  const vanished: { guid: string; keyId: string }[] = [];
+  while (position && mayCall()) {
     const { labs, next } = await labsDuePage(options.table, '\uffff', 200, position);
     const refs = labs.flatMap((due) =>
       due.keyRefs
@@ -206,22 +210,20 @@ async function closeVanishedKeys(
     if (refs.length > 0) {
       tally.calls += Math.ceil(refs.length / BULK_READ);
       const held = await options.litellm.getKeysInfo(refs.map((ref) => ref.keyId));
-      const vanished = refs.filter((ref) => !held.has(ref.keyId));
-      if (vanished.length > 0) {
-        if (empty === undefined) {
-          tally.calls++;
-          empty = (await options.litellm.listKeys({ page: 1, size: 1 })).total_count === 0;
-        }
-        // Circuit breakers: the page is looked at again next run.
-        if (empty) tally.breaker = EMPTY_PROXY;
-        else if (refs.length > 1 && vanished.length === refs.length)
-          tally.breaker = `LiteLLM holds none of ${refs.length} keys the ledger records: a wrong URL or master key, or a restored database? Nothing is closed`;
-        if (tally.breaker) return position;
-        await closeOnLabs(vanished, options, tally);
-      }
+      vanished.push(...refs.filter((ref) => !held.has(ref.keyId)));
+      checked += refs.length;
     }
     position = next;
   }
+  if (vanished.length === 0) return position;
+  tally.calls++;
+  if ((await options.litellm.listKeys({ page: 1, size: 1 })).total_count === 0) tally.breaker = EMPTY_PROXY;
+  else if (checked > 1 && vanished.length === checked)
+    tally.breaker = `LiteLLM holds none of ${checked} keys the ledger records: a wrong URL or master key, or a restored database? Nothing is closed`;
+  else if (vanished.length > Math.max(5, checked / 10))
+    tally.breaker = `${vanished.length} of ${checked} keys the ledger records are gone from LiteLLM, more than a tenth: a proxy restored from an older backup? Nothing is closed`;
+  if (tally.breaker) return from;
+  await closeOnLabs(vanished, options, tally);
   return position;
 }
 
@@ -246,6 +248,8 @@ async function closeOnLabs(
           ...current,
           keys,
           state: current.state === 'active' && !onTarget ? 'expired' : current.state,
+          // Should the key come back (a restored proxy), it is deleted, not left live unrecorded.
+          rechecks: mergeRechecks(current.rechecks, rechecksUntilExpiry(closed, options.graceMs)),
         };
       });
       tally.closed += closed.length;

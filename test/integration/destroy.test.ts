@@ -105,19 +105,7 @@ describe('DELETE /keys/{guid}', () => {
     assert.equal((await probeKey(h.litellm.url, key)).status, 401);
     // Then LiteLLM applies the held request: the handed-out key works again.
     assert.ok(row);
-    await h.litellm.table.insertMany([
-      {
-        token: row.token,
-        key_name: String(row.key_name),
-        key_alias: row.key_alias,
-        expires: row.expires ? new Date(`${row.expires}Z`) : null,
-        models: row.models,
-        metadata: row.metadata,
-        user_id: row.user_id,
-        max_budget: row.max_budget,
-        created_by: String(row.created_by),
-      },
-    ]);
+    await h.litellm.table.restore(row);
     assert.equal((await probeKey(h.litellm.url, key)).status, 200);
 
     const again = await destroy('held1');
@@ -130,6 +118,22 @@ describe('DELETE /keys/{guid}', () => {
     // The guid is free again: a new provision makes a new key, not a 409.
     const next = await provision('held1');
     assert.notEqual(next.key, key);
+  });
+
+  it('destroys a lab whose key value KMS will not open, checking the key gone by hash', async () => {
+    const { key, keyId } = await provision('nokms1');
+    h.kms.denyAll();
+
+    const answer = await destroy('nokms1');
+
+    h.kms.denyAll(false);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.deleted_keys, 1);
+    assert.deepEqual(answer.body.verification, [
+      { litellm_key_alias: 'virtkey-nokms1', litellm_key_id: keyId, verified_by: 'key-info' },
+    ]);
+    assert.equal((await probeKey(h.litellm.url, key)).status, 401);
+    assert.deepEqual(await recorded('nokms1'), tombstone);
   });
 
   it('answers a second destroy with was_missing and deletes nothing', async () => {

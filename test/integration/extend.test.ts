@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
+  deleteKeysEvent,
   extendKeysEvent,
   labExtendedEvent,
   lambdaContext,
@@ -77,6 +78,22 @@ describe('POST /keys/{guid}/extend', () => {
       [sha256(key)],
       'the key nothing records stays out of the ledger',
     );
+  });
+
+  it('refuses with 409 to revive keys a destroy began deleting, and the destroy’s retry finishes', async () => {
+    const key = await provision('extdel1');
+    h.litellm.faults.set({ errorRate: 1, endpoints: ['POST /key/delete'] });
+    const destroy = () => invokeHttp(route.destroy, deleteKeysEvent('extdel1'), lambdaContext());
+    assert.equal((await destroy()).status, 503);
+    h.litellm.faults.clear();
+
+    const answer = await extend('extdel1', { duration: '7d' });
+
+    assert.equal(answer.status, 409);
+    assert.equal(answer.body.type, 'urn:litellm-virtual-keys:problem:keys-being-deleted');
+    assert.equal((await ledgerKey('extdel1', sha256(key)))?.status, 'deleting');
+    assert.equal((await destroy()).status, 200);
+    assert.equal((await probeKey(h.litellm.url, key)).status, 401);
   });
 
   it('sets an absolute expiry and revives an expired key', async () => {

@@ -284,6 +284,14 @@ describe('GET /keys', () => {
     const answer = await list({ package: 'lab-dev' });
     const bad = await list({ cursor: 'not-a-cursor' });
     const limit = await list({ limit: '5000' });
+    // Cursors shaped like the service's but not its own: a query out of range, a key it never names.
+    const cursor = (position: unknown) => Buffer.from(JSON.stringify(position)).toString('base64url');
+    const tampered = await Promise.all([
+      list({ cursor: cursor({ s: -1 }) }),
+      list({ cursor: cursor({ s: 9 }) }),
+      list({ cursor: cursor({ s: 0, k: { pk: 'LAB#listed1', secret: 'x' } }) }),
+      list({ cursor: cursor({ s: 0, k: { pk: { S: 'LAB#x' } } }) }),
+    ]);
 
     assert.deepEqual(
       (answer.body.labs as Record<string, unknown>[]).map((lab) => [
@@ -300,6 +308,10 @@ describe('GET /keys', () => {
       ['cursor'],
     );
     assert.equal(limit.status, 400);
+    assert.deepEqual(
+      tampered.map((answer) => [answer.status, (answer.body.errors as { field: string }[])?.[0]?.field]),
+      Array.from({ length: 4 }, () => [400, 'cursor']),
+    );
   });
 
   it('reads a client’s page from its own index: at most 3 DynamoDB requests whatever 3,000 labs of others hold', async () => {

@@ -386,19 +386,7 @@ describe('sweep', () => {
     ]);
     // LiteLLM applies the key's /key/generate late: the same row again.
     assert.ok(row);
-    await h.litellm.table.insertMany([
-      {
-        token: row.token,
-        key_name: String(row.key_name),
-        key_alias: row.key_alias,
-        expires: row.expires ? new Date(`${row.expires}Z`) : null,
-        models: row.models,
-        metadata: row.metadata,
-        user_id: row.user_id,
-        max_budget: row.max_budget,
-        created_by: String(row.created_by),
-      },
-    ]);
+    await h.litellm.table.restore(row);
     assert.ok(await h.litellm.table.get(keyId), 'the late key is live');
     // Time passes: the recheck's grace ends, and the lab is due.
     await rewriteLab('late1', (lab) => ({
@@ -680,5 +668,32 @@ describe('reconciliation', () => {
     issued.add(value);
     assert.notEqual(sha256(value), labs[0]?.keyId, 'never the deleted key');
     assert.ok(await h.litellm.table.get(sha256(value)));
+    // The closed key is looked for again until it would have expired: should it come back, it goes.
+    assert.deepEqual(
+      closed.lab?.rechecks && (closed.lab.rechecks as { key_id: string }[]).map((recheck) => recheck.key_id),
+      [labs[0]?.keyId],
+    );
+  });
+
+  it('closes nothing when more than a tenth of the recorded keys are gone at once (a proxy restored from an older backup)', async () => {
+    const seeded = await seedRecordedKeys(
+      h,
+      Array.from({ length: 40 }, (_, index) => ({
+        guid: `rst${index}`,
+        expires: new Date(Date.now() + 30 * 86_400_000),
+      })),
+    );
+    await h.litellm.table.deleteWithAudit(
+      seeded.slice(0, 6).map((key) => key.keyId),
+      'operator',
+      'x',
+    );
+
+    const report = await sweep();
+
+    assert.equal(report.reconciliation.closed, 0);
+    assert.match(String(report.reconciliation.breaker), /6 of 40 keys .* more than a tenth/);
+    for (const key of seeded.slice(0, 6))
+      assert.equal((await h.ledger.lab(key.guid)).keys[0]?.status, 'live', `${key.guid} still recorded`);
   });
 });

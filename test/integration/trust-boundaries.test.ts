@@ -9,8 +9,6 @@ import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { SCOPES } from '../../lib/auth/client-grants.ts';
 import { Deadline } from '../../lib/deadline.ts';
@@ -106,26 +104,6 @@ async function call(handler: Handler, event: APIGatewayProxyEventV2): Promise<Ht
 
 /** Changes to LiteLLM, and key values sealed for the ledger. */
 const writes = () => h.litellm.mutatingCalls() + h.kms.callCount('Encrypt');
-
-/** Every item of the ledger table, read directly. */
-async function scanLedger(): Promise<Record<string, unknown>[]> {
-  const client = new DynamoDBClient({
-    endpoint: h.ledger.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'AKIDSTANDIN', secretAccessKey: 'stand-in-secret' },
-  });
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await DynamoDBDocumentClient.from(client).send(
-      new ScanCommand({ TableName: h.ledger.tableName, ExclusiveStartKey: start }),
-    );
-    items.push(...(out.Items ?? []));
-    start = out.LastEvaluatedKey;
-  } while (start);
-  client.destroy();
-  return items;
-}
 
 const EVERY = [...SCOPES];
 const OWN_LABS = EVERY.filter((scope) => scope !== 'all-labs');
@@ -255,6 +233,20 @@ describe('tenancy', () => {
       const text = JSON.stringify(squatter.body);
       assert.ok(!text.includes('sk-') && !text.includes('client-a'), 'neither a key nor the owner');
     }
+    // A request beyond the asker's own limits is refused for them first, whether the guid is taken or not.
+    const limited = (guid: string) =>
+      call(
+        handlers.provision,
+        asClient(postKeysEvent({ ...settings, guid }), 'client-b', OWN_LABS, { packages: ['ai-beginner'] }),
+      );
+    const [taken, free] = await Promise.all([limited('rhdp42'), limited('rhdp43')]);
+    assert.deepEqual([taken.status, taken.body.type], [free.status, free.body.type]);
+    assert.equal(taken.status, 403);
+    assert.deepEqual(
+      await labState('rhdp43'),
+      await labState('never-seen'),
+      'nothing recorded for the free guid',
+    );
 
     assert.equal(writes(), before, 'nothing made');
     assert.equal(h.kms.callCount('Decrypt'), decryptsBefore, 'the owner’s value never opened');
@@ -557,7 +549,7 @@ describe('stored key values', () => {
     assert.equal(values.length, 5);
     assert.ok(values.every((value) => value.startsWith('sk-')));
 
-    const items = await scanLedger();
+    const items = await h.ledger.scan();
 
     assert.deepEqual(items.map((item) => item.guid).sort(), ['tb-kms1', 'tb-kms2', 'tb-kms3']);
     const text = JSON.stringify(items);

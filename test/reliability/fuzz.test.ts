@@ -8,8 +8,6 @@
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { clearCache } from '@middy/util';
 import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, Context } from 'aws-lambda';
 import fc from 'fast-check';
@@ -112,21 +110,7 @@ async function fuzz<Ts>(t: TestContext, property: fc.IAsyncProperty<Ts>, runs = 
 
 /** Every lab the ledger records, as a request leaves it: the lease and the version it bumps aside. */
 async function recordedLabs(): Promise<string> {
-  const client = new DynamoDBClient({
-    endpoint: h.ledger.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'AKIDSTANDIN', secretAccessKey: 'stand-in-secret' },
-  });
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await DynamoDBDocumentClient.from(client).send(
-      new ScanCommand({ TableName: h.ledger.tableName, ExclusiveStartKey: start }),
-    );
-    items.push(...(out.Items ?? []));
-    start = out.LastEvaluatedKey;
-  } while (start);
-  client.destroy();
+  const items = await h.ledger.scan();
   // A guid never provisioned leaves at most an item with no state behind its lease: no lab.
   const labs = items
     .filter((item) => item.sk === 'LAB' && item.lab_state !== undefined)

@@ -2,14 +2,35 @@ import '../support/fixtures/quiet-logs.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Deadline } from '../../lib/deadline.ts';
+import { NotFoundError, UnavailableError } from '../../lib/errors.ts';
 import { extendLab } from '../../lib/extend/extend-lab.ts';
 import { parseExtendRequest } from '../../lib/extend/request.ts';
 import { StaleEventError } from '../../lib/lab/lifecycle.ts';
 import { GuidTakenError } from '../../lib/lab/ownership.ts';
+import type { Lab } from '../../lib/ledger/lab-record.ts';
 import { HeldLab, LeaseLostError, underLease } from '../../lib/ledger/lease.ts';
 import { GUID, OWNER, World } from '../support/fakes/lab-world.ts';
+import type { MemoryLiteLlm } from '../support/fakes/memory-litellm.ts';
 
 const keysOf = (world: World, target = 'default') => [...(world.proxies[target]?.keys.values() ?? [])];
+
+/** A provisioned lab whose key expired, visited by a sweep whose lease then lapsed. */
+async function sweepThatLapses(world: World) {
+  await world.step('provision');
+  world.advance(2 * 3_600_000);
+  const sweep = await world.store.acquire(GUID, 'sweep', world.time + 60_000, world.time);
+  assert.ok(sweep);
+  world.advance(61_000);
+  return sweep;
+}
+
+/** What the lapsed sweep would write before its /key/delete: the keys announced as being deleted. */
+function announceDeletion(world: World, sweep: Lab) {
+  return new HeldLab(world.store, sweep).record((lab) => ({
+    ...lab,
+    keys: lab.keys.map((key) => ({ ...key, status: 'deleting' })),
+  }));
+}
 
 describe('the lease', () => {
   it('is refused while held, taken over once it lapses, and the lapsed holder can no longer write', async () => {
@@ -108,42 +129,65 @@ describe('generations and intents', () => {
 
   it('never deletes a key an extend took over from a sweep whose lease lapsed', async () => {
     const world = new World();
-    await world.step('provision');
-    world.advance(2 * 3_600_000);
-    const sweep = await world.store.acquire(GUID, 'sweep', world.time + 60_000, world.time);
-    assert.ok(sweep);
-    world.advance(61_000);
+    const sweep = await sweepThatLapses(world);
     await world.step('extend');
-    await assert.rejects(
-      new HeldLab(world.store, sweep).record((lab) => ({
-        ...lab,
-        keys: lab.keys.map((key) => ({ ...key, status: 'deleting' })),
-      })),
-      LeaseLostError,
-    );
+    await assert.rejects(announceDeletion(world, sweep), LeaseLostError);
     assert.equal(keysOf(world).length, 1);
     assert.ok(Date.parse(keysOf(world)[0]?.expires ?? '') > world.time + 9 * 86_400_000);
   });
+
   it('never lets a sweep that read one generation delete the next one’s key', async () => {
     const world = new World();
-    await world.step('provision');
-    world.advance(2 * 3_600_000);
-    const sweep = await world.store.acquire(GUID, 'sweep', world.time + 60_000, world.time);
-    assert.ok(sweep);
-    world.advance(61_000);
+    const sweep = await sweepThatLapses(world);
     await world.step('destroy');
     await world.step('provision');
     const fresh = keysOf(world);
-    await assert.rejects(
-      new HeldLab(world.store, sweep).record((lab) => ({
-        ...lab,
-        keys: lab.keys.map((key) => ({ ...key, status: 'deleting' })),
-      })),
-      LeaseLostError,
-    );
+    await assert.rejects(announceDeletion(world, sweep), LeaseLostError);
     assert.equal(world.store.lab(GUID).generation, 2);
     assert.deepEqual(keysOf(world), fresh);
     assert.equal(world.store.lab(GUID).keys[0]?.status, 'live');
+  });
+});
+
+describe('keys that come and go', () => {
+  it('reuses the key a failed replacement announced: the retry makes one key, and the next call replays it', async () => {
+    const world = new World();
+    await world.step('provision');
+    world.advance(2 * 3_600_000);
+    const proxy = world.proxies.default as MemoryLiteLlm;
+    const deleteKeys = proxy.deleteKeys.bind(proxy);
+    proxy.deleteKeys = async () => {
+      proxy.deleteKeys = deleteKeys;
+      throw new UnavailableError('LiteLLM /key/delete timed out');
+    };
+    await assert.rejects(world.step('provision'), UnavailableError);
+    await world.step('provision');
+    const [key] = keysOf(world);
+    assert.equal(keysOf(world).length, 1);
+    assert.deepEqual(
+      world.store.lab(GUID).keys.map((entry) => [entry.keyId, entry.status]),
+      [[key?.token, 'live']],
+    );
+    const before = world.store.lab(GUID).version;
+    await world.step('provision');
+    assert.equal(world.store.lab(GUID).version, before, 'a replay writes nothing');
+  });
+
+  it('deletes a key that vanished from LiteLLM and came back (a restored proxy) instead of leaving it unrecorded', async () => {
+    const world = new World();
+    await world.step('provision');
+    const proxy = world.proxies.default as MemoryLiteLlm;
+    const [row] = keysOf(world);
+    assert.ok(row);
+    proxy.keys.delete(row.token);
+    await assert.rejects(world.step('extend'), NotFoundError);
+    assert.deepEqual(
+      world.store.lab(GUID).rechecks.map((recheck) => recheck.keyId),
+      [row.token],
+    );
+    proxy.keys.set(row.token, row);
+    await world.step('destroy');
+    assert.equal(keysOf(world).length, 0);
   });
 });
 

@@ -19,7 +19,7 @@ import {
   DescribeTableCommand,
   DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { parse } from 'yaml';
 import { labFromItem, labItemKey, labToItem } from '../../../lib/ledger/lab-record.ts';
 
@@ -124,6 +124,22 @@ export class DynamoDbStandIn {
       key.keyId === keyId ? { ...key, expiresAt: expires.toISOString() } : key,
     );
     await this.putItems([labToItem({ ...lab, keys })], 1);
+  }
+
+  /** Every item of the table, read directly. */
+  async scan(): Promise<Record<string, unknown>[]> {
+    const client = this.client();
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await DynamoDBDocumentClient.from(client).send(
+        new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: start }),
+      );
+      items.push(...(out.Items ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    client.destroy();
+    return items;
   }
 
   /** Write items directly, 25 at a time (populations for scale tests and benches). */

@@ -188,6 +188,23 @@ export class KeyTable {
     await this.db.query(`VACUUM ANALYZE ${TABLE}`);
   }
 
+  /** Put a row read earlier back, as a /key/generate LiteLLM applies after its caller gave up would. */
+  async restore(row: KeyRow): Promise<void> {
+    await this.insertMany([
+      {
+        token: row.token,
+        key_name: String(row.key_name),
+        key_alias: row.key_alias,
+        expires: row.expires ? new Date(`${row.expires}Z`) : null,
+        models: row.models,
+        metadata: row.metadata,
+        user_id: row.user_id,
+        max_budget: row.max_budget,
+        created_by: String(row.created_by),
+      },
+    ]);
+  }
+
   async get(token: string): Promise<KeyRow | undefined> {
     const rows = await this.db.query<KeyRow>(`SELECT ${SELECT} FROM ${TABLE} WHERE token = $1`, [token]);
     return rows[0];
