@@ -1,7 +1,6 @@
 import { eachLimited } from '../concurrency.ts';
 import { UpstreamError } from '../errors.ts';
 import type { LabOperationDeps } from '../invocation/lab-operation.ts';
-import { forHolder } from '../lab/guarded-litellm.ts';
 import { type KeySpend, spentBy } from '../lab/key-spend.ts';
 import { openKey } from '../lab/key-values.ts';
 import { type Lifecycle, refuseStaleEvent } from '../lab/lifecycle.ts';
@@ -12,6 +11,7 @@ import { type HeldLab, underLease } from '../ledger/lease.ts';
 import type { KeyRecord } from '../litellm/types.ts';
 import { deleteKeysFromDatabase } from '../litellm-db/direct-delete.ts';
 import { log } from '../log.ts';
+import { forHolder } from '../targets/held-connections.ts';
 import { refuseMovedMeanwhile } from '../targets/lab-target.ts';
 import type { DestroyRequest } from './request.ts';
 import { type KeyCheck, verifyGone } from './verify-gone.ts';

@@ -4,13 +4,13 @@ import { addDuration, parseDuration } from '../duration.ts';
 import { BadRequestError, NotFoundError, Problem } from '../errors.ts';
 import type { LabOperationDeps } from '../invocation/lab-operation.ts';
 import { expiryOf } from '../key-identity.ts';
-import { forHolder } from '../lab/guarded-litellm.ts';
 import { openKey } from '../lab/key-values.ts';
 import { refuseStaleEvent } from '../lab/lifecycle.ts';
 import { refuseForeignLab } from '../lab/ownership.ts';
 import { mergeRechecks, rechecksUntilExpiry } from '../lab/retired-keys.ts';
 import { keysOnTarget, type Lab, type LabKey } from '../ledger/lab-record.ts';
 import { type HeldLab, underLease } from '../ledger/lease.ts';
+import { forHolder } from '../targets/held-connections.ts';
 import { refuseMovedMeanwhile, refuseUnfinishedMove } from '../targets/lab-target.ts';
 import type { ExtendRequest } from './request.ts';
 

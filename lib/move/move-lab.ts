@@ -2,7 +2,6 @@ import { eachLimited } from '../concurrency.ts';
 import { BadRequestError, ConflictError, NotFoundError, Problem, UpstreamError } from '../errors.ts';
 import type { LabOperationDeps } from '../invocation/lab-operation.ts';
 import { expiryOf } from '../key-identity.ts';
-import { forHolder } from '../lab/guarded-litellm.ts';
 import { type KeySpend, spentBy } from '../lab/key-spend.ts';
 import { intendKey, openKey } from '../lab/key-values.ts';
 import { refuseForeignLab } from '../lab/ownership.ts';
@@ -15,6 +14,7 @@ import type { KeyRecord } from '../litellm/types.ts';
 import { log } from '../log.ts';
 import { packageOf } from '../packages.ts';
 import type { ProvisionedKey, ProvisionedLab } from '../provision/provision-lab.ts';
+import { forHolder } from '../targets/held-connections.ts';
 import { recordedTargetName, UnfinishedMoveError } from '../targets/lab-target.ts';
 import type { TargetDeps } from '../targets/target-connections.ts';
 import { movedKey, stringMetadata } from './moved-keys.ts';
@@ -70,17 +70,7 @@ async function moveHeld(held: HeldLab, deps: LabOperationDeps): Promise<MovedLab
   if (from === to) {
     if (lab.movingTo) return cancelMove(held, deps);
     if (leftovers.length > 0) return finishMove(held, leftovers, deps);
-    const keys = await currentKeys(lab, deps, deps);
-    return {
-      guid: lab.guid,
-      target: deps.target,
-      from: lab.movedFrom ?? to,
-      keys,
-      created: false,
-      deletedKeys: 0,
-      spent: [],
-      changed: false,
-    };
+    return answerWithKeys(lab, deps, { from: lab.movedFrom ?? to, spent: [], changed: false });
   }
   const old = await deps.targets.connect(deps.targets.recorded(from));
   const olds = await movableKeys(lab, old, deps);
@@ -303,17 +293,7 @@ async function finishMove(
     to,
     keys: spent.length,
   });
-  const keys = await currentKeys(released, deps, deps);
-  return {
-    guid: lab.guid,
-    target: deps.target,
-    from: lab.movedFrom ?? to,
-    keys,
-    created: false,
-    deletedKeys: spent.length,
-    spent,
-    changed: true,
-  };
+  return answerWithKeys(released, deps, { from: lab.movedFrom ?? to, spent, changed: true });
 }
 
 /** A move not yet switched, asked back to where the lab is: its new keys go, and the lab stays as it was. */
@@ -334,16 +314,23 @@ async function cancelMove(held: HeldLab, deps: LabOperationDeps): Promise<MovedL
     rechecks: mergeRechecks(current.rechecks, rechecksFor(twins, deps.reconcileGraceMs, deps.now())),
   }));
   log.info('move cancelled; the lab stays where it was', { guid: lab.guid, target: deps.target.name });
-  const keys = await currentKeys(released, deps, deps);
+  return answerWithKeys(released, deps, { from: to, spent: [], changed: true });
+}
+
+/** The answer of a move that made no key: the lab's keys as they are on its target, and what the call changed. */
+async function answerWithKeys(
+  lab: Lab,
+  deps: LabOperationDeps,
+  outcome: { readonly from: string; readonly spent: readonly KeySpend[]; readonly changed: boolean },
+): Promise<MovedLab> {
+  const keys = await currentKeys(lab, deps, deps);
   return {
     guid: lab.guid,
     target: deps.target,
-    from: to,
     keys,
     created: false,
-    deletedKeys: 0,
-    spent: [],
-    changed: true,
+    deletedKeys: outcome.spent.length,
+    ...outcome,
   };
 }
 

@@ -1,6 +1,6 @@
 import type { HeldLab } from '../ledger/lease.ts';
 import type { KeyApi } from '../litellm/key-api.ts';
-import type { Targets } from '../targets/target-connections.ts';
+import type { Targets } from './target-connections.ts';
 
 /**
  * A target's client for the holder of a lab's lease: every call that changes a key checks first
