@@ -79,9 +79,11 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileTal
     cycleComplete: false,
   };
   const cursor = await readReconcileCursor(options.table, options.target);
-  const spend = (share: number) => () => tally.calls < options.budget * share && !options.shouldStop();
-  const listing = await readListing(cursor, options, tally, spend(0.5));
-  const closing = await closeVanishedKeys(options, tally, spend(1), cursor.closing);
+  // At most half the budget on LiteLLM's list, the rest on the ledger's keys.
+  const room = (calls: number, share = 1) =>
+    tally.calls + calls <= options.budget * share && !options.shouldStop();
+  const listing = await readListing(cursor, options, tally, () => room(1, 0.5));
+  const closing = await closeVanishedKeys(options, tally, room, cursor.closing);
   await options.gate.change(() =>
     writeReconcileCursor(options.table, options.target, { ...listing, ...(closing ? { closing } : {}) }),
   );
@@ -193,13 +195,14 @@ const BULK_READ = 250;
 async function closeVanishedKeys(
   options: ReconcileOptions,
   tally: ReconcileTally,
-  mayCall: () => boolean,
+  mayCall: (calls: number) => boolean,
   from: IndexPosition | undefined,
 ): Promise<IndexPosition | undefined> {
   let position: IndexPosition | undefined = from ?? { shard: 0 };
   let checked = 0;
   const vanished: { guid: string; keyId: string }[] = [];
-  while (position && mayCall()) {
+  // Each page read keeps a call in hand for the check that LiteLLM is not empty, should a key be gone.
+  while (position && mayCall(vanished.length > 0 ? 1 : 2)) {
     const { labs, next } = await labsDuePage(options.table, '\uffff', 200, position);
     const refs = labs.flatMap((due) =>
       due.keyRefs

@@ -269,8 +269,8 @@ describe('provision of a multi-user lab', () => {
   });
 
   it('starts no further user’s key after a failure, and the retry makes the rest', async () => {
-    // Each key takes two 50 ms calls; user1's three 503s fail it long before 100 users are through.
-    h.litellm.faults.set({ latencyMs: 50 });
+    // Each key takes one 200 ms call, ten at a time; user1's three 503s fail it long before 100 users are through.
+    h.litellm.faults.set({ latencyMs: 200 });
     h.litellm.faults.failNext('POST /key/generate', '503', 100, 'virtkey-ws11-user1"');
 
     const failed = await provision({ guid: 'ws11', users: 100 });
