@@ -2,7 +2,7 @@ import { hashKey, newKeyValue } from '../key-identity.ts';
 import type { LabKey } from '../ledger/lab-record.ts';
 import type { KeyVault, SealContext } from '../vault/key-vault.ts';
 
-export function sealContextOf(guid: string, key: Pick<LabKey, 'alias' | 'target' | 'keyId'>): SealContext {
+function sealContextOf(guid: string, key: Pick<LabKey, 'alias' | 'target' | 'keyId'>): SealContext {
   return { guid, alias: key.alias, target: key.target, keyId: key.keyId };
 }
 

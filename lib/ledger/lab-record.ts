@@ -224,7 +224,8 @@ const latest = (times: readonly (string | undefined)[]) =>
     .sort()
     .at(-1);
 
-const epochSeconds = (time: string | undefined) => Math.ceil((time ? Date.parse(time) : Date.now()) / 1000);
+/** Epoch seconds of `time`, or of now if it is earlier (or absent): a TTL never starts in the past. */
+const secondsFrom = (time?: string) => Math.ceil(Math.max(time ? Date.parse(time) : 0, Date.now()) / 1000);
 
 /** The lab's keys LiteLLM holds (or may, mid-call) on its own target. */
 export function keysOnTarget(lab: Lab, target = lab.target): LabKey[] {
@@ -233,8 +234,9 @@ export function keysOnTarget(lab: Lab, target = lab.target): LabKey[] {
 
 /**
  * The attributes derived from the record, recomputed on every write so the indexes never drift:
- * the latest expiry (GET /keys; kept as the lab's last once its keys are gone), the client's order, the sweep's due time (the earliest expiry or
- * recheck), warning time and live keys (for the nightly reconciliation), and the tombstone's TTL.
+ * the latest expiry (GET /keys; kept as the lab's last once its keys are gone), the client's
+ * order, the sweep's due time (the earliest expiry or recheck), warning time, live keys and
+ * targets (for the nightly reconciliation), and the TTL of a tombstone or of a lease-only item.
  */
 function derived(lab: Lab): Item {
   const live = lab.keys.filter((key) => key.status === 'live');
@@ -258,12 +260,10 @@ function derived(lab: Lab): Item {
     ...(sweepAt
       ? { sweep_targets: [...new Set([...lab.keys, ...lab.rechecks].map((entry) => entry.target))] }
       : {}),
-    ...(lab.state === 'destroyed'
-      ? { ttl: Math.max(epochSeconds(lab.destroyedAt), epochSeconds(undefined)) + TOMBSTONE_DAYS * 86_400 }
-      : {}),
+    ...(lab.state === 'destroyed' ? { ttl: secondsFrom(lab.destroyedAt) + TOMBSTONE_DAYS * 86_400 } : {}),
     // An item only a refused request's lease made: gone in a day, unless a lab starts there.
     ...(lab.state === undefined && lab.keys.length === 0 && lab.rechecks.length === 0
-      ? { ttl: epochSeconds(undefined) + 86_400 }
+      ? { ttl: secondsFrom() + 86_400 }
       : {}),
   };
 }

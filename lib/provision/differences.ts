@@ -19,11 +19,8 @@ export class LabDiffersError extends Problem {
 const same = (a: readonly string[] | undefined, b: readonly string[]) =>
   a !== undefined && a.length === b.length && a.every((value, i) => value === b[i]);
 
-/**
- * A repeat must ask for what the live lab has: package, models, budget and shape (single-user, or
- * multi-user; a multi-user lab may gain users). Identical repeats are answered with the same keys.
- */
-export function refuseDifferentLab(request: ProvisionRequest, lab: Lab): void {
+/** What a repeat asks for that the live lab does not have, field by field; none for an identical repeat. */
+export function differencesFrom(request: ProvisionRequest, lab: Lab): FieldError[] {
   const errors: FieldError[] = [];
   if (lab.package !== undefined && lab.package !== request.packageName) {
     errors.push({ field: 'package', message: `the lab has package ${lab.package}` });
@@ -41,5 +38,14 @@ export function refuseDifferentLab(request: ProvisionRequest, lab: Lab): void {
       message: multi ? 'the lab is a multi-user lab (one key per user)' : 'the lab is a single-user lab',
     });
   }
+  return errors;
+}
+
+/**
+ * A repeat must ask for what the live lab has: package, models, budget and shape (single-user, or
+ * multi-user; a multi-user lab may gain users). Identical repeats are answered with the same keys.
+ */
+export function refuseDifferentLab(request: ProvisionRequest, lab: Lab): void {
+  const errors = differencesFrom(request, lab);
   if (errors.length > 0) throw new LabDiffersError(request.guid, errors);
 }

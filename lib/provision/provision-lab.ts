@@ -15,7 +15,7 @@ import { isServed } from '../litellm/served-models.ts';
 import type { LiteLlmTarget } from '../target-config.ts';
 import { forHolder } from '../targets/held-connections.ts';
 import { refuseMovedMeanwhile, refuseUnfinishedMove } from '../targets/lab-target.ts';
-import { refuseDifferentLab } from './differences.ts';
+import { differencesFrom, refuseDifferentLab } from './differences.ts';
 import { type KeySpec, keySpecFor } from './key-spec.ts';
 import { generateIntended } from './make-key.ts';
 import type { ProvisionRequest } from './request.ts';
@@ -84,12 +84,7 @@ function provisionedKey(spec: KeySpec, key: LabKey, value: string, created: bool
  */
 async function replay(request: ProvisionRequest, lab: Lab, deps: LabOperationDeps) {
   if (lab.state !== 'active' || lab.client !== deps.lifecycle.caller.client || lab.movingTo) return undefined;
-  if (lab.target !== deps.target.name) return undefined;
-  try {
-    refuseDifferentLab(request, lab);
-  } catch {
-    return undefined;
-  }
+  if (lab.target !== deps.target.name || differencesFrom(request, lab).length > 0) return undefined;
   const now = deps.now();
   const specs = specsOf(request, lab, deps);
   if (request.users && specs.length !== (lab.users?.length ?? 0)) return undefined;

@@ -7,7 +7,7 @@ import type { Targets } from './target-connections.ts';
  * that the lease is still this holder's, so a request that ran past its lease (another may hold
  * the lab now) changes nothing in LiteLLM. Reads pass straight through.
  */
-export function guardedBy(held: HeldLab, litellm: KeyApi): KeyApi {
+function guardedBy(held: HeldLab, litellm: KeyApi): KeyApi {
   const changing = <T>(call: () => Promise<T>) => {
     held.ensureHeld();
     return call();

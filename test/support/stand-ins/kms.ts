@@ -1,7 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { recordSecretValue } from '../checks/run-record.ts';
+import { AwsError, type AwsJsonBody, AwsJsonStandIn } from './aws-json.ts';
 
 /**
  * A KMS endpoint for Encrypt and Decrypt with symmetric keys, speaking the AWS JSON 1.1 protocol
@@ -21,17 +20,6 @@ interface StoredKey {
 /** How `failNext` fails a call: throttling (400), access denied (400), KMSInternalException (500). */
 export type KmsFault = 'throttled' | 'denied' | 'unavailable';
 
-type Body = Record<string, unknown>;
-class AwsError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
-
 const KEY_ARN_PREFIX = 'arn:aws:kms:us-east-1:111122223333:key/';
 /** The alias the default key answers to, as the stack names its key. */
 const DEFAULT_ALIAS = 'alias/litellm-virtual-keys';
@@ -43,8 +31,9 @@ const IV = 12;
 const TAG = 16;
 const ALGORITHM = 'SYMMETRIC_DEFAULT';
 
-export class KmsStandIn {
-  readonly calls = new Map<string, number>();
+export class KmsStandIn extends AwsJsonStandIn {
+  protected readonly targetPrefix = 'TrentService';
+  protected readonly internalError = 'KMSInternalException';
   /** By uuid. */
   readonly keys = new Map<string, StoredKey>();
   /** The key made at start, also reached as alias/litellm-virtual-keys. */
@@ -52,22 +41,16 @@ export class KmsStandIn {
   private readonly aliases = new Map<string, string>();
   private readonly failures: { operation: string; remaining: number; kind: KmsFault }[] = [];
   private decryptDenied = false;
-  private server?: Server;
 
   private constructor() {
+    super();
     this.keyArn = this.createKey(DEFAULT_ALIAS);
   }
 
   static async start(): Promise<KmsStandIn> {
     const standIn = new KmsStandIn();
-    standIn.server = createServer((req, res) => void standIn.serve(req, res));
-    await new Promise<void>((resolve) => standIn.server?.listen(0, '127.0.0.1', resolve));
+    await standIn.listen();
     return standIn;
-  }
-
-  get url(): string {
-    const address = this.server?.address() as AddressInfo | undefined;
-    return `http://127.0.0.1:${address?.port}`;
   }
 
   /** A new symmetric key, reachable by ARN, uuid and `alias` if given; returns its ARN. */
@@ -82,11 +65,6 @@ export class KmsStandIn {
   /** A disabled key refuses Encrypt and Decrypt with DisabledException until enabled again or reset. */
   setKeyEnabled(keyId: string, enabled: boolean): void {
     this.find(keyId).enabled = enabled;
-  }
-
-  callCount(operation?: string): number {
-    if (operation) return this.calls.get(operation) ?? 0;
-    return [...this.calls.values()].reduce((a, b) => a + b, 0);
   }
 
   /** The next `count` calls of `operation` ('*' for any) fail as `kind`, before they are applied. */
@@ -107,24 +85,15 @@ export class KmsStandIn {
     for (const key of this.keys.values()) key.enabled = true;
   }
 
-  async close(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
-  }
-
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const operation = String(req.headers['x-amz-target'] ?? '').replace('TrentService.', '');
-    this.calls.set(operation, (this.calls.get(operation) ?? 0) + 1);
-    try {
-      this.injectFault(operation);
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Body;
-      this.reply(res, 200, this.dispatch(operation, body));
-    } catch (error) {
-      const aws =
-        error instanceof AwsError ? error : new AwsError('KMSInternalException', String(error), 500);
-      this.reply(res, aws.status, { __type: aws.type, message: aws.message }, aws.type);
+  protected handle(operation: string, body: AwsJsonBody): AwsJsonBody {
+    this.injectFault(operation);
+    switch (operation) {
+      case 'Encrypt':
+        return this.encrypt(body);
+      case 'Decrypt':
+        return this.decrypt(body);
+      default:
+        throw new AwsError('UnknownOperationException', `unknown operation ${operation}`);
     }
   }
 
@@ -143,26 +112,6 @@ export class KmsStandIn {
     if (this.decryptDenied && operation === 'Decrypt') throw denied(operation);
   }
 
-  private reply(res: ServerResponse, status: number, body: unknown, errorType?: string): void {
-    res.writeHead(status, {
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amzn-requestid': randomUUID(),
-      ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
-    });
-    res.end(JSON.stringify(body));
-  }
-
-  private dispatch(operation: string, body: Body): Body {
-    switch (operation) {
-      case 'Encrypt':
-        return this.encrypt(body);
-      case 'Decrypt':
-        return this.decrypt(body);
-      default:
-        throw new AwsError('UnknownOperationException', `unknown operation ${operation}`);
-    }
-  }
-
   /** A key by ARN, uuid, alias name or alias ARN, as KMS resolves a KeyId. */
   private find(keyId: unknown): StoredKey {
     const text = String(keyId);
@@ -175,7 +124,7 @@ export class KmsStandIn {
     return key;
   }
 
-  private encrypt(body: Body): Body {
+  private encrypt(body: AwsJsonBody): AwsJsonBody {
     if (typeof body.KeyId !== 'string') throw validation('keyId', 'Member must not be null');
     const plaintext = Buffer.from(String(body.Plaintext ?? ''), 'base64');
     if (plaintext.length === 0 || plaintext.length > MAX_PLAINTEXT) {
@@ -195,7 +144,7 @@ export class KmsStandIn {
     };
   }
 
-  private decrypt(body: Body): Body {
+  private decrypt(body: AwsJsonBody): AwsJsonBody {
     const blob = Buffer.from(String(body.CiphertextBlob ?? ''), 'base64');
     if (blob.length < HEADER + IV + TAG || blob[0] !== VERSION) throw invalidCiphertext();
     const hex = blob.subarray(1, HEADER).toString('hex');

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { recordSecretValue } from '../checks/run-record.ts';
+import { AwsError, type AwsJsonBody, AwsJsonStandIn } from './aws-json.ts';
 import { mulberry32 } from './litellm/faults.ts';
 
 /**
@@ -34,42 +33,20 @@ interface StoredSecret {
   policy?: string;
 }
 
-type Body = Record<string, unknown>;
-class AwsError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
-
-export class SecretsManagerStandIn {
-  readonly calls = new Map<string, number>();
+export class SecretsManagerStandIn extends AwsJsonStandIn {
+  protected readonly targetPrefix = 'secretsmanager';
+  protected readonly internalError = 'InternalServiceError';
   readonly secrets = new Map<string, StoredSecret>();
   private readonly failures: { operation: string; remaining: number; status: number }[] = [];
   private errorRate = 0;
   /** Calls failed by `failNext` or `failRandomly`. */
   failed = 0;
   private random = mulberry32(1);
-  private server?: Server;
 
   static async start(): Promise<SecretsManagerStandIn> {
     const standIn = new SecretsManagerStandIn();
-    standIn.server = createServer((req, res) => void standIn.serve(req, res));
-    await new Promise<void>((resolve) => standIn.server?.listen(0, '127.0.0.1', resolve));
+    await standIn.listen();
     return standIn;
-  }
-
-  get url(): string {
-    const address = this.server?.address() as AddressInfo | undefined;
-    return `http://127.0.0.1:${address?.port}`;
-  }
-
-  callCount(operation?: string): number {
-    if (operation) return this.calls.get(operation) ?? 0;
-    return [...this.calls.values()].reduce((a, b) => a + b, 0);
   }
 
   /** Calls that write: every operation but the reads. */
@@ -144,57 +121,31 @@ export class SecretsManagerStandIn {
     this.remove({ SecretId: name });
   }
 
-  valueOf(name: string): string | undefined {
+  override valueOf(name: string): string | undefined {
     const secret = this.secrets.get(name);
     if (!secret || secret.deletedAt) return undefined;
     return secret.versions.find((v) => v.id === secret.current)?.value;
   }
 
-  async close(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
-  }
-
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const operation = String(req.headers['x-amz-target'] ?? '').replace('secretsmanager.', '');
-    this.calls.set(operation, (this.calls.get(operation) ?? 0) + 1);
-    try {
-      const failure = this.failures.find(
-        (f) => f.remaining > 0 && (f.operation === operation || f.operation === '*'),
-      );
-      const roll = this.errorRate > 0 ? this.random() : 1;
-      const status = failure?.status ?? (roll < this.errorRate / 2 ? 500 : 400);
-      if (failure) failure.remaining--;
-      if (failure || roll < this.errorRate) {
-        this.failed++;
-        throw status >= 500
-          ? new AwsError('InternalServiceError', 'An error occurred on the server side.', status)
-          : new AwsError('ThrottlingException', 'Rate exceeded', status);
-      }
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Body;
-      if (typeof body.SecretString === 'string') recordSecretValue(body.SecretString, 'service');
-      const result = this.dispatch(operation, body);
-      this.reply(res, 200, result);
-    } catch (error) {
-      const aws =
-        error instanceof AwsError ? error : new AwsError('InternalServiceError', String(error), 500);
-      this.reply(res, aws.status, { __type: aws.type, message: aws.message }, aws.type);
+  /** Scripted and random failures come before the call is applied. */
+  protected handle(operation: string, body: AwsJsonBody): AwsJsonBody {
+    const failure = this.failures.find(
+      (f) => f.remaining > 0 && (f.operation === operation || f.operation === '*'),
+    );
+    const roll = this.errorRate > 0 ? this.random() : 1;
+    const status = failure?.status ?? (roll < this.errorRate / 2 ? 500 : 400);
+    if (failure) failure.remaining--;
+    if (failure || roll < this.errorRate) {
+      this.failed++;
+      throw status >= 500
+        ? new AwsError('InternalServiceError', 'An error occurred on the server side.', status)
+        : new AwsError('ThrottlingException', 'Rate exceeded', status);
     }
+    if (typeof body.SecretString === 'string') recordSecretValue(body.SecretString, 'service');
+    return this.dispatch(operation, body);
   }
 
-  private reply(res: ServerResponse, status: number, body: unknown, errorType?: string): void {
-    const text = JSON.stringify(body);
-    res.writeHead(status, {
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amzn-requestid': randomUUID(),
-      ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
-    });
-    res.end(text);
-  }
-
-  private dispatch(operation: string, body: Body): Body {
+  private dispatch(operation: string, body: AwsJsonBody): AwsJsonBody {
     switch (operation) {
       case 'CreateSecret':
         return this.create(body);
@@ -237,7 +188,7 @@ export class SecretsManagerStandIn {
     return secret;
   }
 
-  private create(body: Body): Body {
+  private create(body: AwsJsonBody): AwsJsonBody {
     const name = String(body.Name);
     const existing = this.secrets.get(name);
     if (existing?.deletedAt) {
@@ -266,7 +217,7 @@ export class SecretsManagerStandIn {
     return { ARN: secret.arn, Name: name, VersionId: id };
   }
 
-  private getValue(body: Body): Body {
+  private getValue(body: AwsJsonBody): AwsJsonBody {
     const secret = this.find(body.SecretId);
     const version = secret.versions.find((v) => v.id === secret.current) as Version;
     secret.accessed = Math.floor(Date.now() / 86_400_000) * 86_400;
@@ -281,7 +232,7 @@ export class SecretsManagerStandIn {
   }
 
   /** A request token names a version: repeating it with the same value is a no-op, with another value an error. */
-  private putValue(body: Body): Body {
+  private putValue(body: AwsJsonBody): AwsJsonBody {
     const secret = this.find(body.SecretId);
     const id = String(body.ClientRequestToken ?? randomUUID());
     const value = String(body.SecretString);
@@ -298,7 +249,7 @@ export class SecretsManagerStandIn {
     return { ARN: secret.arn, Name: secret.name, VersionId: id, VersionStages: ['AWSCURRENT'] };
   }
 
-  private remove(body: Body): Body {
+  private remove(body: AwsJsonBody): AwsJsonBody {
     const secret = this.find(body.SecretId, true);
     if (body.ForceDeleteWithoutRecovery === true) this.secrets.delete(secret.name);
     else {
@@ -308,14 +259,14 @@ export class SecretsManagerStandIn {
     return { ARN: secret.arn, Name: secret.name, DeletionDate: Date.now() / 1000 };
   }
 
-  private restore(body: Body): Body {
+  private restore(body: AwsJsonBody): AwsJsonBody {
     const secret = this.find(body.SecretId, true);
     delete secret.deletedAt;
     return { ARN: secret.arn, Name: secret.name };
   }
 
   /** Stored as given; like Secrets Manager, a document that is not JSON is refused. */
-  private putPolicy(body: Body): Body {
+  private putPolicy(body: AwsJsonBody): AwsJsonBody {
     const secret = this.find(body.SecretId);
     const policy = String(body.ResourcePolicy ?? '');
     try {
@@ -327,7 +278,7 @@ export class SecretsManagerStandIn {
     return { ARN: secret.arn, Name: secret.name };
   }
 
-  private getPolicy(body: Body): Body {
+  private getPolicy(body: AwsJsonBody): AwsJsonBody {
     const secret = this.find(body.SecretId);
     return {
       ARN: secret.arn,
@@ -336,7 +287,7 @@ export class SecretsManagerStandIn {
     };
   }
 
-  private describe(body: Body): Body {
+  private describe(body: AwsJsonBody): AwsJsonBody {
     const secret = this.find(body.SecretId, true);
     return {
       ARN: secret.arn,
@@ -348,7 +299,7 @@ export class SecretsManagerStandIn {
     };
   }
 
-  private list(body: Body): Body {
+  private list(body: AwsJsonBody): AwsJsonBody {
     const filters = (body.Filters as { Key: string; Values: string[] }[] | undefined) ?? [];
     const prefixes = filters.filter((f) => f.Key === 'name').flatMap((f) => f.Values);
     const all = [...this.secrets.values()].filter(
@@ -371,7 +322,7 @@ export class SecretsManagerStandIn {
   }
 
   /** Tags are keyed: a new value replaces the old one. */
-  private tag(body: Body): Body {
+  private tag(body: AwsJsonBody): AwsJsonBody {
     const secret = this.find(body.SecretId);
     for (const tag of body.Tags as StoredSecret['tags']) {
       secret.tags = [...secret.tags.filter((t) => t.Key !== tag.Key), tag];
@@ -379,7 +330,7 @@ export class SecretsManagerStandIn {
     return {};
   }
 
-  private untag(body: Body): Body {
+  private untag(body: AwsJsonBody): AwsJsonBody {
     const secret = this.find(body.SecretId);
     const keys = body.TagKeys as string[];
     secret.tags = secret.tags.filter((t) => !keys.includes(t.Key));
