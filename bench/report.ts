@@ -4,9 +4,9 @@
  * every goal with its verdict, the comparisons with the role's approach, then each bench's own
  * figures. A bench that fails is reported as failed, and the command exits non-zero.
  *
- * BENCH_DATABASE_URL (a Postgres server) holds the stand-in's tables for the sweep benches, whose
- * million keys are more than the embedded PGlite keeps comfortably; without it they run on PGlite
- * at 200,000 keys, and say so.
+ * BENCH_DATABASE_URL (a Postgres server) holds the stand-in's tables for the sweep and size benches,
+ * whose million keys are more than the embedded PGlite keeps comfortably; without it they run on
+ * PGlite at 200,000 keys, and say so.
  */
 import '../scripts/check-node.mjs';
 import { spawnSync } from 'node:child_process';
@@ -38,6 +38,8 @@ const BENCHES: Bench[] = [
     env: postgres ? { DATABASE_URL: postgres } : { BENCH_KEYS: '200000', BENCH_EXPIRED: '10000' },
   },
   { script: 'listing-sweep', env: postgres ? { DATABASE_URL: postgres } : {} },
+  // LiteLLM at 1,000 keys and at a million (200,000 on PGlite): a lab's operations must not notice.
+  { script: 'size', env: postgres ? { DATABASE_URL: postgres } : {} },
   { script: 'cold-start' },
 ];
 
@@ -94,7 +96,7 @@ Written by \`npm run bench -- --write\` on ${new Date().toISOString()}. Do not e
 
 - Machine: ${machine}.
 - Node ${process.version}; each bench runs alone in a fresh process.
-- LiteLLM is the test suite's stand-in (real HTTP on loopback; LiteLLM's tables in PGlite${postgres ? ', and for the sweep benches in a Postgres server' : ''}) with the
+- LiteLLM is the test suite's stand-in (real HTTP on loopback; LiteLLM's tables in PGlite${postgres ? ', and for the sweep and size benches in a Postgres server' : ''}) with the
   latency per request each row names; Secrets Manager, KMS and EventBridge are the suite's stand-ins
   with no added latency; the lab ledger is dynalite, an in-memory DynamoDB, in its own process. Times therefore show this service's own cost plus that latency, on this
   machine; call counts do not depend on the machine.

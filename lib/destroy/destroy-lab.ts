@@ -1,7 +1,7 @@
 import { eachLimited } from '../concurrency.ts';
 import { UpstreamError } from '../errors.ts';
 import type { LabOperationDeps } from '../invocation/lab-operation.ts';
-import { type KeySpend, spentBy } from '../lab/key-spend.ts';
+import { type KeySpend, labSpend, spentBy } from '../lab/key-spend.ts';
 import { openKey } from '../lab/key-values.ts';
 import { type Lifecycle, refuseStaleEvent } from '../lab/lifecycle.ts';
 import { refuseForeignLab } from '../lab/ownership.ts';
@@ -45,8 +45,10 @@ export interface DestroyedLab {
   /** Keys applied late (after an earlier destroy or replacement) found and deleted. */
   readonly lateKeysDeleted: number;
   readonly spend: readonly KeySpend[];
-  /** Lifetime spend where LiteLLM reports it, else this period's, summed over the keys. */
+  /** Each key's larger of lifetime and period spend, summed. */
   readonly totalSpend: number;
+  /** Some key's lifetime spend may lack LiteLLM's backfill (see lab/key-spend.ts). */
+  readonly spendMayLackBackfill: boolean;
   readonly summary: DestroySummary;
 }
 
@@ -110,7 +112,7 @@ async function destroyHeld(request: DestroyRequest, held: HeldLab, deps: Destroy
   const lateKeysDeleted = await deleteLateKeys(held.lab, deps);
   const heldKeys = [...ownOutcome.held, ...leftovers];
   const spend = heldKeys.map(({ key, record }) => spentBy(key, record));
-  const totalSpend = spend.reduce((sum, key) => sum + (key.totalSpend ?? key.spend), 0);
+  const { total: totalSpend, mayLackBackfill } = labSpend(spend);
   const at = deps.lifecycle.occurredAt.toISOString();
   const now = deps.now();
   const lab = held.lab;
@@ -136,6 +138,7 @@ async function destroyHeld(request: DestroyRequest, held: HeldLab, deps: Destroy
     lateKeysDeleted,
     spend,
     totalSpend,
+    spendMayLackBackfill: mayLackBackfill,
     summary: summarise(lab, heldKeys),
   };
 }

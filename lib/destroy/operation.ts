@@ -1,5 +1,6 @@
 import type { InvocationDeps } from '../invocation/deps.ts';
 import { type LabOperation, runLabOperation } from '../invocation/lab-operation.ts';
+import { BACKFILL_NOTE } from '../lab/key-spend.ts';
 import type { OperationRequest } from '../lab/lifecycle.ts';
 import { refuseForeignLab } from '../lab/ownership.ts';
 import { log } from '../log.ts';
@@ -46,6 +47,7 @@ const DESTROY: LabOperation<DestroyRequest, DestroyedLab> = {
       late_keys_deleted: lab.lateKeysDeleted,
       verified_by: lab.checks.map((check) => check.verifiedBy),
       total_spend: lab.totalSpend,
+      ...(lab.spendMayLackBackfill ? { total_spend_may_lack_backfill: true, spend_note: BACKFILL_NOTE } : {}),
     },
   ],
   counts: (lab) => ['KeysDeleted', lab.summary.packages],

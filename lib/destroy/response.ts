@@ -1,4 +1,4 @@
-import { spendOf } from '../lab/key-spend.ts';
+import { BACKFILL_NOTE, spendOf } from '../lab/key-spend.ts';
 import type { DestroyedLab } from './destroy-lab.ts';
 
 const CACHE_NOTE =
@@ -20,6 +20,7 @@ export function destroyResponse(lab: DestroyedLab): Record<string, unknown> {
     ...(lab.lateKeysDeleted > 0 ? { late_keys_deleted: lab.lateKeysDeleted } : {}),
     spend: lab.spend.map(spendOf),
     total_spend: lab.totalSpend,
+    ...(lab.spendMayLackBackfill ? { total_spend_may_lack_backfill: true, spend_note: BACKFILL_NOTE } : {}),
     verification: lab.checks.map((check) => ({
       litellm_key_alias: check.alias,
       litellm_key_id: check.keyId,

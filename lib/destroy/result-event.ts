@@ -17,6 +17,7 @@ export function destroyedEvent(lab: DestroyedLab, trigger: Trigger): BusEvent {
       litellm_key_ids: lab.checks.map((check) => check.keyId),
       spend: lab.spend.map(spendOf),
       total_spend: lab.totalSpend,
+      ...(lab.spendMayLackBackfill ? { total_spend_may_lack_backfill: true } : {}),
     },
   };
 }

@@ -27,6 +27,11 @@ export interface LabKey {
   readonly createdAt: string;
   /** The expiry last warned about (`Virtual Key Expiring`). */
   readonly warnedExpiry?: string;
+  /**
+   * The proxy's release when the key was made, where known: LiteLLM does not backfill a key's
+   * lifetime `total_spend` for keys made before the proxy had it (see lab/key-spend.ts).
+   */
+  readonly madeOn?: string;
 }
 
 /**
@@ -152,6 +157,7 @@ const KEY_FIELDS: Fields<LabKey> = {
   expiresAt: text('expires_at'),
   createdAt: text('created_at'),
   warnedExpiry: text('warned_expiry'),
+  madeOn: text('made_on'),
 };
 
 const RECHECK_FIELDS: Fields<Recheck> = {

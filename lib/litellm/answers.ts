@@ -53,6 +53,7 @@ const listPage = z.looseObject({
 const infoAnswer = z.looseObject({ info: z.record(z.string(), z.unknown()), status: z.string().optional() });
 const bulkInfoAnswer = z.looseObject({ info: z.array(z.unknown()) });
 const modelList = z.looseObject({ data: z.array(z.looseObject({ id: z.string() })) });
+const modelInfoList = z.looseObject({ data: z.array(z.looseObject({ model_name: z.string() })) });
 
 function check<T>(schema: z.ZodType<T>, body: unknown, endpoint: string): T {
   const parsed = schema.safeParse(body);
@@ -68,6 +69,9 @@ export const generatedKeyOf = (body: unknown, endpoint: string): GenerateKeyResp
   check(generated, body, endpoint);
 export const modelIdsOf = (body: unknown, endpoint: string): string[] =>
   check(modelList, body, endpoint).data.map((model) => model.id);
+export const modelGroupsOf = (body: unknown, endpoint: string): string[] => [
+  ...new Set(check(modelInfoList, body, endpoint).data.map((model) => model.model_name)),
+];
 export const infoOf = (body: unknown, endpoint: string) => check(infoAnswer, body, endpoint);
 export const bulkInfoOf = (body: unknown, endpoint: string) => check(bulkInfoAnswer, body, endpoint).info;
 

@@ -7,10 +7,12 @@ import {
   infoOf,
   keyRecordOf,
   listPageOf,
+  modelGroupsOf,
   modelIdsOf,
 } from './answers.ts';
+import { customKeyAdvice } from './custom-key-advice.ts';
 import { readErrorBody } from './error-catalogue.ts';
-import { isFault } from './errors.ts';
+import { isFault, LiteLlmResponseError } from './errors.ts';
 import { type ProxyRelease, releaseOf } from './release.ts';
 import { LiteLlmTransport } from './transport.ts';
 import type {
@@ -55,10 +57,25 @@ export class LiteLlmClient {
     return modelIdsOf(body, 'GET /v1/models');
   }
 
+  /**
+   * Model names the admin model list holds (`GET /model/info`): from v1.104 a model marked not
+   * `discoverable` can be missing from `/v1/models` (PR #42825) and still be served.
+   */
+  async listModelGroups(): Promise<string[]> {
+    const { body } = await this.transport.call({ method: 'GET', path: '/model/info' });
+    return modelGroupsOf(body, 'GET /model/info');
+  }
+
   /** Create a key with our pinned value; safe to resend, since the same value cannot make a second key. */
   async generateKey(request: GenerateKeyRequest): Promise<GenerateKeyResponse> {
-    const { body } = await this.transport.call({ method: 'POST', path: '/key/generate', body: request });
-    return generatedKeyOf(body, 'POST /key/generate');
+    try {
+      const { body } = await this.transport.call({ method: 'POST', path: '/key/generate', body: request });
+      return generatedKeyOf(body, 'POST /key/generate');
+    } catch (error) {
+      // How to lift disable_custom_api_keys depends on the release (PR #42437).
+      if (!isFault(error, 'custom-key-refused')) throw error;
+      throw new LiteLlmResponseError(error.answer, error.fault, customKeyAdvice(await this.release()));
+    }
   }
 
   /** A key by raw value or hash: live, reported deleted (v1.103 on), or unknown to LiteLLM. */
@@ -166,14 +183,18 @@ export class LiteLlmClient {
       return keyRecordOf(body, 'POST /key/update');
     } catch (error) {
       if (isFault(error, 'key-not-found')) return undefined;
-      throw error;
+      if (!isFault(error, 'update-refused-unauthorized')) throw error;
+      // A 401 is an unknown key on v1.81 and a refused master key anywhere: /key/info tells which
+      // (with a master key LiteLLM refuses, it throws that refusal itself).
+      if ((await this.getKeyInfo(keyOrHash)).state !== 'live') return undefined;
+      throw new LiteLlmResponseError(error.answer, 'unexpected');
     }
   }
 
   /**
    * Use a virtual key on an LLM route, as its holder would. `unknown` is LiteLLM's "not found in db"
    * (the row is gone and this replica holds no cached copy); `refused` covers expired, blocked and
-   * over-budget keys (400, 401, 403 or, since v1.93, 429).
+   * over-budget keys (400, 401, 403; over budget 400 before v1.93, 429 to v1.103, 422 from v1.104).
    */
   async probeKey(rawKey: string): Promise<KeyProbe> {
     const { status, body } = await this.transport.call({ method: 'GET', path: '/v1/models', bearer: rawKey });

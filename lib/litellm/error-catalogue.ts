@@ -10,9 +10,11 @@ export type LiteLlmFault =
   | 'master-key-refused'
   | 'master-key-not-admin'
   | 'key-not-found'
+  | 'update-refused-unauthorized'
   | 'no-keys-found'
   | 'route-not-found'
   | 'duplicate-alias'
+  | 'alias-format-refused'
   | 'custom-key-refused'
   | 'key-policy-refused'
   | 'over-configured-limit'
@@ -41,6 +43,11 @@ interface Rule {
   readonly envelope?: ErrorAnswer['envelope'];
   /** Read only when `type`/`param`/`envelope` do not decide. */
   readonly fallback?: RegExp;
+  /**
+   * Must also match the message: two answers LiteLLM gives the same status, type and param are
+   * told apart by their text alone (a refused alias format and a duplicate alias).
+   */
+  readonly says?: RegExp;
   /** The releases that answer so, and the change that made them. */
   readonly since: string;
 }
@@ -61,12 +68,13 @@ export const ERROR_CATALOGUE: readonly Rule[] = [
     since: 'every supported release: user_api_key_auth rejects an unknown sk- token before any route',
   },
   {
-    fault: 'key-not-found',
+    fault: 'update-refused-unauthorized',
     endpoints: [UPDATE],
     status: 401,
     type: 'auth_error',
-    fallback: /does not exist in db/i,
-    since: 'v1.81 to v1.82.5: the Prisma helper raises 401 for an unknown key (PR #24063 changed it)',
+    since:
+      'every release: v1.81 to v1.82.5 answer an unknown key so (PR #24063 made it 404), and a master key ' +
+      'without the sk- prefix gets the same 401 auth_error: only /key/info can tell which',
   },
   {
     fault: 'master-key-refused',
@@ -103,12 +111,24 @@ export const ERROR_CATALOGUE: readonly Rule[] = [
     since: "FastAPI's own 404: the URL does not lead to LiteLLM's key API",
   },
   {
+    fault: 'alias-format-refused',
+    endpoints: [GENERATE, UPDATE],
+    status: 400,
+    param: 'key_alias',
+    says: /invalid key_alias format|must match/i,
+    since:
+      '~v1.82 on: enable_key_alias_format_validation (PR #23027); from v1.104 a configurable pattern ' +
+      '(PR #42553). The same status, type and param as a duplicate alias: only the message differs',
+  },
+  {
     fault: 'duplicate-alias',
     endpoints: [GENERATE, UPDATE],
     status: 400,
     param: 'key_alias',
     fallback: /alias.*already exists/i,
-    since: 'v1.53.1 on: unique aliases (PR #6944)',
+    since:
+      'v1.53.1 on: unique aliases (PR #6944). Any other key_alias refusal is read so too, and confirmed ' +
+      'by finding the holder before anything is concluded',
   },
   {
     fault: 'custom-key-refused',
@@ -159,6 +179,7 @@ function unsaid(value: string | undefined): boolean {
 
 function matches(rule: Rule, answer: ErrorAnswer): boolean {
   if (rule.status !== answer.status) return false;
+  if (rule.says && !rule.says.test(answer.message)) return false;
   if (rule.endpoints && !rule.endpoints.includes(answer.endpoint)) return false;
   if (rule.envelope !== undefined && rule.envelope !== answer.envelope) return false;
   const typed = rule.type !== undefined || rule.param !== undefined;

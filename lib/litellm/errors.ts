@@ -29,9 +29,9 @@ const EXPLANATIONS: Partial<
     problem: 'litellm-custom-keys-refused',
     title: 'LiteLLM refuses caller-chosen key values',
     explain:
-      'LiteLLM refused the key value this service chose, because the proxy’s UI setting disable_custom_api_keys is on. ' +
+      'LiteLLM refused the key value this service chose, because the proxy’s setting disable_custom_api_keys is on. ' +
       'This service stores each key’s value before creating it, so that every retry returns the same key: turn ' +
-      'disable_custom_api_keys off (Admin UI, Settings) and retry; nothing was created and the same value will be used',
+      'disable_custom_api_keys off and retry; nothing was created and the same value will be used',
   },
   'key-policy-refused': {
     status: 502,
@@ -41,6 +41,16 @@ const EXPLANATIONS: Partial<
       'LiteLLM refused the key (403): a custom_key_policy in general_settings (or an enterprise-only field) ' +
       'forbids it. This service sends a caller-chosen key value, a duration and metadata; allow them in the ' +
       'policy and retry: nothing was created',
+  },
+  'alias-format-refused': {
+    status: 502,
+    problem: 'litellm-alias-format-refused',
+    title: 'LiteLLM’s key-alias rule refused the alias',
+    explain:
+      'LiteLLM refused the key’s alias by its key_alias format rule (enable_key_alias_format_validation, or ' +
+      'from v1.104 litellm_settings.key_alias_pattern), quoted below. This service names keys virtkey-<guid> and ' +
+      'virtkey-<guid>-<user>: allow such aliases in the proxy’s rule. Nothing was created; a retry will ' +
+      'fail the same way until the rule changes',
   },
   'over-configured-limit': {
     status: 502,
@@ -61,8 +71,11 @@ export class LiteLlmResponseError extends Problem {
   constructor(
     readonly answer: ErrorAnswer,
     readonly fault: LiteLlmFault,
+    /** Replaces the fault's usual explanation where the proxy's release changes what works. */
+    explain?: string,
   ) {
-    const known = EXPLANATIONS[fault];
+    const listed = EXPLANATIONS[fault];
+    const known = listed && explain ? { ...listed, explain } : listed;
     const said = `LiteLLM ${answer.endpoint} answered ${answer.status}: ${answer.message.slice(0, MESSAGE_CAP)}`;
     super(
       known?.status ?? 502,
@@ -122,5 +135,20 @@ export function unsupportedRelease(version: string, oldest: string): Problem {
     'LiteLLM release not supported',
     `LiteLLM ${version} is older than ${oldest}, the oldest release this service supports; ` +
       'keys are not provisioned there (destroy, status and extend still work). Upgrade the proxy',
+  );
+}
+
+/**
+ * LiteLLM refused an alias as taken (or in words this service does not know), yet no key holds it:
+ * not a duplicate. Passed on with LiteLLM's words, never retried.
+ */
+export function aliasRefused(alias: string, target: string, refusal: LiteLlmResponseError): Problem {
+  return new Problem(
+    502,
+    'litellm-alias-refused',
+    'LiteLLM refused the key alias',
+    `LiteLLM target ${target} refused key alias ${alias}, yet no key holds it, so the refusal is not about a ` +
+      `duplicate alias; nothing was created. (LiteLLM ${refusal.endpoint} answered ${refusal.upstreamStatus}: ` +
+      `${refusal.upstreamMessage.slice(0, MESSAGE_CAP)})`,
   );
 }

@@ -8,6 +8,7 @@ export type KeyApi = Pick<
   LiteLlmClient,
   | 'release'
   | 'listModels'
+  | 'listModelGroups'
   | 'generateKey'
   | 'getKeyInfo'
   | 'getKeysInfo'

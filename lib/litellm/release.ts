@@ -2,7 +2,13 @@ import { log } from '../log.ts';
 
 /** The oldest LiteLLM release this service is tested against, and the newest. */
 export const OLDEST_SUPPORTED = '1.81.0';
-export const NEWEST_TESTED = '1.103.0';
+/**
+ * The stand-in's newest profile is a 1.105.0 release candidate. Only x.y.z is compared, so every
+ * 1.105.0 candidate counts as tested; 1.105.1 and later are newer than anything checked.
+ */
+export const NEWEST_TESTED = '1.105.0';
+/** When LiteLLM's releases were last checked against this service. */
+export const NEWEST_CHECKED_ON = '2026-12-07';
 
 /** Where a proxy's release stands against the supported range. */
 export type ReleaseVerdict = 'supported' | 'newer' | 'older' | 'unknown';
@@ -22,6 +28,12 @@ function compare(a: [number, number, number], b: [number, number, number]): numb
   return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
 }
 
+/** Whether the proxy runs `version` or later; undefined when its release is unknown. */
+export function releaseAtLeast(release: ProxyRelease, version: string): boolean | undefined {
+  const found = release.version === undefined ? undefined : parts(release.version);
+  return found && compare(found, parts(version) as [number, number, number]) >= 0;
+}
+
 export function judgeRelease(version: string | undefined): ProxyRelease {
   const found = version === undefined ? undefined : parts(version);
   if (!version || !found) return { verdict: 'unknown', ...(version ? { version } : {}) };
@@ -38,6 +50,8 @@ const KEEP_MS = 3_600_000;
 const KEEP_FAILED_MS = 60_000;
 
 const known = new Map<string, { release: Promise<ProxyRelease>; until: number }>();
+/** Proxy and release pairs already logged. */
+const told = new Set<string>();
 
 /**
  * The release of the proxy at `url`, read once per container (and again after an hour) with
@@ -55,7 +69,16 @@ export function releaseOf(url: string, read: () => Promise<string | undefined>):
       const release = judgeRelease(version);
       if (release.verdict === 'unknown') entry.until = Date.now() + KEEP_FAILED_MS;
       const fields = { litellm_version: release.version ?? null, verdict: release.verdict };
+      // Said once per proxy and release in a container, not at every hourly re-read.
+      const news = `${url} ${release.version ?? ''}`;
+      if (told.has(news)) return release;
+      told.add(news);
       if (release.verdict === 'supported') log.info('LiteLLM release', fields);
+      else if (release.verdict === 'newer')
+        log.warn('LiteLLM release not checked: newer than the newest checked, handled as that one', {
+          ...fields,
+          newest_checked: NEWEST_TESTED,
+        });
       else
         log.warn('LiteLLM release outside the tested range', {
           ...fields,
@@ -73,7 +96,11 @@ export function releaseOf(url: string, read: () => Promise<string | undefined>):
   return entry.release;
 }
 
-/** Forget what was read (tests that change the proxy's release). */
-export function forgetReleases(): void {
+/**
+ * Forget what was read (tests that change the proxy's release); with `reads`, only the reads, as
+ * when they lapse after an hour, and what was logged stays logged.
+ */
+export function forgetReleases(what: 'all' | 'reads' = 'all'): void {
   known.clear();
+  if (what === 'all') told.clear();
 }

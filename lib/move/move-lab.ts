@@ -8,8 +8,8 @@ import { refuseForeignLab } from '../lab/ownership.ts';
 import { mergeRechecks, rechecksFor } from '../lab/retired-keys.ts';
 import { keysOnTarget, type Lab, type LabKey } from '../ledger/lab-record.ts';
 import { type HeldLab, underLease } from '../ledger/lease.ts';
-import { isFault } from '../litellm/errors.ts';
-import { isServed } from '../litellm/served-models.ts';
+import { aliasRefused, isFault } from '../litellm/errors.ts';
+import { unservedModels } from '../litellm/served-models.ts';
 import type { KeyRecord } from '../litellm/types.ts';
 import { log } from '../log.ts';
 import { packageOf } from '../packages.ts';
@@ -173,11 +173,11 @@ async function movableKeys(lab: Lab, old: TargetDeps, deps: LabOperationDeps) {
       `LiteLLM target ${old.target.name} no longer holds ${missing.map((key) => key.alias).join(', ')}; ` +
         'nothing was moved: provision the lab again, or destroy it',
     );
-  const served = await deps.litellm.listModels();
   const olds = keys.map((key) => ({ key, record: records.get(key.keyId) as KeyRecord }));
-  const unserved = [
-    ...new Set(olds.flatMap(({ record }) => record.models.filter((model) => !isServed(model, served)))),
-  ];
+  const unserved = await unservedModels(
+    deps.litellm,
+    olds.flatMap(({ record }) => record.models),
+  );
   if (unserved.length > 0)
     throw new BadRequestError(
       `LiteLLM target ${deps.target.name} does not serve ${unserved.join(', ')}; nothing was moved`,
@@ -219,10 +219,10 @@ async function makeTwin(
     answered = (await deps.litellm.generateKey(request)).expires;
   } catch (error) {
     if (!isFault(error, 'duplicate-alias')) throw error;
-    // The alias is taken on the new target: by this twin (an earlier answer lost), or by anything else.
-    const mine = (await deps.litellm.listKeysByAlias(oldKey.alias)).find(
-      (holder) => holder.token === twin.entry.keyId,
-    );
+    // The alias is taken on the new target: by this twin (an earlier answer lost), by anything else, or by nothing.
+    const holders = await deps.litellm.listKeysByAlias(oldKey.alias);
+    if (holders.length === 0) throw aliasRefused(oldKey.alias, deps.target.name, error);
+    const mine = holders.find((holder) => holder.token === twin.entry.keyId);
     if (!mine)
       throw new ConflictError(
         `key alias ${oldKey.alias} is held on LiteLLM target ${deps.target.name} by a key that is not this lab's; ` +
@@ -231,10 +231,12 @@ async function makeTwin(
     answered = mine.expires;
   }
   const at = expiryOf({ expires: answered ?? null });
+  const { version } = await deps.litellm.release();
   return {
     ...twin.entry,
     status: 'live',
     ...(at ? { expiresAt: at.toISOString() } : {}),
+    ...(version ? { madeOn: version } : {}),
     ...(oldKey.warnedExpiry ? { warnedExpiry: oldKey.warnedExpiry } : {}),
   };
 }

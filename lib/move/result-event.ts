@@ -1,6 +1,6 @@
 import type { BusEvent } from '../events/bus.ts';
 import { DETAIL_TYPES } from '../events/detail-types.ts';
-import { spendOf } from '../lab/key-spend.ts';
+import { labSpend, spendOf } from '../lab/key-spend.ts';
 import { labDetail } from '../lab/lab-detail.ts';
 import type { Trigger } from '../lab/lifecycle.ts';
 import { keysFacts } from '../provision/result-event.ts';
@@ -19,7 +19,8 @@ export function movedEvent(lab: MovedLab, trigger: Trigger): BusEvent {
       moved_from: lab.from,
       deleted_keys: lab.deletedKeys,
       moved_spend: lab.spent.map(spendOf),
-      moved_total_spend: lab.spent.reduce((sum, key) => sum + (key.totalSpend ?? key.spend), 0),
+      moved_total_spend: labSpend(lab.spent).total,
+      ...(labSpend(lab.spent).mayLackBackfill ? { total_spend_may_lack_backfill: true } : {}),
     },
   };
 }

@@ -2,14 +2,29 @@ import { ConflictError } from '../errors.ts';
 import type { LabOperationDeps } from '../invocation/lab-operation.ts';
 import { expiryOf, isLabKey } from '../key-identity.ts';
 import type { Lab, LabKey } from '../ledger/lab-record.ts';
-import { isFault } from '../litellm/errors.ts';
+import { aliasRefused, isFault, type LiteLlmResponseError } from '../litellm/errors.ts';
 import type { KeyRecord } from '../litellm/types.ts';
 import { log } from '../log.ts';
 import type { KeySpec } from './key-spec.ts';
 
-function live(entry: LabKey, expires: string | null): LabKey {
+/** Why a provision read LiteLLM's keys by alias, and what it found: the answer says so. */
+export type AliasLookup = 'own-key' | 'left-behind';
+
+export interface MadeKey {
+  readonly key: LabKey;
+  /** Set when LiteLLM refused the alias as taken and the holders were looked up. */
+  readonly lookup?: AliasLookup;
+}
+
+async function live(entry: LabKey, expires: string | null, deps: LabOperationDeps): Promise<LabKey> {
   const at = expiryOf({ expires });
-  return { ...entry, status: 'live', ...(at ? { expiresAt: at.toISOString() } : {}) };
+  const { version } = await deps.litellm.release();
+  return {
+    ...entry,
+    status: 'live',
+    ...(at ? { expiresAt: at.toISOString() } : {}),
+    ...(version ? { madeOn: version } : {}),
+  };
 }
 
 /**
@@ -35,7 +50,8 @@ function isLeftover(holder: KeyRecord, lab: Lab, spec: KeySpec, graceMs: number)
  * Make an announced key in LiteLLM with its sealed value, and return it live. When LiteLLM refuses
  * the alias as taken, its holders are looked up (the only /key/list on this path): this very key
  * (an earlier answer was lost), a key this lab left behind (deleted, then the alias is asked for
- * again), or anything else, which is refused and left alone.
+ * again), anything else, which is refused and left alone, or nobody, when the refusal was not
+ * about a duplicate at all.
  */
 export async function generateIntended(
   spec: KeySpec,
@@ -43,7 +59,7 @@ export async function generateIntended(
   value: string,
   lab: Lab,
   deps: LabOperationDeps,
-): Promise<LabKey> {
+): Promise<MadeKey> {
   const request = {
     key: value,
     key_alias: spec.alias,
@@ -57,14 +73,18 @@ export async function generateIntended(
     key_type: 'llm_api',
     allowed_routes: ['llm_api_routes'],
   } as const;
+  let refusal: LiteLlmResponseError;
   try {
-    return live(entry, (await deps.litellm.generateKey(request)).expires);
+    return { key: await live(entry, (await deps.litellm.generateKey(request)).expires, deps) };
   } catch (error) {
     if (!isFault(error, 'duplicate-alias')) throw error;
+    refusal = error;
   }
+  // Confirmed by its holder, or not a duplicate at all.
   const holders = await deps.litellm.listKeysByAlias(spec.alias);
+  if (holders.length === 0) throw aliasRefused(spec.alias, entry.target, refusal);
   const mine = holders.find((holder) => holder.token === entry.keyId);
-  if (mine) return live(entry, mine.expires);
+  if (mine) return { key: await live(entry, mine.expires, deps), lookup: 'own-key' };
   const leftovers = holders.filter((holder) => isLeftover(holder, lab, spec, deps.reconcileGraceMs));
   if (leftovers.length < holders.length) {
     throw new ConflictError(
@@ -78,5 +98,8 @@ export async function generateIntended(
     alias: spec.alias,
     key_ids: leftovers.map((holder) => holder.token),
   });
-  return live(entry, (await deps.litellm.generateKey(request)).expires);
+  return {
+    key: await live(entry, (await deps.litellm.generateKey(request)).expires, deps),
+    lookup: 'left-behind',
+  };
 }

@@ -11,13 +11,13 @@ import { keysOnTarget, type Lab, type LabKey } from '../ledger/lab-record.ts';
 import { type HeldLab, underLease } from '../ledger/lease.ts';
 import { unsupportedRelease } from '../litellm/errors.ts';
 import { OLDEST_SUPPORTED } from '../litellm/release.ts';
-import { isServed } from '../litellm/served-models.ts';
+import { unservedModels } from '../litellm/served-models.ts';
 import type { LiteLlmTarget } from '../target-config.ts';
 import { forHolder } from '../targets/held-connections.ts';
 import { refuseMovedMeanwhile, refuseUnfinishedMove } from '../targets/lab-target.ts';
 import { differencesFrom, refuseDifferentLab } from './differences.ts';
 import { type KeySpec, keySpecFor } from './key-spec.ts';
-import { generateIntended } from './make-key.ts';
+import { type AliasLookup, generateIntended } from './make-key.ts';
 import type { ProvisionRequest } from './request.ts';
 
 /** A lab's key as provisioning leaves it (or finds it): live in LiteLLM and in the ledger. */
@@ -33,6 +33,8 @@ export interface ProvisionedKey {
   readonly created: boolean;
   /** An expired key of this lab held the alias and was deleted to make room. */
   readonly replacedExpired: boolean;
+  /** LiteLLM refused the alias as taken, and looking up its holder found this (see make-key.ts). */
+  readonly aliasLookup?: AliasLookup;
 }
 
 export interface ProvisionedLab {
@@ -63,7 +65,13 @@ function specsOf(request: ProvisionRequest, lab: Lab, deps: LabOperationDeps): K
 const unexpired = (key: LabKey | undefined, now: Date): key is LabKey =>
   key?.status === 'live' && key.expiresAt !== undefined && key.expiresAt > now.toISOString();
 
-function provisionedKey(spec: KeySpec, key: LabKey, value: string, created: boolean, replaced = false) {
+function provisionedKey(
+  spec: KeySpec,
+  key: LabKey,
+  value: string,
+  created: boolean,
+  how: { replaced: boolean; lookup: AliasLookup | undefined } = { replaced: false, lookup: undefined },
+): ProvisionedKey {
   return {
     spec,
     value,
@@ -73,7 +81,8 @@ function provisionedKey(spec: KeySpec, key: LabKey, value: string, created: bool
     packageName: spec.packageName,
     expires: key.expiresAt ? new Date(key.expiresAt) : undefined,
     created,
-    replacedExpired: replaced,
+    replacedExpired: how.replaced,
+    ...(how.lookup ? { aliasLookup: how.lookup } : {}),
   };
 }
 
@@ -110,8 +119,7 @@ function refuseInvalid(request: ProvisionRequest, lab: Lab, deps: LabOperationDe
 
 /** Fails with 400 naming every model the proxy does not serve. */
 async function checkModels(request: ProvisionRequest, deps: LabOperationDeps): Promise<void> {
-  const served = await deps.litellm.listModels();
-  const missing = request.models.filter((model) => !isServed(model, served));
+  const missing = await unservedModels(deps.litellm, request.models);
   if (missing.length === 0) return;
   const field = request.customModels ? 'models' : 'package';
   const owner = request.customModels ? '' : ` (package ${request.packageName})`;
@@ -214,6 +222,7 @@ async function provisionHeld(request: ProvisionRequest, held: HeldLab, deps: Lab
     ],
   }));
   const made = new Map<string, LabKey>();
+  const lookups = new Map<string, AliasLookup>();
   // Replaced keys leave the ledger only once /key/delete has answered; until then they stay announced.
   let deleted: ReadonlySet<string> = new Set();
   try {
@@ -224,7 +233,9 @@ async function provisionHeld(request: ProvisionRequest, held: HeldLab, deps: Lab
       intents,
       deps.target.maxConnections,
       async ({ spec, entry, value }) => {
-        made.set(entry.keyId, await generateIntended(spec, entry, value, held.lab, deps));
+        const outcome = await generateIntended(spec, entry, value, held.lab, deps);
+        made.set(entry.keyId, outcome.key);
+        if (outcome.lookup) lookups.set(entry.keyId, outcome.lookup);
       },
       { stopAfterFailure: true },
     );
@@ -253,13 +264,10 @@ async function provisionHeld(request: ProvisionRequest, held: HeldLab, deps: Lab
     const intent = intents.find((candidate) => candidate.spec === spec);
     const key = (intent && made.get(intent.entry.keyId)) ?? (current(spec) as LabKey);
     const value = intent?.value ?? (await openKey(deps.vault, lab.guid, key));
-    return provisionedKey(
-      spec,
-      key,
-      value,
-      intent !== undefined,
-      replaced.some((old) => old.alias === spec.alias),
-    );
+    return provisionedKey(spec, key, value, intent !== undefined, {
+      replaced: replaced.some((old) => old.alias === spec.alias),
+      lookup: intent && lookups.get(intent.entry.keyId),
+    });
   });
   return { guid: lab.guid, target: deps.target, keys, created: intents.length > 0 };
 }

@@ -23,11 +23,29 @@ export function provisionResponse(lab: ProvisionedLab): Record<string, unknown> 
     ...facts,
     ...perUser?.response,
     replaced_expired_key: lab.keys.some((key) => key.replacedExpired),
+    ...aliasLookups(lab.keys),
     user_info: {
       messages,
       data: { ...facts, litellm_available_models_list: first.models.join(', '), ...perUser?.data },
       ...(perUser ? { users: perUser.scoped } : {}),
     },
+  };
+}
+
+/**
+ * Where LiteLLM refused an alias as taken and the service looked up its holder (the only time a
+ * provision reads LiteLLM's key list), what it found: this very key (an earlier answer was lost),
+ * or keys this lab had left under the alias, deleted before the key was made.
+ */
+function aliasLookups(keys: readonly ProvisionedKey[]) {
+  const looked = keys.filter((key) => key.aliasLookup);
+  if (looked.length === 0) return {};
+  return {
+    alias_lookups: looked.map((key) => ({
+      litellm_key_alias: key.spec.alias,
+      reason: 'alias-taken',
+      found: key.aliasLookup === 'own-key' ? 'this-key' : 'left-by-this-lab',
+    })),
   };
 }
 

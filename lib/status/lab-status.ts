@@ -5,6 +5,7 @@ import { formatExpiry } from '../duration.ts';
 import { NotFoundError } from '../errors.ts';
 import type { TargetedDeps } from '../invocation/deps.ts';
 import { expiryOf, isExpired } from '../key-identity.ts';
+import { spendFields, spentBy } from '../lab/key-spend.ts';
 import { openKey } from '../lab/key-values.ts';
 import { keysOnTarget, type Lab } from '../ledger/lab-record.ts';
 
@@ -49,8 +50,7 @@ export async function labStatus(
         litellm_available_models: record.models,
         litellm_key_expires: formatExpiry(expiryOf(record)),
         expired: isExpired(record, now),
-        spend: record.spend ?? 0,
-        ...(record.total_spend === undefined ? {} : { total_spend: record.total_spend }),
+        ...spendFields(spentBy(key, record)),
         max_budget: record.max_budget ?? null,
         blocked: record.blocked === true,
         created_at: record.created_at ?? null,

@@ -15,6 +15,7 @@ function guardedBy(held: HeldLab, litellm: KeyApi): KeyApi {
   return {
     release: () => litellm.release(),
     listModels: () => litellm.listModels(),
+    listModelGroups: () => litellm.listModelGroups(),
     getKeyInfo: (key) => litellm.getKeyInfo(key),
     getKeysInfo: (keys) => litellm.getKeysInfo(keys),
     listKeys: (query) => litellm.listKeys(query),

@@ -61,6 +61,7 @@ describe('DELETE /keys/{guid}', () => {
           litellm_key_alias: 'virtkey-gone1',
           litellm_key_id: keyId,
           spend: 0,
+          period_spend: 0,
           ...(h.litellm.release.totalSpend ? { total_spend: 0 } : {}),
         },
       ],

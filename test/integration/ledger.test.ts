@@ -396,7 +396,7 @@ describe('GET /keys', () => {
 });
 
 describe('spend at destroy', () => {
-  it('reads each key’s spend before deleting it, and answers and announces it per key and in total', async () => {
+  it('reads each key’s spend before deleting it (the larger of lifetime and period), and answers and announces it per key and in total', async () => {
     const answer = await provision({ guid: 'spend1', users: 2 });
     const keys = (answer.body.users as { litellm_virtual_key: string }[]).map((u) =>
       sha256(u.litellm_virtual_key),
@@ -415,8 +415,8 @@ describe('spend at destroy', () => {
     assert.deepEqual(
       spend.map((key) => [key.litellm_key_alias, key.spend, key.total_spend]),
       [
-        ['virtkey-spend1-user1', 1.5, release.totalSpend ? 4.25 : undefined],
-        ['virtkey-spend1-user2', 0.5, release.totalSpend ? 0.75 : undefined],
+        ['virtkey-spend1-user1', release.totalSpend ? 4.25 : 1.5, release.totalSpend ? 4.25 : undefined],
+        ['virtkey-spend1-user2', release.totalSpend ? 0.75 : 0.5, release.totalSpend ? 0.75 : undefined],
       ],
     );
     assert.equal(destroyed.body.total_spend, release.totalSpend ? 5 : 2);

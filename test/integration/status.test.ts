@@ -35,7 +35,7 @@ describe('GET /keys/{guid}', () => {
   it('returns the lab’s key with its models, expiry, spend, budget, blocked flag and raw value', async () => {
     const provisioned = await provision({ guid: 'stat1', package: 'ai-beginner', max_budget: 25 });
     const key = String(provisioned.body.litellm_virtual_key);
-    await h.litellm.table.update(sha256(key), { spend: 1.25 });
+    await h.litellm.recordSpend(sha256(key), 1.25);
     const decrypts = h.kms.callCount('Decrypt');
 
     const answer = await status('stat1');
@@ -53,7 +53,8 @@ describe('GET /keys/{guid}', () => {
           litellm_key_expires: provisioned.body.litellm_key_expires,
           expired: false,
           spend: 1.25,
-          ...(h.litellm.release.totalSpend ? { total_spend: 0 } : {}),
+          period_spend: 1.25,
+          ...(h.litellm.release.totalSpend ? { total_spend: 1.25 } : {}),
           max_budget: 25,
           blocked: false,
           created_at: (answer.body.keys as { created_at: string }[])[0]?.created_at,

@@ -62,7 +62,18 @@ const CASES: Case[] = [
       'Authentication Error: invalid user key - user key does not exist in db. User Key=sk-...',
       'auth_error',
     ),
-    'key-not-found',
+    'update-refused-unauthorized',
+  ],
+  [
+    'a master key without the sk- prefix on /key/update: the same 401, never "the key is gone"',
+    'POST /key/update',
+    401,
+    proxy(
+      401,
+      "Authentication Error, LiteLLM Virtual Key expected. Received=mast****abcd, expected to start with 'sk-'.",
+      'auth_error',
+    ),
+    'update-refused-unauthorized',
   ],
   [
     'v1.85 on: /key/update of an unknown key',
@@ -96,6 +107,32 @@ const CASES: Case[] = [
       'bad_request_error',
       'key_alias',
     ),
+    'duplicate-alias',
+  ],
+  [
+    'an alias the enable_key_alias_format_validation rule refuses: the same status, type and param',
+    'POST /key/generate',
+    400,
+    proxy(
+      400,
+      'Invalid key_alias format. Must be 2-255 characters, start/end with alphanumeric, and only contain a-zA-Z0-9_-/.@.',
+      'bad_request_error',
+      'key_alias',
+    ),
+    'alias-format-refused',
+  ],
+  [
+    'an alias a configured pattern refuses (v1.104)',
+    'POST /key/update',
+    400,
+    proxy(400, "Invalid key_alias format. Must match pattern '^lab-.*$'.", 'bad_request_error', 'key_alias'),
+    'alias-format-refused',
+  ],
+  [
+    'any other key_alias refusal is read as a duplicate, to be confirmed by its holder',
+    'POST /key/generate',
+    400,
+    proxy(400, 'key_alias is reserved', 'bad_request_error', 'key_alias'),
     'duplicate-alias',
   ],
   [

@@ -124,6 +124,7 @@ export class World {
         'extendKey',
         'probeKey',
         'listModels',
+        'listModelGroups',
       ]);
     };
     this.proxies = { default: proxy('default'), east: proxy('east') };

@@ -33,6 +33,10 @@ export class MemoryLiteLlm implements KeyApi {
     return [...this.models];
   }
 
+  async listModelGroups(): Promise<string[]> {
+    return [...this.models];
+  }
+
   async generateKey(request: GenerateKeyRequest) {
     const apply = () => this.insert(request);
     if (this.holdNext()) {

@@ -312,6 +312,20 @@ export class KeyTable {
     await this.db.query(`UPDATE ${TABLE} SET ${sets.join(', ')} WHERE token = $1`, params);
   }
 
+  /** A key spends `usd`; lifetime `total_spend` grows only where the release keeps it. */
+  async addSpend(token: string, usd: number, lifetime: boolean): Promise<void> {
+    await this.db.query(
+      `UPDATE ${TABLE} SET spend = spend + $2,
+         total_spend = CASE WHEN $3 THEN total_spend + $2 ELSE total_spend END WHERE token = $1`,
+      [token, usd, lifetime],
+    );
+  }
+
+  /** What a backfill of lifetime spend leaves: never less than the current period's spend. */
+  async backfillTotalSpend(): Promise<void> {
+    await this.db.query(`UPDATE ${TABLE} SET total_spend = GREATEST(total_spend, spend)`);
+  }
+
   async count(): Promise<number> {
     const rows = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${TABLE}`);
     return rows[0]?.n ?? 0;

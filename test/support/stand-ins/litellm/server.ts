@@ -26,16 +26,31 @@ export interface StandInOptions {
 export interface OperatorSettings {
   /** UI setting: caller-chosen `key` values refused with 403 (releases with `customKeySwitch`). */
   disableCustomApiKeys: boolean;
+  /**
+   * `general_settings.disable_custom_api_keys` in config.yaml: enforced only by releases with
+   * `customKeySwitchEverywhere`; from `configWins` on, it also makes the UI setting read-only.
+   */
+  configDisableCustomApiKeys?: boolean;
+  /**
+   * How long the other workers keep enforcing the previous UI value after `/config/field/update`
+   * (LiteLLM: up to 10 minutes), on releases without `customKeySwitchEverywhere`.
+   */
+  uiSettingDelayMs: number;
   /** `general_settings.custom_key_policy` (releases with `customKeyPolicy`): a refusal is a 403 with its message. */
   customKeyPolicy?: (
     operation: 'generate' | 'update',
     request: Json,
   ) => { decision: boolean; message?: string };
-  /**
-   * Public `/health/readiness` shows `litellm_version` unless an operator hid the details; newer
-   * proxies keep them behind the authenticated `/health/readiness/details`.
-   */
-  readinessDetails: 'public' | 'details-route';
+  /** Where `litellm_version` is shown, when not where the release shows it (`versionShownOn`). */
+  readinessDetails?: 'public' | 'details-route';
+  /** The proxy's database cannot be reached (see the release's `databaseOutage`). */
+  databaseDown: boolean;
+  /** Models marked `discoverable: false`, left out of `/v1/models` on releases that hide them. */
+  undiscoverableModels: string[];
+  /** `litellm.enable_key_alias_format_validation` (releases with an `aliasFormatCheck`). */
+  keyAliasFormatValidation?: boolean;
+  /** `litellm_settings.key_alias_pattern`, a Python regex (releases with a configurable check). */
+  keyAliasPattern?: string;
   /** Reported instead of the profile's version (an older or newer proxy than any profile). */
   version?: string;
 }
@@ -48,16 +63,26 @@ export interface ListCost {
   readonly baseMs: number;
   /** Added per row skipped by the page's OFFSET. */
   readonly perOffsetRowMs: number;
+  /** Added per row of the key table: with no index on the filters, the page's count query reads them all. */
+  readonly perTableRowMs: number;
 }
 
 /**
- * LiteLLM's /key/list as users measure it on a large table: a count query and an OFFSET query per
- * page, no index on the filters, full objects built in Python; about 1 s for a page at offset
- * 380,000 (BerriAI/litellm#19477, PR #22537).
+ * LiteLLM's /key/list as users measure it on a large table (BerriAI/litellm#19477, PR #22537: 1-3 s
+ * a query near 380,000 keys): per page, an OFFSET query and a separate count query, neither helped
+ * by an index on `key_alias` or `expires`, and full objects built in Python. Chosen: 20 ms of base,
+ * 980 ms per 380,000 rows skipped (about 1 s for a page at offset 380,000) and 500 ms per 380,000
+ * rows of the table (the count, whatever the filter). So the last page of a 380,000-key table takes
+ * 1.5 s, an alias lookup there 0.5 s, among 1,000,000 keys 1.3 s, among 1,000 21 ms. The stand-in's
+ * own query comes on top.
  */
 export function realListCost(baseMs = 20): ListCost {
-  return { baseMs, perOffsetRowMs: (1000 - baseMs) / 380_000 };
+  return { baseMs, perOffsetRowMs: (1000 - baseMs) / 380_000, perTableRowMs: 500 / 380_000 };
 }
+
+/** How often the table is counted again for that cost: a million-row count per call would be a cost of its own. */
+const TABLE_ROWS_TTL_MS = 10_000;
+
 interface Reply {
   status: number;
   body: unknown;
@@ -115,6 +140,18 @@ function refuseMalformed(token: string | undefined): asserts token is string {
     );
   }
 }
+
+/** PR #42019 refuses an unset, empty or publicly known master key; nothing about length. */
+function refuseWeakMasterKey(masterKey: string, release: ReleaseProfile): void {
+  if (release.refusesWeakMasterKey && ['', 'sk-1234'].includes(masterKey.trim())) {
+    throw new Error(
+      `LiteLLM ${release.version} refuses to start: the master key is unset, empty or the publicly known default`,
+    );
+  }
+}
+
+/** `_validate_key_alias_format`: 2-255 characters, alphanumeric at both ends, a-zA-Z0-9_-/.@ inside. */
+const FIXED_ALIAS_RULE = /^[a-zA-Z0-9][a-zA-Z0-9_\-/.@]{0,253}[a-zA-Z0-9]$/;
 
 /** The `LiteLLMRoutes.openai_routes` the stand-in serves: LLM API routes, where a key's own budget binds. */
 const OPENAI_ROUTES = ['/models', '/v1/models'];
@@ -200,9 +237,13 @@ export class LiteLlmStandIn {
   settings: OperatorSettings = LiteLlmStandIn.defaultSettings();
   /**
    * What each /key/list page costs beyond the table's own work: nothing, or LiteLLM's real cost
-   * (see `realListCost`): a base plus a term growing with the page's OFFSET.
+   * (see `realListCost`): a base, a term growing with the page's OFFSET and one with the table's size.
    */
   listCost?: ListCost;
+  /** The key table's size for `listCost`, counted at most once per TABLE_ROWS_TTL_MS. */
+  private tableRows?: { readonly count: Promise<number>; readonly at: number };
+  /** The UI value other workers still enforce after a change, until when (see `uiSettingDelayMs`). */
+  private staleCustomKeySwitch?: { value: boolean; until: number };
   /** The other replica's auth cache (see `replicaAuthCacheMs`): key hash -> row and when it lapses. */
   private readonly replicaCache = new Map<string, { row: KeyRow; until: number }>();
   private server?: Server;
@@ -220,16 +261,23 @@ export class LiteLlmStandIn {
   }
 
   static defaultSettings(): OperatorSettings {
-    return { disableCustomApiKeys: false, readinessDetails: 'public' };
+    return {
+      disableCustomApiKeys: false,
+      uiSettingDelayMs: 0,
+      databaseDown: false,
+      undiscoverableModels: [],
+    };
   }
 
-  /** Behave as another release from now on (the table stays). */
+  /** Behave as another release from now on (the table stays); a release that would not start throws. */
   useRelease(name: ReleaseName): void {
+    refuseWeakMasterKey(this.options.masterKey, RELEASES[name]);
     this.release = RELEASES[name];
     this.expiresFilter = this.release.expiresFilter ? 'supported' : 'ignored';
   }
 
   static async start(options: StandInOptions): Promise<LiteLlmStandIn> {
+    refuseWeakMasterKey(options.masterKey, options.release ? RELEASES[options.release] : releaseFromEnv());
     const db: StandInDatabase = await openStandInDatabase(options.databaseUrl);
     const table = new KeyTable(db);
     await table.migrate();
@@ -245,6 +293,7 @@ export class LiteLlmStandIn {
 
   /** The proxy's master key changes (an operator rotated it); the old one stops working at once. */
   rotateMasterKey(masterKey: string): void {
+    refuseWeakMasterKey(masterKey, this.release);
     recordSecret(masterKey);
     this.options = { ...this.options, masterKey };
   }
@@ -277,6 +326,7 @@ export class LiteLlmStandIn {
     this.faults.clear();
     this.hooks.clear();
     this.replicaCache.clear();
+    delete this.staleCustomKeySwitch;
     this.resetCounters();
     this.expiresFilter = this.release.expiresFilter ? 'supported' : 'ignored';
     this.settings = LiteLlmStandIn.defaultSettings();
@@ -331,6 +381,19 @@ export class LiteLlmStandIn {
     await this.table.setUserRole(userId, role);
   }
 
+  /**
+   * A key spends `usd`: `spend` always grows, `total_spend` only on a release that keeps it, so a
+   * key that spent before the proxy's upgrade to one shows less lifetime than current spend.
+   */
+  async recordSpend(key: string, usd: number): Promise<void> {
+    await this.table.addSpend(key.startsWith('sk-') ? hash(key) : key, usd, this.release.totalSpend);
+  }
+
+  /** LiteLLM's `total_spend` backfill script (PR #42967; what it computes is unverified). */
+  async backfillTotalSpend(): Promise<void> {
+    await this.table.backfillTotalSpend();
+  }
+
   private async listen(port: number): Promise<void> {
     this.server = createServer((req, res) => void this.serve(req, res));
     this.server.on('connection', (socket) => {
@@ -355,7 +418,9 @@ export class LiteLlmStandIn {
       if (this.listCost && endpoint === 'GET /key/list') {
         const offset =
           (Number(url.searchParams.get('page') ?? 1) - 1) * Number(url.searchParams.get('size') ?? 10);
-        await sleep(this.listCost.baseMs + Math.max(0, offset) * this.listCost.perOffsetRowMs);
+        const { baseMs, perOffsetRowMs, perTableRowMs } = this.listCost;
+        const rows = await this.tableRowsForCost();
+        await sleep(baseMs + Math.max(0, offset) * perOffsetRowMs + rows * perTableRowMs);
       }
       const fault = this.faults.pick(endpoint, `${url.search} ${body}`);
       if (fault === 'reset') return void req.socket.destroy();
@@ -399,16 +464,24 @@ export class LiteLlmStandIn {
     }
   }
 
+  private tableRowsForCost(): Promise<number> {
+    const now = performance.now();
+    if (!this.tableRows || now - this.tableRows.at > TABLE_ROWS_TTL_MS) {
+      this.tableRows = { count: this.table.count(), at: now };
+    }
+    return this.tableRows.count;
+  }
+
   private async route(req: IncomingMessage, url: URL, endpoint: string, raw: string): Promise<Reply> {
     switch (endpoint) {
       case 'GET /health/liveliness':
       case 'GET /health/liveness':
         return { status: 200, body: "I'm alive!" };
       case 'GET /health/readiness':
-        return { status: 200, body: this.readiness(this.settings.readinessDetails === 'public') };
+        return this.readiness(this.versionIsPublic());
       case 'GET /health/readiness/details':
         await this.requireAdmin(req, url.pathname);
-        return { status: 200, body: this.readiness(true) };
+        return this.readiness(true);
       case 'GET /v1/models':
       case 'GET /models':
         return this.listModels(req, url.pathname);
@@ -425,9 +498,11 @@ export class LiteLlmStandIn {
       'POST /key/update',
       'POST /key/block',
       'POST /key/unblock',
+      'POST /config/field/update',
     ];
     if (!known.includes(endpoint)) return { status: 404, body: { detail: 'Not Found' } };
     await this.requireAdmin(req, url.pathname);
+    this.refuseWithoutDatabase(false);
     const body = req.method === 'POST' ? parseJson(raw) : {};
     switch (endpoint) {
       case 'POST /key/generate':
@@ -442,6 +517,8 @@ export class LiteLlmStandIn {
         return this.delete(body);
       case 'POST /key/update':
         return this.update(body);
+      case 'POST /config/field/update':
+        return this.updateConfigField(body);
       default: // POST /key/block and /key/unblock
         return this.block(body, endpoint === 'POST /key/block');
     }
@@ -453,8 +530,22 @@ export class LiteLlmStandIn {
     return value?.replace(/^bearer\s+/i, '').trim() || undefined;
   }
 
-  private readiness(details: boolean): Json {
-    return details
+  private versionIsPublic(): boolean {
+    const shownOn = this.settings.readinessDetails ?? this.release.versionShownOn;
+    return shownOn === 'public' || shownOn === 'readiness';
+  }
+
+  /**
+   * A proxy with its database down either fails the probe (503, FastAPI's `detail`) or, from
+   * `service-unavailable` on, answers 200 with the cached DB check's `status: "disconnected"`
+   * spread over the body (whose `db` still says "connected").
+   */
+  private readiness(details: boolean): Reply {
+    const down = this.settings.databaseDown;
+    if (down && this.release.databaseOutage === 'auth-error') {
+      return { status: 503, body: { detail: 'Service Unhealthy (All connection attempts failed)' } };
+    }
+    const body: Json = details
       ? {
           status: 'healthy',
           db: 'connected',
@@ -463,6 +554,26 @@ export class LiteLlmStandIn {
           success_callbacks: [],
         }
       : { status: 'healthy', db: 'connected' };
+    return { status: 200, body: down ? { ...body, status: 'disconnected' } : body };
+  }
+
+  /**
+   * What a call that needs the database answers while it is down: a virtual key's auth, or a
+   * management route's own query (the master key itself needs no database).
+   */
+  private refuseWithoutDatabase(inAuth: boolean): void {
+    if (!this.settings.databaseDown) return;
+    if (this.release.databaseOutage === 'service-unavailable') {
+      throw proxyError(
+        503,
+        'Service Unavailable, the authentication database is temporarily unreachable. Please retry shortly.',
+        'no_db_connection',
+      );
+    }
+    // Before, the Prisma error surfaced as is (BerriAI/litellm#19921 on v1.81).
+    throw inAuth
+      ? proxyError(401, 'Authentication Error, All connection attempts failed', 'auth_error')
+      : proxyError(500, 'All connection attempts failed', 'internal_server_error');
   }
 
   /**
@@ -475,6 +586,7 @@ export class LiteLlmStandIn {
     const token = this.bearer(req);
     if (token === this.options.masterKey) return;
     refuseMalformed(token);
+    this.refuseWithoutDatabase(true);
     const row = await this.table.get(hash(token));
     if (row) {
       this.admit(row, token, route);
@@ -497,8 +609,10 @@ export class LiteLlmStandIn {
     return row.models.length > 0 ? row.models : this.models;
   }
 
+  /** `/v1/models` and `/models`: since PR #42825 without undiscoverable models, for every caller (unverified for the master key). */
   private async listModels(req: IncomingMessage, route: string): Promise<Reply> {
-    const models = await this.visibleModels(req, route);
+    const hidden = this.release.hidesUndiscoverableModels ? this.settings.undiscoverableModels : [];
+    const models = (await this.visibleModels(req, route)).filter((model) => !hidden.includes(model));
     return {
       status: 200,
       body: {
@@ -532,6 +646,7 @@ export class LiteLlmStandIn {
   /** How LiteLLM's auth treats a virtual key on an LLM or info route. */
   private async authenticate(token: string | undefined, route: string): Promise<KeyRow> {
     refuseMalformed(token);
+    this.refuseWithoutDatabase(true);
     const token_hash = hash(token);
     const entry = this.replicaCache.get(token_hash);
     const cached = entry && entry.until > Date.now() && this.faults.rates.replicaAuthCacheMs > 0;
@@ -572,11 +687,11 @@ export class LiteLlmStandIn {
       );
     }
     if (OPENAI_ROUTES.includes(route) && row.max_budget !== null && row.spend >= row.max_budget) {
-      // Rate-limited rather than refused since PR #31300 (v1.93.0); a 400 before.
+      // A 400 before PR #31300 (v1.93.0), 429 since, 422 since PR #42097 (v1.104.0).
       const status = this.release.overBudgetStatus;
       throw proxyError(
         status,
-        status === 429
+        status !== 400
           ? `Budget has been exceeded! Current cost: ${row.spend}, Max budget: ${row.max_budget}. Key=sk-...${token.slice(-4)}`
           : `ExceededTokenBudget: Current spend for token: ${row.spend}; Max Budget for Token: ${row.max_budget}`,
         'budget_exceeded',
@@ -609,7 +724,7 @@ export class LiteLlmStandIn {
    */
   private refuseByPolicy(operation: 'generate' | 'update', body: Json): void {
     const customKey = operation === 'generate' && typeof body.key === 'string';
-    if (customKey && this.release.customKeySwitch && this.settings.disableCustomApiKeys) {
+    if (customKey && this.customKeysDisabled()) {
       throw proxyError(
         403,
         "{'error': 'Custom API key values are disabled by your administrator. Keys must be auto-generated.'}",
@@ -626,6 +741,70 @@ export class LiteLlmStandIn {
         'internal_server_error',
       );
     }
+  }
+
+  /** `disable_custom_api_keys` as the worker answering enforces it. */
+  private customKeysDisabled(): boolean {
+    if (!this.release.customKeySwitch) return false;
+    const declared = this.settings.configDisableCustomApiKeys;
+    if (this.release.customKeySwitchEverywhere && declared !== undefined) return declared;
+    const stale = this.staleCustomKeySwitch;
+    return stale && stale.until > Date.now() ? stale.value : this.settings.disableCustomApiKeys;
+  }
+
+  /**
+   * `/config/field/update` for `general_settings.disable_custom_api_keys`, as the Admin UI sets
+   * it; the stand-in models no other field. Since v1.103 a value config.yaml declares is
+   * read-only (the 400's text is unverified).
+   */
+  private updateConfigField(body: Json): Reply {
+    if (body.field_name !== 'disable_custom_api_keys' || body.config_type !== 'general_settings') {
+      throw proxyError(
+        400,
+        `stand-in: field ${String(body.field_name)} is not modelled`,
+        'bad_request_error',
+      );
+    }
+    if (this.release.configWins && this.settings.configDisableCustomApiKeys !== undefined) {
+      throw proxyError(
+        400,
+        'disable_custom_api_keys is set in config.yaml and cannot be changed at runtime. Edit config.yaml instead.',
+        'bad_request_error',
+        'field_name',
+      );
+    }
+    const delayMs = this.release.customKeySwitchEverywhere ? 0 : this.settings.uiSettingDelayMs;
+    if (delayMs > 0) {
+      this.staleCustomKeySwitch = { value: this.customKeysDisabled(), until: Date.now() + delayMs };
+    }
+    this.settings.disableCustomApiKeys = body.field_value === true || body.field_value === 'true';
+    return { status: 200, body: { message: 'Successfully updated field disable_custom_api_keys' } };
+  }
+
+  /**
+   * LiteLLM's `key_alias` format refusal, checked before the duplicate check and in the same
+   * shape: 400 `bad_request_error` on `key_alias`.
+   */
+  private refuseAliasFormat(alias: string): void {
+    const check = this.release.aliasFormatCheck;
+    const pattern = check === 'configurable' ? this.settings.keyAliasPattern : undefined;
+    if (pattern !== undefined) {
+      // Python's re.fullmatch on an alias of at most 255 characters.
+      if (alias.length <= 255 && new RegExp(`^(?:${pattern})$`).test(alias)) return;
+      throw proxyError(
+        400,
+        `Invalid key_alias format. Must be at most 255 characters and match the configured key_alias_pattern: ${pattern}`,
+        'bad_request_error',
+        'key_alias',
+      );
+    }
+    if (check === 'none' || !this.settings.keyAliasFormatValidation || FIXED_ALIAS_RULE.test(alias)) return;
+    throw proxyError(
+      400,
+      'Invalid key_alias format. Must be 2-255 characters, start/end with alphanumeric, and only contain a-zA-Z0-9_-/.@.',
+      'bad_request_error',
+      'key_alias',
+    );
   }
 
   private async generate(body: Json): Promise<Reply> {
@@ -658,6 +837,7 @@ export class LiteLlmStandIn {
       throw proxyError(400, 'max_budget cannot be negative', 'bad_request_error', 'max_budget');
     }
     const alias = typeof body.key_alias === 'string' ? body.key_alias : null;
+    if (alias !== null) this.refuseAliasFormat(alias);
     if (alias && (await this.table.firstTokenWithAlias(alias))) {
       throw proxyError(
         400,
@@ -890,6 +1070,10 @@ export class LiteLlmStandIn {
         if (!duration) throw proxyError(500, 'Invalid duration format', 'internal_server_error');
         changes.expires = addDuration(new Date(), duration);
       }
+    }
+    // An alias left as it is is not checked again (keys named before a pattern stay editable).
+    if (typeof body.key_alias === 'string' && body.key_alias !== row.key_alias) {
+      this.refuseAliasFormat(body.key_alias);
     }
     if (typeof body.key_alias === 'string' && (await this.table.firstTokenWithAlias(body.key_alias, token))) {
       throw proxyError(
