@@ -5,15 +5,9 @@ import { beforeEach, describe, it } from 'node:test';
 import { clearCache } from '@middy/util';
 import { forgetReleases } from '../../lib/litellm/release.ts';
 import { logEntries } from '../support/checks/logs.ts';
-import {
-  deleteKeysEvent,
-  extendKeysEvent,
-  getKeysEvent,
-  lambdaContext,
-  postKeysEvent,
-  scheduledSweepEvent,
-} from '../support/fixtures/events.ts';
-import { invokeHttp, keyInfoState, probeKey } from '../support/fixtures/http.ts';
+import { lambdaContext, scheduledSweepEvent } from '../support/fixtures/events.ts';
+import { keyInfoState, probeKey } from '../support/fixtures/http.ts';
+import { labCalls } from '../support/fixtures/lab-calls.ts';
 import {
   type Handler,
   MASTER_KEY,
@@ -38,16 +32,7 @@ const { h, route, issued } = useHarness({ FORCE_DB_DELETE: 'true' }, { reset: fa
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const DAY = 86_400_000;
 
-async function provision(body: Record<string, unknown>) {
-  const answer = await invokeHttp(route.provision, postKeysEvent(body), lambdaContext());
-  const key = answer.body.litellm_virtual_key;
-  if (typeof key === 'string') issued.add(key);
-  return answer;
-}
-const destroy = (guid: string) => invokeHttp(route.destroy, deleteKeysEvent(guid), lambdaContext());
-const status = (guid: string) => invokeHttp(route.status, getKeysEvent(guid), lambdaContext());
-const extend = (guid: string, body: unknown) =>
-  invokeHttp(route.extend, extendKeysEvent(guid, body), lambdaContext());
+const { provision, destroy, status, extend } = labCalls(route, issued);
 const sweep = () =>
   sweepHandler(scheduledSweepEvent(), lambdaContext(60_000)) as Promise<Record<string, unknown>>;
 const rows = () =>

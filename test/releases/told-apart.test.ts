@@ -5,14 +5,7 @@ import { beforeEach, describe, it } from 'node:test';
 import { clearCache } from '@middy/util';
 import { forgetReleases } from '../../lib/litellm/release.ts';
 import { logEntries } from '../support/checks/logs.ts';
-import {
-  deleteKeysEvent,
-  extendKeysEvent,
-  getKeysEvent,
-  lambdaContext,
-  postKeysEvent,
-} from '../support/fixtures/events.ts';
-import { invokeHttp } from '../support/fixtures/http.ts';
+import { labCalls } from '../support/fixtures/lab-calls.ts';
 import { MASTER_KEY, MASTER_KEY_SECRET_ID, useHarness } from '../support/harness.ts';
 import { RELEASE_NAMES, RELEASES, type ReleaseName } from '../support/stand-ins/litellm/releases.ts';
 
@@ -25,16 +18,7 @@ const { h, route, issued } = useHarness({ FORCE_DB_DELETE: 'true' }, { reset: fa
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-async function provision(body: Record<string, unknown>) {
-  const answer = await invokeHttp(route.provision, postKeysEvent(body), lambdaContext());
-  const key = answer.body.litellm_virtual_key;
-  if (typeof key === 'string') issued.add(key);
-  return answer;
-}
-const destroy = (guid: string) => invokeHttp(route.destroy, deleteKeysEvent(guid), lambdaContext());
-const status = (guid: string) => invokeHttp(route.status, getKeysEvent(guid), lambdaContext());
-const extend = (guid: string, body: unknown) =>
-  invokeHttp(route.extend, extendKeysEvent(guid, body), lambdaContext());
+const { provision, destroy, status, extend } = labCalls(route, issued);
 
 /** The stand-ins as new, on `release`, with every cache of the service forgotten. */
 async function useRelease(release: ReleaseName) {

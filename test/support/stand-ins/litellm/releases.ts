@@ -76,6 +76,28 @@ export interface ReleaseProfile {
 
 export type ReleaseName = '1.81' | '1.85' | '1.93' | '1.103' | '1.104' | '1.105';
 
+const V1_104: ReleaseProfile = {
+  name: '1.104',
+  version: '1.104.2',
+  updateUnknownKeyStatus: 404,
+  aliasMatching: 'exact-unless-asked',
+  expiresFilter: true,
+  statusValues: ['active', 'expired', 'revoked', 'deleted'],
+  servesDeletedKeys: true,
+  overBudgetStatus: 422,
+  customKeySwitch: true,
+  customKeyPolicy: true,
+  totalSpend: true,
+  modelInfoIsLlmApiRoute: true,
+  versionShownOn: 'details-route',
+  refusesWeakMasterKey: true,
+  databaseOutage: 'service-unavailable',
+  configWins: true,
+  customKeySwitchEverywhere: true,
+  hidesUndiscoverableModels: true,
+  aliasFormatCheck: 'configurable',
+};
+
 export const RELEASES: Readonly<Record<ReleaseName, ReleaseProfile>> = {
   '1.81': {
     name: '1.81',
@@ -162,49 +184,9 @@ export const RELEASES: Readonly<Record<ReleaseName, ReleaseProfile>> = {
     aliasFormatCheck: 'fixed',
   },
   // The current stable.
-  '1.104': {
-    name: '1.104',
-    version: '1.104.2',
-    updateUnknownKeyStatus: 404,
-    aliasMatching: 'exact-unless-asked',
-    expiresFilter: true,
-    statusValues: ['active', 'expired', 'revoked', 'deleted'],
-    servesDeletedKeys: true,
-    overBudgetStatus: 422,
-    customKeySwitch: true,
-    customKeyPolicy: true,
-    totalSpend: true,
-    modelInfoIsLlmApiRoute: true,
-    versionShownOn: 'details-route',
-    refusesWeakMasterKey: true,
-    databaseOutage: 'service-unavailable',
-    configWins: true,
-    customKeySwitchEverywhere: true,
-    hidesUndiscoverableModels: true,
-    aliasFormatCheck: 'configurable',
-  },
+  '1.104': V1_104,
   // The newest release candidate seen (tag unverified); no key-API change found beyond 1.104.
-  '1.105': {
-    name: '1.105',
-    version: '1.105.0-rc.1',
-    updateUnknownKeyStatus: 404,
-    aliasMatching: 'exact-unless-asked',
-    expiresFilter: true,
-    statusValues: ['active', 'expired', 'revoked', 'deleted'],
-    servesDeletedKeys: true,
-    overBudgetStatus: 422,
-    customKeySwitch: true,
-    customKeyPolicy: true,
-    totalSpend: true,
-    modelInfoIsLlmApiRoute: true,
-    versionShownOn: 'details-route',
-    refusesWeakMasterKey: true,
-    databaseOutage: 'service-unavailable',
-    configWins: true,
-    customKeySwitchEverywhere: true,
-    hidesUndiscoverableModels: true,
-    aliasFormatCheck: 'configurable',
-  },
+  '1.105': { ...V1_104, name: '1.105', version: '1.105.0-rc.1' },
 };
 
 export const NEWEST_RELEASE: ReleaseName = '1.105';
