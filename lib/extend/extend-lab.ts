@@ -122,7 +122,8 @@ async function extendHeld(request: ExtendRequest, held: HeldLab, deps: LabOperat
     updateKey(key, duration, held.lab, deps),
   );
   const extended = updated.filter((key): key is LabKey => key !== undefined);
-  const gone = new Set(keys.filter((_, index) => updated[index] === undefined).map((key) => key.keyId));
+  const goneKeys = keys.filter((_, index) => updated[index] === undefined);
+  const gone = new Set(goneKeys.map((key) => key.keyId));
   await held.release((current) => ({
     ...current,
     state: current.state === 'provisioning' ? 'provisioning' : extended.length > 0 ? 'active' : 'expired',
@@ -131,6 +132,8 @@ async function extendHeld(request: ExtendRequest, held: HeldLab, deps: LabOperat
     keys: current.keys
       .filter((key) => !gone.has(key.keyId))
       .map((key) => extended.find((done) => done.keyId === key.keyId) ?? key),
+    // Found gone by /key/update and /key/info: looked for again, as the vanished ones above.
+    rechecks: mergeRechecks(current.rechecks, rechecksUntilExpiry(goneKeys, deps.reconcileGraceMs)),
   }));
   if (extended.length === 0) throw noKey(lab);
   return {

@@ -25,18 +25,18 @@ export interface KeySpend {
   readonly periodSpend: number;
   /** LiteLLM's lifetime `total_spend`, where the proxy reports one. */
   readonly totalSpend?: number;
-  /** The key predates `total_spend` on its proxy (or may), so LiteLLM may not have backfilled it. */
+  /** The key predates `total_spend` on its proxy, so LiteLLM may not have backfilled it. */
   readonly mayLackBackfill: boolean;
 }
 
 /**
  * Whether `total_spend` may hold only what the key spent since the proxy's upgrade: it is below the
- * period's spend, or the key was made on a release without it, or on a release the ledger did not
- * record (keys made before the ledger kept it).
+ * period's spend (lab keys have no budget period, so their `spend` is lifetime spend: this is what
+ * a missing backfill looks like), or the ledger recorded the key as made on a release without it.
  */
 function mayLackBackfill(key: Pick<LabKey, 'madeOn'>, periodSpend: number, totalSpend: number): boolean {
   if (totalSpend < periodSpend) return true;
-  if (key.madeOn === undefined) return true;
+  if (key.madeOn === undefined) return false;
   return releaseAtLeast({ version: key.madeOn, verdict: 'unknown' }, TOTAL_SPEND_SINCE) !== true;
 }
 

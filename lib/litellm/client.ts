@@ -74,7 +74,7 @@ export class LiteLlmClient {
     } catch (error) {
       // How to lift disable_custom_api_keys depends on the release (PR #42437).
       if (!isFault(error, 'custom-key-refused')) throw error;
-      throw new LiteLlmResponseError(error.answer, error.fault, customKeyAdvice(await this.release()));
+      throw new LiteLlmResponseError(error.answer, error.fault, customKeyAdvice(await this.release(true)));
     }
   }
 
@@ -207,9 +207,9 @@ export class LiteLlmClient {
     return status === 401 && unknown ? 'unknown' : 'refused';
   }
 
-  /** The proxy's release, read once per container from `/health/readiness` (see release.ts). */
-  release(): Promise<ProxyRelease> {
-    return releaseOf(this.target.url, () => this.readVersion());
+  /** The proxy's release, read once per container and hour from `/health/readiness` (see release.ts), or now with `fresh`. */
+  release(fresh = false): Promise<ProxyRelease> {
+    return releaseOf(this.target.url, () => this.readVersion(), fresh);
   }
 
   /**

@@ -14,7 +14,7 @@ const FROM_1_104 =
 const BEFORE_1_104 =
   'turn it off in the Admin UI (Settings): only that value counts (config.yaml’s is not enforced), and it ' +
   'reaches the other workers within 10 minutes, so retry after 10 minutes; on v1.103 remove the setting from ' +
-  'config.yaml first if it is declared there, or the Admin UI refuses the change';
+  'config.yaml first (and restart the proxy) if it is declared there, or the Admin UI refuses the change';
 
 /** What turns `disable_custom_api_keys` off on the proxy's release, and when a retry can succeed. */
 export function customKeyAdvice(release: ProxyRelease): string {

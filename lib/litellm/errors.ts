@@ -139,16 +139,16 @@ export function unsupportedRelease(version: string, oldest: string): Problem {
 }
 
 /**
- * LiteLLM refused an alias as taken (or in words this service does not know), yet no key holds it:
- * not a duplicate. Passed on with LiteLLM's words, never retried.
+ * LiteLLM refused an alias as taken (or in words this service does not know) twice, and no key
+ * holds it: not a duplicate this service can resolve. Passed on with LiteLLM's words.
  */
 export function aliasRefused(alias: string, target: string, refusal: LiteLlmResponseError): Problem {
   return new Problem(
     502,
     'litellm-alias-refused',
     'LiteLLM refused the key alias',
-    `LiteLLM target ${target} refused key alias ${alias}, yet no key holds it, so the refusal is not about a ` +
-      `duplicate alias; nothing was created. (LiteLLM ${refusal.endpoint} answered ${refusal.upstreamStatus}: ` +
+    `LiteLLM target ${target} refused key alias ${alias} twice, and no key holds it now, so the refusal is not ` +
+      `one this service can resolve; nothing was created. (LiteLLM ${refusal.endpoint} answered ${refusal.upstreamStatus}: ` +
       `${refusal.upstreamMessage.slice(0, MESSAGE_CAP)})`,
   );
 }

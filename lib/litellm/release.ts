@@ -3,10 +3,10 @@ import { log } from '../log.ts';
 /** The oldest LiteLLM release this service is tested against, and the newest. */
 export const OLDEST_SUPPORTED = '1.81.0';
 /**
- * The stand-in's newest profile is a 1.105.0 release candidate. Only x.y.z is compared, so every
- * 1.105.0 candidate counts as tested; 1.105.1 and later are newer than anything checked.
+ * The newest release checked: a release candidate of v1.105.0 (v1.104.2 is the newest stable). The
+ * final v1.105.0, a later candidate, and anything after are newer than anything checked.
  */
-export const NEWEST_TESTED = '1.105.0';
+export const NEWEST_TESTED = '1.105.0-rc.1';
 /** When LiteLLM's releases were last checked against this service. */
 export const NEWEST_CHECKED_ON = '2026-12-07';
 
@@ -18,27 +18,38 @@ export interface ProxyRelease {
   readonly verdict: ReleaseVerdict;
 }
 
-/** `1.81.0`, `v1.103.0-stable`, `1.82.6.rc.2`: the first three numbers; undefined for anything else. */
-function parts(version: string): [number, number, number] | undefined {
-  const match = /^v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(version.trim());
-  return match ? [Number(match[1]), Number(match[2]), Number(match[3] ?? 0)] : undefined;
+type Parts = [major: number, minor: number, patch: number, candidate: number];
+
+/**
+ * `1.81.0`, `v1.103.0-stable`, `1.82.6.rc.2`, `1.105.0-rc.1`: the three numbers, then the release
+ * candidate's number (a final or `-stable` release comes after all its candidates); undefined for
+ * anything else.
+ */
+function parts(version: string): Parts | undefined {
+  const match = /^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-.]rc\.?(\d+))?/i.exec(version.trim());
+  if (!match) return undefined;
+  const candidate = match[4] === undefined ? Number.POSITIVE_INFINITY : Number(match[4]);
+  return [Number(match[1]), Number(match[2]), Number(match[3] ?? 0), candidate];
 }
 
-function compare(a: [number, number, number], b: [number, number, number]): number {
-  return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+function compare(a: Parts, b: Parts): number {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) return (a[i] as number) < (b[i] as number) ? -1 : 1;
+  }
+  return 0;
 }
 
 /** Whether the proxy runs `version` or later; undefined when its release is unknown. */
 export function releaseAtLeast(release: ProxyRelease, version: string): boolean | undefined {
   const found = release.version === undefined ? undefined : parts(release.version);
-  return found && compare(found, parts(version) as [number, number, number]) >= 0;
+  return found && compare(found, parts(version) as Parts) >= 0;
 }
 
 export function judgeRelease(version: string | undefined): ProxyRelease {
   const found = version === undefined ? undefined : parts(version);
   if (!version || !found) return { verdict: 'unknown', ...(version ? { version } : {}) };
-  const oldest = parts(OLDEST_SUPPORTED) as [number, number, number];
-  const newest = parts(NEWEST_TESTED) as [number, number, number];
+  const oldest = parts(OLDEST_SUPPORTED) as Parts;
+  const newest = parts(NEWEST_TESTED) as Parts;
   if (compare(found, oldest) < 0) return { version, verdict: 'older' };
   if (compare(found, newest) > 0) return { version, verdict: 'newer' };
   return { version, verdict: 'supported' };
@@ -57,9 +68,14 @@ const told = new Set<string>();
  * The release of the proxy at `url`, read once per container (and again after an hour) with
  * `read`, and logged when read; a read that fails gives `unknown` and never throws.
  */
-export function releaseOf(url: string, read: () => Promise<string | undefined>): Promise<ProxyRelease> {
+export function releaseOf(
+  url: string,
+  read: () => Promise<string | undefined>,
+  /** Read again now: what to advise depends on the release, which may have changed within the hour. */
+  fresh = false,
+): Promise<ProxyRelease> {
   const cached = known.get(url);
-  if (cached && cached.until > Date.now()) return cached.release;
+  if (cached && cached.until > Date.now() && !fresh) return cached.release;
   const entry = {
     until: Date.now() + KEEP_MS,
     release: Promise.resolve<ProxyRelease>({ verdict: 'unknown' }),

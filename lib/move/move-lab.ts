@@ -10,7 +10,7 @@ import { keysOnTarget, type Lab, type LabKey } from '../ledger/lab-record.ts';
 import { type HeldLab, underLease } from '../ledger/lease.ts';
 import { aliasRefused, isFault } from '../litellm/errors.ts';
 import { unservedModels } from '../litellm/served-models.ts';
-import type { KeyRecord } from '../litellm/types.ts';
+import type { GenerateKeyRequest, KeyRecord } from '../litellm/types.ts';
 import { log } from '../log.ts';
 import { packageOf } from '../packages.ts';
 import type { ProvisionedKey, ProvisionedLab } from '../provision/provision-lab.ts';
@@ -208,28 +208,13 @@ async function makeTwin(
     max_budget:
       record.max_budget === null || record.max_budget === undefined
         ? null
-        : Math.max(0, record.max_budget - (record.spend ?? 0)),
+        : Math.max(0, record.max_budget - Math.max(record.spend ?? 0, record.total_spend ?? 0)),
     ...(pkg?.tpm_limit === undefined ? {} : { tpm_limit: pkg.tpm_limit }),
     ...(pkg?.rpm_limit === undefined ? {} : { rpm_limit: pkg.rpm_limit }),
     key_type: 'llm_api',
     allowed_routes: ['llm_api_routes'],
   } as const;
-  let answered: string | null | undefined;
-  try {
-    answered = (await deps.litellm.generateKey(request)).expires;
-  } catch (error) {
-    if (!isFault(error, 'duplicate-alias')) throw error;
-    // The alias is taken on the new target: by this twin (an earlier answer lost), by anything else, or by nothing.
-    const holders = await deps.litellm.listKeysByAlias(oldKey.alias);
-    if (holders.length === 0) throw aliasRefused(oldKey.alias, deps.target.name, error);
-    const mine = holders.find((holder) => holder.token === twin.entry.keyId);
-    if (!mine)
-      throw new ConflictError(
-        `key alias ${oldKey.alias} is held on LiteLLM target ${deps.target.name} by a key that is not this lab's; ` +
-          `nothing was switched: move the lab back to ${recordedTargetName(lab)} to cancel, or destroy it`,
-      );
-    answered = mine.expires;
-  }
+  const answered = await generateTwin(request, twin.entry.keyId, lab, deps);
   const at = expiryOf({ expires: answered ?? null });
   const { version } = await deps.litellm.release();
   return {
@@ -239,6 +224,35 @@ async function makeTwin(
     ...(version ? { madeOn: version } : {}),
     ...(oldKey.warnedExpiry ? { warnedExpiry: oldKey.warnedExpiry } : {}),
   };
+}
+
+/**
+ * The twin made on the new target, its expiry as LiteLLM answered. A refused alias is looked up: held
+ * by this twin (an earlier answer lost), by anything else (a conflict), or by nobody (deleted
+ * meanwhile: asked for once more; a second such refusal is passed on).
+ */
+async function generateTwin(
+  request: GenerateKeyRequest,
+  keyId: string,
+  lab: Lab,
+  deps: LabOperationDeps,
+): Promise<string | null> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await deps.litellm.generateKey(request)).expires;
+    } catch (error) {
+      if (!isFault(error, 'duplicate-alias')) throw error;
+      const holders = await deps.litellm.listKeysByAlias(request.key_alias);
+      if (holders.length === 0 && attempt === 1) continue;
+      if (holders.length === 0) throw aliasRefused(request.key_alias, deps.target.name, error);
+      const mine = holders.find((holder) => holder.token === keyId);
+      if (mine) return mine.expires;
+      throw new ConflictError(
+        `key alias ${request.key_alias} is held on LiteLLM target ${deps.target.name} by a key that is not this lab's; ` +
+          `nothing was switched: move the lab back to ${recordedTargetName(lab)} to cancel, or destroy it`,
+      );
+    }
+  }
 }
 
 /** Delete the old keys, read them back (one call each); anything still there is an error a retry finishes. What was held is returned. */

@@ -1,4 +1,4 @@
-import { ConflictError } from '../errors.ts';
+import { ConflictError, UpstreamError } from '../errors.ts';
 import type { LabOperationDeps } from '../invocation/lab-operation.ts';
 import { expiryOf, isLabKey } from '../key-identity.ts';
 import type { Lab, LabKey } from '../ledger/lab-record.ts';
@@ -8,7 +8,7 @@ import { log } from '../log.ts';
 import type { KeySpec } from './key-spec.ts';
 
 /** Why a provision read LiteLLM's keys by alias, and what it found: the answer says so. */
-export type AliasLookup = 'own-key' | 'left-behind';
+export type AliasLookup = 'own-key' | 'left-behind' | 'nobody';
 
 export interface MadeKey {
   readonly key: LabKey;
@@ -50,8 +50,8 @@ function isLeftover(holder: KeyRecord, lab: Lab, spec: KeySpec, graceMs: number)
  * Make an announced key in LiteLLM with its sealed value, and return it live. When LiteLLM refuses
  * the alias as taken, its holders are looked up (the only /key/list on this path): this very key
  * (an earlier answer was lost), a key this lab left behind (deleted, then the alias is asked for
- * again), anything else, which is refused and left alone, or nobody, when the refusal was not
- * about a duplicate at all.
+ * again), anything else, which is refused and left alone, or nobody: then the key is asked for once
+ * more, and a second refusal with nobody holding the alias was not about a duplicate at all.
  */
 export async function generateIntended(
   spec: KeySpec,
@@ -73,33 +73,45 @@ export async function generateIntended(
     key_type: 'llm_api',
     allowed_routes: ['llm_api_routes'],
   } as const;
-  let refusal: LiteLlmResponseError;
-  try {
-    return { key: await live(entry, (await deps.litellm.generateKey(request)).expires, deps) };
-  } catch (error) {
-    if (!isFault(error, 'duplicate-alias')) throw error;
-    refusal = error;
+  let lookup: AliasLookup | undefined;
+  for (;;) {
+    let refusal: LiteLlmResponseError;
+    try {
+      const { expires } = await deps.litellm.generateKey(request);
+      return { key: await live(entry, expires, deps), ...(lookup ? { lookup } : {}) };
+    } catch (error) {
+      if (!isFault(error, 'duplicate-alias')) throw error;
+      refusal = error;
+    }
+    // A duplicate is confirmed by its holder. One gone by the time it is looked for (deleted
+    // meanwhile) earns one more try; refused again with nobody holding it, it was no duplicate.
+    const holders = await deps.litellm.listKeysByAlias(spec.alias);
+    if (holders.length === 0) {
+      if (lookup === 'nobody') throw aliasRefused(spec.alias, entry.target, refusal);
+      lookup = 'nobody';
+      continue;
+    }
+    const mine = holders.find((holder) => holder.token === entry.keyId);
+    if (mine) return { key: await live(entry, mine.expires, deps), lookup: 'own-key' };
+    if (lookup === 'left-behind') {
+      throw new UpstreamError(
+        `LiteLLM target ${entry.target} still refuses key alias ${spec.alias} after the keys this lab had left ` +
+          'under it were deleted; nothing was created: retry',
+      );
+    }
+    const leftovers = holders.filter((holder) => isLeftover(holder, lab, spec, deps.reconcileGraceMs));
+    if (leftovers.length < holders.length) {
+      throw new ConflictError(
+        `key alias ${spec.alias} is held on LiteLLM target ${entry.target} by a key that is not ${
+          spec.user ? `user ${spec.user} of lab ${spec.guid}` : `lab ${spec.guid}`
+        }'s (another lab's user, or another system); it is left alone`,
+      );
+    }
+    await deps.litellm.deleteKeys(leftovers.flatMap((holder) => (holder.token ? [holder.token] : [])));
+    log.warn('deleted keys this lab had left under its alias', {
+      alias: spec.alias,
+      key_ids: leftovers.map((holder) => holder.token),
+    });
+    lookup = 'left-behind';
   }
-  // Confirmed by its holder, or not a duplicate at all.
-  const holders = await deps.litellm.listKeysByAlias(spec.alias);
-  if (holders.length === 0) throw aliasRefused(spec.alias, entry.target, refusal);
-  const mine = holders.find((holder) => holder.token === entry.keyId);
-  if (mine) return { key: await live(entry, mine.expires, deps), lookup: 'own-key' };
-  const leftovers = holders.filter((holder) => isLeftover(holder, lab, spec, deps.reconcileGraceMs));
-  if (leftovers.length < holders.length) {
-    throw new ConflictError(
-      `key alias ${spec.alias} is held on LiteLLM target ${entry.target} by a key that is not ${
-        spec.user ? `user ${spec.user} of lab ${spec.guid}` : `lab ${spec.guid}`
-      }'s (another lab's user, or another system); it is left alone`,
-    );
-  }
-  await deps.litellm.deleteKeys(leftovers.flatMap((holder) => (holder.token ? [holder.token] : [])));
-  log.warn('deleted keys this lab had left under its alias', {
-    alias: spec.alias,
-    key_ids: leftovers.map((holder) => holder.token),
-  });
-  return {
-    key: await live(entry, (await deps.litellm.generateKey(request)).expires, deps),
-    lookup: 'left-behind',
-  };
 }

@@ -119,13 +119,21 @@ function refuseInvalid(request: ProvisionRequest, lab: Lab, deps: LabOperationDe
 
 /** Fails with 400 naming every model the proxy does not serve. */
 async function checkModels(request: ProvisionRequest, deps: LabOperationDeps): Promise<void> {
-  const missing = await unservedModels(deps.litellm, request.models);
+  const { limits } = deps.lifecycle.caller;
+  // A model the proxy leaves out of /v1/models is granted by a package, or by a limit naming it.
+  const mayUseUnlisted = (model: string) =>
+    !request.customModels || (Array.isArray(limits.models) && limits.models.includes(model));
+  const missing = await unservedModels(deps.litellm, request.models, mayUseUnlisted);
   if (missing.length === 0) return;
   const field = request.customModels ? 'models' : 'package';
   const owner = request.customModels ? '' : ` (package ${request.packageName})`;
-  throw new BadRequestError(`model(s) ${missing.join(', ')}${owner} not served by the LiteLLM proxy`, [
-    { field, message: `unknown model(s): ${missing.join(', ')}` },
-  ]);
+  const unlisted = request.customModels
+    ? ' (one it leaves out of /v1/models is granted only by a package, or by a client limit naming it)'
+    : '';
+  throw new BadRequestError(
+    `model(s) ${missing.join(', ')}${owner} not served by the LiteLLM proxy${unlisted}`,
+    [{ field, message: `unknown model(s): ${missing.join(', ')}` }],
+  );
 }
 
 /** The lab starting anew (first provision, or after a destroy or the sweep took every key). */

@@ -1,4 +1,5 @@
 import { formatExpiry } from '../duration.ts';
+import type { AliasLookup } from './make-key.ts';
 import type { ProvisionedKey, ProvisionedLab } from './provision-lab.ts';
 
 /** What a lab sees of its keys: the role's field names, so AgnosticD consumers keep working. */
@@ -32,10 +33,17 @@ export function provisionResponse(lab: ProvisionedLab): Record<string, unknown> 
   };
 }
 
+const LOOKUP_FINDINGS: Readonly<Record<AliasLookup, string>> = {
+  'own-key': 'this-key',
+  'left-behind': 'left-by-this-lab',
+  nobody: 'nobody',
+};
+
 /**
  * Where LiteLLM refused an alias as taken and the service looked up its holder (the only time a
  * provision reads LiteLLM's key list), what it found: this very key (an earlier answer was lost),
- * or keys this lab had left under the alias, deleted before the key was made.
+ * keys this lab had left under the alias, deleted before the key was made, or nobody (the holder
+ * was deleted meanwhile, and the key was asked for again).
  */
 function aliasLookups(keys: readonly ProvisionedKey[]) {
   const looked = keys.filter((key) => key.aliasLookup);
@@ -44,7 +52,7 @@ function aliasLookups(keys: readonly ProvisionedKey[]) {
     alias_lookups: looked.map((key) => ({
       litellm_key_alias: key.spec.alias,
       reason: 'alias-taken',
-      found: key.aliasLookup === 'own-key' ? 'this-key' : 'left-by-this-lab',
+      found: LOOKUP_FINDINGS[key.aliasLookup as AliasLookup],
     })),
   };
 }

@@ -13,7 +13,7 @@ function guardedBy(held: HeldLab, litellm: KeyApi): KeyApi {
     return call();
   };
   return {
-    release: () => litellm.release(),
+    release: (fresh) => litellm.release(fresh),
     listModels: () => litellm.listModels(),
     listModelGroups: () => litellm.listModelGroups(),
     getKeyInfo: (key) => litellm.getKeyInfo(key),

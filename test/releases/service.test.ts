@@ -151,6 +151,12 @@ for (const release of RELEASE_NAMES) {
 
       assert.equal(answer.status, 404, JSON.stringify(answer.body));
       assert.equal(answer.body.type, 'urn:litellm-virtual-keys:problem:lab-not-found');
+      const rechecks = (await h.ledger.lab('vanish')).lab?.rechecks as { key_id: string }[] | undefined;
+      assert.deepEqual(
+        rechecks?.map((recheck) => recheck.key_id),
+        [sha256(String(created.body.litellm_virtual_key))],
+        'looked for again, should a restore bring it back',
+      );
     });
 
     it('a key the API delete leaves behind is verified gone however LiteLLM refuses it (over budget)', async () => {

@@ -161,7 +161,7 @@ for (const release of RELEASE_NAMES) {
       });
     }
 
-    it('an alias refused as taken whose holder is gone when looked up: 502 quoting LiteLLM, no second /key/generate', async () => {
+    it('an alias refused as taken whose holder is deleted before the lookup: asked for once more, 201, the answer says so', async () => {
       const other = await h.litellm.seedKey({ alias: 'virtkey-raced', expires: null });
       h.litellm.beforeNext('GET /key/list', async () => {
         await h.litellm.table.deleteWithAudit([other.token], 'someone', 'else');
@@ -169,12 +169,37 @@ for (const release of RELEASE_NAMES) {
 
       const answer = await provision({ guid: 'raced' });
 
-      assert.equal(answer.status, 502, JSON.stringify(answer.body));
-      assert.equal(answer.body.type, 'urn:litellm-virtual-keys:problem:litellm-alias-refused');
-      assert.match(String(answer.body.detail), /already exists/);
-      assert.equal(h.litellm.callCount('POST /key/generate'), 1);
+      assert.equal(answer.status, 201, JSON.stringify(answer.body));
+      assert.deepEqual(answer.body.alias_lookups, [
+        { litellm_key_alias: 'virtkey-raced', reason: 'alias-taken', found: 'nobody' },
+      ]);
+      assert.equal(h.litellm.callCount('POST /key/generate'), 2);
+      assert.equal(h.litellm.callCount('GET /key/list'), 1);
       assert.deepEqual(
         (await h.ledger.lab('raced')).keys.map((key) => key.status),
+        ['live'],
+      );
+    });
+
+    it('an alias refused twice with nobody holding it: 502 quoting LiteLLM, the key still announced', async () => {
+      const holder = () => h.litellm.seedKey({ alias: 'virtkey-twice', expires: null });
+      const dropOnLookup = (token: string, then?: () => void) =>
+        h.litellm.beforeNext('GET /key/list', async () => {
+          await h.litellm.table.deleteWithAudit([token], 'someone', 'else');
+          then?.();
+        });
+      dropOnLookup((await holder()).token, () =>
+        h.litellm.beforeNext('POST /key/generate', async () => dropOnLookup((await holder()).token)),
+      );
+
+      const answer = await provision({ guid: 'twice' });
+
+      assert.equal(answer.status, 502, JSON.stringify(answer.body));
+      assert.equal(answer.body.type, 'urn:litellm-virtual-keys:problem:litellm-alias-refused');
+      assert.match(String(answer.body.detail), /refused key alias virtkey-twice twice.*already exists/);
+      assert.equal(h.litellm.callCount('POST /key/generate'), 2);
+      assert.deepEqual(
+        (await h.ledger.lab('twice')).keys.map((key) => key.status),
         ['intended'],
       );
     });
@@ -236,16 +261,25 @@ for (const release of RELEASE_NAMES) {
     }
 
     if (profile.hidesUndiscoverableModels) {
-      it('a model hidden from /v1/models (not discoverable) is still served: 201', async () => {
-        h.litellm.settings.undiscoverableModels = ['mistral-7b-instruct'];
+      it('a model left out of /v1/models (not discoverable) is granted by a package, never by a pattern', async () => {
+        h.litellm.models = [...h.litellm.models, '*'];
+        h.litellm.settings.undiscoverableModels = ['granite-3-2-8b-instruct', '*'];
 
-        const answer = await provision({ guid: 'hidden-model', models: ['mistral-7b-instruct'] });
-        const missing = await provision({ guid: 'no-model', models: ['gpt-5'] });
+        const packaged = await provision({ guid: 'hidden-model', package: 'ai-beginner' });
+        const chosen = await provision({ guid: 'chosen-model', models: ['granite-3-2-8b-instruct'] });
+        const everything = await provision({ guid: 'every-model', models: ['all-proxy-models'] });
 
-        assert.equal(answer.status, 201, JSON.stringify(answer.body));
-        assert.deepEqual(answer.body.litellm_available_models, ['mistral-7b-instruct']);
-        assert.equal(missing.status, 400);
-        assert.match(String(missing.body.detail), /gpt-5/);
+        assert.equal(packaged.status, 201, JSON.stringify(packaged.body));
+        assert.deepEqual(packaged.body.litellm_available_models, ['granite-3-2-8b-instruct']);
+        assert.equal(
+          chosen.status,
+          400,
+          'a client without a models limit naming it may not pick a hidden model',
+        );
+        assert.match(String(chosen.body.detail), /granted only by a package, or by a client limit naming it/);
+        assert.equal(everything.status, 400, 'a wildcard deployment is no licence for any name');
+        assert.match(String(everything.body.detail), /all-proxy-models/);
+        assert.equal(h.litellm.callCount('POST /key/generate'), 1);
       });
     }
 
@@ -303,6 +337,24 @@ describe('a release newer than any checked', () => {
     assert.deepEqual(
       lines.map((line) => [line.litellm_version, line.verdict]),
       [['1.120.3', 'newer']],
+    );
+  });
+});
+
+describe('advice after an upgrade within the hour', () => {
+  beforeEach(() => useRelease('1.93'));
+
+  it('disable_custom_api_keys: the advice reads the release afresh, not the hour-old one', async () => {
+    assert.equal((await provision({ guid: 'before-upgrade' })).status, 201);
+    h.litellm.useRelease('1.104');
+    h.litellm.settings.configDisableCustomApiKeys = true;
+
+    const refused = await provision({ guid: 'after-upgrade' });
+
+    assert.equal(refused.status, 502, JSON.stringify(refused.body));
+    assert.match(
+      String(refused.body.detail),
+      /v1\.104 or later: set general_settings\.disable_custom_api_keys/,
     );
   });
 });

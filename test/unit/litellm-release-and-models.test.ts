@@ -14,7 +14,11 @@ describe('LiteLLM releases', () => {
     assert.equal(judgeRelease(NEWEST_TESTED).verdict, 'supported');
     assert.equal(judgeRelease('1.80.15').verdict, 'older');
     assert.equal(judgeRelease('1.9.0').verdict, 'older');
+    assert.equal(judgeRelease('1.105.0-rc.1').verdict, 'supported');
+    assert.equal(judgeRelease('1.105.0-rc.2').verdict, 'newer', 'a later candidate was not checked');
+    assert.equal(judgeRelease('1.105.0').verdict, 'newer', 'nor the final release after it');
     assert.equal(judgeRelease('1.106.0').verdict, 'newer');
+    assert.equal(judgeRelease('1.81.0-rc.1').verdict, 'older');
     assert.equal(judgeRelease('2.0').verdict, 'newer');
     assert.equal(judgeRelease(undefined).verdict, 'unknown');
     assert.equal(judgeRelease('main-latest').verdict, 'unknown');
@@ -23,6 +27,7 @@ describe('LiteLLM releases', () => {
   it('tells whether a proxy runs a release or later, and when it cannot know', () => {
     assert.equal(releaseAtLeast(judgeRelease('1.104.2'), '1.104.0'), true);
     assert.equal(releaseAtLeast(judgeRelease('v1.103.9-stable'), '1.104.0'), false);
+    assert.equal(releaseAtLeast(judgeRelease('1.104.0-rc.3'), '1.104.0'), false);
     assert.equal(releaseAtLeast(judgeRelease(undefined), '1.104.0'), undefined);
     assert.equal(releaseAtLeast(judgeRelease('main-latest'), '1.104.0'), undefined);
   });
