@@ -107,6 +107,34 @@ for (const release of RELEASE_NAMES) {
       assert.equal((await status('prefixless')).status, 200);
     });
 
+    it('LiteLLM’s database down: 503 to the caller, nothing concluded, the lab kept', async () => {
+      const lab = await provision({ guid: 'dbdown' });
+      const before = await h.ledger.lab('dbdown');
+      h.litellm.settings.databaseDown = true;
+
+      const made = await provision({ guid: 'dbdown-new' });
+      const destroyed = await destroy('dbdown');
+      const extended = await extend('dbdown', { duration: '7d' });
+
+      h.litellm.settings.databaseDown = false;
+      for (const answer of [made, destroyed, extended]) {
+        assert.equal(answer.status, 503, JSON.stringify(answer.body));
+        assert.equal(answer.body.type, 'urn:litellm-virtual-keys:problem:unavailable');
+      }
+      assert.deepEqual(
+        (await h.ledger.lab('dbdown')).keys.map((key) => [key.key_id, key.expires_at]),
+        before.keys.map((key) => [key.key_id, key.expires_at]),
+      );
+      assert.deepEqual(
+        (await h.ledger.lab('dbdown-new')).keys.map((key) => key.status),
+        ['intended'],
+        'the new key stays announced, for a retry to make',
+      );
+      assert.ok(await h.litellm.table.get(sha256(String(lab.body.litellm_virtual_key))));
+      assert.equal((await destroy('dbdown')).status, 200, 'once it is back, the destroy finishes');
+      assert.equal((await provision({ guid: 'dbdown-new' })).status, 201);
+    });
+
     it('an over-budget key still counts as present when a destroy verifies it', async () => {
       const created = await provision({ guid: 'overbudget', max_budget: 1 });
       const keyId = sha256(String(created.body.litellm_virtual_key));
