@@ -7,7 +7,6 @@ import { fork } from 'node:child_process';
 export interface StandInCounts {
   readonly calls: Record<string, number>;
   readonly busyMs: Record<string, number>;
-  readonly left: number;
   /** DynamoDB requests, in all and by operation. */
   readonly ledgerCalls: number;
   readonly ledgerByOperation: Record<string, number>;
@@ -30,6 +29,8 @@ export async function startStandIns(script: string) {
     env: ready.env,
     database: ready.database,
     counts: () => ask<StandInCounts>('calls'),
+    /** The keys left in LiteLLM: a count of the whole table, so asked for apart from the counters. */
+    keysLeft: () => ask<number>('left'),
     stop: () => child.send('stop'),
   };
 }

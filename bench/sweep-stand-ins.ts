@@ -4,9 +4,11 @@
  * own. LiteLLM answers /key/list at its real cost (a base plus a term growing with OFFSET).
  *
  * BENCH_KEYS keys in LiteLLM, BENCH_EXPIRED of them expired keys of ours (each the one key of a lab
- * in the ledger), the rest other systems' live keys. Talks over IPC: sends its URLs when ready,
+ * in the ledger), the rest other systems' live keys. BENCH_ALIAS_INDEX=1 adds an index on
+ * `key_alias` as an operator could (LiteLLM's schema has none). Talks over IPC: sends its URLs when ready,
  * answers `calls` with LiteLLM's call counts and busy time per endpoint and the AWS stand-ins'
- * counts (from after the population was written), exits on `stop`.
+ * counts (from after the population was written), `left` with the keys left in LiteLLM (a count
+ * of the whole table, never run between a bench's timed calls), exits on `stop`.
  */
 import { createHash } from 'node:crypto';
 import { seedRecordedKeys } from '../test/support/fixtures/recorded-keys.ts';
@@ -50,6 +52,12 @@ for (let start = 0; start < EXPIRED; start += 10_000) {
     })),
   );
 }
+if (process.env.BENCH_ALIAS_INDEX === '1') {
+  // Outside LiteLLM's schema: what an operator could add to a live proxy's table without locking it.
+  await h.litellm.table.db.query(
+    'CREATE INDEX CONCURRENTLY "operator_key_alias_idx" ON "LiteLLM_VerificationToken" (key_alias)',
+  );
+}
 process.stderr.write(
   `stand-ins ready with ${KEYS.toLocaleString('en')} keys in ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
 );
@@ -71,12 +79,13 @@ process.on('message', async (message) => {
     process.send?.({
       calls: Object.fromEntries(h.litellm.calls),
       busyMs: Object.fromEntries(h.litellm.busyMs),
-      left: await h.litellm.table.count(),
       ledgerCalls: h.ledger.callCount(),
       ledgerByOperation: Object.fromEntries(h.ledger.calls),
       secretsCalls: h.secrets.callCount(),
       kmsCalls: h.kms.callCount(),
     });
+  } else if (message === 'left') {
+    process.send?.(await h.litellm.table.count());
   } else if (message === 'stop') {
     await stop();
   }

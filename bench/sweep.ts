@@ -35,6 +35,7 @@ const started = performance.now();
 const report = await handler(scheduledSweepEvent(), lambdaContext(900_000));
 const wallMs = performance.now() - started;
 const counts = await standIns.counts();
+const keysLeft = await standIns.keysLeft();
 standIns.stop();
 
 const calls = counts.calls;
@@ -69,7 +70,7 @@ The sweep takes the labs due from the ledger's sweep index, ${batches.toLocaleSt
 | wall time | ${(wallMs / 1000).toFixed(1)} s | < 5 min |
 | LiteLLM calls | ${total.toLocaleString('en')}: ${reads} bulk reads (/v2/key/info), ${deleteCalls} /key/delete, ${listPages} list pages and ${total - deleteCalls - reads - listPages} other calls | <= 1.1 x 3 x ${batches} batches = ${budget} |
 | peak RSS of the sweep's process | ${rssMb.toFixed(0)} MB (${rssBeforeMb.toFixed(0)} MB before the sweep, modules loaded) | < 256 MB |
-| keys deleted | ${report.deleted} of ${report.expired}; ${counts.left.toLocaleString('en')} keys left in LiteLLM | all expired keys of ours |
+| keys deleted | ${report.deleted} of ${report.expired}; ${keysLeft.toLocaleString('en')} keys left in LiteLLM | all expired keys of ours |
 | DynamoDB requests | ${counts.ledgerCalls.toLocaleString('en')} (${ledgerOps}): ${perKey(counts.ledgerCalls)} per key swept | |
 | KMS calls | ${counts.kmsCalls} | 0: the sweep never opens a value |
 | Secrets Manager calls | ${counts.secretsCalls} (the master key, read again each SECRETS_CACHE_MS) | |

@@ -396,6 +396,38 @@ describe('LiteLLM’s real /key/list cost (BerriAI/litellm#19477, PR #22537)', (
     assert.ok(first < 200, `first page ${first.toFixed(0)} ms`);
     assert.ok(deep > 950 && deep < 1500, `page at offset 380,000: ${deep.toFixed(0)} ms`);
   });
+
+  it('answers the first page of an alias lookup later the larger the table: its count reads every row', async () => {
+    const firstPageOfLookup = async (tableRows: number) => {
+      await s.reset();
+      s.useRelease('1.105');
+      await s.table.insertMany(
+        Array.from({ length: tableRows }, (_, i) => ({
+          token: sha256(`other-${i}`),
+          key_name: 'sk-...xxxx',
+          key_alias: `team-key-${i}`,
+          expires: null,
+          models: [],
+          metadata: {},
+          user_id: null,
+          max_budget: null,
+          created_by: 'default_user_id',
+        })),
+      );
+      s.listCost = { baseMs: 0, perOffsetRowMs: 0, perTableRowMs: 1 };
+      const started = performance.now();
+      const answer = await call(
+        'GET',
+        '/key/list?key_alias=team-key-7&return_full_object=true&page=1&size=1',
+      );
+      assert.deepEqual(aliasesOf(answer.body), ['team-key-7']);
+      return performance.now() - started;
+    };
+    const small = await firstPageOfLookup(10);
+    const large = await firstPageOfLookup(400);
+
+    assert.ok(large - small > 350, `10 rows ${small.toFixed(0)} ms, 400 rows ${large.toFixed(0)} ms`);
+  });
 });
 
 const newest = (release: ReleaseName) => release === '1.104' || release === '1.105';

@@ -216,12 +216,19 @@ export class KeyTable {
     ]);
   }
 
+  /**
+   * The tokens named, and those of the aliases named, each by its own query: one `OR` of both
+   * would scan the table (key_alias has no index), where LiteLLM deletes by key id through the primary key.
+   */
   async tokensFor(tokens: readonly string[], aliases: readonly string[]): Promise<string[]> {
-    const rows = await this.db.query<{ token: string }>(
-      `SELECT token FROM ${TABLE} WHERE token = ANY($1::text[]) OR key_alias = ANY($2::text[])`,
-      [[...tokens], [...aliases]],
-    );
-    return rows.map((row) => row.token);
+    const matching = async (column: 'token' | 'key_alias', values: readonly string[]) =>
+      values.length === 0
+        ? []
+        : this.db.query<{ token: string }>(`SELECT token FROM ${TABLE} WHERE ${column} = ANY($1::text[])`, [
+            [...values],
+          ]);
+    const rows = [...(await matching('token', tokens)), ...(await matching('key_alias', aliases))];
+    return [...new Set(rows.map((row) => row.token))];
   }
 
   async list(

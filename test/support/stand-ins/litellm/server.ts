@@ -331,6 +331,7 @@ export class LiteLlmStandIn {
     this.expiresFilter = this.release.expiresFilter ? 'supported' : 'ignored';
     this.settings = LiteLlmStandIn.defaultSettings();
     delete this.listCost;
+    delete this.tableRows;
     this.models = this.options.models ?? [...DEFAULT_MODELS];
     await this.table.truncate();
   }
