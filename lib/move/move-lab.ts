@@ -8,11 +8,11 @@ import { refuseForeignLab } from '../lab/ownership.ts';
 import { mergeRechecks, rechecksFor } from '../lab/retired-keys.ts';
 import { keysOnTarget, type Lab, type LabKey } from '../ledger/lab-record.ts';
 import { type HeldLab, underLease } from '../ledger/lease.ts';
-import { aliasRefused, isFault } from '../litellm/errors.ts';
 import { unservedModels } from '../litellm/served-models.ts';
-import type { GenerateKeyRequest, KeyRecord } from '../litellm/types.ts';
+import type { KeyRecord } from '../litellm/types.ts';
 import { log } from '../log.ts';
 import { packageOf } from '../packages.ts';
+import { generateConfirmed, markLive } from '../provision/make-key.ts';
 import type { ProvisionedKey, ProvisionedLab } from '../provision/provision-lab.ts';
 import { forHolder } from '../targets/held-connections.ts';
 import { recordedTargetName, UnfinishedMoveError } from '../targets/lab-target.ts';
@@ -214,45 +214,17 @@ async function makeTwin(
     key_type: 'llm_api',
     allowed_routes: ['llm_api_routes'],
   } as const;
-  const answered = await generateTwin(request, twin.entry.keyId, lab, deps);
-  const at = expiryOf({ expires: answered ?? null });
-  const { version } = await deps.litellm.release();
-  return {
-    ...twin.entry,
-    status: 'live',
-    ...(at ? { expiresAt: at.toISOString() } : {}),
-    ...(version ? { madeOn: version } : {}),
-    ...(oldKey.warnedExpiry ? { warnedExpiry: oldKey.warnedExpiry } : {}),
-  };
-}
-
-/**
- * The twin made on the new target, its expiry as LiteLLM answered. A refused alias is looked up: held
- * by this twin (an earlier answer lost), by anything else (a conflict), or by nobody (deleted
- * meanwhile: asked for once more; a second such refusal is passed on).
- */
-async function generateTwin(
-  request: GenerateKeyRequest,
-  keyId: string,
-  lab: Lab,
-  deps: LabOperationDeps,
-): Promise<string | null> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return (await deps.litellm.generateKey(request)).expires;
-    } catch (error) {
-      if (!isFault(error, 'duplicate-alias')) throw error;
-      const holders = await deps.litellm.listKeysByAlias(request.key_alias);
-      if (holders.length === 0 && attempt === 1) continue;
-      if (holders.length === 0) throw aliasRefused(request.key_alias, deps.target.name, error);
-      const mine = holders.find((holder) => holder.token === keyId);
-      if (mine) return mine.expires;
-      throw new ConflictError(
-        `key alias ${request.key_alias} is held on LiteLLM target ${deps.target.name} by a key that is not this lab's; ` +
-          `nothing was switched: move the lab back to ${recordedTargetName(lab)} to cancel, or destroy it`,
-      );
-    }
-  }
+  // The alias is taken on the new target: by this twin (an earlier answer lost), or by anything else.
+  const made = await generateConfirmed(request, deps.litellm, deps.target.name, async (holders) => {
+    const mine = holders.find((holder) => holder.token === twin.entry.keyId);
+    if (mine) return { ours: mine.expires };
+    throw new ConflictError(
+      `key alias ${oldKey.alias} is held on LiteLLM target ${deps.target.name} by a key that is not this lab's; ` +
+        `nothing was switched: move the lab back to ${recordedTargetName(lab)} to cancel, or destroy it`,
+    );
+  });
+  const live = await markLive(twin.entry, made.expires, deps.litellm);
+  return oldKey.warnedExpiry ? { ...live, warnedExpiry: oldKey.warnedExpiry } : live;
 }
 
 /** Delete the old keys, read them back (one call each); anything still there is an error a retry finishes. What was held is returned. */

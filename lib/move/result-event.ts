@@ -9,6 +9,7 @@ import type { MovedLab } from './move-lab.ts';
 /** `Virtual Key Moved`: the lab's keys on their new target, with the endpoint lab users now reach them at. */
 export function movedEvent(lab: MovedLab, trigger: Trigger): BusEvent {
   const endpoint = lab.target.publicUrl;
+  const spent = labSpend(lab.spent);
   return {
     detailType: DETAIL_TYPES.moved,
     detail: {
@@ -19,8 +20,8 @@ export function movedEvent(lab: MovedLab, trigger: Trigger): BusEvent {
       moved_from: lab.from,
       deleted_keys: lab.deletedKeys,
       moved_spend: lab.spent.map(spendOf),
-      moved_total_spend: labSpend(lab.spent).total,
-      ...(labSpend(lab.spent).mayLackBackfill ? { total_spend_may_lack_backfill: true } : {}),
+      moved_total_spend: spent.total,
+      ...(spent.mayLackBackfill ? { total_spend_may_lack_backfill: true } : {}),
     },
   };
 }
