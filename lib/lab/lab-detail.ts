@@ -10,7 +10,7 @@ export interface LabFacts {
 }
 
 /** The detail every result event shares; a lab whose key came from an event reads it with GET /keys/{guid}. */
-export function labDetail(facts: LabFacts, trigger: Trigger): Record<string, unknown> {
+export function labDetail(facts: LabFacts, trigger: Trigger | 'schedule'): Record<string, unknown> {
   return {
     guid: facts.guid,
     litellm_key_aliases: facts.aliases,

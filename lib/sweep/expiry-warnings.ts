@@ -1,8 +1,8 @@
 import { eachLimited } from '../concurrency.ts';
 import type { Config } from '../config.ts';
-import { formatInstant } from '../duration.ts';
 import { type BusEvent, putEvents } from '../events/bus.ts';
 import { DETAIL_TYPES } from '../events/detail-types.ts';
+import { labDetail } from '../lab/lab-detail.ts';
 import type { Lab, LabKey } from '../ledger/lab-record.ts';
 import { type LeaseDeps, tryLease } from '../ledger/lease.ts';
 import { labsDue } from '../ledger/sweep-index.ts';
@@ -27,17 +27,22 @@ export interface WarningOptions {
   readonly shouldStop: () => boolean;
 }
 
+/** The fields every lab event carries (the one expiring key's alias and expiry), then the key's own. */
 function warning(lab: Lab, key: LabKey, warnBefore: string): BusEvent {
+  const facts = {
+    guid: lab.guid,
+    aliases: [key.alias],
+    models: lab.models ?? [],
+    expires: new Date(key.expiresAt ?? 0),
+  };
   return {
     detailType: DETAIL_TYPES.expiring,
     detail: {
-      guid: lab.guid,
+      ...labDetail(facts, 'schedule'),
       ...(key.user ? { user: key.user } : {}),
       litellm_key_alias: key.alias,
       litellm_key_id: key.keyId,
-      litellm_key_expires: formatInstant(new Date(key.expiresAt ?? 0)),
       warn_before: warnBefore,
-      trigger: 'schedule',
       litellm_target: key.target,
     },
   };

@@ -57,12 +57,12 @@ function sweep(event: unknown = scheduledSweepEvent(), budgetMs = 120_000): Prom
   return sweepHandler(event, lambdaContext(20_000 + budgetMs)) as Promise<Report>;
 }
 
-async function provision(guid: string): Promise<{ key: string; keyId: string }> {
+async function provision(guid: string): Promise<{ key: string; keyId: string; models: unknown }> {
   const answer = await invokeHttp(route.provision, postKeysEvent({ guid }), lambdaContext());
   assert.equal(answer.status, 201, JSON.stringify(answer.body));
   const key = String(answer.body.litellm_virtual_key);
   issued.add(key);
-  return { key, keyId: sha256(key) };
+  return { key, keyId: sha256(key), models: answer.body.litellm_available_models };
 }
 
 const extend = (guid: string, body: unknown, timeoutMs?: number) =>
@@ -587,6 +587,8 @@ describe('expiry warnings', () => {
     const warning = warnings.find((w) => w.detail.guid === 'soon1');
     assert.equal(warning?.source, 'litellm.virtual-keys');
     assert.equal(warning?.detail.litellm_key_alias, 'virtkey-soon1');
+    assert.deepEqual(warning?.detail.litellm_key_aliases, ['virtkey-soon1'], 'the fields every lab event carries');
+    assert.deepEqual(warning?.detail.litellm_available_models, soon.models);
     assert.equal(warning?.detail.litellm_key_id, soon.keyId);
     assert.match(String(warning?.detail.litellm_key_expires), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     assert.ok(!warning?.raw.includes(soon.key));
