@@ -4,8 +4,9 @@ import { readAuthorizerConfig } from '../lib/auth/authorizer-config.ts';
 import { type GrantsContext, grantsContext } from '../lib/auth/client-grants.ts';
 import { log } from '../lib/log.ts';
 import { apiTokensOf, authorizerChain } from '../lib/middleware/authorizer.ts';
+import { configAtStart } from '../lib/startup.ts';
 
-const config = readAuthorizerConfig(process.env);
+const config = configAtStart('authorizer', () => readAuthorizerConfig(process.env));
 
 /** HTTP API simple response; the context reaches the route's function as `requestContext.authorizer.lambda`. */
 export type Decision = { isAuthorized: false } | { isAuthorized: true; context: GrantsContext };

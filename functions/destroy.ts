@@ -7,8 +7,9 @@ import { httpOrLabEvent } from '../lib/middleware/http-or-lab-event.ts';
 import { httpRoute } from '../lib/middleware/http-route.ts';
 import { depsOf } from '../lib/middleware/invocation-deps.ts';
 import { labEventRoute } from '../lib/middleware/lab-event.ts';
+import { configAtStart } from '../lib/startup.ts';
 
-const config = getConfig();
+const config = configAtStart('destroy', getConfig);
 
 const http = httpRoute(config, 'destroy', async (event, context) => {
   const input = { ...event.queryStringParameters, guid: event.pathParameters?.guid };

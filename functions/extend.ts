@@ -9,8 +9,9 @@ import { httpRoute } from '../lib/middleware/http-route.ts';
 import { depsOf } from '../lib/middleware/invocation-deps.ts';
 import { labEventRoute } from '../lib/middleware/lab-event.ts';
 import { withPathGuid } from '../lib/schemas.ts';
+import { configAtStart } from '../lib/startup.ts';
 
-const config = getConfig();
+const config = configAtStart('extend', getConfig);
 
 const http = httpRoute(
   config,

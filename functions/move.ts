@@ -6,8 +6,9 @@ import { depsOf } from '../lib/middleware/invocation-deps.ts';
 import { move } from '../lib/move/operation.ts';
 import { provisionResponse } from '../lib/provision/response.ts';
 import { withPathGuid } from '../lib/schemas.ts';
+import { configAtStart } from '../lib/startup.ts';
 
-const config = getConfig();
+const config = configAtStart('move', getConfig);
 
 /** `POST /keys/{guid}/move`: the provision answer for the lab's new target, and where it came from. */
 export const handler = httpRoute(

@@ -7,8 +7,9 @@ import { depsOf } from '../lib/middleware/invocation-deps.ts';
 import { labEventRoute } from '../lib/middleware/lab-event.ts';
 import { provision } from '../lib/provision/operation.ts';
 import { provisionResponse } from '../lib/provision/response.ts';
+import { configAtStart } from '../lib/startup.ts';
 
-const config = getConfig();
+const config = configAtStart('provision', getConfig);
 
 const http = httpRoute(
   config,

@@ -1,4 +1,34 @@
 import { UnavailableError } from './errors.ts';
+import { publishAwsThrottled, type ThrottledService } from './metrics.ts';
+
+/** The error names AWS services throttle with (the SDK's own list of throttling errors, trimmed to calls we make). */
+const THROTTLING = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'TooManyRequestsException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'ThrottledException',
+]);
+
+/** An SDK error that says the service throttled the call (its name, HTTP 429, or the SDK's own flag). */
+export function isThrottling(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const sdk = error as { $metadata?: { httpStatusCode?: number }; $retryable?: { throttling?: boolean } };
+  return (
+    THROTTLING.has(error.name) || sdk.$metadata?.httpStatusCode === 429 || sdk.$retryable?.throttling === true
+  );
+}
+
+/**
+ * Counts `error` as `AwsThrottled` for `service` when it is throttling; call it with the SDK's final
+ * error (its own retries spent), once per failed call.
+ */
+export function countThrottling(service: ThrottledService, error: unknown): void {
+  if (isThrottling(error)) publishAwsThrottled(service);
+}
 
 /**
  * An AWS SDK failure that a later retry may cure (no answer, 5xx, throttling) as a 503; undefined

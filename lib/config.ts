@@ -3,6 +3,7 @@ import { type Env, flag, integer, list, text } from './env.ts';
 import { ConfigError } from './errors.ts';
 import { BUILT_IN_PACKAGES, type PackageCatalogue, packageOf, parseCatalogue } from './packages.ts';
 import { USER_BASE_PATTERN } from './schemas.ts';
+import type { SettingName } from './settings.ts';
 import { defaultTargetOf, type LiteLlmTarget, readTargets } from './target-config.ts';
 
 export type { LiteLlmTarget } from './target-config.ts';
@@ -39,14 +40,14 @@ export interface Config {
   readonly reconcileCalls: number;
 }
 
-function duration(env: Env, name: string, fallback: string): string {
-  const value = text(env, name, fallback);
+function duration(env: Env, name: SettingName): string {
+  const value = text(env, name);
   if (!parseDuration(value)) throw new ConfigError(`${name} must be a duration such as 24h or 7d`);
   return value;
 }
 
 function userBase(env: Env): string {
-  const value = text(env, 'LAB_USER_BASE', 'user');
+  const value = text(env, 'LAB_USER_BASE');
   if (!USER_BASE_PATTERN.test(value)) {
     throw new ConfigError(
       'LAB_USER_BASE must be 1-37 lowercase letters, digits or "-", not starting with "-"',
@@ -55,20 +56,18 @@ function userBase(env: Env): string {
   return value;
 }
 
-/** The role's lab users (`<guid>@lab.opentlc.com`) and RHDP's own users, unless configured. */
-const DEFAULT_USER_ID_DOMAINS = 'lab.opentlc.com,opentlc.com,redhat.com';
 const DOMAIN = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 
 function userIdDomains(env: Env): string[] {
-  const domains = list(env, 'USER_ID_DOMAINS', DEFAULT_USER_ID_DOMAINS).map((d) => d.toLowerCase());
+  const domains = list(env, 'USER_ID_DOMAINS').map((d) => d.toLowerCase());
   const bad = domains.find((domain) => !DOMAIN.test(domain));
   if (bad !== undefined) throw new ConfigError(`USER_ID_DOMAINS has "${bad}", which is not a domain name`);
-  const labDomain = text(env, 'LAB_USER_DOMAIN', 'lab.opentlc.com').toLowerCase();
+  const labDomain = text(env, 'LAB_USER_DOMAIN').toLowerCase();
   return [...new Set([...domains, labDomain])];
 }
 
 function catalogue(env: Env): PackageCatalogue {
-  const raw = env.PACKAGES_JSON?.trim();
+  const raw = text(env, 'PACKAGES_JSON');
   if (!raw) return BUILT_IN_PACKAGES;
   try {
     return parseCatalogue(raw);
@@ -81,9 +80,9 @@ function catalogue(env: Env): PackageCatalogue {
 export function readConfig(env: Env): Config {
   const targets = readTargets(env);
   const packages = catalogue(env);
-  const defaultPackage = text(env, 'DEFAULT_PACKAGE', 'ai-developer');
+  const defaultPackage = text(env, 'DEFAULT_PACKAGE');
   if (!packageOf(packages, defaultPackage)) {
-    const source = env.PACKAGES_JSON?.trim() ? 'PACKAGES_JSON' : 'the built-in catalogue';
+    const source = packages === BUILT_IN_PACKAGES ? 'the built-in catalogue' : 'PACKAGES_JSON';
     throw new ConfigError(`DEFAULT_PACKAGE "${defaultPackage}" is not defined in ${source}`);
   }
   return {
@@ -91,21 +90,21 @@ export function readConfig(env: Env): Config {
     litellm: defaultTargetOf(targets),
     packages,
     defaultPackage,
-    forceDbDelete: flag(env, 'FORCE_DB_DELETE', false),
-    databaseCaFile: env.DATABASE_CA_FILE?.trim() ?? '',
-    labEventSource: text(env, 'LAB_EVENT_SOURCE', 'rhdp.lab'),
-    eventBusName: text(env, 'EVENT_BUS_NAME', 'default'),
+    forceDbDelete: flag(env, 'FORCE_DB_DELETE'),
+    databaseCaFile: text(env, 'DATABASE_CA_FILE'),
+    labEventSource: text(env, 'LAB_EVENT_SOURCE'),
+    eventBusName: text(env, 'EVENT_BUS_NAME'),
     keyValuesKmsKeyId: text(env, 'KEY_VALUES_KMS_KEY_ID'),
-    labUserDomain: text(env, 'LAB_USER_DOMAIN', 'lab.opentlc.com'),
+    labUserDomain: text(env, 'LAB_USER_DOMAIN'),
     labUserBase: userBase(env),
     userIdDomains: userIdDomains(env),
-    adminUserIds: list(env, 'LITELLM_ADMIN_USER_IDS', '').map((id) => id.toLowerCase()),
-    secretsCacheMs: integer(env, 'SECRETS_CACHE_MS', 300_000, 0),
-    sweepGrace: duration(env, 'SWEEP_GRACE', '0h'),
-    warnBefore: duration(env, 'WARN_BEFORE', '24h'),
-    reconcileGrace: duration(env, 'RECONCILE_GRACE', '1h'),
+    adminUserIds: list(env, 'LITELLM_ADMIN_USER_IDS').map((id) => id.toLowerCase()),
+    secretsCacheMs: integer(env, 'SECRETS_CACHE_MS', 0),
+    sweepGrace: duration(env, 'SWEEP_GRACE'),
+    warnBefore: duration(env, 'WARN_BEFORE'),
+    reconcileGrace: duration(env, 'RECONCILE_GRACE'),
     labsTable: text(env, 'LABS_TABLE'),
-    reconcileCalls: integer(env, 'RECONCILE_CALLS', 50, 0),
+    reconcileCalls: integer(env, 'RECONCILE_CALLS', 0),
   };
 }
 

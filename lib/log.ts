@@ -1,3 +1,5 @@
+import { SETTINGS } from './settings.ts';
+
 /**
  * One-line JSON logs, as CloudWatch Logs Insights reads them. Every line is scrubbed twice: any
  * `sk-` token (LiteLLM keys and master keys all start so) and every value registered as secret.
@@ -7,7 +9,8 @@ const LEVELS: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40
 
 const SK_TOKEN = /sk-[A-Za-z0-9_\-.~+/=]{4,}/g;
 const secrets = new Set<string>();
-const threshold = LEVELS[(process.env.LOG_LEVEL?.toLowerCase() as Level) ?? 'info'] ?? LEVELS.info;
+const threshold =
+  LEVELS[process.env.LOG_LEVEL?.trim().toLowerCase() as Level] ?? LEVELS[SETTINGS.LOG_LEVEL.default as Level];
 let context: Record<string, unknown> = {};
 
 /** Values that must never be written, whatever their shape (API tokens, database URLs). */

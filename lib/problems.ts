@@ -9,7 +9,7 @@ function isMiddyHttpError(error: unknown): error is Error & { statusCode: number
 }
 
 /** middy wraps failures of its fetching middlewares (secrets) as "Failed to resolve internal values". */
-function unwrapMiddyInternal(error: unknown): unknown {
+export function unwrapMiddyInternal(error: unknown): unknown {
   const cause = (error as { cause?: { package?: unknown; data?: unknown } } | undefined)?.cause;
   if (cause?.package === '@middy/util' && Array.isArray(cause.data) && cause.data.length > 0)
     return cause.data[0];

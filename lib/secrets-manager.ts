@@ -1,9 +1,10 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { traced } from './tracing.ts';
 
 let client: SecretsManagerClient | undefined;
 
 /** One client per container; region, credentials and endpoint come from the SDK's standard configuration. */
 export function secretsManager(): SecretsManagerClient {
-  client ??= new SecretsManagerClient({});
+  client ??= traced(new SecretsManagerClient({}));
   return client;
 }

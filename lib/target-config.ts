@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { type Env, flag, integer, text } from './env.ts';
 import { BadRequestError, ConfigError } from './errors.ts';
+import type { SettingName } from './settings.ts';
 
 /** The target a lab goes to when its request names none, and the one LITELLM_URL configures. */
 export const DEFAULT_TARGET = 'default';
@@ -54,14 +55,14 @@ const targetSchema = z.strictObject({
 /** Settings every target shares unless its entry says otherwise. */
 function shared(env: Env) {
   return {
-    timeoutMs: integer(env, 'LITELLM_TIMEOUT_MS', 30_000, 1),
-    retries: integer(env, 'LITELLM_RETRIES', 3, 0),
-    verifyTls: flag(env, 'LITELLM_VERIFY_TLS', true),
-    maxConnections: integer(env, 'LITELLM_MAX_CONNECTIONS', 10, 1),
+    timeoutMs: integer(env, 'LITELLM_TIMEOUT_MS', 1),
+    retries: integer(env, 'LITELLM_RETRIES', 0),
+    verifyTls: flag(env, 'LITELLM_VERIFY_TLS'),
+    maxConnections: integer(env, 'LITELLM_MAX_CONNECTIONS', 1),
   };
 }
 
-function httpUrlVariable(env: Env, name: string, fallback?: string): string {
+function httpUrlVariable(env: Env, name: SettingName, fallback?: string): string {
   const value = text(env, name, fallback);
   if (!isHttpUrl(value)) throw new ConfigError(`${name} must be an http(s) URL`);
   return value.replace(/\/+$/, '');
@@ -137,7 +138,7 @@ export function defaultTargetOf(targets: ReadonlyMap<string, LiteLlmTarget>): Li
 
 /** The deployment's LiteLLM proxies by name; `default` is always among them. */
 export function readTargets(env: Env): ReadonlyMap<string, LiteLlmTarget> {
-  const raw = env.LITELLM_TARGETS?.trim();
+  const raw = text(env, 'LITELLM_TARGETS');
   if (!raw) return new Map([[DEFAULT_TARGET, singleTarget(env)]]);
   return namedTargets(env, raw);
 }

@@ -1,14 +1,14 @@
 /**
  * `npm run invoke -- <function> [<sample>]`: runs one function's handler on a sample event from
- * events/ (or a file path) against the stand-ins of the running `npm start`, from the TypeScript
- * sources (no bundling; stack traces name the .ts lines). Prints the handler's result as JSON.
+ * events/ (or a file path) against the stand-ins of a running `npm start` (the only one, or the one
+ * on PORT), from the TypeScript sources (no bundling; stack traces name the .ts lines). Says on
+ * stderr which stack it uses, and prints the handler's result as JSON.
  */
 import './check-node.mjs';
 import { existsSync, readFileSync } from 'node:fs';
 import { lambdaContext } from '../test/support/fixtures/events.ts';
-import { isAlive } from './process-alive.ts';
+import { chooseStack, liveStacks } from './local-stacks.ts';
 
-const STACK_FILE = '.local-stack.json';
 /** The sample each function takes when none is named: the sweep runs for real, as the schedule runs it. */
 const DEFAULT_SAMPLES: Record<string, string> = {
   authorizer: 'http-authorizer-request.json',
@@ -32,14 +32,9 @@ if (!fn || !(fn in DEFAULT_SAMPLES)) {
   );
 }
 
-interface Stack {
-  readonly pid: number;
-  readonly token: string;
-  readonly env: Record<string, string>;
-}
-const stack = existsSync(STACK_FILE) ? (JSON.parse(readFileSync(STACK_FILE, 'utf8')) as Stack) : undefined;
-if (!stack || !isAlive(stack.pid))
-  fail('No local stack is running: start one with `npm start` in another terminal.');
+const stack = chooseStack(liveStacks(), process.env.PORT);
+if (typeof stack === 'string') fail(stack);
+process.stderr.write(`Using the local stack on ${stack.base} (pid ${stack.pid}).\n`);
 
 const name = sample ?? (DEFAULT_SAMPLES[fn] as string);
 const path = existsSync(name) ? name : `events/${name.endsWith('.json') ? name : `${name}.json`}`;

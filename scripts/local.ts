@@ -28,9 +28,20 @@ import { EventBridgeStandIn } from '../test/support/stand-ins/eventbridge.ts';
 import { KmsStandIn } from '../test/support/stand-ins/kms.ts';
 import { LiteLlmStandIn } from '../test/support/stand-ins/litellm/server.ts';
 import { SecretsManagerStandIn } from '../test/support/stand-ins/secrets-manager.ts';
+import { type LocalStack, stackFile } from './local-stacks.ts';
 import { isAlive } from './process-alive.ts';
 
-const PORT = Number(process.env.PORT ?? 3000);
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+const PORT_TEXT = process.env.PORT ?? '3000';
+if (!/^\d{1,5}$/.test(PORT_TEXT) || Number(PORT_TEXT) > 65_535)
+  fail(`PORT must be a port number from 0 to 65535 (0 picks a free one), not "${PORT_TEXT}".`);
+const PORT = Number(PORT_TEXT);
+if (process.env.LITELLM_URL && !process.env.LITELLM_MASTER_KEY)
+  fail('LITELLM_URL is set, so LITELLM_MASTER_KEY must hold that proxy’s master key; it is not set.');
 const MASTER_KEY_SECRET_ID = 'litellm-virtual-keys/litellm-master-key';
 const EAST_MASTER_KEY_SECRET_ID = 'litellm-virtual-keys/litellm-master-key-east';
 /** The second stand-in's models: one the default proxy does not serve (and not llama), so the targets differ. */
@@ -38,33 +49,36 @@ const EAST_MODELS = ['granite-3-2-8b-instruct', 'mistral-7b-instruct', 'qwen-eas
 const API_TOKENS_SECRET_ID = 'litellm-virtual-keys/api-tokens';
 /** The token curl sends; API_TOKEN picks one, otherwise a fresh one per start. */
 const DEV_TOKEN = process.env.API_TOKEN ?? `dev-${randomBytes(18).toString('base64url')}`;
-/** Where `npm run invoke` finds this stack's endpoints. */
-const STACK_FILE = '.local-stack.json';
-
 /**
- * `npm start` runs this under npm, a shell and tsx. Stopping npm by its PID (as scripts, CI and
- * IDE stop buttons do) ends npm and the shell but never reaches this process, so it watches them
- * and stops when either is gone. The chain is read at start: once npm is gone, it leads nowhere.
+ * `npm start` runs this under tsx under npm (the script `exec`s tsx: a shell in between would
+ * swallow the SIGINT npm forwards, waiting for a child that never hears of it). SIGINT and SIGTERM
+ * to npm reach this process through npm and tsx; npm killed outright (SIGKILL) forwards nothing, so
+ * this process also watches its launchers, tsx up to npm, and stops when one is gone. The chain is
+ * read at start: once npm is gone, it leads nowhere.
  */
-function ancestors(count: number): number[] {
+function launchers(): number[] {
   const found: number[] = [];
   let pid = process.ppid;
-  while (found.length < count && pid > 1) {
+  while (found.length < 4 && pid > 1) {
     found.push(pid);
+    let ppid: string;
+    let command: string;
     try {
-      pid = Number(execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8' }).trim());
+      [ppid = '', command = ''] = execFileSync('ps', ['-o', 'ppid=,args=', '-p', String(pid)], {
+        encoding: 'utf8',
+      })
+        .trim()
+        .split(/\s+(.*)/);
     } catch {
       break;
     }
+    // npm titles its process `npm <command>`; above it is the caller's shell, not ours to watch.
+    if (/^npm( |$)/.test(command)) break;
+    pid = Number(ppid);
   }
   return found;
 }
-const watched = ancestors(3);
-
-function fail(message: string): never {
-  process.stderr.write(`${message}\n`);
-  process.exit(1);
-}
+const watched = launchers();
 
 // The authorizer would ignore such a token and refuse every request: say so now, not at each curl.
 if (DEV_TOKEN.length < MIN_TOKEN_LENGTH || bearerToken(`Bearer ${DEV_TOKEN}`) !== DEV_TOKEN) {
@@ -120,9 +134,7 @@ if (!litellmUrl) {
   secrets.put(MASTER_KEY_SECRET_ID, masterKey);
   secrets.put(EAST_MASTER_KEY_SECRET_ID, eastKey);
 } else {
-  const masterKey = process.env.LITELLM_MASTER_KEY;
-  if (!masterKey) throw new Error('LITELLM_URL is set: LITELLM_MASTER_KEY must hold that proxy’s master key');
-  secrets.put(MASTER_KEY_SECRET_ID, masterKey);
+  secrets.put(MASTER_KEY_SECRET_ID, process.env.LITELLM_MASTER_KEY as string);
 }
 /** What the functions read, locally as in Lambda; also printed for `osls invoke local`. */
 const awsEnv = {
@@ -163,6 +175,7 @@ const handlerOf = async (name: string) =>
 const routes: { routeKey: string; pattern: RegExp; handler: Handler }[] = [
   { routeKey: 'POST /keys', pattern: /^\/keys$/, handler: await handlerOf('provision') },
   { routeKey: 'GET /keys', pattern: /^\/keys$/, handler: await handlerOf('status') },
+  { routeKey: 'GET /health', pattern: /^\/health$/, handler: await handlerOf('health') },
   { routeKey: 'GET /keys/{guid}', pattern: /^\/keys\/([^/]+)$/, handler: await handlerOf('status') },
   { routeKey: 'DELETE /keys/{guid}', pattern: /^\/keys\/([^/]+)$/, handler: await handlerOf('destroy') },
   {
@@ -279,10 +292,16 @@ serve = async (req, res) => {
   res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>).end(result.body ?? '');
 };
 
-writeFileSync(
-  STACK_FILE,
-  JSON.stringify({ pid: process.pid, token: DEV_TOKEN, env: { ...awsEnv, ...functionEnv } }, null, 2),
-);
+/** Where `npm run invoke` finds this stack: a file per port, so stacks side by side keep theirs. */
+const STACK_FILE = stackFile(Number(new URL(base).port));
+const stackState: LocalStack = {
+  pid: process.pid,
+  port: Number(new URL(base).port),
+  base,
+  token: DEV_TOKEN,
+  env: { ...awsEnv, ...functionEnv },
+};
+writeFileSync(STACK_FILE, JSON.stringify(stackState, null, 2));
 {
   const auth = `-H 'Authorization: Bearer ${DEV_TOKEN}'`;
   // The stack gives the functions the KMS key's ARN itself (resources/key-values-key.yml); here, the stand-in's.
@@ -311,13 +330,15 @@ Dev API token: ${DEV_TOKEN}
 Provision a lab:   curl -s ${auth} -X POST ${base}/keys -d '{"guid":"demo1","package":"ai-beginner"}'${onEast}
 What it holds:     curl -s ${auth} ${base}/keys/demo1
 Extend it:         curl -s ${auth} -X POST ${base}/keys/demo1/extend -d '{"duration":"7d"}'
+Use its key:       curl -s -H 'Authorization: Bearer <its litellm_virtual_key>' ${litellmUrl}/v1/chat/completions -d '{"model":"granite-3-2-8b-instruct","messages":[{"role":"user","content":"Hello"}]}'
 Destroy it:        curl -s ${auth} -X DELETE ${base}/keys/demo1
 List the labs:     curl -s ${auth} '${base}/keys?state=active'
 A workshop lab:    curl -s ${auth} -X POST ${base}/keys -d '{"guid":"ws1","users":3}'
 
-Run a function on a sample event (events/), on these stand-ins:
+Run a function on a sample event (events/), on these stand-ins (a lab event's time set to now):
   npm run invoke -- sweep invoke-sweep-dry-run.json     (the sweep, dry; without the sample, for real)
   npm run invoke -- provision eventbridge-lab-provisioned.json
+  (with several local stacks running, PORT=${stackState.port} npm run invoke -- ... picks this one)
 The same with the Serverless CLI (it bundles first):
   ${envLine} npx osls invoke local --param="litellmUrl=${litellmUrl}" --function provision --path events/eventbridge-lab-provisioned.json
 Ready.`);

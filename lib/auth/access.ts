@@ -16,6 +16,19 @@ export class MissingScopeError extends Problem {
   }
 }
 
+/** A new lab for a client that already holds as many live labs as its cap allows. */
+export class LiveLabsCapError extends Problem {
+  override name = 'LiveLabsCapError';
+  constructor(caller: Caller, count: number, cap: number) {
+    super(
+      429,
+      'client-live-labs-cap',
+      'Too many live labs',
+      `API client ${caller.client} has ${count} live labs, its cap max_live_labs is ${cap}; nothing was created: destroy one of its labs first`,
+    );
+  }
+}
+
 /** The request asks for more than the API client's limits allow. */
 export class LimitExceededError extends Problem {
   override name = 'LimitExceededError';
@@ -131,4 +144,20 @@ export function checkTargetLimit(caller: Caller, target: string, field = 'target
       message: `LiteLLM target ${target} is not among the client's targets (limit targets: ${allowed.join(', ') || 'none'})`,
     },
   ]);
+}
+
+/**
+ * A client with a `max_live_labs` cap may start a new lab only below it; `count` is asked only
+ * then, so clients without a cap cost no query. Two new labs provisioned at once both see the
+ * count before either is written (and the index lags its table by a moment), so a client may end
+ * one or a few labs over its cap: as many as its provisions that run at once, bounded by the
+ * function's reserved concurrency. That is acceptable for a guard against a runaway client, and
+ * its next provision is refused; closing the race would take a counter kept in step with every
+ * write of every lab.
+ */
+export async function checkLiveLabsCap(caller: Caller, count: () => Promise<number>): Promise<void> {
+  const cap = caller.limits.max_live_labs;
+  if (cap === undefined) return;
+  const live = await count();
+  if (live >= cap) throw new LiveLabsCapError(caller, live, cap);
 }

@@ -26,23 +26,75 @@ const tokenSchema = z.string().check(
   z.refine((token) => !/\s/.test(token)),
 );
 
-/** A scoped client: its token, what it may do, and within which limits. */
+/**
+ * A scoped client: its tokens (`token`, `tokens` or both: several are valid at once, so a token is
+ * rotated under the same client name), what it may do, and within which limits.
+ */
 const scopedEntrySchema = z.strictObject({
-  token: tokenSchema,
+  token: z.optional(tokenSchema),
+  tokens: z.optional(z.array(tokenSchema)),
   scopes: z.array(z.enum(SCOPES)),
   limits: z.optional(limitsSchema),
 });
 
-/** Why an entry is unusable: the paths of its faults, never its values (one of them is the token). */
-function faultsOf(error: z.core.$ZodError): string {
-  return [...new Set(error.issues.map((issue) => issue.path.map(String).join('.') || 'entry'))].join(', ');
+/** The paths of an entry's faults, never its values (one of them is a token). */
+function faultPaths(error: z.core.$ZodError): string[] {
+  return error.issues.map((issue) => issue.path.map(String).join('.') || 'entry');
+}
+
+const PLAIN_FAULT = `token shorter than ${MIN_TOKEN_LENGTH} characters or with spaces`;
+
+/** One client's entry: its tokens and grants, or why it grants nothing. */
+function readEntry(
+  entry: unknown,
+): { tokens: string[]; scopes: readonly Scope[]; limits: ClientLimits } | string {
+  // A plain token, or several: every scope, no limits (what every client had before scopes existed).
+  if (typeof entry === 'string' || (Array.isArray(entry) && entry.length > 0)) {
+    const tokens = z.array(tokenSchema).safeParse([entry].flat());
+    return tokens.success ? { tokens: tokens.data, scopes: SCOPES, limits: {} } : PLAIN_FAULT;
+  }
+  const scoped = scopedEntrySchema.safeParse(entry);
+  const data = scoped.success ? scoped.data : undefined;
+  const tokens = data ? [...(data.token === undefined ? [] : [data.token]), ...(data.tokens ?? [])] : [];
+  const tokenless =
+    typeof entry === 'object' && entry !== null && !('token' in entry) && !('tokens' in entry);
+  const faults = [
+    ...(tokenless || (data && tokens.length === 0) ? ['token'] : []),
+    ...(scoped.success ? [] : faultPaths(scoped.error)),
+  ];
+  if (!data || faults.length > 0) return [...new Set(faults)].join(', ');
+  return { tokens, scopes: [...new Set(data.scopes)], limits: data.limits ?? {} };
+}
+
+/**
+ * A token listed under two clients would make its owner a matter of order: it grants nothing, and
+ * the warning names the clients (never the token). Listed twice under one client, it counts once.
+ */
+function withoutSharedTokens(tokens: readonly ApiToken[]): { tokens: ApiToken[]; shared: string[] } {
+  const clientsOf = new Map<string, Set<string>>();
+  for (const token of tokens) {
+    const hex = token.digest.toString('hex');
+    clientsOf.set(hex, (clientsOf.get(hex) ?? new Set()).add(token.client));
+  }
+  const shared = [...clientsOf.values()]
+    .filter((clients) => clients.size > 1)
+    .map((clients) => `a token listed under clients ${[...clients].join(' and ')} (one token, one client)`);
+  const seen = new Set<string>();
+  const kept = tokens.filter((token) => {
+    const hex = token.digest.toString('hex');
+    if ((clientsOf.get(hex)?.size ?? 0) > 1 || seen.has(hex)) return false;
+    seen.add(hex);
+    return true;
+  });
+  return { tokens: kept, shared: [...new Set(shared)] };
 }
 
 /**
  * The API tokens secret as middy hands it over (parsed JSON): `{"client-name": entry, ...}`, each
- * entry a plain token (every scope, no limits: what every client had before scopes existed) or
- * `{"token", "scopes", "limits"?}`. Several entries may be valid at once, so a token is rotated
- * by adding the new one first. An unusable entry grants nothing.
+ * entry a plain token or a list of them (every scope, no limits), or
+ * `{"token"?, "tokens"?, "scopes", "limits"?}`. All tokens of a client act as that client (its
+ * labs stay its own), so a token is rotated by adding the new one to the client first. An
+ * unusable entry, and a token two clients share, grant nothing.
  */
 export function parseApiTokens(secret: unknown): ApiTokens {
   if (typeof secret !== 'object' || secret === null || Array.isArray(secret)) {
@@ -56,21 +108,17 @@ export function parseApiTokens(secret: unknown): ApiTokens {
       ignored.push(`${client} (names beginning "event:" are the lab events')`);
       continue;
     }
-    if (typeof entry === 'string') {
-      const plain = tokenSchema.safeParse(entry);
-      if (plain.success) tokens.push({ client, digest: digestOf(entry), scopes: SCOPES, limits: {} });
-      else ignored.push(`${client} (token shorter than ${MIN_TOKEN_LENGTH} characters or with spaces)`);
+    const read = readEntry(entry);
+    if (typeof read === 'string') {
+      ignored.push(`${client} (${read})`);
       continue;
     }
-    const scoped = scopedEntrySchema.safeParse(entry);
-    if (scoped.success) {
-      const { token, scopes, limits = {} } = scoped.data;
-      tokens.push({ client, digest: digestOf(token), scopes: [...new Set(scopes)], limits });
-    } else {
-      ignored.push(`${client} (${faultsOf(scoped.error)})`);
+    for (const token of read.tokens) {
+      tokens.push({ client, digest: digestOf(token), scopes: read.scopes, limits: read.limits });
     }
   }
-  return { tokens, ignored };
+  const distinct = withoutSharedTokens(tokens);
+  return { tokens: distinct.tokens, ignored: [...ignored, ...distinct.shared] };
 }
 
 /**

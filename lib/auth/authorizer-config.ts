@@ -10,6 +10,6 @@ export interface AuthorizerConfig {
 export function readAuthorizerConfig(env: Env): AuthorizerConfig {
   return {
     apiTokensSecretId: text(env, 'API_TOKENS_SECRET_ID'),
-    apiTokensCacheMs: integer(env, 'API_TOKENS_CACHE_MS', 60_000, 0),
+    apiTokensCacheMs: integer(env, 'API_TOKENS_CACHE_MS', 0),
   };
 }

@@ -21,6 +21,8 @@ export interface ClientLimits {
   readonly max_users?: number;
   /** The LiteLLM targets it may place labs on. */
   readonly targets?: readonly string[];
+  /** The most live labs (provisioning or active) it may hold at once; a replay never counts against it. */
+  readonly max_live_labs?: number;
 }
 
 const name = z.string().check(z.minLength(1), z.maxLength(256));
@@ -33,6 +35,7 @@ export const limitsSchema = z.strictObject({
   max_duration: z.optional(z.string().check(z.refine((text) => parseDuration(text) !== undefined))),
   max_users: z.optional(z.int().check(z.gte(1))),
   targets: z.optional(z.array(name)),
+  max_live_labs: z.optional(z.int().check(z.gte(0))),
 });
 
 /** Who is asking, as the functions see it: an API client with its grants, or a lab event's source. */
@@ -67,15 +70,11 @@ export function labEventCaller(source: string): Caller {
 
 /**
  * The caller of an HTTP route, from the authorizer's context. Fails closed: a context without
- * scopes grants none, and limits that cannot be read grant nothing at all. One exception: a
- * decision API Gateway cached from the authorizer before scopes existed names a client and no
- * `scopes` field; it was full access then and stays so for the cache's minute after a deploy.
+ * scopes (whatever client it names) grants none, and limits that cannot be read grant nothing.
  */
 export function httpCaller(context: unknown): Caller {
   const grants = (context ?? {}) as Partial<Record<keyof GrantsContext, unknown>>;
   const client = typeof grants.client === 'string' ? grants.client : 'unknown';
-  if (typeof grants.client === 'string' && !('scopes' in grants) && !('limits' in grants))
-    return { client, scopes: new Set(SCOPES), limits: {} };
   const limits = limitsOf(grants.limits);
   if (!limits) return { client, scopes: new Set(), limits: {} };
   const scopes = new Set(

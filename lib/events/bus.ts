@@ -3,6 +3,7 @@ import type { Config } from '../config.ts';
 import { UnavailableError } from '../errors.ts';
 import type { Trigger } from '../lab/lifecycle.ts';
 import { log } from '../log.ts';
+import { traced } from '../tracing.ts';
 
 /** The `source` of every event this service puts on the bus. */
 export const EVENT_SOURCE = 'litellm.virtual-keys';
@@ -19,7 +20,7 @@ let client: EventBridgeClient | undefined;
 
 /** One client per container; region, credentials and endpoint come from the SDK's standard configuration. */
 function eventBridge(): EventBridgeClient {
-  client ??= new EventBridgeClient({});
+  client ??= traced(new EventBridgeClient({}));
   return client;
 }
 

@@ -1,4 +1,5 @@
 import { formatExpiry } from '../duration.ts';
+import { currentRequestIds } from '../invocation/request-ids.ts';
 import type { Trigger } from './lifecycle.ts';
 
 /** What every result event says of the lab it concerns. */
@@ -9,7 +10,10 @@ export interface LabFacts {
   readonly expires: Date | undefined;
 }
 
-/** The detail every result event shares; a lab whose key came from an event reads it with GET /keys/{guid}. */
+/**
+ * The detail every result event shares; a lab whose key came from an event reads it with GET
+ * /keys/{guid}. It names the call that caused it: API Gateway's request id, or the lab event's id.
+ */
 export function labDetail(facts: LabFacts, trigger: Trigger | 'schedule'): Record<string, unknown> {
   return {
     guid: facts.guid,
@@ -17,5 +21,6 @@ export function labDetail(facts: LabFacts, trigger: Trigger | 'schedule'): Recor
     litellm_available_models: facts.models,
     litellm_key_expires: formatExpiry(facts.expires),
     trigger,
+    ...(trigger === 'schedule' ? {} : currentRequestIds()),
   };
 }

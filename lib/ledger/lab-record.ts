@@ -68,6 +68,12 @@ export interface Lab {
   readonly target?: string;
   /** A move under way: keys may exist on this target too. */
   readonly movingTo?: string;
+  /**
+   * When the lab went in flight: its lease taken, or a move begun, while it was neither leased nor
+   * moving (ISO-8601). Kept while a lease (even a lapsed one) or a move remains, so one that has
+   * lasted too long marks an operation that died or hangs (the in-flight watch, lib/watch/).
+   */
+  readonly inFlightSince?: string;
   /** Where the last finished move came from. */
   readonly movedFrom?: string;
   /** Lifecycle time (the event's `time`, or the request's arrival) of the provision that started the generation. */
@@ -193,6 +199,7 @@ const LAB_FIELDS: Fields<Lab> = {
   users: texts('users'),
   target: text('target'),
   movingTo: text('moving_to'),
+  inFlightSince: text('in_flight_since'),
   movedFrom: text('moved_from'),
   startedAt: text('started_at'),
   createdAt: text('created_at'),
@@ -218,9 +225,21 @@ export const SWEEP_SHARDS = 8;
  */
 export const TOMBSTONE_DAYS = 16;
 
-function sweepShard(guid: string): string {
-  return String(createHash('sha256').update(guid).digest().readUInt8(0) % SWEEP_SHARDS);
+/**
+ * Labs in flight are spread over this many partitions of their index too: a workshop's burst takes
+ * and gives back a thousand leases at once, more than one partition of an index takes a second.
+ */
+export const IN_FLIGHT_SHARDS = 8;
+
+function shardOf(guid: string, shards: number): string {
+  return String(createHash('sha256').update(guid).digest().readUInt8(0) % shards);
 }
+
+/** The in-flight index's partition of a lab, present only while `in_flight_since` is. */
+export const inFlightShard = (guid: string) => shardOf(guid, IN_FLIGHT_SHARDS);
+
+/** In flight: leased (a lapsed lease too: its holder may have died) or moving. */
+export const isInFlight = (lab: Lab) => lab.lease !== undefined || lab.movingTo !== undefined;
 
 const earliest = (times: readonly (string | undefined)[]) =>
   times.filter((time): time is string => time !== undefined).sort()[0];
@@ -242,7 +261,8 @@ export function keysOnTarget(lab: Lab, target = lab.target): LabKey[] {
  * The attributes derived from the record, recomputed on every write so the indexes never drift:
  * the latest expiry (GET /keys; kept as the lab's last once its keys are gone), the client's
  * order, the sweep's due time (the earliest expiry or recheck), warning time, live keys and
- * targets (for the nightly reconciliation), and the TTL of a tombstone or of a lease-only item.
+ * targets (for the nightly reconciliation), the in-flight index's partition, and the TTL of a
+ * tombstone or of a lease-only item.
  */
 function derived(lab: Lab): Item {
   const live = lab.keys.filter((key) => key.status === 'live');
@@ -260,7 +280,8 @@ function derived(lab: Lab): Item {
   return {
     ...(expiresAt ? { expires_at: expiresAt } : {}),
     ...(lab.client ? { client_order: `${state}#${expiresAt ?? ''}#${lab.guid}` } : {}),
-    ...(sweepAt ? { sweep_shard: sweepShard(lab.guid), sweep_at: sweepAt } : {}),
+    ...(sweepAt ? { sweep_shard: shardOf(lab.guid, SWEEP_SHARDS), sweep_at: sweepAt } : {}),
+    ...(lab.inFlightSince ? { in_flight_shard: inFlightShard(lab.guid) } : {}),
     ...(warnAt ? { warn_at: warnAt } : {}),
     ...(live.length > 0 ? { key_refs: live.map((key) => `${key.target} ${key.keyId}`) } : {}),
     ...(sweepAt

@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { blankLab, type Lab, labFromItem, labItemKey, labToItem } from './lab-record.ts';
+import { blankLab, inFlightShard, type Lab, labFromItem, labItemKey, labToItem } from './lab-record.ts';
 import { dynamo, isConditionFailure, send } from './table.ts';
 
 /** A write named a version the lab no longer has: someone else wrote it since it was read. */
@@ -14,7 +14,10 @@ export class VersionConflict extends Error {
 export interface LabStore {
   /** The lab as it is now (read consistently); a blank lab (version 0) when the ledger has none. */
   read(guid: string): Promise<Lab>;
-  /** Take the lab's lease until `until` (epoch ms) unless another holds it unexpired: the lab as leased, or undefined. */
+  /**
+   * Take the lab's lease until `until` (epoch ms) unless another holds it unexpired: the lab as
+   * leased, or undefined. A lab not already in flight is in flight from `now` on.
+   */
   acquire(guid: string, owner: string, until: number, now: number): Promise<Lab | undefined>;
   /** Replace the lab if it is still at `lab.version`; the lab as written (the next version). */
   write(lab: Lab): Promise<Lab>;
@@ -39,7 +42,8 @@ export class DynamoLabStore implements LabStore {
             TableName: this.table,
             Key: labItemKey(guid),
             UpdateExpression:
-              'SET guid = :guid, lease = :lease, version = if_not_exists(version, :zero) + :one',
+              'SET guid = :guid, lease = :lease, version = if_not_exists(version, :zero) + :one, ' +
+              'in_flight_since = if_not_exists(in_flight_since, :since), in_flight_shard = :shard',
             ConditionExpression: 'attribute_not_exists(lease) OR lease.#until < :now',
             ExpressionAttributeNames: { '#until': 'until' },
             ExpressionAttributeValues: {
@@ -48,6 +52,8 @@ export class DynamoLabStore implements LabStore {
               ':zero': 0,
               ':one': 1,
               ':now': now,
+              ':since': new Date(now).toISOString(),
+              ':shard': inFlightShard(guid),
             },
             ReturnValues: 'ALL_NEW',
           }),

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Deadline } from '../deadline.ts';
 import { UnavailableError } from '../errors.ts';
 import { log } from '../log.ts';
-import type { Lab } from './lab-record.ts';
+import { isInFlight, type Lab } from './lab-record.ts';
 import { type LabStore, VersionConflict } from './lab-store.ts';
 
 /**
@@ -10,7 +10,8 @@ import { type LabStore, VersionConflict } from './lab-store.ts';
  * sweep visit): take the lab's lease by a conditional write, run, then release with the outcome,
  * or abandon. Every write under the lease names the version the holder last wrote, so a holder
  * whose lease lapsed and was taken over cannot write again, and so cannot announce (and then make)
- * a LiteLLM change: the version is the fencing token, not the clock.
+ * a LiteLLM change: the version is the fencing token, not the clock. From the lease taken until
+ * it is given back with no move left under way, the lab is in flight (`inFlightSince`).
  */
 
 /** The lab was taken over while this request worked (its lease had lapsed): nothing more is written. */
@@ -90,9 +91,13 @@ export class HeldLab {
   private async write(change: (lab: Lab) => Lab): Promise<Lab> {
     if (this.#released) throw new Error(`lab ${this.#lab.guid}: written after its lease was released`);
     const current = this.#lab;
+    const next = change(current);
     try {
       this.#lab = await this.store.write({
-        ...change(current),
+        ...next,
+        // The protocol's, not the change's: kept from the lease taken until the lease is given back
+        // with no move left under way.
+        inFlightSince: isInFlight(next) ? (current.inFlightSince ?? this.now().toISOString()) : undefined,
         guid: current.guid,
         version: current.version,
       });

@@ -1,12 +1,13 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { awsUnavailable } from '../aws-errors.ts';
+import { awsUnavailable, countThrottling } from '../aws-errors.ts';
+import { traced } from '../tracing.ts';
 
 let client: DynamoDBDocumentClient | undefined;
 
 /** One client per container; region, credentials and endpoint come from the SDK's standard configuration. */
 export function dynamo(): DynamoDBDocumentClient {
-  client ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+  client ??= DynamoDBDocumentClient.from(traced(new DynamoDBClient({})), {
     marshallOptions: { removeUndefinedValues: true },
   });
   return client;
@@ -23,6 +24,7 @@ export async function send<T>(action: string, run: () => Promise<T>): Promise<T>
     return await run();
   } catch (error) {
     if (isConditionFailure(error)) throw error;
+    countThrottling('DynamoDB', error);
     throw awsUnavailable(`DynamoDB ${action}`, error) ?? error;
   }
 }
@@ -30,3 +32,4 @@ export async function send<T>(action: string, run: () => Promise<T>): Promise<T>
 export const LABS_BY_STATE = 'labs-by-state';
 export const LABS_BY_CLIENT = 'labs-by-client';
 export const LABS_BY_SWEEP = 'labs-by-sweep';
+export const LABS_IN_FLIGHT = 'labs-in-flight';

@@ -3,6 +3,7 @@ import { type Dispatcher, Pool } from 'undici';
 import type { LiteLlmTarget } from '../config.ts';
 import { Deadline } from '../deadline.ts';
 import { log, redact } from '../log.ts';
+import { publishLiteLlmUnavailable } from '../metrics.ts';
 import { classify, readErrorBody } from './error-catalogue.ts';
 import { LiteLlmResponseError, LiteLlmUnavailableError } from './errors.ts';
 
@@ -97,6 +98,8 @@ function isRetryableStatus(status: number, asVirtualKey: boolean): boolean {
 export class LiteLlmTransport {
   private readonly pool: Pool;
   private readonly basePath: string;
+  /** An invocation has one transport per target: the target's unavailability is counted once per operation. */
+  #unavailableCounted = false;
 
   constructor(
     private readonly target: LiteLlmTarget,
@@ -136,7 +139,7 @@ export class LiteLlmTransport {
       } catch (error) {
         if (error instanceof LiteLlmResponseError) throw error;
         const reason = transientReason(error);
-        if (!reason) throw new LiteLlmUnavailableError(endpoint, redact(String(error)), { cause: error });
+        if (!reason) throw this.unavailable(endpoint, redact(String(error)), { cause: error });
         lastReason = reason;
       }
       if (attempt < planned) {
@@ -146,7 +149,15 @@ export class LiteLlmTransport {
         await sleep(delay);
       }
     }
-    throw new LiteLlmUnavailableError(endpoint, `${lastReason} after ${made} attempt(s)`);
+    // No attempt made means this invocation's deadline ran out, not that the target is down.
+    if (made === 0) throw new LiteLlmUnavailableError(endpoint, `${lastReason} after ${made} attempt(s)`);
+    throw this.unavailable(endpoint, `${lastReason} after ${made} attempt(s)`);
+  }
+
+  private unavailable(endpoint: string, reason: string, options?: ErrorOptions): LiteLlmUnavailableError {
+    if (!this.#unavailableCounted) publishLiteLlmUnavailable(this.target.name);
+    this.#unavailableCounted = true;
+    return new LiteLlmUnavailableError(endpoint, reason, options);
   }
 
   private send(options: CallOptions, timeoutMs: number): Promise<Dispatcher.ResponseData> {

@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { AuthorizerConfig } from '../auth/authorizer-config.ts';
 import { log } from '../log.ts';
+import { tracing } from '../tracing.ts';
 import { cachedSecret } from './cached-secret.ts';
 import { InvocationSlot } from './invocation-slot.ts';
 import { invocationLogContext } from './log-context.ts';
@@ -17,6 +18,7 @@ export function authorizerChain<E, R>(
   handler: (event: E, context: Context) => Promise<R>,
 ) {
   const handle = middy<E, R>()
+    .use(tracing())
     .use(invocationLogContext('authorizer'))
     .use({
       onError: (request) => {

@@ -2,6 +2,9 @@ import type middy from '@middy/core';
 import secretsManager from '@middy/secrets-manager';
 import { getCache, getInternal } from '@middy/util';
 import type { Context } from 'aws-lambda';
+import { countThrottling } from '../aws-errors.ts';
+import { unwrapMiddyInternal } from '../problems.ts';
+import { traced } from '../tracing.ts';
 
 /** The secret's fetch and its hand-over, in that order, for a chain's `use`. */
 export type SecretMiddlewares = middy.MiddlewareObj<unknown, unknown, Error, Context, { secret: unknown }>[];
@@ -29,12 +32,17 @@ export function cachedSecret(
     cacheKey: source.cacheKey,
     cacheExpiry: source.cacheExpiry,
     disablePrefetch: true,
+    // Made in the first invocation's chain, after the tracer (when on) has loaded.
+    awsClientCapture: traced,
   });
   return [
     fetch,
     {
       before: async (request) => {
-        const { secret } = await getInternal(['secret'], request);
+        const { secret } = await getInternal(['secret'], request).catch((error: unknown) => {
+          countThrottling('SecretsManager', unwrapMiddyInternal(error));
+          throw error;
+        });
         getCache(source.cacheKey).refresh?.unref?.();
         use(secret, request.context);
       },

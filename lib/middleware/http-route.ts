@@ -3,23 +3,21 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { Config } from '../config.ts';
 import { type HttpResult, problemResponse, refuseLargeBody } from '../http.ts';
-import { publishFailure } from '../metrics.ts';
+import { publishOutcome } from '../metrics.ts';
 import { logFailure, toProblem } from '../problems.ts';
+import { tracing } from '../tracing.ts';
 import { loadInvocationDeps } from './invocation-deps.ts';
 import { invocationLogContext } from './log-context.ts';
 
 export type HttpRouteHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<HttpResult>;
 
 /** Any failure becomes an RFC 9457 response; registered first, so its onError runs last. */
-function problemResponses(
-  config: Config,
-  functionName: string,
-): middy.MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
+function problemResponses(functionName: string): middy.MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
   return {
     onError: (request) => {
       const mapped = toProblem(request.error);
       logFailure(`${functionName} failed`, request.error, mapped, { route: request.event.routeKey });
-      publishFailure(functionName, mapped.status, request.event.body, config.packages);
+      publishOutcome(functionName, mapped.status);
       request.response = problemResponse(mapped);
     },
   };
@@ -37,8 +35,9 @@ export function httpRoute(
   options = { jsonBody: false },
 ) {
   const chain = middy<APIGatewayProxyEventV2, HttpResult>()
+    .use(tracing())
     .use(invocationLogContext(functionName))
-    .use(problemResponses(config, functionName))
+    .use(problemResponses(functionName))
     .before((request) => refuseLargeBody(request.event.body, request.event.isBase64Encoded));
   if (options.jsonBody) {
     const bodyOptions = { disableContentTypeCheck: true, disableContentTypeError: false };

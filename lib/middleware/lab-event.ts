@@ -5,8 +5,9 @@ import type { Problem } from '../errors.ts';
 import { type BusEvent, putEvents } from '../events/bus.ts';
 import { DETAIL_TYPES } from '../events/detail-types.ts';
 import { refuseLargeDetail } from '../http.ts';
-import { publishFailure } from '../metrics.ts';
+import { publishOutcome } from '../metrics.ts';
 import { logFailure, problemOf, toProblem } from '../problems.ts';
+import { tracing } from '../tracing.ts';
 import { loadInvocationDeps } from './invocation-deps.ts';
 import { invocationLogContext } from './log-context.ts';
 
@@ -74,6 +75,7 @@ export function labEventRoute<R, E = LabEvent>(
   options = { marginMs: 1000 },
 ) {
   const handle = middy<E, R | Rejection>()
+    .use(tracing())
     .use(invocationLogContext(functionName))
     .use({
       onError: async (request) => {
@@ -84,7 +86,7 @@ export function labEventRoute<R, E = LabEvent>(
           event_id: short(fields.id),
           guid: short(fields.guid),
         });
-        publishFailure(functionName, mapped.status, fields.detail, config.packages);
+        publishOutcome(functionName, mapped.status);
         const rejection = await settle(config, request.event, mapped);
         if (rejection) request.response = rejection;
       },

@@ -1,4 +1,4 @@
-import { checkProvisionLimits } from '../auth/access.ts';
+import { checkLiveLabsCap, checkProvisionLimits } from '../auth/access.ts';
 import { eachLimited } from '../concurrency.ts';
 import { addDuration, parseDuration } from '../duration.ts';
 import { BadRequestError, Problem } from '../errors.ts';
@@ -9,6 +9,7 @@ import { refuseForeignGuid } from '../lab/ownership.ts';
 import { mergeRechecks, rechecksFor } from '../lab/retired-keys.ts';
 import { keysOnTarget, type Lab, type LabKey } from '../ledger/lab-record.ts';
 import { type HeldLab, underLease } from '../ledger/lease.ts';
+import { countLiveLabs } from '../ledger/live-lab-count.ts';
 import { unsupportedRelease } from '../litellm/errors.ts';
 import { OLDEST_SUPPORTED } from '../litellm/release.ts';
 import { unservedModels } from '../litellm/served-models.ts';
@@ -175,6 +176,11 @@ export async function provisionLab(
   if (release.verdict === 'older') throw unsupportedRelease(release.version ?? 'unknown', OLDEST_SUPPORTED);
   const replayed = await replay(request, deps.known, deps);
   if (replayed) return replayed;
+  // A new lab (not one the client holds live) is refused at the client's cap before anything is written.
+  if (!isLive(deps.known)) {
+    const { caller } = deps.lifecycle;
+    await checkLiveLabsCap(caller, () => countLiveLabs(deps.config.labsTable, caller.client));
+  }
   return underLease(
     request.guid,
     deps.lease,

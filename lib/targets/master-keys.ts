@@ -1,6 +1,6 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { clearCache, getCache, processCache } from '@middy/util';
-import { awsUnavailable } from '../aws-errors.ts';
+import { awsUnavailable, countThrottling } from '../aws-errors.ts';
 import { type MasterSecret, readMasterSecret } from '../master-key.ts';
 import { secretsManager } from '../secrets-manager.ts';
 import { DEFAULT_TARGET, type LiteLlmTarget } from '../target-config.ts';
@@ -48,6 +48,7 @@ async function read(target: LiteLlmTarget): Promise<MasterSecret> {
     );
     return readMasterSecret(parsed(out.SecretString ?? ''));
   } catch (error) {
+    countThrottling('SecretsManager', error);
     throw awsUnavailable(`Secrets Manager (the master key of LiteLLM target ${target.name})`, error) ?? error;
   }
 }

@@ -1,6 +1,7 @@
 import { DecryptCommand, EncryptCommand, InvalidCiphertextException, KMSClient } from '@aws-sdk/client-kms';
-import { awsUnavailable } from '../aws-errors.ts';
+import { awsUnavailable, countThrottling } from '../aws-errors.ts';
 import { Problem } from '../errors.ts';
+import { traced } from '../tracing.ts';
 
 /**
  * What a sealed key value is bound to: KMS refuses to open it under any other context, so a value
@@ -46,7 +47,7 @@ let client: KMSClient | undefined;
 
 /** One client per container; region, credentials and endpoint come from the SDK's standard configuration. */
 function kms(): KMSClient {
-  client ??= new KMSClient({});
+  client ??= traced(new KMSClient({}));
   return client;
 }
 
@@ -74,6 +75,7 @@ const REFUSALS = new Set([
 
 /** Throttling and outages are 503s to retry; a refusal of the function itself is a deployment fault, named. */
 function kmsFailure(action: string, error: unknown): unknown {
+  countThrottling('KMS', error);
   if (error instanceof Error && REFUSALS.has(error.name))
     return new KeyVaultRefusedError(action, error.name, { cause: error });
   return awsUnavailable(`KMS ${action}`, error) ?? error;

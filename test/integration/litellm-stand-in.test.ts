@@ -232,6 +232,115 @@ describe('LiteLLM stand-in: virtual keys on /v1/models', () => {
   });
 });
 
+describe('LiteLLM stand-in: /v1/chat/completions', () => {
+  const ask = (key: string, model: string, path = '/v1/chat/completions') =>
+    call('POST', path, { model, messages: [{ role: 'user', content: 'Hello' }] }, key);
+
+  it('answers a key’s own model with a canned OpenAI-shaped completion, on both paths', async () => {
+    await s.seedKey({ raw: 'sk-chat', alias: 'chat', expires: null, models: ['mistral-7b-instruct'] });
+
+    for (const path of ['/v1/chat/completions', '/chat/completions']) {
+      const answer = await ask('sk-chat', 'mistral-7b-instruct', path);
+      assert.equal(answer.status, 200);
+      const { id, created, usage, ...rest } = answer.body as Record<string, unknown> & {
+        usage: Record<string, number>;
+      };
+      assert.match(String(id), /^chatcmpl-[0-9a-f]{24}$/);
+      assert.ok(Math.abs(Number(created) - Date.now() / 1000) < 60);
+      assert.deepEqual(rest, {
+        object: 'chat.completion',
+        model: 'mistral-7b-instruct',
+        choices: [
+          {
+            index: 0,
+            finish_reason: 'stop',
+            message: {
+              role: 'assistant',
+              content: 'A canned answer from the LiteLLM stand-in, as mistral-7b-instruct.',
+            },
+          },
+        ],
+      });
+      assert.equal(usage.total_tokens, (usage.prompt_tokens ?? 0) + (usage.completion_tokens ?? 0));
+    }
+  });
+
+  it('refuses a model the key may not use with LiteLLM’s 401 key_model_access_denied', async () => {
+    await s.seedKey({
+      raw: 'sk-two',
+      alias: 'two',
+      expires: null,
+      models: ['granite-3-2-8b-instruct', 'mistral-7b-instruct'],
+    });
+
+    assert.deepEqual(await ask('sk-two', 'llama-scout-17b'), {
+      status: 401,
+      body: {
+        error: {
+          message:
+            "key not allowed to access model. This key can only access models=['granite-3-2-8b-instruct', 'mistral-7b-instruct']. Tried to access llama-scout-17b",
+          type: 'key_model_access_denied',
+          param: 'model',
+          code: '401',
+        },
+      },
+    });
+  });
+
+  it('lets a key without models and the master key use any model the proxy serves, and no other', async () => {
+    await s.seedKey({ raw: 'sk-any', alias: 'any', expires: null });
+
+    assert.equal((await ask('sk-any', 'llama-scout-17b')).status, 200);
+    assert.equal((await ask(MASTER, 'granite-3-2-8b-instruct')).status, 200);
+    const unknown = await ask('sk-any', 'gpt-imaginary');
+    assert.deepEqual(
+      [unknown.status, unknown.body.error?.type, unknown.body.error?.message],
+      [
+        400,
+        'invalid_request_error',
+        'Invalid model name passed in model=gpt-imaginary. Call `/v1/models` to view available models for your key.',
+      ],
+    );
+  });
+
+  it('refuses unknown, expired and blocked keys with LiteLLM’s 401s, whatever the model', async () => {
+    await s.seedKey({ raw: 'sk-old', alias: 'old', expires: new Date(Date.now() - 1000) });
+    await s.seedKey({ raw: 'sk-blocked', alias: 'blk', expires: null });
+    await call('POST', '/key/block', { key: 'sk-blocked' });
+
+    const unknown = await ask('sk-unknown', 'mistral-7b-instruct');
+    const expired = await ask('sk-old', 'mistral-7b-instruct');
+    const blocked = await ask('sk-blocked', 'mistral-7b-instruct');
+    const malformed = await ask('not-a-key', 'mistral-7b-instruct');
+
+    assert.deepEqual(
+      [unknown.status, unknown.body.error?.type, unknown.body.error?.param],
+      [401, 'token_not_found_in_db', 'key'],
+    );
+    assert.deepEqual(
+      [expired.status, expired.body.error?.type, expired.body.error?.param],
+      [401, 'expired_key', 'sk-...-old'],
+    );
+    assert.match(
+      String(expired.body.error?.message),
+      /^Authentication Error - Expired Key\. Key Expiry time /,
+    );
+    assert.deepEqual(blocked, {
+      status: 401,
+      body: {
+        error: {
+          message: "Authentication Error, Key is blocked. Update via `/key/unblock` if you're an admin.",
+          type: 'auth_error',
+          param: 'None',
+          code: '401',
+        },
+      },
+    });
+    assert.equal(malformed.status, 401);
+    assert.match(String(malformed.body.error?.message), /LiteLLM Virtual Key expected/);
+  });
+});
+
 describe('LiteLLM stand-in: faults and counters', () => {
   it('injects 5xx and resets, and counts calls and in-flight peaks', async () => {
     s.faults.failNext('GET /key/info', '503');

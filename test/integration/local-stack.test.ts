@@ -1,8 +1,12 @@
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { chooseStack, liveStacks, stackFile } from '../../scripts/local-stacks.ts';
+import { isAlive } from '../../scripts/process-alive.ts';
 import { recordOutput, recordSecret } from '../support/checks/run-record.ts';
 import { runServerless } from '../support/fixtures/package-service.ts';
 
@@ -11,6 +15,7 @@ interface Stack {
   readonly process: ChildProcess;
   readonly output: () => string;
   readonly base: string;
+  readonly port: string;
   readonly token: string;
   /** The environment and --param line the stack prints for `osls invoke local`. */
   readonly invokeEnv: Record<string, string>;
@@ -38,10 +43,12 @@ async function startStack(env: Record<string, string> = {}): Promise<Stack> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const invoke = /^ {2}(.*) npx osls invoke local --param="([^"]+)"/m.exec(output);
+  const base = /litellm-virtual-keys on (http:\/\/localhost:\d+)/.exec(output)?.[1] ?? '';
   const stack: Stack = {
     process: child,
     output: () => output,
-    base: /litellm-virtual-keys on (http:\/\/localhost:\d+)/.exec(output)?.[1] ?? '',
+    base,
+    port: new URL(base).port,
     token: /Dev API token: (\S+)/.exec(output)?.[1] ?? '',
     invokeEnv: Object.fromEntries(
       (invoke?.[1] ?? '').split(' ').map((pair) => pair.split('=') as [string, string]),
@@ -74,6 +81,42 @@ async function stopStack(stack: Stack): Promise<boolean> {
 after(async () => {
   await Promise.all(stacks.map(stopStack));
 });
+
+/** The processes of a stack's group (npm, tsx, the stack and its children), still running. */
+function liveGroup(stack: Stack): number[] {
+  const listed = spawnSync('ps', ['-o', 'pid=', '-g', String(stack.process.pid)], { encoding: 'utf8' });
+  return listed.stdout
+    .split('\n')
+    .map(Number)
+    .filter((pid) => pid > 0 && isAlive(pid));
+}
+
+/** Polls `freed` every 100 ms for up to `ms`: true as soon as it holds. */
+async function within(ms: number, freed: () => Promise<boolean> | boolean): Promise<boolean> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+    if (await freed()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return freed();
+}
+
+const refused = (url: string) =>
+  fetch(url).then(
+    () => false,
+    () => true,
+  );
+
+/** `npm run invoke`, on the stack on `port`: several stacks may be running. */
+function npmInvoke(port: string | undefined, ...args: string[]) {
+  const run = spawnSync('npm', ['run', '--silent', 'invoke', '--', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, PORT: port },
+    timeout: 60_000,
+  });
+  // The printed result may carry a key (an HTTP provision's answer); the log lines before it may not.
+  recordOutput(`${run.stdout.slice(0, resultStart(run.stdout))}\n${run.stderr}`);
+  return run;
+}
 
 /** Where `npm run invoke`'s result starts: the function's log lines come first, the pretty-printed result last. */
 const resultStart = (stdout: string) => (stdout.startsWith('{\n') ? 0 : stdout.lastIndexOf('\n{\n') + 1);
@@ -117,6 +160,19 @@ describe('npm start', () => {
     assert.equal(created.status, 201);
     assert.match(String(created.body.litellm_virtual_key), /^sk-/);
     recordSecret(String(created.body.litellm_virtual_key));
+    // The printed chat line, with the key and base URL the provision answered, as a lab user uses them.
+    const chatLine =
+      /Use its key: +curl -s -H 'Authorization: Bearer <its litellm_virtual_key>' (\S+)\/v1\/chat\/completions -d '([^']+)'/.exec(
+        stack.output(),
+      );
+    assert.equal(`${chatLine?.[1]}/v1`, created.body.litellm_api_base_url);
+    const chat = await fetch(`${created.body.litellm_api_base_url}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${created.body.litellm_virtual_key}` },
+      body: chatLine?.[2],
+    });
+    assert.equal(chat.status, 200);
+    assert.equal(((await chat.json()) as { model: string }).model, 'granite-3-2-8b-instruct');
     const status = await call(stack, 'GET', '/keys/local1');
     assert.equal(status.status, 200);
     const [key] = status.body.keys as Record<string, unknown>[];
@@ -190,15 +246,7 @@ describe('npm start', () => {
   });
 
   it('runs every sample through `npm run invoke`, the sweep dry and for real', async () => {
-    const invoke = (...args: string[]) => {
-      const run = spawnSync('npm', ['run', '--silent', 'invoke', '--', ...args], {
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
-      // The printed result may carry a key (an HTTP provision's answer); the log lines before it may not.
-      recordOutput(`${run.stdout.slice(0, resultStart(run.stdout))}\n${run.stderr}`);
-      return run;
-    };
+    const invoke = (...args: string[]) => npmInvoke(stack.port, ...args);
     const result = (run: ReturnType<typeof invoke>) => {
       assert.equal(run.status, 0, run.stderr);
       return JSON.parse(run.stdout.slice(resultStart(run.stdout))) as Record<string, unknown>;
@@ -263,29 +311,106 @@ describe('npm start', () => {
       unknown.stderr,
       /^usage: npm run invoke -- <function> \[<sample>\]; functions: authorizer, provision/m,
     );
+    assert.match(
+      invoke('sweep', 'invoke-sweep-dry-run.json').stderr,
+      new RegExp(`^Using the local stack on ${stack.base} \\(pid \\d+\\)\\.$`, 'm'),
+    );
+    assert.ok(existsSync(stackFile(Number(stack.port))));
     assert.equal(await stopStack(stack), true);
+    assert.equal(existsSync(stackFile(Number(stack.port))), false, 'the stack removes its file');
     const alone = invoke('sweep');
     assert.equal(alone.status, 1);
-    assert.match(alone.stderr, /No local stack is running: start one with `npm start` in another terminal\./);
+    assert.match(alone.stderr, new RegExp(`^No local stack is running on port ${stack.port}`, 'm'));
   });
 
-  it('stops when npm is stopped by its PID, freeing the port', async () => {
-    const stack = await startStack();
-    // Only npm itself, as scripts, CI and IDE stop buttons do: not the process group.
-    process.kill(stack.process.pid as number, 'SIGTERM');
-    let freed = false;
-    for (let attempt = 0; attempt < 200 && !freed; attempt++) {
-      freed = await fetch(stack.base).then(
-        () => false,
-        () => true,
-      );
-      if (!freed) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.ok(freed, `the server still answers on ${stack.base}`);
-    assert.equal(
-      existsSync('.local-stack.json') && readFileSync('.local-stack.json', 'utf8').includes(stack.token),
-      false,
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`stops on ${signal} to the npm process alone, freeing its port and removing its file`, async () => {
+      const stack = await startStack();
+      const group = liveGroup(stack);
+      assert.ok(group.length >= 3, `npm, tsx and the stack run: ${group}`);
+      assert.ok(existsSync(stackFile(Number(stack.port))));
+      // Only npm itself, as scripts, CI and IDE stop buttons do: not the process group.
+      process.kill(stack.process.pid as number, signal);
+      assert.ok(await within(5_000, () => refused(stack.base)), `the server still answers on ${stack.base}`);
+      await within(5_000, () => liveGroup(stack).length === 0);
+      assert.deepEqual(liveGroup(stack), [], 'npm, tsx and the stack have all ended');
+      assert.equal(existsSync(stackFile(Number(stack.port))), false);
+    });
+  }
+
+  it('keeps a file per stack, and `npm run invoke` refuses to guess between two', async () => {
+    const [first, second] = await Promise.all([startStack(), startStack()]);
+    for (const stack of [first, second]) assert.ok(existsSync(stackFile(Number(stack.port))));
+    const unnamed = npmInvoke(undefined, 'sweep', 'invoke-sweep-dry-run.json');
+    assert.equal(unnamed.status, 1);
+    assert.match(
+      unnamed.stderr,
+      new RegExp(
+        `^\\d+ local stacks are running, on ports [\\d, ]*\\b(${first.port}\\b.*\\b${second.port}|${second.port}\\b.*\\b${first.port})\\b[\\d, ]*: name one with PORT=<port> npm run invoke -- \\.\\.\\.$`,
+        'm',
+      ),
     );
+    for (const stack of [first, second]) {
+      const named = npmInvoke(stack.port, 'sweep', 'invoke-sweep-dry-run.json');
+      assert.equal(named.status, 0, named.stderr);
+      assert.match(
+        named.stderr,
+        new RegExp(`^Using the local stack on ${stack.base} \\(pid \\d+\\)\\.$`, 'm'),
+      );
+    }
+    // Each stack's own ledger: a lab provisioned on the first is not on the second.
+    const provisioned = npmInvoke(first.port, 'provision', 'eventbridge-lab-provisioned.json');
+    assert.equal(provisioned.status, 0, provisioned.stderr);
+    assert.equal((await call(first, 'GET', '/keys/def34')).status, 200);
+    assert.equal((await call(second, 'GET', '/keys/def34')).status, 404);
+    for (const stack of [first, second]) assert.equal(await stopStack(stack), true);
+  });
+
+  it('chooses the only live stack, the one named by PORT, and forgets the files of dead ones', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'local-stacks-'));
+    try {
+      const stack = (port: number, pid: number) => {
+        const state = { pid, port, base: `http://localhost:${port}`, token: 't', env: {} };
+        writeFileSync(join(dir, stackFile(port)), JSON.stringify(state));
+        return state;
+      };
+      const live = stack(3001, process.pid);
+      stack(3002, 2 ** 22 + 1);
+      assert.deepEqual(liveStacks(dir), [live]);
+      assert.deepEqual(readdirSync(dir), [stackFile(3001)], 'the dead stack’s file is removed');
+      assert.deepEqual(chooseStack([live], undefined), live);
+      assert.deepEqual(chooseStack([live], '3001'), live);
+      assert.equal(chooseStack([live], '3002'), 'No local stack is running on port 3002 (running: 3001).');
+      assert.equal(
+        chooseStack([], undefined),
+        'No local stack is running: start one with `npm start` in another terminal.',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says in one line what is wrong with PORT, or a proxy without its master key', () => {
+    const start = (env: Record<string, string>) =>
+      spawnSync('npm', ['start'], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+    const said = (run: ReturnType<typeof start>) =>
+      run.stderr
+        .trim()
+        .split('\n')
+        .filter((line) => !line.startsWith('npm '));
+    for (const port of ['abc', '70000', '-1', '3000x']) {
+      const run = start({ PORT: port });
+      assert.equal(run.status, 1);
+      assert.deepEqual(said(run), [
+        `PORT must be a port number from 0 to 65535 (0 picks a free one), not "${port}".`,
+      ]);
+    }
+    const run = start({ PORT: '0', LITELLM_URL: 'https://litellm.example.com', LITELLM_MASTER_KEY: '' });
+    assert.equal(run.status, 1);
+    assert.deepEqual(said(run), [
+      'LITELLM_URL is set, so LITELLM_MASTER_KEY must hold that proxy’s master key; it is not set.',
+    ]);
+    assert.doesNotMatch(run.stdout, /Ready\./);
   });
 
   it('refuses at start a token the authorizer would ignore, saying why', () => {
@@ -321,8 +446,11 @@ describe('npm start', () => {
       return result;
     };
     // The line the stack prints works; `npm run invoke` runs every sample (above), without bundling.
-    assert.equal(invoke('provision', 'http-post-keys.json').statusCode, 201);
-    assert.equal(invoke('sweep', 'invoke-sweep-dry-run.json').dry_run, true);
+    // A lab event runs as of now: after the lab's destroy, its sample (a fixed, older time) is not stale.
+    assert.equal(invoke('provision', 'eventbridge-lab-provisioned.json').outcome, 'created');
+    const destroyed = npmInvoke(stack.port, 'destroy', 'eventbridge-lab-destroyed.json');
+    assert.equal(destroyed.status, 0, destroyed.stderr);
+    assert.equal(invoke('provision', 'eventbridge-lab-provisioned.json').outcome, 'created');
     assert.equal(await stopStack(stack), true);
   });
 });

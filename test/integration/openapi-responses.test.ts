@@ -154,4 +154,27 @@ describe('answers against docs/openapi.yaml', () => {
       'DELETE /keys/{guid} 502',
     ]);
   });
+
+  it('a provision at the client’s live-labs cap, and GET /health well and failing, answer as documented', async () => {
+    const from = checked.length;
+    const capped = (guid: string) =>
+      asClient(postKeysEvent({ guid }), 'capped', ['provision'], { max_live_labs: 1 });
+    await answer('provision', POST_KEYS, capped('cap1'));
+    const refused = await answer('provision', POST_KEYS, capped('cap2'));
+    assert.equal(refused.body.type, 'urn:litellm-virtual-keys:problem:client-live-labs-cap');
+
+    handlers.health = ((await import('../../functions/health.ts')) as { handler: Handler }).handler;
+    const health = listKeysEvent();
+    Object.assign(health, { routeKey: 'GET /health', rawPath: '/health' });
+    await answer('health', ['/health', 'get'], health);
+    h.litellm.settings.databaseDown = true;
+    await answer('health', ['/health', 'get'], health);
+    h.litellm.settings.databaseDown = false;
+    assert.deepEqual(checked.slice(from), [
+      'POST /keys 201',
+      'POST /keys 429',
+      'GET /health 200',
+      'GET /health 503',
+    ]);
+  });
 });

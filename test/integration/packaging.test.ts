@@ -1,6 +1,14 @@
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -23,17 +31,25 @@ import { readZip } from '../support/fixtures/zip.ts';
  * service's folder, as the CLI requires) and stage `params` (--param); the resources of the
  * CloudFormation it writes are returned as they would be deployed (conditions decided).
  */
-function packageService(config: string, out: string, params: Record<string, string> = {}): Resources {
-  const run = runServerless([
-    'package',
-    '--config',
-    config,
-    '--stage',
-    'ci',
-    '--package',
-    out,
-    ...Object.entries(params).flatMap(([name, value]) => ['--param', `${name}=${value}`]),
-  ]);
+function packageService(
+  config: string,
+  out: string,
+  params: Record<string, string> = {},
+  env: NodeJS.ProcessEnv = {},
+): Resources {
+  const run = runServerless(
+    [
+      'package',
+      '--config',
+      config,
+      '--stage',
+      'ci',
+      '--package',
+      out,
+      ...Object.entries(params).flatMap(([name, value]) => ['--param', `${name}=${value}`]),
+    ],
+    { env },
+  );
   assert.equal(run.status, 0, `serverless package failed:\n${run.stdout}\n${run.stderr}`);
   return deployedResources(
     JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')),
@@ -43,31 +59,59 @@ function packageService(config: string, out: string, params: Record<string, stri
 let resources: Resources;
 const scratch = mkdtempSync(join(tmpdir(), 'sls-package-'));
 const out = join(scratch, 'out');
+/** The temp folder of the first run: serverless-esbuild stages its zips there. */
+const runTemp = join(scratch, 'tmp');
+/** A file in the repository's `.serverless/`, as `npm run package` leaves it: packaging here must not touch it. */
+const marker = join('.serverless', `marker-${process.pid}`);
+const hadServerlessFolder = existsSync('.serverless');
 
 before(() => {
-  resources = packageService('serverless.yml', out);
+  mkdirSync(runTemp);
+  mkdirSync('.serverless', { recursive: true });
+  writeFileSync(marker, 'npm run package made this folder');
+  resources = packageService('serverless.yml', out, {}, { TMPDIR: runTemp });
 });
-after(() => rmSync(scratch, { recursive: true, force: true }));
+after(() => {
+  rmSync(scratch, { recursive: true, force: true });
+  rmSync(marker, { force: true });
+  // A folder made for the marker only; one `npm run package` filled meanwhile stays.
+  if (!hadServerlessFolder && readdirSync('.serverless').length === 0)
+    rmSync('.serverless', { recursive: true });
+});
 
 const ofType = (type: string): Resource[] => Object.values(resources).filter((r) => r.Type === type);
 
 /** The ledger's indexes, as resources/labs-table.yml declares them. */
-const LEDGER_INDEXES = ['labs-by-state', 'labs-by-client', 'labs-by-sweep'];
+const LEDGER_INDEXES = ['labs-by-state', 'labs-by-client', 'labs-by-sweep', 'labs-in-flight'];
 /** Every function but the authorizer: each reads master keys and the ledger. */
 const LEDGER_ROLES = ['ProvisionRole', 'DestroyRole', 'StatusRole', 'ExtendRole', 'MoveRole', 'SweepRole'];
 const LEDGER_FUNCTIONS = ['Provision', 'Destroy', 'Status', 'Extend', 'Move', 'Sweep'].map(
   (n) => `${n}LambdaFunction`,
 );
-/** The functions given the key values' KMS key (the sweep's role may not use it): all but the authorizer. */
-const KEY_VALUE_FUNCTIONS = LEDGER_FUNCTIONS;
+/** The functions given the key values' KMS key (the sweep's role may not use it; health only describes it). */
+const KEY_VALUE_FUNCTIONS = [...LEDGER_FUNCTIONS, 'HealthLambdaFunction'];
 
 describe('serverless package', () => {
+  it('packages in folders of its own: the repository’s .serverless/ is left as it was, the temp folder empty', () => {
+    assert.equal(readFileSync(marker, 'utf8'), 'npm run package made this folder');
+    // npm (run by serverless-esbuild) keeps its compile cache there for every later npm run: not this run's.
+    assert.deepEqual(
+      readdirSync(runTemp).filter((name) => name !== 'node-compile-cache'),
+      [],
+      'serverless-esbuild’s zip staging folders are removed (serverless-plugins/invoke-local-esm.cjs)',
+    );
+  });
+
   it('builds every function for nodejs22.x on arm64, minified, with source maps', () => {
     const functions = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     assert.deepEqual(functions.map(([name]) => name).sort(), [
       'AuthorizerLambdaFunction',
       'DestroyLambdaFunction',
       'ExtendLambdaFunction',
+      'HealthLambdaFunction',
+      'InFlightWatchLambdaFunction',
+      'LabEventIntakeLambdaFunction',
+      'LabEventQueueLambdaFunction',
       'MoveLambdaFunction',
       'ProvisionLambdaFunction',
       'StatusLambdaFunction',
@@ -88,9 +132,10 @@ describe('serverless package', () => {
       assert.doesNotMatch(bundle, /from\s*"@aws-sdk\//, `${name} leaves the AWS SDK to the runtime`);
       assert.match(bundle, /@aws-sdk\/client-secrets-manager/, `${name} carries the Secrets Manager client`);
     }
-    // On every request's path: it carries no LiteLLM client.
+    // On every request's path: it carries no LiteLLM client (undici's error codes; the tracer only
+    // names undici's diagnostics channels).
     const authorizer = readZip(join(out, 'authorizer.zip')).get('functions/authorizer.mjs')?.toString('utf8');
-    assert.equal(authorizer?.includes('undici'), false, 'the authorizer carries undici');
+    assert.equal(authorizer?.includes('UND_ERR_'), false, 'the authorizer carries undici');
   });
 
   it('passes every packaging check (test/support/checks/packaging.ts)', () => {
@@ -108,13 +153,14 @@ describe('serverless package', () => {
     };
     assert.deepEqual(Object.fromEntries(routes.map((r) => [r.Properties.RouteKey, functionOf(r)])), {
       'DELETE /keys/{guid}': 'DestroyLambdaFunction',
+      'GET /health': 'HealthLambdaFunction',
       'GET /keys': 'StatusLambdaFunction',
       'GET /keys/{guid}': 'StatusLambdaFunction',
       'POST /keys': 'ProvisionLambdaFunction',
       'POST /keys/{guid}/extend': 'ExtendLambdaFunction',
       'POST /keys/{guid}/move': 'MoveLambdaFunction',
     });
-    assert.equal(routes.length, 6, 'one route per method and path');
+    assert.equal(routes.length, 7, 'one route per method and path');
     const [authorizer] = ofType('AWS::ApiGatewayV2::Authorizer');
     assert.deepEqual(
       [
@@ -160,7 +206,6 @@ describe('serverless package', () => {
         'kms:Encrypt',
         ...logs,
         read,
-        'sqs:SendMessage',
         ...ledger('GetItem', 'PutItem', 'Query', 'UpdateItem'),
       ].sort(),
       DestroyRole: [
@@ -168,7 +213,6 @@ describe('serverless package', () => {
         'kms:Decrypt',
         ...logs,
         read,
-        'sqs:SendMessage',
         ...ledger('GetItem', 'PutItem', 'UpdateItem'),
       ].sort(),
       StatusRole: ['kms:Decrypt', ...logs, read, ...ledger('GetItem', 'Query')].sort(),
@@ -177,10 +221,9 @@ describe('serverless package', () => {
         'kms:Decrypt',
         ...logs,
         read,
-        'sqs:SendMessage',
         ...ledger('GetItem', 'PutItem', 'UpdateItem'),
       ].sort(),
-      // HTTP only: no lab event, so no failure queue to send to; it lists no labs (no Query).
+      // It lists no labs (no Query).
       MoveRole: [
         'events:PutEvents',
         'kms:Decrypt',
@@ -195,6 +238,23 @@ describe('serverless package', () => {
         read,
         'sqs:SendMessage',
         ...ledger('GetItem', 'PutItem', 'Query', 'UpdateItem'),
+      ].sort(),
+      // GET /health: one ledger read, each target's master key, the key values' key described.
+      HealthRole: [...logs, read, 'dynamodb:GetItem', 'kms:DescribeKey'].sort(),
+      // The in-flight index queried, and nothing else: no item, no key, no secret.
+      InFlightWatchRole: [...logs, 'dynamodb:Query'].sort(),
+      // Lab events into the FIFO queue (or, when that fails, the failure queue), and out of it to
+      // provision, destroy and extend: iam/lab-event-queue-roles.yml.
+      LabEventIntakeRole: [...logs, 'sqs:SendMessage'].sort(),
+      LabEventQueueRole: [
+        'events:PutEvents',
+        'lambda:InvokeFunction',
+        ...logs,
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:ReceiveMessage',
+        'sqs:SendMessage',
       ].sort(),
     });
     // Items on the table only; Query on the table and only the indexes a function reads (status
@@ -214,7 +274,12 @@ describe('serverless package', () => {
     const queried = (...indexes: string[]) => [table, ...indexes.map(index)];
     const items = (...names: string[]) => names.map((name) => [`dynamodb:${name}`, [table]]);
     const expected: Record<string, Record<string, string[]>> = {
-      ProvisionRole: Object.fromEntries(items('GetItem', 'PutItem', 'Query', 'UpdateItem')),
+      // Its own labs counted on the client index (limits.max_live_labs).
+      ProvisionRole: Object.fromEntries([
+        ...items('GetItem', 'PutItem'),
+        ['dynamodb:Query', queried('labs-by-client')],
+        ...items('UpdateItem'),
+      ]),
       DestroyRole: Object.fromEntries(items('GetItem', 'PutItem', 'UpdateItem')),
       ExtendRole: Object.fromEntries(items('GetItem', 'PutItem', 'UpdateItem')),
       MoveRole: Object.fromEntries(items('GetItem', 'PutItem', 'UpdateItem')),
@@ -229,7 +294,13 @@ describe('serverless package', () => {
       ]),
     };
     for (const role of LEDGER_ROLES) assert.deepEqual(ledgerGrants(role), expected[role], role);
+    assert.deepEqual(ledgerGrants('InFlightWatchRole'), { 'dynamodb:Query': [index('labs-in-flight')] });
     assert.deepEqual(ledgerGrants('AuthorizerRole'), {}, 'the authorizer reads no ledger');
+    assert.deepEqual(
+      ledgerGrants('HealthRole'),
+      Object.fromEntries(items('GetItem')),
+      'health reads one item',
+    );
     const secretsOf = (role: string) =>
       (statementsByRole(resources).get(role) ?? [])
         .filter((s) => [s.Action].flat().some((a) => a.startsWith('secretsmanager:')))
@@ -271,10 +342,11 @@ describe('serverless package', () => {
       OnFailure: { Destination: { 'Fn::GetAtt': ['LabEventFailureQueue', 'Arn'] } },
     });
     assert.deepEqual(configs, {
-      ProvisionLambdaFunction: [2, 21600, queue],
-      DestroyLambdaFunction: [2, 21600, queue],
-      ExtendLambdaFunction: [2, 21600, queue],
       SweepLambdaFunction: [0, undefined, queue],
+      // It fails only when SQS does; the queue's consumer is not invoked asynchronously.
+      LabEventIntakeLambdaFunction: [2, 21600, queue],
+      // A missed run has nothing to replay: the next, minutes later, looks again.
+      InFlightWatchLambdaFunction: [0, undefined, '{}'],
     });
     const concurrency = Object.fromEntries(
       Object.entries(resources)
@@ -289,17 +361,28 @@ describe('serverless package', () => {
       ExtendLambdaFunction: 5,
       MoveLambdaFunction: 5,
       SweepLambdaFunction: 1,
+      HealthLambdaFunction: 2,
+      InFlightWatchLambdaFunction: 1,
+      LabEventIntakeLambdaFunction: 10,
+      LabEventQueueLambdaFunction: 5,
     });
     const logGroups = ofType('AWS::Logs::LogGroup').map((g) => g.Properties.RetentionInDays);
-    // The seven functions' and the HTTP API's access log.
-    assert.deepEqual(logGroups, [30, 30, 30, 30, 30, 30, 30, 30]);
+    // Every function's and the HTTP API's access log.
+    assert.deepEqual(
+      logGroups,
+      [...ofType('AWS::Lambda::Function'), 'access log'].map(() => 30),
+    );
   });
 
   const statements = () => [...statementsByRole(resources).values()].flat();
 
   it('lets the functions put events on their own bus only, as this service only', () => {
     const events = statements().filter((s) => [s.Action].flat().some((a) => a.startsWith('events:')));
-    assert.equal(events.length, 5, 'provision, destroy, extend, move and sweep announce on the bus');
+    assert.equal(
+      events.length,
+      6,
+      'provision, destroy, extend, move, sweep and the lab-event queue (parked events) announce on the bus',
+    );
     for (const statement of events) {
       assert.deepEqual([statement.Action].flat(), ['events:PutEvents']);
       assert.match(JSON.stringify(statement.Resource), /:event-bus\/default"/);
@@ -332,11 +415,11 @@ describe('serverless package', () => {
         Resource: undefined,
       },
     ]);
-    assert.equal(labRules(resources).length, 3);
+    assert.equal(labRules(resources).length, 1);
     for (const [name, rule] of labRules(resources)) {
       assert.deepEqual(rule.Properties.EventBusName, { Ref: 'LabEventBus' }, name);
     }
-    assert.equal(eventPermissions(resources).length, 3);
+    assert.equal(eventPermissions(resources).length, 1);
     for (const [name, permission] of eventPermissions(resources)) {
       assert.match(
         JSON.stringify(permission.Properties.SourceArn),
@@ -358,7 +441,13 @@ describe('serverless package', () => {
     assert.deepEqual(deny?.Condition?.Null, { 'aws:SourceArn': 'true' });
     const spared = JSON.stringify(deny?.Condition?.ArnNotEquals).match(/role\/[a-z0-9-]+/g);
     const senders = [...statementsByRole(resources)]
-      .filter(([, all]) => all.some((statement) => [statement.Action].flat().includes('sqs:SendMessage')))
+      .filter(([, all]) =>
+        all.some(
+          (statement) =>
+            [statement.Action].flat().includes('sqs:SendMessage') &&
+            JSON.stringify(statement.Resource).includes('LabEventFailureQueue'),
+        ),
+      )
       .map(([role]) => `role/${resources[role]?.Properties.RoleName}`);
     assert.deepEqual(spared?.sort(), senders.sort());
   });
@@ -415,6 +504,8 @@ describe('serverless package', () => {
       StatusRole: grant('kms:Decrypt'),
       ExtendRole: grant('kms:Decrypt'),
       MoveRole: grant('kms:Decrypt', 'kms:Encrypt'),
+      // GET /health: the key's state, no use of it (no context to condition on).
+      HealthRole: [{ Effect: 'Allow', Action: 'kms:DescribeKey', Resource: key }],
     };
   };
   const ownKey = { 'Fn::GetAtt': ['KeyValuesKey', 'Arn'] };
@@ -592,7 +683,7 @@ describe('serverless package', () => {
       );
       assert.deepEqual(
         labRules(external).map(([, rule]) => rule.Properties.EventBusName),
-        ['rhdp-labs', 'rhdp-labs', 'rhdp-labs'],
+        ['rhdp-labs'],
       );
       for (const [name, permission] of eventPermissions(external)) {
         assert.match(
@@ -663,7 +754,7 @@ describe('serverless package', () => {
       'LabEventBus does not deny PutEvents to every principal it does not name',
       'LabEventBus lets ["*"] put events, not only named principals',
       "LabsTable's index labs-by-state projects ALL, sealed values too",
-      'Litellmvirtualkeysciprovisionrule2EventBridgeRule listens on the default event bus',
+      'LitellmvirtualkeyscilabEventIntakerule1EventBridgeRule listens on the default event bus',
       'ProvisionRole grants kms:Decrypt on "*", not one key\'s ARN',
       'ProvisionRole grants kms:Decrypt under encryption context keys other than target, guid, alias, key_id (undefined)',
       'ProvisionRole grants kms:Decrypt without requiring kms:EncryptionContextKeys, kms:EncryptionContext:target, kms:EncryptionContext:guid, kms:EncryptionContext:alias, kms:EncryptionContext:key_id',
@@ -705,19 +796,23 @@ describe('serverless package', () => {
     }
   });
 
-  it('runs the sweep nightly at 03:00 UTC with a 15-minute budget', () => {
+  it('runs the sweep nightly at 03:00 UTC with a 15-minute budget, and the in-flight watch every 5 minutes', () => {
     const sweep = resources.SweepLambdaFunction;
     assert.equal(sweep?.Properties.Timeout, 900);
     const schedules = ofType('AWS::Events::Rule').filter((rule) => rule.Properties.ScheduleExpression);
     assert.deepEqual(
-      schedules.map((rule) => rule.Properties.ScheduleExpression),
-      ['cron(0 3 * * ? *)'],
+      schedules.map((rule) => {
+        const targets = rule.Properties.Targets as { Arn: { 'Fn::GetAtt': [string, string] } }[];
+        return [rule.Properties.ScheduleExpression, targets.map((target) => target.Arn['Fn::GetAtt'][0])];
+      }),
+      [
+        ['cron(0 3 * * ? *)', ['SweepLambdaFunction']],
+        ['rate(5 minutes)', ['InFlightWatchLambdaFunction']],
+      ],
     );
-    const targets = schedules[0]?.Properties.Targets as { Arn: { 'Fn::GetAtt': [string, string] } }[];
-    assert.equal(targets[0]?.Arn['Fn::GetAtt'][0], 'SweepLambdaFunction');
   });
 
-  it('routes each lab lifecycle event from the lab source to its function', () => {
+  it('routes the lab lifecycle events from the lab source to the intake, and the queue to their functions', () => {
     const rules = ofType('AWS::Events::Rule')
       .filter((rule) => rule.Properties.EventPattern)
       .map((rule) => {
@@ -725,10 +820,56 @@ describe('serverless package', () => {
         return [rule.Properties.EventPattern, targets.map((t) => t.Arn['Fn::GetAtt'][0])];
       });
     assert.deepEqual(rules, [
-      [{ source: ['rhdp.lab'], 'detail-type': ['Lab Provisioned'] }, ['ProvisionLambdaFunction']],
-      [{ source: ['rhdp.lab'], 'detail-type': ['Lab Destroyed'] }, ['DestroyLambdaFunction']],
-      [{ source: ['rhdp.lab'], 'detail-type': ['Lab Extended'] }, ['ExtendLambdaFunction']],
+      [
+        { source: ['rhdp.lab'], 'detail-type': ['Lab Provisioned', 'Lab Destroyed', 'Lab Extended'] },
+        ['LabEventIntakeLambdaFunction'],
+      ],
     ]);
+    const [mapping] = ofType('AWS::Lambda::EventSourceMapping');
+    assert.deepEqual(mapping?.Properties, {
+      BatchSize: 5,
+      EventSourceArn: { 'Fn::GetAtt': ['LabEventQueue', 'Arn'] },
+      FunctionName: { 'Fn::GetAtt': ['LabEventQueueLambdaFunction', 'Arn'] },
+      Enabled: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 5 },
+    });
+    const router = resources.LabEventQueueLambdaFunction?.Properties;
+    assert.equal(router?.ReservedConcurrentExecutions, 5, 'no poller without a function to run its batch');
+    const invoked = (statementsByRole(resources).get('LabEventQueueRole') ?? []).find(
+      (statement) => statement.Action === 'lambda:InvokeFunction',
+    );
+    assert.deepEqual(invoked?.Resource, [
+      { 'Fn::GetAtt': ['ProvisionLambdaFunction', 'Arn'] },
+      { 'Fn::GetAtt': ['DestroyLambdaFunction', 'Arn'] },
+      { 'Fn::GetAtt': ['ExtendLambdaFunction', 'Arn'] },
+    ]);
+    const parks = (statementsByRole(resources).get('LabEventQueueRole') ?? []).find(
+      (statement) => statement.Action === 'sqs:SendMessage',
+    );
+    assert.deepEqual(
+      parks?.Resource,
+      { 'Fn::GetAtt': ['LabEventParkedQueue', 'Arn'] },
+      'the parked queue only',
+    );
+    const queue = resources.LabEventQueue?.Properties;
+    const parked = resources.LabEventParkedQueue?.Properties;
+    assert.equal(queue?.QueueName, 'litellm-virtual-keys-ci-lab-events.fifo');
+    assert.equal(parked?.QueueName, 'litellm-virtual-keys-ci-lab-events-parked.fifo');
+    for (const q of [queue, parked]) {
+      assert.equal(q?.FifoQueue, true);
+      assert.equal(q?.ContentBasedDeduplication, false);
+      assert.equal(q?.SqsManagedSseEnabled, true);
+    }
+    assert.equal(parked?.MessageRetentionPeriod, 1209600, '14 days to redrive');
+    assert.deepEqual(queue?.RedrivePolicy, {
+      deadLetterTargetArn: { 'Fn::GetAtt': ['LabEventParkedQueue', 'Arn'] },
+      maxReceiveCount: 100,
+    });
+    assert.ok(
+      Number(queue?.VisibilityTimeout) >= 6 * Number(router?.Timeout),
+      'six times the consumer’s timeout',
+    );
   });
 
   it('bundles pg for direct database deletion into the destroy function', () => {

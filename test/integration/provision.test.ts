@@ -496,8 +496,8 @@ describe('provision when LiteLLM misbehaves', () => {
     const { lab, keys } = await h.ledger.lab('wrongmaster');
     assert.deepEqual([lab?.lab_state, lab?.lease, keys], [undefined, undefined, []], 'no key is announced');
     assert.ok(
-      metricLines.some((line) => line.includes('"KeysFailed"') && line.includes('"provision"')),
-      'a KeysFailed metric',
+      metricLines.some((line) => line.includes('"Failures"') && line.includes('"provision"')),
+      'a Failures metric',
     );
     assert.ok(!JSON.stringify(answer.body).includes(wrongKey));
     assert.deepEqual(linesLeaking([wrongKey]), []);

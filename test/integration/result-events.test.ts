@@ -38,6 +38,7 @@ describe('result events', () => {
       litellm_available_models: [GRANITE],
       litellm_key_expires: created.body.litellm_key_expires,
       trigger: 'http',
+      api_request_id: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef',
       litellm_target: 'default',
       subscription_package: 'ai-beginner',
       litellm_key_duration: '7d',
@@ -79,6 +80,7 @@ describe('result events', () => {
       litellm_available_models: [GRANITE],
       litellm_key_expires: extended.body.litellm_key_expires,
       trigger: 'http',
+      api_request_id: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef',
       litellm_target: 'default',
       litellm_key_duration: '10d',
       litellm_key_ids: [keyId],
@@ -161,7 +163,7 @@ describe('result events', () => {
     assert.deepEqual(h.bus.of('Virtual Key Failed'), []);
   });
 
-  it('counts keys created, deleted and failed per package as EMF metrics', async () => {
+  it('counts keys created and deleted per package, and failures per operation, as EMF metrics', async () => {
     const from = metricLines.length;
     await http('provision', postKeysEvent({ guid: 'res5', package: 'lab-dev' }));
     await http('provision', postKeysEvent({ guid: 'res5', package: 'lab-dev' }));
@@ -171,14 +173,14 @@ describe('result events', () => {
     assert.equal(down.status, 503);
 
     const lines = metricLines.slice(from).map((line) => JSON.parse(line) as Record<string, unknown>);
-    const counted = lines.map((m) => {
-      const name = ['KeysCreated', 'KeysDeleted', 'KeysFailed'].find((metric) => metric in m);
-      return [name, m[name ?? ''], m.operation, m.package];
+    const counted = lines.flatMap((m) => {
+      const name = ['KeysCreated', 'KeysDeleted', 'Failures'].find((metric) => metric in m);
+      return name ? [[name, m[name], m.operation, m.package]] : [];
     });
     assert.deepEqual(counted, [
       ['KeysCreated', 1, 'provision', 'lab-dev'],
       ['KeysDeleted', 1, 'destroy', 'lab-dev'],
-      ['KeysFailed', 1, 'provision', 'ai-researcher'],
+      ['Failures', 1, 'provision', undefined],
     ]);
     const [created] = emf('KeysCreated').slice(-1);
     const directives = (

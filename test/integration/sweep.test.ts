@@ -587,7 +587,11 @@ describe('expiry warnings', () => {
     const warning = warnings.find((w) => w.detail.guid === 'soon1');
     assert.equal(warning?.source, 'litellm.virtual-keys');
     assert.equal(warning?.detail.litellm_key_alias, 'virtkey-soon1');
-    assert.deepEqual(warning?.detail.litellm_key_aliases, ['virtkey-soon1'], 'the fields every lab event carries');
+    assert.deepEqual(
+      warning?.detail.litellm_key_aliases,
+      ['virtkey-soon1'],
+      'the fields every lab event carries',
+    );
     assert.deepEqual(warning?.detail.litellm_available_models, soon.models);
     assert.equal(warning?.detail.litellm_key_id, soon.keyId);
     assert.match(String(warning?.detail.litellm_key_expires), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);

@@ -25,9 +25,23 @@ describe('the caller an HTTP route sees', () => {
     assert.deepEqual(scopesOf({ client: 'x', scopes: 'read', limits: '{"colour":"red"}' }), []);
   });
 
-  it('keeps a decision cached from before scopes existed at full access, as it was', () => {
-    assert.deepEqual(scopesOf({ client: 'rhdp' }), [...SCOPES].sort());
-    assert.deepEqual(httpCaller({ client: 'rhdp' }).limits, {});
+  it('grants nothing to a context that names a client but no scopes', () => {
+    const caller = httpCaller({ client: 'rhdp' });
+    assert.equal(caller.client, 'rhdp');
+    assert.deepEqual([...caller.scopes], []);
+    assert.deepEqual(scopesOf({ client: 'rhdp', limits: '{"max_users":5}' }), []);
+    assert.deepEqual(scopesOf({ client: 'rhdp', scopes: '' }), []);
+  });
+
+  it('reads max_live_labs among the limits, a whole number from 0', () => {
+    assert.deepEqual(httpCaller(grantsContext('portal', ['provision'], { max_live_labs: 0 })).limits, {
+      max_live_labs: 0,
+    });
+    for (const cap of ['-1', '2.5', '"ten"'])
+      assert.deepEqual(
+        scopesOf({ client: 'x', scopes: 'provision', limits: `{"max_live_labs":${cap}}` }),
+        [],
+      );
   });
 
   it('lets lab events act with every scope, under their source’s name', () => {

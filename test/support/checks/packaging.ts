@@ -47,6 +47,11 @@ export const KEY_VALUE_CONTEXT_CONDITION = {
 
 /** The KMS actions sealing and opening key values take; nothing else of KMS is granted to a function. */
 const KEY_VALUE_ACTIONS = ['kms:Decrypt', 'kms:Encrypt'];
+/**
+ * Reading the key's metadata (GET /health: is the key enabled?) uses no key material and takes no
+ * encryption context; the account's administration statement of the key's policy allows it.
+ */
+const KEY_METADATA_ACTIONS = ['kms:DescribeKey'];
 
 /** The ledger attribute holding a lab's keys and their sealed values (lib/ledger/lab-record.ts). */
 const SEALED_VALUES_ATTRIBUTE = 'keys';
@@ -177,6 +182,9 @@ function secretGrantProblems(resources: Resources): string[] {
   return problems;
 }
 
+/** Scheduled functions with nothing to replay: a failed run is repeated by the next, minutes later. */
+const NOTHING_TO_REPLAY = ['InFlightWatchLambdaFunction'];
+
 /** Functions a rule invokes (lab events, the schedule): each needs an on-failure destination. */
 function eventFunctionsWithoutDestination(resources: Resources): string[] {
   const problems: string[] = [];
@@ -184,7 +192,7 @@ function eventFunctionsWithoutDestination(resources: Resources): string[] {
   for (const [name, rule] of entriesOfType(resources, 'AWS::Events::Rule')) {
     for (const target of rule.Properties.Targets as { Arn: unknown; DeadLetterConfig?: unknown }[]) {
       const fn = getAtt(target.Arn);
-      if (!fn) continue;
+      if (!fn || NOTHING_TO_REPLAY.includes(fn)) continue;
       const config = configs.find((c) => ref(c.FunctionName) === fn);
       const destination = (config?.DestinationConfig as { OnFailure?: { Destination?: unknown } } | undefined)
         ?.OnFailure?.Destination;
@@ -276,6 +284,7 @@ function kmsGrantProblems(resources: Resources): string[] {
       if (!isOneKey(statement.Resource)) {
         problems.push(`${grants} on ${JSON.stringify(statement.Resource)}, not one key's ARN`);
       }
+      if (actions.every((action) => KEY_METADATA_ACTIONS.includes(action))) continue;
       const beyond = actions.filter((action) => !KEY_VALUE_ACTIONS.includes(action));
       if (beyond.length > 0)
         problems.push(`${role} grants ${beyond.join(', ')}, beyond sealing and opening key values`);
@@ -372,7 +381,12 @@ function keyValuesKeyProblems(resources: Resources): string[] {
     }
     const self = JSON.stringify({ 'Fn::GetAtt': [name, 'Arn'] });
     for (const [role, grants] of kmsGrantsByRole(resources)) {
-      const needs = new Set(grants.filter((grant) => grant.key === self).flatMap((grant) => grant.actions));
+      const needs = new Set(
+        grants
+          .filter((grant) => grant.key === self)
+          .flatMap((grant) => grant.actions)
+          .filter((action) => !KEY_METADATA_ACTIONS.includes(action)),
+      );
       const lets = allowed.get(role) ?? new Set();
       const unmet = [...needs].filter((action) => !lets.has(action));
       const beyond = [...lets].filter((action) => !needs.has(action));

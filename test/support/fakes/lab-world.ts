@@ -101,6 +101,7 @@ export class World {
 
   constructor(s?: StepScheduler, holds: readonly boolean[] = [false]) {
     this.store = scheduled(s, new MemoryLabStore(), ['read', 'acquire', 'write']);
+    this.store.onWrite = (before, after) => this.checkInFlight(before, after);
     this.vault = scheduled(s, new MemoryVault(), ['seal', 'open']);
     let hold = 0;
     const proxy = (name: string) => {
@@ -174,6 +175,28 @@ export class World {
 
   advance(ms: number): void {
     this.time += ms;
+  }
+
+  /**
+   * 6: a lab is marked in flight (in the in-flight index) exactly while it holds a lease, lapsed or
+   * not, or a move is under way; the mark is set when it goes in flight and then left alone.
+   */
+  checkInFlight(before: Record<string, unknown> | undefined, after: Record<string, unknown>): void {
+    const inFlight = (item: Record<string, unknown> | undefined) =>
+      item?.lease !== undefined || item?.moving_to !== undefined;
+    const since = after.in_flight_since;
+    if ((since !== undefined) !== inFlight(after))
+      this.violations.push(
+        `in_flight_since ${String(since)} with lease ${JSON.stringify(after.lease)}, moving_to ${String(after.moving_to)}`,
+      );
+    if ((after.in_flight_shard !== undefined) !== (since !== undefined))
+      this.violations.push('in_flight_shard and in_flight_since apart');
+    if (inFlight(before) && inFlight(after) && before?.in_flight_since !== since)
+      this.violations.push(
+        `in_flight_since moved from ${String(before?.in_flight_since)} to ${String(since)}`,
+      );
+    if (!inFlight(before) && inFlight(after) && since !== this.now().toISOString())
+      this.violations.push(`went in flight at ${this.now().toISOString()}, marked ${String(since)}`);
   }
 
   /** 3: every key an answer hands out is one its caller's lab made. */
@@ -292,9 +315,14 @@ export class World {
   /**
    * Once every held /key/generate has landed and the grace has passed, a sweep: then 1 and 2 hold.
    * 1: a destroyed lab has no key left on any target. 2: every key left is recorded exactly once,
-   * with a sealed value that opens to that very key.
+   * with a sealed value that opens to that very key. And the lab is no longer in flight (6).
    */
   async checkSettled(lab: Lab): Promise<void> {
+    // 6, once every operation has ended: only a move left half way keeps the lab in flight.
+    if (lab.inFlightSince !== undefined && lab.movingTo === undefined)
+      this.violations.push(
+        `left in flight since ${lab.inFlightSince}, with lease ${JSON.stringify(lab.lease)}`,
+      );
     for (const [name, proxy] of Object.entries(this.proxies)) {
       for (const token of proxy.keys.keys()) {
         if (lab.state === 'destroyed')

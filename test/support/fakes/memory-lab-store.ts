@@ -8,6 +8,9 @@ import { type LabStore, VersionConflict } from '../../../lib/ledger/lab-store.ts
  */
 export class MemoryLabStore implements LabStore {
   readonly items = new Map<string, Record<string, unknown>>();
+  /** Called with a lab's item before and after each write, for checks on how it changes. */
+  onWrite: (before: Record<string, unknown> | undefined, after: Record<string, unknown>) => void = () =>
+    undefined;
 
   lab(guid: string): Lab {
     const item = this.items.get(guid);
@@ -21,8 +24,9 @@ export class MemoryLabStore implements LabStore {
   async acquire(guid: string, owner: string, until: number, now: number): Promise<Lab | undefined> {
     const lab = this.lab(guid);
     if (lab.lease && lab.lease.until >= now) return undefined;
-    const leased = { ...lab, lease: { owner, until }, version: lab.version + 1 };
-    this.items.set(guid, labToItem(leased));
+    const since = lab.inFlightSince ?? new Date(now).toISOString();
+    const leased = { ...lab, lease: { owner, until }, inFlightSince: since, version: lab.version + 1 };
+    this.put(guid, labToItem(leased));
     return leased;
   }
 
@@ -31,7 +35,13 @@ export class MemoryLabStore implements LabStore {
       throw new VersionConflict(`lab ${lab.guid} changed since version ${lab.version}`);
     }
     const next = { ...lab, version: lab.version + 1 };
-    this.items.set(lab.guid, labToItem(next));
+    this.put(lab.guid, labToItem(next));
     return this.lab(lab.guid);
+  }
+
+  private put(guid: string, item: Record<string, unknown>): void {
+    const before = this.items.get(guid);
+    this.items.set(guid, item);
+    this.onWrite(before, item);
   }
 }

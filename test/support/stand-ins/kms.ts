@@ -92,6 +92,8 @@ export class KmsStandIn extends AwsJsonStandIn {
         return this.encrypt(body);
       case 'Decrypt':
         return this.decrypt(body);
+      case 'DescribeKey':
+        return this.describe(body);
       default:
         throw new AwsError('UnknownOperationException', `unknown operation ${operation}`);
     }
@@ -122,6 +124,21 @@ export class KmsStandIn extends AwsJsonStandIn {
     const key = this.keys.get(id);
     if (!key) throw new AwsError('NotFoundException', `Key '${text}' does not exist`);
     return key;
+  }
+
+  /** The key's metadata as KMS gives it (the part the health check reads); a disabled key says so. */
+  private describe(body: AwsJsonBody): AwsJsonBody {
+    const key = this.find(body.KeyId);
+    return {
+      KeyMetadata: {
+        KeyId: key.id,
+        Arn: key.arn,
+        Enabled: key.enabled,
+        KeyState: key.enabled ? 'Enabled' : 'Disabled',
+        KeySpec: ALGORITHM,
+        KeyUsage: 'ENCRYPT_DECRYPT',
+      },
+    };
   }
 
   private encrypt(body: AwsJsonBody): AwsJsonBody {

@@ -154,7 +154,7 @@ function refuseWeakMasterKey(masterKey: string, release: ReleaseProfile): void {
 const FIXED_ALIAS_RULE = /^[a-zA-Z0-9][a-zA-Z0-9_\-/.@]{0,253}[a-zA-Z0-9]$/;
 
 /** The `LiteLLMRoutes.openai_routes` the stand-in serves: LLM API routes, where a key's own budget binds. */
-const OPENAI_ROUTES = ['/models', '/v1/models'];
+const OPENAI_ROUTES = ['/models', '/v1/models', '/chat/completions', '/v1/chat/completions'];
 
 /** The `LiteLLMRoutes` groups a key's `allowed_routes` may name, narrowed to the routes the stand-in serves. */
 function routeGroup(name: string, release: ReleaseProfile): readonly string[] {
@@ -489,6 +489,9 @@ export class LiteLlmStandIn {
       case 'GET /model/info':
       case 'GET /v1/model/info':
         return this.modelInfo(req, url.pathname);
+      case 'POST /v1/chat/completions':
+      case 'POST /chat/completions':
+        return this.chatCompletion(req, url.pathname, raw);
     }
     const known = [
       'POST /key/generate',
@@ -640,6 +643,56 @@ export class LiteLlmStandIn {
               ]
             : [],
         ),
+      },
+    };
+  }
+
+  /**
+   * `/v1/chat/completions`: a canned OpenAI-shaped completion, so a lab user's key can be tried
+   * end to end. The key passes LiteLLM's auth checks first (blocked, expired, unknown: their 401s;
+   * over budget). A model the key may not use is refused as `_can_object_call_model` does
+   * (BerriAI/litellm, litellm/proxy/auth/auth_checks.py): 401, type `key_model_access_denied`,
+   * the key's models in Python's list notation. A model the proxy does not serve, for a key that
+   * may use any, is the router's 400 (its message unverified).
+   */
+  private async chatCompletion(req: IncomingMessage, route: string, raw: string): Promise<Reply> {
+    const token = this.bearer(req);
+    const allowed = token === this.options.masterKey ? [] : (await this.authenticate(token, route)).models;
+    const body = parseJson(raw);
+    const model = typeof body.model === 'string' ? body.model : undefined;
+    if (allowed.length > 0 && (model === undefined || !allowed.includes(model))) {
+      const listed = `[${allowed.map((name) => `'${name}'`).join(', ')}]`;
+      throw proxyError(
+        401,
+        `key not allowed to access model. This key can only access models=${listed}. Tried to access ${model ?? 'None'}`,
+        'key_model_access_denied',
+        'model',
+      );
+    }
+    if (model === undefined || !this.models.includes(model)) {
+      throw proxyError(
+        400,
+        `Invalid model name passed in model=${model ?? 'None'}. Call \`/v1/models\` to view available models for your key.`,
+        'invalid_request_error',
+        'model',
+      );
+    }
+    const prompt = JSON.stringify(body.messages ?? []);
+    const content = `A canned answer from the LiteLLM stand-in, as ${model}.`;
+    const [promptTokens, completionTokens] = [Math.ceil(prompt.length / 4), Math.ceil(content.length / 4)];
+    return {
+      status: 200,
+      body: {
+        id: `chatcmpl-${randomBytes(12).toString('hex')}`,
+        object: 'chat.completion',
+        created: Math.floor(Date.now() / 1000),
+        model,
+        choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content } }],
+        usage: {
+          prompt_tokens: promptTokens,
+          completion_tokens: completionTokens,
+          total_tokens: promptTokens + completionTokens,
+        },
       },
     };
   }

@@ -1,0 +1,36 @@
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { LabState } from './lab-record.ts';
+import { dynamo, LABS_BY_CLIENT, send } from './table.ts';
+
+/** The states of a lab that holds (or is making) keys: what a client's cap on live labs counts. */
+const LIVE_STATES: readonly LabState[] = ['provisioning', 'active'];
+
+/**
+ * How many live labs a client holds, counted on its own index (`client_order` begins with the
+ * lab's state): a COUNT query per live state, which reads that client's live labs only and
+ * returns no item. The index is eventually consistent, so a lab written a moment ago may not be
+ * counted yet.
+ */
+export async function countLiveLabs(table: string, client: string): Promise<number> {
+  let count = 0;
+  for (const state of LIVE_STATES) {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await send('Query', () =>
+        dynamo().send(
+          new QueryCommand({
+            TableName: table,
+            IndexName: LABS_BY_CLIENT,
+            KeyConditionExpression: 'client = :client AND begins_with(client_order, :state)',
+            ExpressionAttributeValues: { ':client': client, ':state': `${state}#` },
+            Select: 'COUNT',
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      count += out.Count ?? 0;
+      start = out.LastEvaluatedKey;
+    } while (start);
+  }
+  return count;
+}
