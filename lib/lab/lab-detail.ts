@@ -1,5 +1,5 @@
 import { formatExpiry } from '../duration.ts';
-import { currentRequestIds } from '../invocation/request-ids.ts';
+import { currentRequestIds } from '../request-ids.ts';
 import type { Trigger } from './lifecycle.ts';
 
 /** What every result event says of the lab it concerns. */

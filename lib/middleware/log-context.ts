@@ -1,7 +1,7 @@
 import type middy from '@middy/core';
 import { apiClientOf } from '../auth/authorizer-context.ts';
-import { requestIdsOf, setRequestIds } from '../invocation/request-ids.ts';
 import { setLogContext } from '../log.ts';
+import { requestIdsOf, setRequestIds } from '../request-ids.ts';
 
 /**
  * Every log line of the invocation names the function and Lambda's request id; over HTTP, API

@@ -62,6 +62,18 @@ const heardOf = (guid: string) =>
 const queued = (name: string) =>
   sqs.messages(name).map((m) => JSON.parse(m.body) as { detail: { guid: string } });
 
+/** docs/operating.md, "Parked lab events": aws sqs start-message-move-task --source-arn … --destination-arn … */
+async function redrive(): Promise<void> {
+  const client = new SQSClient({});
+  try {
+    await client.send(
+      new StartMessageMoveTaskCommand({ SourceArn: sqs.arnOf(PARKED), DestinationArn: sqs.arnOf(QUEUE) }),
+    );
+  } finally {
+    client.destroy();
+  }
+}
+
 describe('lab events through the FIFO queue', () => {
   before(async () => {
     sqs = await SqsStandIn.start(clock);
@@ -220,15 +232,7 @@ describe('lab events through the FIFO queue', () => {
 
   it('runs a parked event again after the documented redrive', async () => {
     h.litellm.faults.clear();
-    const client = new SQSClient({});
-    try {
-      // docs/operating.md, "Parked lab events": aws sqs start-message-move-task --source-arn … --destination-arn …
-      await client.send(
-        new StartMessageMoveTaskCommand({ SourceArn: sqs.arnOf(PARKED), DestinationArn: sqs.arnOf(QUEUE) }),
-      );
-    } finally {
-      client.destroy();
-    }
+    await redrive();
     assert.deepEqual(sqs.messages(PARKED), []);
 
     await source.runUntil(clock.now() + 60_000);
@@ -371,14 +375,7 @@ describe('lab events through the FIFO queue', () => {
     );
 
     h.litellm.faults.clear();
-    const client = new SQSClient({});
-    try {
-      await client.send(
-        new StartMessageMoveTaskCommand({ SourceArn: sqs.arnOf(PARKED), DestinationArn: sqs.arnOf(QUEUE) }),
-      );
-    } finally {
-      client.destroy();
-    }
+    await redrive();
     await source.runUntil(clock.now() + 60_000);
 
     // In the lab's order: the extend, refused as the destroy's first run had begun deleting the
