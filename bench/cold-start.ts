@@ -131,7 +131,11 @@ const sdk = median(bare);
 const measured: { name: string; bytes: number; ms: number; cached: number }[] = [];
 const rows = FUNCTIONS.map((name) => {
   const zipPath = join(out, `${name}.zip`);
-  const bundle = readZip(zipPath).get(`functions/${name}.mjs`) as Buffer;
+  // Each zip holds its function's handler bundle (functions/<handler file>.mjs) and its source map.
+  const entries = readZip(zipPath);
+  const handlerFile = [...entries.keys()].find((entry) => /^functions\/[^/]+\.mjs$/.test(entry));
+  if (!handlerFile) throw new Error(`${name}.zip holds no functions/*.mjs bundle`);
+  const bundle = entries.get(handlerFile) as Buffer;
   const file = join(process.cwd(), work, `${name}.mjs`);
   writeFileSync(file, bundle);
   const ms = median(file);

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { retrySpanSeconds } from '../lib/lab-events/retry-schedule.ts';
 import { runServerless } from '../test/support/fixtures/package-service.ts';
+import { refused, until } from '../test/support/fixtures/polling.ts';
 import { type Goal, printSummary } from './goals.ts';
 
 const STOP_RUNS = 5;
@@ -21,20 +22,6 @@ function maxReceives(): number {
   if (declared === undefined) throw new Error('serverless.yml declares no custom.labEventMaxReceives');
   return Number(declared);
 }
-
-async function until(ms: number, done: () => Promise<boolean> | boolean): Promise<boolean> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
-    if (await done()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return done();
-}
-
-const refused = (url: string) =>
-  fetch(url).then(
-    () => false,
-    () => true,
-  );
 
 /** Milliseconds from SIGINT to npm (only) until the port refuses connections. */
 async function stopAfterSigint(): Promise<number> {

@@ -1,6 +1,5 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { LabState } from './lab-record.ts';
-import { dynamo, LABS_BY_CLIENT, send } from './table.ts';
+import { LABS_BY_CLIENT, queryPages } from './table.ts';
 
 /** The states of a lab that holds (or is making) keys: what a client's cap on live labs counts. */
 const LIVE_STATES: readonly LabState[] = ['provisioning', 'active'];
@@ -14,23 +13,15 @@ const LIVE_STATES: readonly LabState[] = ['provisioning', 'active'];
 export async function countLiveLabs(table: string, client: string): Promise<number> {
   let count = 0;
   for (const state of LIVE_STATES) {
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await send('Query', () =>
-        dynamo().send(
-          new QueryCommand({
-            TableName: table,
-            IndexName: LABS_BY_CLIENT,
-            KeyConditionExpression: 'client = :client AND begins_with(client_order, :state)',
-            ExpressionAttributeValues: { ':client': client, ':state': `${state}#` },
-            Select: 'COUNT',
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      count += out.Count ?? 0;
-      start = out.LastEvaluatedKey;
-    } while (start);
+    for await (const page of queryPages({
+      TableName: table,
+      IndexName: LABS_BY_CLIENT,
+      KeyConditionExpression: 'client = :client AND begins_with(client_order, :state)',
+      ExpressionAttributeValues: { ':client': client, ':state': `${state}#` },
+      Select: 'COUNT',
+    })) {
+      count += page.Count ?? 0;
+    }
   }
   return count;
 }

@@ -1,5 +1,10 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  QueryCommand,
+  type QueryCommandInput,
+  type QueryCommandOutput,
+} from '@aws-sdk/lib-dynamodb';
 import { awsUnavailable, countThrottling } from '../aws-errors.ts';
 import { traced } from '../tracing.ts';
 
@@ -27,6 +32,20 @@ export async function send<T>(action: string, run: () => Promise<T>): Promise<T>
     countThrottling('DynamoDB', error);
     throw awsUnavailable(`DynamoDB ${action}`, error) ?? error;
   }
+}
+
+/** Every page of one query, in order: for readers that need the whole answer, not a cursor. */
+export async function* queryPages(
+  input: Omit<QueryCommandInput, 'ExclusiveStartKey'>,
+): AsyncGenerator<QueryCommandOutput> {
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await send('Query', () =>
+      dynamo().send(new QueryCommand({ ...input, ExclusiveStartKey: start })),
+    );
+    yield out;
+    start = out.LastEvaluatedKey;
+  } while (start);
 }
 
 export const LABS_BY_STATE = 'labs-by-state';

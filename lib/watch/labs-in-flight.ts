@@ -1,6 +1,5 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { IN_FLIGHT_SHARDS } from '../ledger/lab-record.ts';
-import { dynamo, LABS_IN_FLIGHT, send } from '../ledger/table.ts';
+import { LABS_IN_FLIGHT, queryPages } from '../ledger/table.ts';
 
 /** A lab in flight, as the in-flight index projects it. */
 export interface InFlightLab {
@@ -37,23 +36,15 @@ export async function labsInFlightSince(
 ): Promise<InFlightLab[]> {
   const labs: InFlightLab[] = [];
   for (let shard = 0; shard < IN_FLIGHT_SHARDS; shard++) {
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await send('Query', () =>
-        dynamo().send(
-          new QueryCommand({
-            TableName: table,
-            IndexName: LABS_IN_FLIGHT,
-            KeyConditionExpression: 'in_flight_shard = :shard AND in_flight_since < :before',
-            ExpressionAttributeValues: { ':shard': String(shard), ':before': before },
-            Limit: pageSize,
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      labs.push(...(out.Items ?? []).map(inFlightLabOf));
-      start = out.LastEvaluatedKey;
-    } while (start);
+    for await (const page of queryPages({
+      TableName: table,
+      IndexName: LABS_IN_FLIGHT,
+      KeyConditionExpression: 'in_flight_shard = :shard AND in_flight_since < :before',
+      ExpressionAttributeValues: { ':shard': String(shard), ':before': before },
+      Limit: pageSize,
+    })) {
+      labs.push(...(page.Items ?? []).map(inFlightLabOf));
+    }
   }
   return labs;
 }

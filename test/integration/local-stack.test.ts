@@ -9,6 +9,7 @@ import { chooseStack, liveStacks, stackFile } from '../../scripts/local-stacks.t
 import { isAlive } from '../../scripts/process-alive.ts';
 import { recordOutput, recordSecret } from '../support/checks/run-record.ts';
 import { runServerless } from '../support/fixtures/package-service.ts';
+import { refused, until } from '../support/fixtures/polling.ts';
 
 /** `npm start` in its own process group, so stopping it stops tsx and the stack under npm too. */
 interface Stack {
@@ -90,21 +91,6 @@ function liveGroup(stack: Stack): number[] {
     .map(Number)
     .filter((pid) => pid > 0 && isAlive(pid));
 }
-
-/** Polls `freed` every 100 ms for up to `ms`: true as soon as it holds. */
-async function within(ms: number, freed: () => Promise<boolean> | boolean): Promise<boolean> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
-    if (await freed()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return freed();
-}
-
-const refused = (url: string) =>
-  fetch(url).then(
-    () => false,
-    () => true,
-  );
 
 /** `npm run invoke`, on the stack on `port`: several stacks may be running. */
 function npmInvoke(port: string | undefined, ...args: string[]) {
@@ -287,6 +273,15 @@ describe('npm start', () => {
       ['destroy', 'eventbridge-lab-destroyed.json', (r) => assert.equal(r.outcome, 'destroyed')],
       ['sweep', 'invoke-sweep-dry-run.json', (r) => assert.deepEqual([r.dry_run, r.deleted], [true, 0])],
       ['sweep', 'schedule-sweep.json', (r) => assert.equal(r.dry_run, false)],
+      // The cut-over's role-made sweep, refused on a stack without the window (docs/migration.md).
+      ...(['invoke-sweep-role-made-dry-run.json', 'invoke-sweep-role-made.json'] as const).map(
+        (sample) =>
+          [
+            'sweep',
+            sample,
+            (r: Record<string, unknown>) => assert.deepEqual([r.outcome, r.status], ['rejected', 400]),
+          ] as [string, string, (result: Record<string, unknown>) => void],
+      ),
       [
         'authorizer',
         'http-authorizer-request.json',
@@ -331,8 +326,8 @@ describe('npm start', () => {
       assert.ok(existsSync(stackFile(Number(stack.port))));
       // Only npm itself, as scripts, CI and IDE stop buttons do: not the process group.
       process.kill(stack.process.pid as number, signal);
-      assert.ok(await within(5_000, () => refused(stack.base)), `the server still answers on ${stack.base}`);
-      await within(5_000, () => liveGroup(stack).length === 0);
+      assert.ok(await until(5_000, () => refused(stack.base)), `the server still answers on ${stack.base}`);
+      await until(5_000, () => liveGroup(stack).length === 0);
       assert.deepEqual(liveGroup(stack), [], 'npm, tsx and the stack have all ended');
       assert.equal(existsSync(stackFile(Number(stack.port))), false);
     });
