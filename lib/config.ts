@@ -38,6 +38,37 @@ export interface Config {
   readonly labsTable: string;
   /** LiteLLM calls the nightly reconciliation may spend. */
   readonly reconcileCalls: number;
+  /** The cut-over from the Ansible role, while its window is set: see lib/role-made/. */
+  readonly roleKeysTakeover: RoleKeysTakeover | undefined;
+}
+
+export interface RoleKeysTakeover {
+  /** The window's end: no takeover from then on. */
+  readonly until: Date;
+  /** The clients that may take role-made labs over (and then own them). */
+  readonly clients: readonly string[];
+}
+
+function roleKeysTakeover(env: Env): RoleKeysTakeover | undefined {
+  const until = text(env, 'ROLE_KEYS_TAKEOVER_UNTIL');
+  const clients = list(env, 'ROLE_KEYS_TAKEOVER_CLIENTS');
+  if (!until) {
+    if (clients.length > 0)
+      throw new ConfigError(
+        'ROLE_KEYS_TAKEOVER_CLIENTS is set but ROLE_KEYS_TAKEOVER_UNTIL is not: set both, or neither',
+      );
+    return undefined;
+  }
+  const end = new Date(until);
+  if (!/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(until) || Number.isNaN(end.getTime()))
+    throw new ConfigError(
+      `ROLE_KEYS_TAKEOVER_UNTIL must be an ISO-8601 date or instant such as 2027-03-31T00:00:00Z, not "${until}"`,
+    );
+  if (clients.length === 0)
+    throw new ConfigError(
+      'ROLE_KEYS_TAKEOVER_UNTIL is set: ROLE_KEYS_TAKEOVER_CLIENTS must name the API clients that may take role-made keys over',
+    );
+  return { until: end, clients };
 }
 
 function duration(env: Env, name: SettingName): string {
@@ -105,6 +136,7 @@ export function readConfig(env: Env): Config {
     reconcileGrace: duration(env, 'RECONCILE_GRACE'),
     labsTable: text(env, 'LABS_TABLE'),
     reconcileCalls: integer(env, 'RECONCILE_CALLS', 0),
+    roleKeysTakeover: roleKeysTakeover(env),
   };
 }
 

@@ -183,6 +183,20 @@ const declared = {
     meaning:
       'delete a key the API leaves behind from LiteLLM’s database (needs `database_url` in the master-key secret); requests may opt out',
   },
+  ROLE_KEYS_TAKEOVER_UNTIL: {
+    default: '',
+    parameter: 'roleKeysTakeoverUntil',
+    readers: SERVICE_FUNCTIONS,
+    meaning:
+      'the end (ISO-8601) of the cut-over window from the Ansible role: until then, destroy, extend and status take over the keys the role made for a guid the ledger has never seen, and the sweep may be asked to delete the expired ones (see [migration.md](migration.md)); empty: off',
+  },
+  ROLE_KEYS_TAKEOVER_CLIENTS: {
+    default: '',
+    parameter: 'roleKeysTakeoverClients',
+    readers: SERVICE_FUNCTIONS,
+    meaning:
+      'the API clients (comma-separated) that may take over role-made keys while the window is open, and so own those labs; required when `ROLE_KEYS_TAKEOVER_UNTIL` is set',
+  },
   LAB_EVENT_SOURCE: {
     default: 'rhdp.lab',
     parameter: 'labEventSource',

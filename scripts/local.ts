@@ -161,6 +161,12 @@ const functionEnv = {
   API_TOKENS_SECRET_ID,
   LABS_TABLE,
   KEY_VALUES_KMS_KEY_ID: kms.keyArn,
+  // The cut-over window (docs/migration.md), when npm start was given one.
+  ...Object.fromEntries(
+    (['ROLE_KEYS_TAKEOVER_UNTIL', 'ROLE_KEYS_TAKEOVER_CLIENTS'] as const).flatMap((name) =>
+      process.env[name] ? [[name, process.env[name]]] : [],
+    ),
+  ),
 };
 Object.assign(process.env, { ...functionEnv, ...awsEnv });
 

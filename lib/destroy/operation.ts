@@ -13,6 +13,7 @@ const DESTROY: LabOperation<DestroyRequest, DestroyedLab> = {
   name: 'destroy',
   scope: 'destroy',
   scopeNeededFor: 'to destroy labs',
+  takesOverRoleMade: true,
   parse: parseDestroyRequest,
   targetOf: (request, lab, { targets, lifecycle }) => {
     // Another client's lab is not there for this caller, whatever target it is on.

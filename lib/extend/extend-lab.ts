@@ -4,7 +4,7 @@ import { addDuration, parseDuration } from '../duration.ts';
 import { BadRequestError, NotFoundError, Problem } from '../errors.ts';
 import type { LabOperationDeps } from '../invocation/lab-operation.ts';
 import { expiryOf } from '../key-identity.ts';
-import { openKey } from '../lab/key-values.ts';
+import { keyValueOrId } from '../lab/key-values.ts';
 import { refuseStaleEvent } from '../lab/lifecycle.ts';
 import { refuseForeignLab } from '../lab/ownership.ts';
 import { mergeRechecks, rechecksUntilExpiry } from '../lab/retired-keys.ts';
@@ -151,14 +151,14 @@ async function extendHeld(request: ExtendRequest, held: HeldLab, deps: LabOperat
   };
 }
 
-/** One key's new term, sent with its own value: LiteLLM evicts its auth cache under the hash of what it is given. */
+/** One key's new term, sent with its own value where kept: LiteLLM evicts its auth cache under the hash of what it is given. */
 async function updateKey(
   key: LabKey,
   duration: string,
   lab: Lab,
   deps: LabOperationDeps,
 ): Promise<LabKey | undefined> {
-  const value = await openKey(deps.vault, lab.guid, key);
+  const value = await keyValueOrId(deps.vault, lab.guid, key);
   const record = await deps.litellm.extendKey(value, duration);
   if (!record) return undefined;
   const expires = expiryOf(record);

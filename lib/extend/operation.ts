@@ -13,6 +13,7 @@ const EXTEND: LabOperation<ExtendRequest, ExtendedLab> = {
   name: 'extend',
   scope: 'extend',
   scopeNeededFor: 'to extend labs',
+  takesOverRoleMade: true,
   parse: (input, trigger) => parseExtendRequest(input, trigger),
   targetOf: (request, lab, { targets, lifecycle }) => {
     refuseForeignLab(lifecycle.caller, lab);

@@ -6,6 +6,7 @@ import type { Lifecycle, OperationRequest, Trigger } from '../lab/lifecycle.ts';
 import type { Lab } from '../ledger/lab-record.ts';
 import { log } from '../log.ts';
 import { type KeyMetric, publishKeyCounts } from '../metrics.ts';
+import { takeOverRoleMadeLab } from '../role-made/take-over.ts';
 import type { LiteLlmTarget } from '../target-config.ts';
 import type { InvocationDeps, TargetedDeps } from './deps.ts';
 
@@ -23,6 +24,8 @@ export interface LabOperation<Request extends { readonly guid: string }, Outcome
   /** The scope a caller needs, and what it is needed for (the 403 says it). */
   readonly scope: Scope;
   readonly scopeNeededFor: string;
+  /** Whether it takes over a lab whose keys the Ansible role made, during the cut-over (lib/role-made/). */
+  readonly takesOverRoleMade?: boolean;
   readonly parse: (input: unknown, trigger: Trigger, config: Config) => Request;
   /** The LiteLLM target the request goes to, from what the ledger holds of the lab. */
   readonly targetOf: (
@@ -43,7 +46,8 @@ export interface LabOperation<Request extends { readonly guid: string }, Outcome
 
 /**
  * What every lab operation does around its own run, in this order: the caller's scope checked,
- * its input parsed (nothing is touched before both pass), the lab's target found and connected
+ * its input parsed (nothing is touched before both pass), a role-made lab taken over where the
+ * operation does that, the lab's target found and connected
  * (its master key read), the run, then the outcome logged, counted and announced as a result
  * event carrying the target.
  */
@@ -55,7 +59,8 @@ export async function runLabOperation<Request extends { readonly guid: string },
   requireScope(lifecycle.caller, operation.scope, operation.scopeNeededFor);
   const { trigger } = lifecycle;
   const request = operation.parse(input, trigger, deps.config);
-  const known = await deps.store.read(request.guid);
+  const read = await deps.store.read(request.guid);
+  const known = operation.takesOverRoleMade ? await takeOverRoleMadeLab(read, lifecycle.caller, deps) : read;
   const target = operation.targetOf(request, known, { ...deps, lifecycle });
   const connected = await deps.targets.connect(target);
   const outcome = await operation.run(request, { ...deps, ...connected, lifecycle, known });

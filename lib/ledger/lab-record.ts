@@ -18,8 +18,11 @@ export interface LabKey {
   readonly target: string;
   /** LiteLLM's token: the sha256 of the value. */
   readonly keyId: string;
-  /** The value, sealed with KMS under {target, guid, alias, key id}. */
-  readonly sealed: string;
+  /**
+   * The value, sealed with KMS under {target, guid, alias, key id}; absent for a key the Ansible
+   * role made and this service took over (lib/role-made/): its value was never ours to keep.
+   */
+  readonly sealed?: string;
   readonly status: KeyStatus;
   readonly package: string;
   readonly expiresAt?: string;
@@ -66,6 +69,8 @@ export interface Lab {
   readonly users?: readonly string[];
   /** The LiteLLM proxy the lab is on. */
   readonly target?: string;
+  /** Its keys were made by the Ansible role and taken over during the cut-over (lib/role-made/). */
+  readonly roleMade?: boolean;
   /** A move under way: keys may exist on this target too. */
   readonly movingTo?: string;
   /**
@@ -119,6 +124,10 @@ const texts = (attribute: string): Field<readonly string[]> => ({
   attribute,
   read: (value) =>
     Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : undefined,
+});
+const flag = (attribute: string): Field<boolean> => ({
+  attribute,
+  read: (value) => (value === true ? true : undefined),
 });
 const nullableNumber = (attribute: string): Field<number | null> => ({
   attribute,
@@ -198,6 +207,7 @@ const LAB_FIELDS: Fields<Lab> = {
   userId: text('user_id'),
   users: texts('users'),
   target: text('target'),
+  roleMade: flag('role_made'),
   movingTo: text('moving_to'),
   inFlightSince: text('in_flight_since'),
   movedFrom: text('moved_from'),

@@ -1,6 +1,7 @@
 import { checkTargetLimit, logRawKeyRead, requireScope } from '../auth/access.ts';
 import type { InvocationDeps } from '../invocation/deps.ts';
 import { type LabOperation, runLabOperation } from '../invocation/lab-operation.ts';
+import { ValueNotKeptError } from '../lab/key-values.ts';
 import type { OperationRequest } from '../lab/lifecycle.ts';
 import { refuseForeignLab } from '../lab/ownership.ts';
 import { countPerPackage } from '../metrics.ts';
@@ -18,6 +19,9 @@ const MOVE: LabOperation<MoveRequest, MovedLab> = {
     // The old keys are deleted: a move needs what a destroy needs too.
     requireScope(caller, 'destroy', 'to move labs (their old keys are deleted)');
     refuseForeignLab(caller, lab);
+    // Its keys are made anew with their values, which a role-made lab's ledger never had.
+    const roleMade = lab.keys.find((key) => key.sealed === undefined);
+    if (roleMade) throw new ValueNotKeptError(lab.guid, roleMade.alias);
     const target = targets.requested(request.target, caller.limits.targets);
     checkTargetLimit(caller, target.name);
     return target;

@@ -13,6 +13,7 @@ const PROVISION: LabOperation<ProvisionRequest, ProvisionedLab> = {
   name: 'provision',
   scope: 'provision',
   scopeNeededFor: 'to provision labs',
+  takesOverRoleMade: true,
   parse: parseProvisionRequest,
   targetOf: (request, lab, { targets, lifecycle }) => {
     // Limits first, so that a refused request never tells whether the guid is taken; then another

@@ -13,6 +13,7 @@ import { countLiveLabs } from '../ledger/live-lab-count.ts';
 import { unsupportedRelease } from '../litellm/errors.ts';
 import { OLDEST_SUPPORTED } from '../litellm/release.ts';
 import { unservedModels } from '../litellm/served-models.ts';
+import { refuseRoleMadeLab } from '../role-made/take-over.ts';
 import type { LiteLlmTarget } from '../target-config.ts';
 import { forHolder } from '../targets/held-connections.ts';
 import { refuseMovedMeanwhile, refuseUnfinishedMove } from '../targets/lab-target.ts';
@@ -114,6 +115,7 @@ function refuseInvalid(request: ProvisionRequest, lab: Lab, deps: LabOperationDe
   refuseStaleEvent('provision', deps.lifecycle, lab);
   refuseUnfinishedMove(lab);
   refuseMovedMeanwhile(lab, deps.target);
+  refuseRoleMadeLab(lab);
   if (isLive(lab)) refuseDifferentLab(request, lab);
   checkProvisionLimits(caller, { ...request, users: usersAfter(request, lab)?.length ?? 1 });
 }

@@ -33,12 +33,20 @@ export async function labStatus(
   }
   const withValues = deps.caller.scopes.has('read-key');
   const values = withValues
-    ? await eachLimited(found, deps.concurrency, (key) => openKey(deps.vault, lab.guid, key))
+    ? await eachLimited(found, deps.concurrency, async (key) =>
+        // A role-made key's value was never kept: it is listed without one.
+        key.sealed === undefined ? undefined : openKey(deps.vault, lab.guid, key),
+      )
     : [];
-  logRawKeyRead(deps.caller, lab.guid, withValues ? found.map((key) => key.alias) : []);
+  logRawKeyRead(
+    deps.caller,
+    lab.guid,
+    found.filter((_, index) => values[index] !== undefined).map((key) => key.alias),
+  );
   return {
     guid: lab.guid,
     ...(lab.state ? { state: lab.state } : {}),
+    ...(lab.roleMade ? { role_made: true } : {}),
     litellm_target: deps.target.name,
     keys: found.map((key, index) => {
       const record = records.get(key.keyId);

@@ -3,6 +3,7 @@ import { requireScope } from '../auth/access.ts';
 import type { InvocationDeps } from '../invocation/deps.ts';
 import type { Lifecycle } from '../lab/lifecycle.ts';
 import { refuseForeignLab } from '../lab/ownership.ts';
+import { takeOverRoleMadeLab } from '../role-made/take-over.ts';
 import { guidSchema, parseInput } from '../schemas.ts';
 import { labTarget } from '../targets/lab-target.ts';
 import { labList } from './lab-list.ts';
@@ -26,7 +27,7 @@ export async function status({ guid, query, lifecycle }: StatusRequest, deps: In
   }
   if (!caller.scopes.has('read-key')) requireScope(caller, 'read', 'to read a lab’s status');
   const request = parseInput(requestSchema, { ...query, guid }, 'status request');
-  const lab = await deps.store.read(request.guid);
+  const lab = await takeOverRoleMadeLab(await deps.store.read(request.guid), caller, deps);
   refuseForeignLab(caller, lab);
   const connected = await deps.targets.connect(labTarget(request.guid, lab, deps.targets));
   return labStatus(lab, { ...deps, ...connected, caller });

@@ -3,6 +3,8 @@ import { parseInput } from '../schemas.ts';
 
 export interface SweepRequest {
   readonly dryRun: boolean;
+  /** The cut-over's clean-up of the Ansible role's expired keys instead of the nightly sweep (lib/role-made/). */
+  readonly roleMade: boolean;
   readonly trigger: 'schedule' | 'manual';
 }
 
@@ -19,11 +21,15 @@ const manualSchema = z.strictObject({
       error: 'must be true or false',
     })
     .optional(),
+  role_made: z.literal(true, { error: 'must be true (the role-made sweep), or left out' }).optional(),
 });
 
-/** The schedule's event sweeps for real; a manual invoke is `{}` or `{"dry_run": true}`. */
+/**
+ * The schedule's event sweeps for real; a manual invoke is `{}` or `{"dry_run": true}`, and
+ * `{"role_made": true}` (with or without `dry_run`) is the cut-over's clean-up.
+ */
 export function parseSweepRequest(input: unknown): SweepRequest {
-  if (isScheduledEvent(input)) return { dryRun: false, trigger: 'schedule' };
+  if (isScheduledEvent(input)) return { dryRun: false, roleMade: false, trigger: 'schedule' };
   const body = parseInput(manualSchema, input ?? {}, 'sweep invocation');
-  return { dryRun: body.dry_run ?? false, trigger: 'manual' };
+  return { dryRun: body.dry_run ?? false, roleMade: body.role_made ?? false, trigger: 'manual' };
 }

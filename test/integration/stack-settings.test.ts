@@ -50,6 +50,8 @@ const SAMPLES: Readonly<Record<string, string>> = {
   keyValuesKmsKeyArn: 'arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-aaaa-bbbb-cccc-0123456789ab',
   databaseCaFile: '/opt/sample-ca.pem',
   forceDbDelete: 'true',
+  roleKeysTakeoverUntil: '2027-03-31T00:00:00Z',
+  roleKeysTakeoverClients: 'rhdp,ops',
   labEventSource: 'rhdp.sample',
   eventBusName: 'sample-results',
   secretsCacheMs: '120000',

@@ -84,7 +84,7 @@ describe('generations and intents', () => {
     const generate = proxy?.generateKey.bind(proxy);
     if (!proxy || !generate) throw new Error('no proxy');
     proxy.generateKey = async (request) => {
-      seen.push(...world.store.lab(GUID).keys.map((key) => `${key.status}:${key.sealed.length > 0}`));
+      seen.push(...world.store.lab(GUID).keys.map((key) => `${key.status}:${(key.sealed ?? '').length > 0}`));
       return generate(request);
     };
     await world.step('provision');

@@ -1,0 +1,190 @@
+import type { Config } from '../config.ts';
+import type { Deadline } from '../deadline.ts';
+import { durationMs, parseDuration } from '../duration.ts';
+import { BadRequestError } from '../errors.ts';
+import { isExpired } from '../key-identity.ts';
+import type { LabStore } from '../ledger/lab-store.ts';
+import { type LeaseDeps, tryLease } from '../ledger/lease.ts';
+import type { DueLab } from '../ledger/sweep-index.ts';
+import { isFault } from '../litellm/errors.ts';
+import type { KeyApi } from '../litellm/key-api.ts';
+import type { KeyRecord } from '../litellm/types.ts';
+import { deleteExpiredKeys } from '../sweep/delete-expired.ts';
+import { DryRunGate } from '../sweep/dry-run-gate.ts';
+import type { Targets } from '../targets/target-connections.ts';
+import { roleMadeOwner } from './role-made-key.ts';
+import { takenOverLab, takeoverOpen } from './take-over.ts';
+
+/** What a role-made sweep found on one target and did (or, in a dry run, would do). */
+export interface RoleMadeSweepReport {
+  dry_run: boolean;
+  /** Keys read from LiteLLM's list. */
+  scanned: number;
+  /** Keys the Ansible role made (lib/role-made/role-made-key.ts), whatever their expiry. */
+  role_made: number;
+  /** Role-made keys past expiry and grace, of guids the ledger has never seen: what is (would be) deleted. */
+  expired: number;
+  /** Their labs. */
+  labs: number;
+  /** Expired role-made keys of guids the ledger already has (taken over already): left to the nightly sweep. */
+  skipped_recorded: number;
+  /** Labs recorded in the ledger (taken over, without an owner) before their keys were deleted. */
+  taken_over: number;
+  deleted: number;
+  already_gone: number;
+  failed: number;
+  /** Labs not visited: out of time, or busy with a request at that moment. */
+  pending: number;
+  /** Dry run: every alias that would be deleted. */
+  would_delete?: string[];
+  stopped_early: boolean;
+}
+
+export interface RoleMadeSweepDeps {
+  readonly targets: Targets;
+  readonly store: LabStore;
+  readonly config: Config;
+  readonly now: Date;
+  readonly stopAt: Deadline;
+  readonly lease: LeaseDeps;
+  readonly reconcileGraceMs: number;
+}
+
+/** How long the sweep holds a lab it takes over and clears: a few LiteLLM calls' worth. */
+const VISIT_LEASE_MS = 60_000;
+
+/** LiteLLM's whole list, a page at a time: with its expiry filter where the proxy has one. */
+async function* listedKeys(litellm: KeyApi): AsyncGenerator<readonly KeyRecord[]> {
+  let filtered = true;
+  for (let page = 1; ; page++) {
+    let result: Awaited<ReturnType<KeyApi['listKeys']>>;
+    try {
+      result = await litellm.listKeys({
+        page,
+        sort_by: 'token',
+        sort_order: 'asc',
+        ...(filtered ? { expires: 'expired' as const } : {}),
+      });
+    } catch (error) {
+      if (filtered && page === 1 && isFault(error, 'list-filter-refused')) {
+        filtered = false;
+        page--;
+        continue;
+      }
+      throw error;
+    }
+    yield result.keys;
+    if (page >= result.total_pages || result.keys.length === 0) return;
+  }
+}
+
+/**
+ * The cut-over's clean-up, asked for by an operator (`{"role_made": true}`, first with
+ * `"dry_run": true`): the expired keys the Ansible role made, of labs the ledger has never seen,
+ * on the default target, where the role made them. A dry run lists every one of them; a real run
+ * records each lab in the ledger as taken over (intent before effect), then deletes its expired
+ * keys as the nightly sweep deletes ours, verified gone. Nothing else of LiteLLM's keys is changed.
+ * One LiteLLM listing of the whole key table: an operator's run during the window, never nightly.
+ */
+export async function sweepRoleMadeKeys(
+  dryRun: boolean,
+  deps: RoleMadeSweepDeps,
+): Promise<RoleMadeSweepReport> {
+  if (!takeoverOpen(deps.config, deps.now)) {
+    throw new BadRequestError(
+      'the role-made sweep runs only while the cut-over window is open: set ROLE_KEYS_TAKEOVER_UNTIL (stage parameter roleKeysTakeoverUntil) to a time to come',
+    );
+  }
+  const target = deps.config.litellm;
+  const { litellm } = await deps.targets.connect(target);
+  const grace = parseDuration(deps.config.sweepGrace);
+  const cutoff = new Date(deps.now.getTime() - (grace ? durationMs(grace) : 0));
+  const report: RoleMadeSweepReport = {
+    dry_run: dryRun,
+    scanned: 0,
+    role_made: 0,
+    expired: 0,
+    labs: 0,
+    skipped_recorded: 0,
+    taken_over: 0,
+    deleted: 0,
+    already_gone: 0,
+    failed: 0,
+    pending: 0,
+    stopped_early: false,
+  };
+  const byLab = new Map<string, KeyRecord[]>();
+  for await (const keys of listedKeys(litellm)) {
+    report.scanned += keys.length;
+    for (const record of keys) {
+      const owner = roleMadeOwner(record);
+      if (!owner) continue;
+      report.role_made++;
+      if (!isExpired(record, cutoff)) continue;
+      byLab.set(owner.guid, [...(byLab.get(owner.guid) ?? []), record]);
+    }
+  }
+  const due: DueLab[] = [];
+  const aliases: string[] = [];
+  const lease = { ...deps.lease, leaseMs: VISIT_LEASE_MS };
+  for (const [guid, records] of byLab) {
+    if (deps.stopAt.wouldPass()) {
+      report.stopped_early = true;
+      report.pending++;
+      continue;
+    }
+    const known = await deps.store.read(guid);
+    if (known.state !== undefined || known.keys.length > 0) {
+      report.skipped_recorded += records.length;
+      continue;
+    }
+    report.labs++;
+    report.expired += records.length;
+    aliases.push(...records.map((record) => String(record.key_alias)));
+    if (dryRun) continue;
+    const held = await tryLease(guid, lease);
+    if (!held) {
+      report.pending++;
+      continue;
+    }
+    try {
+      if (held.lab.state !== undefined) continue;
+      await held.release((lab) => takenOverLab(lab, records, target.name, undefined, deps.now));
+      report.taken_over++;
+      const expiries = held.lab.keys.flatMap((key) => (key.expiresAt ? [key.expiresAt] : [])).sort();
+      due.push({
+        guid,
+        sweepAt: expiries[0] ?? deps.now.toISOString(),
+        target: target.name,
+        keyRefs: held.lab.keys.map((key) => `${target.name} ${key.keyId}`),
+        targets: [target.name],
+      });
+    } finally {
+      await held.abandon();
+    }
+  }
+  if (dryRun) return { ...report, would_delete: aliases.sort() };
+  const deletion = await deleteExpiredKeys({
+    labsDue: async function* () {
+      yield due;
+    },
+    store: deps.store,
+    target: target.name,
+    litellm,
+    cutoff,
+    now: deps.now,
+    graceMs: deps.reconcileGraceMs,
+    gate: new DryRunGate(false),
+    concurrency: Math.max(1, Math.min(16, target.maxConnections * 2)),
+    lease,
+    shouldStop: () => deps.stopAt.wouldPass(),
+  });
+  return {
+    ...report,
+    deleted: deletion.deleted,
+    already_gone: deletion.alreadyGone,
+    failed: deletion.failed,
+    pending: report.pending + deletion.pending,
+    stopped_early: report.stopped_early || deletion.pending > 0,
+  };
+}
