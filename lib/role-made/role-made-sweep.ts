@@ -1,17 +1,14 @@
-import type { Config } from '../config.ts';
-import type { Deadline } from '../deadline.ts';
 import { durationMs, parseDuration } from '../duration.ts';
 import { BadRequestError } from '../errors.ts';
 import { isExpired } from '../key-identity.ts';
-import type { LabStore } from '../ledger/lab-store.ts';
-import { type LeaseDeps, tryLease } from '../ledger/lease.ts';
+import { tryLease } from '../ledger/lease.ts';
 import type { DueLab } from '../ledger/sweep-index.ts';
 import { isFault } from '../litellm/errors.ts';
 import type { KeyApi } from '../litellm/key-api.ts';
 import type { KeyRecord } from '../litellm/types.ts';
 import { deleteExpiredKeys } from '../sweep/delete-expired.ts';
 import { DryRunGate } from '../sweep/dry-run-gate.ts';
-import type { Targets } from '../targets/target-connections.ts';
+import type { SweepDeps } from '../sweep/sweep.ts';
 import { roleMadeOwner } from './role-made-key.ts';
 import { takenOverLab, takeoverOpen } from './take-over.ts';
 
@@ -38,16 +35,6 @@ export interface RoleMadeSweepReport {
   /** Dry run: every alias that would be deleted. */
   would_delete?: string[];
   stopped_early: boolean;
-}
-
-export interface RoleMadeSweepDeps {
-  readonly targets: Targets;
-  readonly store: LabStore;
-  readonly config: Config;
-  readonly now: Date;
-  readonly stopAt: Deadline;
-  readonly lease: LeaseDeps;
-  readonly reconcileGraceMs: number;
 }
 
 /** How long the sweep holds a lab it takes over and clears: a few LiteLLM calls' worth. */
@@ -86,10 +73,7 @@ async function* listedKeys(litellm: KeyApi): AsyncGenerator<readonly KeyRecord[]
  * keys as the nightly sweep deletes ours, verified gone. Nothing else of LiteLLM's keys is changed.
  * One LiteLLM listing of the whole key table: an operator's run during the window, never nightly.
  */
-export async function sweepRoleMadeKeys(
-  dryRun: boolean,
-  deps: RoleMadeSweepDeps,
-): Promise<RoleMadeSweepReport> {
+export async function sweepRoleMadeKeys(dryRun: boolean, deps: SweepDeps): Promise<RoleMadeSweepReport> {
   if (!takeoverOpen(deps.config, deps.now)) {
     throw new BadRequestError(
       'the role-made sweep runs only while the cut-over window is open: set ROLE_KEYS_TAKEOVER_UNTIL (stage parameter roleKeysTakeoverUntil) to a time to come',
