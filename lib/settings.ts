@@ -188,14 +188,14 @@ const declared = {
     parameter: 'roleKeysTakeoverUntil',
     readers: SERVICE_FUNCTIONS,
     meaning:
-      'the end (ISO-8601) of the cut-over window from the Ansible role: until then, destroy, extend and status take over the keys the role made for a guid the ledger has never seen, and the sweep may be asked to delete the expired ones (see [migration.md](migration.md)); empty: off',
+      'the end (ISO-8601) of the cut-over window from the Ansible role: until then, provision, destroy, extend and status take over the keys the role made for a guid the ledger has never seen, and the sweep may be asked to delete the expired ones (see [migration.md](migration.md)); empty: off',
   },
   ROLE_KEYS_TAKEOVER_CLIENTS: {
     default: '',
     parameter: 'roleKeysTakeoverClients',
     readers: SERVICE_FUNCTIONS,
     meaning:
-      'the API clients (comma-separated) that may take over role-made keys while the window is open, and so own those labs; required when `ROLE_KEYS_TAKEOVER_UNTIL` is set',
+      'the API clients (comma-separated; a lab event’s is `event:<source>`) that may take over role-made keys while the window is open (with the `destroy` scope), and so own those labs; required when `ROLE_KEYS_TAKEOVER_UNTIL` is set',
   },
   LAB_EVENT_SOURCE: {
     default: 'rhdp.lab',

@@ -5,6 +5,7 @@ import type { Deadline } from '../deadline.ts';
 import { UnavailableError, UpstreamError } from '../errors.ts';
 import { MANAGED_BY } from '../key-identity.ts';
 import { log } from '../log.ts';
+import { ROLE_CREATED_BY } from '../role-made/role-made-key.ts';
 
 const KEYS_TABLE = 'LiteLLM_VerificationToken';
 const DELETED_TABLE = 'LiteLLM_DeletedVerificationToken';
@@ -70,7 +71,8 @@ function connectFailure(error: unknown): string {
 /**
  * Delete keys the API left behind straight from LiteLLM's Postgres, as LiteLLM's own delete does:
  * each row is first copied into the deleted-keys table, in the same statement (so the same
- * transaction) that deletes it. Only rows carrying this lab's marker are touched. Values travel as
+ * transaction) that deletes it. Only rows of this lab carrying our marker (or, for a key the ledger
+ * took over from the Ansible role, the role's `created_by` and no marker) are touched. Values travel as
  * parameters; the only identifiers spliced in are column names read from the catalog. Returns the
  * tokens actually deleted.
  */
@@ -129,13 +131,16 @@ export async function deleteKeysFromDatabase(
     const { rows } = await client.query<{ token: string }>(
       `WITH gone AS (
          DELETE FROM ${qualified(KEYS_TABLE)}
-          WHERE token = ANY($1::text[]) AND metadata->>'managed_by' = $2 AND metadata->>'guid' = $3
+          WHERE token = ANY($1::text[]) AND metadata->>'guid' = $3
+            AND (metadata->>'managed_by' = $2
+                 -- A key the Ansible role made, taken over by the ledger (lib/role-made/).
+                 OR (metadata->>'managed_by' IS NULL AND metadata->>'created_by' = $4))
           RETURNING *
        )
        INSERT INTO ${qualified(DELETED_TABLE)} (id, ${list}, deleted_at, deleted_by, litellm_changed_by)
        SELECT gen_random_uuid()::text, ${list}, now() AT TIME ZONE 'UTC', $2, $2 FROM gone
        RETURNING token`,
-      [[...deletion.keyIds], MANAGED_BY, deletion.guid],
+      [[...deletion.keyIds], MANAGED_BY, deletion.guid, ROLE_CREATED_BY],
     );
     return rows.map((row) => row.token);
   } catch (error) {

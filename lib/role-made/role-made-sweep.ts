@@ -9,8 +9,8 @@ import type { KeyRecord } from '../litellm/types.ts';
 import { deleteExpiredKeys } from '../sweep/delete-expired.ts';
 import { DryRunGate } from '../sweep/dry-run-gate.ts';
 import type { SweepDeps } from '../sweep/sweep.ts';
-import { roleMadeOwner } from './role-made-key.ts';
-import { takenOverLab, takeoverOpen } from './take-over.ts';
+import { findRoleMadeKeys, roleMadeOwner } from './role-made-key.ts';
+import { neverOurs, takenOverLab, takeoverOpen } from './take-over.ts';
 
 /** What a role-made sweep found on one target and did (or, in a dry run, would do). */
 export interface RoleMadeSweepReport {
@@ -23,7 +23,7 @@ export interface RoleMadeSweepReport {
   expired: number;
   /** Their labs. */
   labs: number;
-  /** Expired role-made keys of guids the ledger already has (taken over already): left to the nightly sweep. */
+  /** Expired role-made keys of guids the ledger already has (taken over, or provisioned by the service): left to the nightly sweep. */
   skipped_recorded: number;
   /** Labs recorded in the ledger (taken over, without an owner) before their keys were deleted. */
   taken_over: number;
@@ -69,8 +69,9 @@ async function* listedKeys(litellm: KeyApi): AsyncGenerator<readonly KeyRecord[]
  * The cut-over's clean-up, asked for by an operator (`{"role_made": true}`, first with
  * `"dry_run": true`): the expired keys the Ansible role made, of labs the ledger has never seen,
  * on the default target, where the role made them. A dry run lists every one of them; a real run
- * records each lab in the ledger as taken over (intent before effect), then deletes its expired
- * keys as the nightly sweep deletes ours, verified gone. Nothing else of LiteLLM's keys is changed.
+ * records each lab in the ledger as taken over with all its role-made keys (intent before
+ * effect), then deletes the expired ones as the nightly sweep deletes ours, verified gone; a rerun
+ * leaves labs it took over to the nightly sweep. Nothing else of LiteLLM's keys is changed.
  * One LiteLLM listing of the whole key table: an operator's run during the window, never nightly.
  */
 export async function sweepRoleMadeKeys(dryRun: boolean, deps: SweepDeps): Promise<RoleMadeSweepReport> {
@@ -118,7 +119,7 @@ export async function sweepRoleMadeKeys(dryRun: boolean, deps: SweepDeps): Promi
       continue;
     }
     const known = await deps.store.read(guid);
-    if (known.state !== undefined || known.keys.length > 0) {
+    if (!neverOurs(known)) {
       report.skipped_recorded += records.length;
       continue;
     }
@@ -132,8 +133,13 @@ export async function sweepRoleMadeKeys(dryRun: boolean, deps: SweepDeps): Promi
       continue;
     }
     try {
-      if (held.lab.state !== undefined) continue;
-      await held.release((lab) => takenOverLab(lab, records, target.name, undefined, deps.now));
+      if (!neverOurs(held.lab)) continue;
+      // Every key of the lab is recorded, the live ones too (the role's extend renewed only its
+      // first user's): the lab's destroy, or the nightly sweep at their expiry, deletes them later.
+      const all = await findRoleMadeKeys(litellm, guid, deps.config.labUserBase);
+      const tokens = new Set(all.map((record) => record.token));
+      const lab = [...all, ...records.filter((record) => !tokens.has(record.token))];
+      await held.release((leased) => takenOverLab(leased, lab, target.name, undefined, deps.now));
       report.taken_over++;
       const expiries = held.lab.keys.flatMap((key) => (key.expiresAt ? [key.expiresAt] : [])).sort();
       due.push({

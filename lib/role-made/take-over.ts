@@ -38,10 +38,20 @@ export function refuseRoleMadeLab(lab: Lab): void {
   if (key) throw new ValueNotKeptError(lab.guid, key.alias);
 }
 
-/** Never seen by the ledger, or taken over by the sweep and not yet claimed by a client. */
-const claimable = (lab: Lab) =>
-  (lab.state === undefined && lab.keys.length === 0 && lab.rechecks.length === 0) ||
-  (lab.roleMade === true && lab.client === undefined);
+/**
+ * A lab the service never provisioned nor took over: not in the ledger, or only the tombstone of a
+ * destroy that found nothing of ours (by a caller that could not take the role's keys over then,
+ * such as a lab event outside the window's clients). Its role-made keys may still be taken.
+ */
+export const neverOurs = (lab: Lab) =>
+  lab.keys.length === 0 &&
+  lab.rechecks.length === 0 &&
+  lab.generation === 0 &&
+  !lab.roleMade &&
+  (lab.state === undefined || lab.state === 'destroyed');
+
+/** Never ours, or taken over by the sweep and not yet claimed by a client. */
+const claimable = (lab: Lab) => neverOurs(lab) || (lab.roleMade === true && lab.client === undefined);
 
 const aliasOrder = (a: KeyRecord, b: KeyRecord) =>
   (a.key_alias ?? '').localeCompare(b.key_alias ?? '', 'en', { numeric: true });
@@ -82,8 +92,10 @@ export function takenOverLab(
       ? metadata.models.split(',').filter(Boolean)
       : (sorted[0]?.models ?? []);
   const started = keys.map((key) => key.createdAt).sort()[0] ?? now.toISOString();
+  // A tombstone's destroy found nothing: the lab starts afresh, its last event's time kept for order.
+  const { destroyedAt: _at, destroyedKeys: _keys, totalSpend: _spend, ...kept } = lab;
   return {
-    ...lab,
+    ...kept,
     state: 'active',
     ...(client ? { client } : {}),
     roleMade: true,
@@ -108,6 +120,13 @@ export function takenOverLab(
 export async function takeOverRoleMadeLab(lab: Lab, caller: Caller, deps: InvocationDeps): Promise<Lab> {
   if (!claimable(lab) || !takeoverOpen(deps.config, deps.now(), caller)) return lab;
   const target = deps.config.litellm;
+  // Looked for before any lease: a guid the role never saw (most, during the window) writes nothing.
+  let records: KeyRecord[] = [];
+  if (!lab.roleMade) {
+    const { litellm } = await deps.targets.connect(target);
+    records = await findRoleMadeKeys(litellm, lab.guid, deps.config.labUserBase);
+    if (records.length === 0) return lab;
+  }
   return underLease(lab.guid, deps.lease, async (held) => {
     const current = held.lab;
     // Another request took it over (or provisioned it) while this one waited: the lab as it is now.
@@ -117,8 +136,6 @@ export async function takeOverRoleMadeLab(lab: Lab, caller: Caller, deps: Invoca
       log.info('claimed a lab taken over from the Ansible role', { guid: lab.guid, client: caller.client });
       return held.lab;
     }
-    const { litellm } = await deps.targets.connect(target);
-    const records = await findRoleMadeKeys(litellm, lab.guid, deps.config.labUserBase);
     if (records.length === 0) return current;
     await held.release((leased) => takenOverLab(leased, records, target.name, caller.client, deps.now()));
     log.info('took over the keys the Ansible role made', {

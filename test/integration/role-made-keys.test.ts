@@ -19,7 +19,11 @@ const importSweep = async () => {
 };
 // The cut-over window is open; the sample events' client `rhdp` and `lab-team` may take labs over.
 const { h, route, issued } = useHarness(
-  { ROLE_KEYS_TAKEOVER_UNTIL: '2099-01-01T00:00:00Z', ROLE_KEYS_TAKEOVER_CLIENTS: 'rhdp, lab-team' },
+  {
+    ROLE_KEYS_TAKEOVER_UNTIL: '2099-01-01T00:00:00Z',
+    ROLE_KEYS_TAKEOVER_CLIENTS: 'rhdp, lab-team',
+    FORCE_DB_DELETE: 'true',
+  },
   { setUp: importSweep },
 );
 
@@ -217,6 +221,69 @@ describe('keys the Ansible role made, during the cut-over window', () => {
       assert.equal((await holders(`virtkey-${guid}`)).length, 1, `${guid}'s key is untouched`);
     }
     assert.equal((await extend('role6', { duration: '7d' })).status, 404);
+  });
+
+  it('takes over a lab whose destroy by a client outside the window found nothing, at the next destroy', async () => {
+    await roleKey('role10');
+    const outside = await invokeHttp(
+      route.destroy,
+      asClient(deleteKeysEvent('role10'), 'event:rhdp.lab', ['destroy', 'all-labs']),
+      lambdaContext(),
+    );
+    assert.deepEqual([outside.status, outside.body.was_missing], [200, true]);
+    assert.equal((await holders('virtkey-role10')).length, 1, 'the key outlives the first destroy');
+
+    const answer = await destroy('role10');
+
+    assert.deepEqual([answer.status, answer.body.deleted_keys], [200, 1], JSON.stringify(answer.body));
+    assert.deepEqual(await holders('virtkey-role10'), []);
+  });
+
+  it('deletes a role-made key the API leaves behind straight from LiteLLM’s database, with an audit row', async () => {
+    const { token } = await roleKey('role11');
+    h.litellm.faults.set({ stickyDelete: true });
+
+    const answer = await invokeHttp(
+      route.destroy,
+      deleteKeysEvent('role11', { force_db_delete: 'true' }),
+      lambdaContext(),
+    );
+
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual([answer.body.deleted_keys, answer.body.database_deleted_keys], [1, 1]);
+    assert.equal(await h.litellm.table.get(token), undefined);
+    const rows = await h.litellm.table.db.query<{ token: string; deleted_by: string }>(
+      'SELECT token, deleted_by FROM "LiteLLM_DeletedVerificationToken" WHERE token = $1',
+      [token],
+    );
+    assert.deepEqual(rows, [{ token, deleted_by: 'litellm-virtual-keys' }]);
+  });
+
+  it('finds every user of a lab, past a missing number within a batch, ten lookups at a time', async () => {
+    for (const user of ['user1', 'user2', 'user4', 'user12']) await roleKey('role12', { user });
+
+    const answer = await destroy('role12');
+
+    assert.deepEqual([answer.status, answer.body.deleted_keys], [200, 4], JSON.stringify(answer.body));
+  });
+
+  it('the role-made sweep records a lab’s live keys too: its destroy deletes the one the role had extended', async () => {
+    await roleKey('mixed1', { user: 'user1', expiresIn: 20 * DAY });
+    await roleKey('mixed1', { user: 'user2', expiresIn: -2 * DAY });
+    await roleKey('mixed1', { user: 'user3', expiresIn: -2 * DAY });
+
+    const real = (await sweep({ role_made: true })).role_made as Record<string, unknown>;
+
+    assert.deepEqual([real.taken_over, real.deleted], [1, 2]);
+    assert.equal((await holders('virtkey-mixed1-user1')).length, 1, 'the live key is kept');
+    assert.deepEqual(
+      (await h.ledger.lab('mixed1')).keys.map((key) => key.alias),
+      ['virtkey-mixed1-user1'],
+      'and recorded',
+    );
+    const destroyed = await destroy('mixed1');
+    assert.deepEqual([destroyed.status, destroyed.body.deleted_keys], [200, 1]);
+    assert.deepEqual(await holders('virtkey-mixed1-user1'), []);
   });
 
   it('the role-made sweep lists exactly the expired role-made keys, then deletes them, and a later destroy finds the lab', async () => {
