@@ -31,6 +31,13 @@ const ENV = {
   AWS_ENDPOINT_URL_KMS: 'http://127.0.0.1:9',
   LABS_TABLE: 'bench-labs',
   KEY_VALUES_KMS_KEY_ID: 'arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000000',
+  // The lab-event functions' own settings.
+  LAB_EVENT_QUEUE_URL: 'http://127.0.0.1:9/111122223333/bench-lab-events.fifo',
+  LAB_EVENT_PARKED_QUEUE_URL: 'http://127.0.0.1:9/111122223333/bench-lab-events-parked.fifo',
+  LAB_EVENT_MAX_RECEIVES: '20',
+  PROVISION_FUNCTION_NAME: 'bench-provision',
+  DESTROY_FUNCTION_NAME: 'bench-destroy',
+  EXTEND_FUNCTION_NAME: 'bench-extend',
 };
 
 // Inside the project, so bundles resolve the SDK from node_modules as the runtime provides it.

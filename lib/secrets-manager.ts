@@ -1,5 +1,5 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { traced } from './tracing.ts';
+import { traced } from './tracer-state.ts';
 
 let client: SecretsManagerClient | undefined;
 

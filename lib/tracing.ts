@@ -1,6 +1,7 @@
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import type { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type middy from '@middy/core';
+import { setTracer } from './tracer-state.ts';
 
 /**
  * X-Ray tracing with Powertools' Tracer, when the stack turns it on (parameter `tracing`, which
@@ -41,6 +42,7 @@ export function tracing(): middy.MiddlewareObj {
       if (!tracingOn()) return;
       loading ??= load().then((done) => {
         loaded = done;
+        setTracer(done.tracer);
         return done;
       });
       await (await loading).handler.before?.(request as never);
@@ -56,14 +58,4 @@ export function tracing(): middy.MiddlewareObj {
       await loaded.handler.after?.(request as never);
     },
   };
-}
-
-/** An AWS SDK client, captured when tracing is on (clients are made on first use, after the tracer loaded). */
-export function traced<T>(client: T): T {
-  return loaded ? loaded.tracer.captureAWSv3Client(client) : client;
-}
-
-/** Whether the tracer has been loaded in this process. */
-export function tracerLoaded(): boolean {
-  return loaded !== undefined;
 }

@@ -3,7 +3,7 @@ import type { Config } from '../config.ts';
 import { UnavailableError } from '../errors.ts';
 import type { Trigger } from '../lab/lifecycle.ts';
 import { log } from '../log.ts';
-import { traced } from '../tracing.ts';
+import { traced } from '../tracer-state.ts';
 
 /** The `source` of every event this service puts on the bus. */
 export const EVENT_SOURCE = 'litellm.virtual-keys';

@@ -1,7 +1,7 @@
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../ledger/table.ts';
-import { traced } from '../tracing.ts';
+import { traced } from '../tracer-state.ts';
 
 /** An AWS dependency as GET /health reports it. */
 export interface Reachable {

@@ -1,5 +1,5 @@
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
-import { traced } from '../tracing.ts';
+import { traced } from '../tracer-state.ts';
 import type { LabEventFunction, RouterConfig } from './config.ts';
 import type { ForwardedEvent } from './queued-event.ts';
 

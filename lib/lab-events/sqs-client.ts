@@ -1,5 +1,5 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { traced } from '../tracing.ts';
+import { traced } from '../tracer-state.ts';
 
 let client: SQSClient | undefined;
 

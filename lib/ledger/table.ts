@@ -6,7 +6,7 @@ import {
   type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 import { awsUnavailable, countThrottling } from '../aws-errors.ts';
-import { traced } from '../tracing.ts';
+import { traced } from '../tracer-state.ts';
 
 let client: DynamoDBDocumentClient | undefined;
 

@@ -2,7 +2,6 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { AuthorizerConfig } from '../auth/authorizer-config.ts';
 import { log } from '../log.ts';
-import { tracing } from '../tracing.ts';
 import { cachedSecret } from './cached-secret.ts';
 import { InvocationSlot } from './invocation-slot.ts';
 import { invocationLogContext } from './log-context.ts';
@@ -12,13 +11,14 @@ const apiTokens = new InvocationSlot<unknown>('the API tokens secret');
 /**
  * The authorizer's chain: the API tokens secret loaded (the handler reads it with
  * `apiTokensOf(context)`); a failure to read it is logged and thrown, and API Gateway answers 500.
+ * Not traced: it runs before every uncached request, and the tracer with the X-Ray SDK would more
+ * than double its bundle; Lambda's own segment still shows each of its invocations.
  */
 export function authorizerChain<E, R>(
   config: AuthorizerConfig,
   handler: (event: E, context: Context) => Promise<R>,
 ) {
   const handle = middy<E, R>()
-    .use(tracing())
     .use(invocationLogContext('authorizer'))
     .use({
       onError: (request) => {

@@ -4,7 +4,7 @@ import { getCache, getInternal } from '@middy/util';
 import type { Context } from 'aws-lambda';
 import { countThrottling } from '../aws-errors.ts';
 import { unwrapMiddyInternal } from '../problems.ts';
-import { traced } from '../tracing.ts';
+import { traced } from '../tracer-state.ts';
 
 /** The secret's fetch and its hand-over, in that order, for a chain's `use`. */
 export type SecretMiddlewares = middy.MiddlewareObj<unknown, unknown, Error, Context, { secret: unknown }>[];

@@ -1,7 +1,7 @@
 import { DecryptCommand, EncryptCommand, InvalidCiphertextException, KMSClient } from '@aws-sdk/client-kms';
 import { awsUnavailable, countThrottling } from '../aws-errors.ts';
 import { Problem } from '../errors.ts';
-import { traced } from '../tracing.ts';
+import { traced } from '../tracer-state.ts';
 
 /**
  * What a sealed key value is bound to: KMS refuses to open it under any other context, so a value

@@ -233,7 +233,7 @@ describe('tracing', () => {
       _X_AMZN_TRACE_ID: 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1',
       AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${daemon.address().port}`,
     };
-    const { traced, tracerLoaded } = await import('../../lib/tracing.ts');
+    const { traced, tracerLoaded } = await import('../../lib/tracer-state.ts');
     // What the tracer or the X-Ray SDK writes besides the service's own JSON lines (console, stderr).
     const written: string[] = [];
     const writes = { out: process.stdout.write, err: process.stderr.write };
