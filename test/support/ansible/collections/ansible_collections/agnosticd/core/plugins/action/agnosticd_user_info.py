@@ -1,0 +1,1 @@
+../../../../../../action_plugins/agnosticd_user_info.py
