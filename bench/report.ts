@@ -41,6 +41,8 @@ const BENCHES: Bench[] = [
   // LiteLLM at 1,000 keys and at a million (200,000 on PGlite): a lab's operations must not notice.
   { script: 'size', env: postgres ? { DATABASE_URL: postgres } : {} },
   { script: 'cold-start' },
+  // The cut-over from the Ansible role: the window's cost, the takeover, the role-made sweep.
+  { script: 'cut-over' },
   // The operator's numbers: a lab event's retry span, npm start's stop, cfn-lint's errors.
   { script: 'operations' },
 ];

@@ -3,13 +3,12 @@ import { BadRequestError } from '../errors.ts';
 import { isExpired } from '../key-identity.ts';
 import { tryLease } from '../ledger/lease.ts';
 import type { DueLab } from '../ledger/sweep-index.ts';
-import { isFault } from '../litellm/errors.ts';
 import type { KeyApi } from '../litellm/key-api.ts';
 import type { KeyRecord } from '../litellm/types.ts';
 import { deleteExpiredKeys } from '../sweep/delete-expired.ts';
 import { DryRunGate } from '../sweep/dry-run-gate.ts';
 import type { SweepDeps } from '../sweep/sweep.ts';
-import { findRoleMadeKeys, roleMadeOwner } from './role-made-key.ts';
+import { roleMadeOwner } from './role-made-key.ts';
 import { neverOurs, takenOverLab, takeoverOpen } from './take-over.ts';
 
 /** What a role-made sweep found on one target and did (or, in a dry run, would do). */
@@ -40,26 +39,13 @@ export interface RoleMadeSweepReport {
 /** How long the sweep holds a lab it takes over and clears: a few LiteLLM calls' worth. */
 const VISIT_LEASE_MS = 60_000;
 
-/** LiteLLM's whole list, a page at a time: with its expiry filter where the proxy has one. */
+/**
+ * LiteLLM's whole list, a page at a time, live keys too: a lab the role made is recorded with all
+ * its keys (its extend renewed only the first user's), so no expiry filter.
+ */
 async function* listedKeys(litellm: KeyApi): AsyncGenerator<readonly KeyRecord[]> {
-  let filtered = true;
   for (let page = 1; ; page++) {
-    let result: Awaited<ReturnType<KeyApi['listKeys']>>;
-    try {
-      result = await litellm.listKeys({
-        page,
-        sort_by: 'token',
-        sort_order: 'asc',
-        ...(filtered ? { expires: 'expired' as const } : {}),
-      });
-    } catch (error) {
-      if (filtered && page === 1 && isFault(error, 'list-filter-refused')) {
-        filtered = false;
-        page--;
-        continue;
-      }
-      throw error;
-    }
+    const result = await litellm.listKeys({ page, sort_by: 'token', sort_order: 'asc' });
     yield result.keys;
     if (page >= result.total_pages || result.keys.length === 0) return;
   }
@@ -98,6 +84,7 @@ export async function sweepRoleMadeKeys(dryRun: boolean, deps: SweepDeps): Promi
     pending: 0,
     stopped_early: false,
   };
+  // Every role-made key, by lab; the labs with an expired one are the sweep's.
   const byLab = new Map<string, KeyRecord[]>();
   for await (const keys of listedKeys(litellm)) {
     report.scanned += keys.length;
@@ -105,10 +92,11 @@ export async function sweepRoleMadeKeys(dryRun: boolean, deps: SweepDeps): Promi
       const owner = roleMadeOwner(record);
       if (!owner) continue;
       report.role_made++;
-      if (!isExpired(record, cutoff)) continue;
       byLab.set(owner.guid, [...(byLab.get(owner.guid) ?? []), record]);
     }
   }
+  const expiredOf = (records: readonly KeyRecord[]) => records.filter((record) => isExpired(record, cutoff));
+  for (const [guid, records] of byLab) if (expiredOf(records).length === 0) byLab.delete(guid);
   const due: DueLab[] = [];
   const aliases: string[] = [];
   const lease = { ...deps.lease, leaseMs: VISIT_LEASE_MS };
@@ -118,14 +106,15 @@ export async function sweepRoleMadeKeys(dryRun: boolean, deps: SweepDeps): Promi
       report.pending++;
       continue;
     }
+    const expired = expiredOf(records);
     const known = await deps.store.read(guid);
     if (!neverOurs(known)) {
-      report.skipped_recorded += records.length;
+      report.skipped_recorded += expired.length;
       continue;
     }
     report.labs++;
-    report.expired += records.length;
-    aliases.push(...records.map((record) => String(record.key_alias)));
+    report.expired += expired.length;
+    aliases.push(...expired.map((record) => String(record.key_alias)));
     if (dryRun) continue;
     const held = await tryLease(guid, lease);
     if (!held) {
@@ -134,12 +123,9 @@ export async function sweepRoleMadeKeys(dryRun: boolean, deps: SweepDeps): Promi
     }
     try {
       if (!neverOurs(held.lab)) continue;
-      // Every key of the lab is recorded, the live ones too (the role's extend renewed only its
-      // first user's): the lab's destroy, or the nightly sweep at their expiry, deletes them later.
-      const all = await findRoleMadeKeys(litellm, guid, deps.config.labUserBase);
-      const tokens = new Set(all.map((record) => record.token));
-      const lab = [...all, ...records.filter((record) => !tokens.has(record.token))];
-      await held.release((leased) => takenOverLab(leased, lab, target.name, undefined, deps.now));
+      // Every key of the lab is recorded, the live ones too: the lab's destroy, or the nightly
+      // sweep at their expiry, deletes those later.
+      await held.release((leased) => takenOverLab(leased, records, target.name, undefined, deps.now));
       report.taken_over++;
       const expiries = held.lab.keys.flatMap((key) => (key.expiresAt ? [key.expiresAt] : [])).sort();
       due.push({
