@@ -6,7 +6,7 @@
  */
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +19,7 @@ import {
   type UserInfoCall,
 } from '../support/ansible/role-runs.ts';
 import { recordOutput, recordSecret } from '../support/checks/run-record.ts';
+import { startReady, stopReady } from '../support/fixtures/ready-process.ts';
 
 const skip = ansibleMissing();
 
@@ -95,39 +96,16 @@ interface LocalStack {
 }
 
 async function startStack(token: string): Promise<LocalStack> {
-  const child = spawn('npm', ['start'], {
-    env: { ...process.env, PORT: '0', API_TOKEN: token },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-  });
-  const deadline = Date.now() + 60_000;
-  while (!output.includes('\nReady.')) {
-    assert.ok(
-      Date.now() < deadline && child.exitCode === null,
-      `npm start did not get ready:\n${output.split(token).join('[token]')}`,
-    );
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const {
+    process: child,
+    output,
+    base,
+  } = await startReady('npm', ['start'], { PORT: '0', API_TOKEN: token }, { hide: token, record: false });
   return {
     process: child,
-    base: /litellm-virtual-keys on (http:\/\/localhost:\d+)/.exec(output)?.[1] ?? '',
-    endpoint: /LiteLLM stand-in, target default, on (http:\/\/\S+)/.exec(output)?.[1] ?? '',
+    base,
+    endpoint: /LiteLLM stand-in, target default, on (http:\/\/\S+)/.exec(output())?.[1] ?? '',
   };
-}
-
-async function stopStack(stack: LocalStack): Promise<void> {
-  const child = stack.process;
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  process.kill(-(child.pid as number), 'SIGTERM');
-  await exited;
 }
 
 /** A key as `GET /keys/{guid}` shows it to a client with `read-key`. */
@@ -143,6 +121,15 @@ interface StatusKey {
 // ---------------------------------------------------------------------------------------------
 // What the old role sent through agnosticd_user_info, for a lab's keys as the service holds them.
 // ---------------------------------------------------------------------------------------------
+
+/** The data every call of the old role's carried about the lab: its endpoint, models and term. */
+const labData = (endpoint: string, models: readonly string[], duration: string) => ({
+  litellm_api_endpoint: endpoint,
+  litellm_api_base_url: `${endpoint}/v1`,
+  litellm_available_models: models,
+  litellm_available_models_list: models.join(', '),
+  litellm_key_duration: duration,
+});
 
 /** A single-user lab: four messages, the catalog item's own, then the key's data. */
 function oldRoleSingleUserInfo(
@@ -160,14 +147,10 @@ function oldRoleSingleUserInfo(
     ...extraMessages.map((msg) => ({ msg })),
     {
       data: {
-        litellm_api_endpoint: endpoint,
-        litellm_api_base_url: `${endpoint}/v1`,
+        ...labData(endpoint, models, duration),
         litellm_virtual_key: key.litellm_virtual_key,
         litellm_key_alias: key.litellm_key_alias,
         litellm_key_id: key.litellm_key_id,
-        litellm_available_models: models,
-        litellm_available_models_list: models.join(', '),
-        litellm_key_duration: duration,
       },
     },
   ];
@@ -185,27 +168,17 @@ function oldRoleMultiUserInfo(
 ): UserInfoCall[] {
   const models = keys[0]?.litellm_available_models ?? [];
   const email = (key: { user: string }) => `${key.user}@${emailDomain}`;
-  const shared = {
-    litellm_api_endpoint: endpoint,
-    litellm_api_base_url: `${endpoint}/v1`,
-    litellm_available_models: models,
-    litellm_available_models_list: models.join(', '),
-    litellm_key_duration: duration,
-  };
+  const shared = labData(endpoint, models, duration);
   const first = keys[0] as StatusKey;
   return [
     ...keys.map((key) => ({
       user: key.user,
       data: {
-        litellm_api_endpoint: endpoint,
-        litellm_api_base_url: `${endpoint}/v1`,
+        ...shared,
         litellm_virtual_key: key.litellm_virtual_key,
         litellm_key_alias: key.litellm_key_alias,
         litellm_key_id: key.litellm_key_id,
         litellm_user_email: email(key),
-        litellm_available_models: models,
-        litellm_available_models_list: models.join(', '),
-        litellm_key_duration: duration,
       },
     })),
     { msg: `LiteLLM API Endpoint: ${endpoint}/v1` },
@@ -558,7 +531,7 @@ describe('the drop-in Ansible role', () => {
       if (!skip) stack = await startStack(token);
     });
     after(async () => {
-      if (stack) await stopStack(stack);
+      if (stack) await stopReady(stack.process);
     });
 
     const api = async (method: string, path: string, body?: unknown) => {

@@ -1,6 +1,6 @@
 import '../../scripts/check-node.mjs';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { isAlive } from '../../scripts/process-alive.ts';
 import { recordOutput, recordSecret } from '../support/checks/run-record.ts';
 import { runServerless } from '../support/fixtures/package-service.ts';
 import { refused, until } from '../support/fixtures/polling.ts';
+import { startReady, stopReady } from '../support/fixtures/ready-process.ts';
 
 /** `npm start` in its own process group, so stopping it stops tsx and the stack under npm too. */
 interface Stack {
@@ -26,31 +27,14 @@ interface Stack {
 const stacks: Stack[] = [];
 
 async function startStack(env: Record<string, string> = {}): Promise<Stack> {
-  const child = spawn('npm', ['start'], {
-    env: { ...process.env, PORT: '0', ...env },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const collect = (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-    recordOutput(chunk);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const deadline = Date.now() + 60_000;
-  while (!output.includes('\nReady.')) {
-    assert.ok(Date.now() < deadline && child.exitCode === null, `npm start did not get ready:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const invoke = /^ {2}(.*) npx osls invoke local --param="([^"]+)"/m.exec(output);
-  const base = /litellm-virtual-keys on (http:\/\/localhost:\d+)/.exec(output)?.[1] ?? '';
+  const { process: child, output, base } = await startReady('npm', ['start'], { PORT: '0', ...env });
+  const invoke = /^ {2}(.*) npx osls invoke local --param="([^"]+)"/m.exec(output());
   const stack: Stack = {
     process: child,
-    output: () => output,
+    output,
     base,
     port: new URL(base).port,
-    token: /Dev API token: (\S+)/.exec(output)?.[1] ?? '',
+    token: /Dev API token: (\S+)/.exec(output())?.[1] ?? '',
     invokeEnv: Object.fromEntries(
       (invoke?.[1] ?? '').split(' ').map((pair) => pair.split('=') as [string, string]),
     ),
@@ -62,12 +46,7 @@ async function startStack(env: Record<string, string> = {}): Promise<Stack> {
 
 /** Stop the whole process group, as Ctrl-C does; true once the API no longer answers. */
 async function stopStack(stack: Stack): Promise<boolean> {
-  const child = stack.process;
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    process.kill(-(child.pid as number), 'SIGTERM');
-    await exited;
-  }
+  await stopReady(stack.process);
   for (let attempt = 0; attempt < 50; attempt++) {
     const closed = await fetch(stack.base).then(
       () => false,

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { recordOutput, recordSecret } from '../support/checks/run-record.ts';
 import { until } from '../support/fixtures/polling.ts';
+import { startReady, stopReady } from '../support/fixtures/ready-process.ts';
 import { LiteLlmStandIn } from '../support/stand-ins/litellm/server.ts';
 
 /** docs/migration.md's steps, in order; the test holds the document to this list. */
@@ -40,13 +41,7 @@ const children: ChildProcess[] = [];
 let standIn: LiteLlmStandIn | undefined;
 
 after(async () => {
-  for (const child of children) {
-    try {
-      process.kill(-(child.pid as number), 'SIGTERM');
-    } catch {
-      // already stopped
-    }
-  }
+  for (const child of children) await stopReady(child);
   await standIn?.close();
 });
 
@@ -73,24 +68,11 @@ async function run(line: string, env: Record<string, string>): Promise<string> {
   return stdout;
 }
 
-/** A command line that starts a server: run in its own process group, ready once it says so. */
+/** A command line that starts a server, ready once it says so; its output returned. */
 async function start(line: string, env: Record<string, string>): Promise<string> {
-  const child = spawn('bash', ['-c', line], {
-    env: { ...process.env, ...env },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  const collect = (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-    recordOutput(chunk);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  assert.ok(await until(90_000, () => output.includes('\nReady.') || child.exitCode !== null), output);
-  assert.equal(child.exitCode, null, output);
-  return output;
+  const started = await startReady('bash', ['-c', line], env, { timeoutMs: 90_000 });
+  children.push(started.process);
+  return started.output();
 }
 
 /** The sweep's answer in `npm run invoke`'s output: the indented JSON after npm's lines and the log's. */
