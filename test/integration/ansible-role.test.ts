@@ -73,6 +73,11 @@ async function startRecorder() {
       if (guid.startsWith('gateway'))
         return res.writeHead(504, { 'content-type': 'text/plain' }).end('Gateway Timeout');
       if (guid.startsWith('reset')) return req.socket.destroy();
+      // Some other server at a wrong URL: a 200 page, or a problem that echoes what it was sent.
+      if (guid.startsWith('html'))
+        return res.writeHead(200, { 'content-type': 'text/html' }).end('<html>welcome</html>');
+      if (guid.startsWith('echo'))
+        return problem(400, 'Bad request', `you sent ${String(req.headers.authorization)}`);
       problem(400, 'Invalid request', 'recorded by the test');
     });
   });
@@ -131,7 +136,7 @@ const labData = (endpoint: string, models: readonly string[], duration: string) 
   litellm_key_duration: duration,
 });
 
-/** A single-user lab: four messages, the catalog item's own, then the key's data. */
+/** A single-user lab (release 1.3's wording): four messages, the catalog item's own, then the key's data. */
 function oldRoleSingleUserInfo(
   endpoint: string,
   key: StatusKey,
@@ -140,8 +145,8 @@ function oldRoleSingleUserInfo(
 ): UserInfoCall[] {
   const models = key.litellm_available_models;
   return [
-    { msg: `LiteLLM API Endpoint: ${endpoint}/v1` },
-    { msg: `LiteLLM Virtual Key: ${key.litellm_virtual_key}` },
+    { msg: `LiteMaaS API Base URL: ${endpoint}/v1` },
+    { msg: `LiteMaaS Virtual Key: ${key.litellm_virtual_key}` },
     { msg: `Available Models: ${models.join(', ')}` },
     { msg: `Key Duration: ${duration}` },
     ...extraMessages.map((msg) => ({ msg })),
@@ -267,7 +272,7 @@ describe('the drop-in Ansible role', () => {
 
     /** AgnosticD's variables every old catalog item passes, whatever its keys. */
     const oldRoleInputs = { litellm_url: 'https://litellm.old.example.com', litellm_master_key: MASTER_KEY };
-    const defaultMetadata = { created_by: 'agnosticd', environment: 'sandbox', catalog_item: 'unknown' };
+    const defaultMetadata = { created_by: 'babylon', environment: 'sandbox', catalog_item: 'unknown' };
 
     const cases: {
       name: string;
@@ -490,7 +495,7 @@ describe('the drop-in Ansible role', () => {
         [count('gateway1'), gateway?.failure],
         [
           2,
-          `504 HTTP error: the answer holds no problem details: is ${recorder.url} the litellm-virtual-keys API, and the token one of its clients?`,
+          `504 HTTP error: the answer is no problem of the service: is ${recorder.url} the litellm-virtual-keys API, and the token one of its clients?`,
         ],
       );
       assert.equal(count('reset1'), 2);
@@ -502,6 +507,25 @@ describe('the drop-in Ansible role', () => {
         [busy, gateway, reset].map((run) => run?.recap?.failed),
         [1, 1, 1],
       );
+    });
+
+    it('takes no other server’s answer for the service’s, and never prints the token it echoes', {
+      skip,
+    }, async () => {
+      const runs = await Promise.all(
+        (['provision', 'destroy', 'extend'] as const).map((action) =>
+          runRole({ ACTION: action, guid: `html-${action}` }, { apiUrl: recorder.url, token }),
+        ),
+      ).then((all) => all.map(recorded));
+      for (const run of runs) {
+        assert.equal(run.status, 2, run.output);
+        assert.match(run.failure ?? '', /^200 HTTP error: the answer is no problem of the service: is http:/);
+      }
+      const echoed = recorded(
+        await runRole({ ACTION: 'destroy', guid: 'echo1' }, { apiUrl: recorder.url, token }),
+      );
+      assert.equal(echoed.failure, '400 Bad request: you sent Bearer [token]');
+      assert.ok(!echoed.output.includes(token));
     });
 
     it('refuses to run without the service’s URL or token, and says which, without showing the token', {
@@ -550,10 +574,21 @@ describe('the drop-in Ansible role', () => {
       for (const key of keys) recordSecret(key.litellm_virtual_key);
       return keys;
     };
-    const role = async (vars: Record<string, unknown>, options: { verbosity?: number } = {}) =>
-      recorded(
-        await runRole({ litellm_master_key: MASTER_KEY, ...vars }, { apiUrl: stack.base, token, ...options }),
+    /**
+     * The role run against the stack. A provision's output shows its keys, as AgnosticD shows user
+     * info (the old role's did too, and RHDP reads it from the task results): it is not given to the
+     * leak check, which would count them; the token and the master key are looked for here instead.
+     */
+    const role = async (vars: Record<string, unknown>, options: { verbosity?: number } = {}) => {
+      const run = await runRole(
+        { litellm_master_key: MASTER_KEY, ...vars },
+        { apiUrl: stack.base, token, ...options },
       );
+      if (vars.ACTION !== 'provision') return recorded(run);
+      assert.ok(!run.output.includes(token), 'no token in the output');
+      assert.ok(!run.output.includes(MASTER_KEY), 'no master key in the output');
+      return run;
+    };
 
     const workshopLink = 'Workshop guide: https://showroom.example.com/ai-101';
     const single = {
@@ -589,9 +624,11 @@ describe('the drop-in Ansible role', () => {
         litellm_key_deleted: null,
         litellm_key_was_missing: null,
       });
-      // The lines without a key are shown as AgnosticD shows them; the key is not.
-      assert.ok(firstRun.output.includes(`"msg": "user.info: LiteLLM API Endpoint: ${stack.endpoint}/v1"`));
-      assert.ok(!firstRun.output.includes(key.litellm_virtual_key));
+      // Every call is shown as AgnosticD shows it, the key's too: RHDP reads the task results.
+      assert.ok(firstRun.output.includes(`"msg": "user.info: LiteMaaS API Base URL: ${stack.endpoint}/v1"`));
+      assert.ok(
+        firstRun.output.includes(`"msg": "user.info: LiteMaaS Virtual Key: ${key.litellm_virtual_key}"`),
+      );
     });
 
     it('reports a rerun of the provision as ok, with the same key and user info', { skip }, async () => {
@@ -609,7 +646,7 @@ describe('the drop-in Ansible role', () => {
       assert.deepEqual([quiet.recap?.changed, quiet.userInfo], [0, []]);
     });
 
-    it('provisions a 3-user lab at -vvv: each user’s data, the lab’s, the real term, and no secret in the output', {
+    it('provisions a 3-user lab at -vvv (multi-user from num_users, as the old role): each user’s data, the lab’s, the real term, no token', {
       skip,
     }, async () => {
       const started = Date.now();
@@ -619,7 +656,6 @@ describe('the drop-in Ansible role', () => {
           guid: 'ans-multi',
           ocp4_workload_litellm_virtual_keys_subscription_package: 'ai-developer',
           ocp4_workload_litellm_virtual_keys_duration: '30d',
-          ocp4_workload_litellm_virtual_keys_multi_user: true,
           num_users: 3,
           ocp4_workload_litellm_virtual_keys_user_email_domain: 'example.com',
           agnosticd_user_info: { runtime: 500 },
@@ -649,8 +685,8 @@ describe('the drop-in Ansible role', () => {
 
       assert.ok(run.output.includes('<localhost> ESTABLISH LOCAL CONNECTION'), 'a -vvv run');
       assert.ok(run.output.includes('"msg": "user.info: Created 3 virtual keys"'));
-      for (const secret of [token, MASTER_KEY, ...byUser.map((key) => key.litellm_virtual_key)])
-        assert.ok(!run.output.includes(secret), 'no token, master key or key value in the output');
+      // Each user's key is in its user-info result, as AgnosticD shows it; the token never is (role() checked).
+      for (const key of byUser) assert.ok(run.output.includes(key.litellm_virtual_key), key.user);
     });
 
     it('extends a lab by the catalog runtime through the extend playbook (AgnosticD v2’s agnosticd.core)', {
@@ -689,7 +725,7 @@ describe('the drop-in Ansible role', () => {
       assert.equal((await api('GET', '/keys/ans-unknown')).status, 404);
     });
 
-    it('passes force_db_delete on to the service: refused where the deployment has it off, nothing deleted', {
+    it('destroys through the API alone where the deployment refuses force_db_delete, as the old role’s best effort', {
       skip,
     }, async () => {
       const run = await role({
@@ -697,17 +733,21 @@ describe('the drop-in Ansible role', () => {
         guid: 'ans-single',
         ocp4_workload_litellm_virtual_keys_force_db_delete: true,
       });
-      assert.equal(
-        run.failure,
-        '400 Invalid request: direct database deletion is disabled on this deployment (FORCE_DB_DELETE=false)',
+      assert.equal(run.status, 0, run.output);
+      assert.equal(run.recap?.changed, 1);
+      assert.ok(
+        run.output.includes(
+          'force_db_delete is not allowed on this deployment; the keys were deleted through the API only',
+        ),
       );
-      assert.equal((await keysOf('ans-single')).length, 1);
+      assert.deepEqual([run.facts?.litellm_key_deleted, run.facts?.litellm_key_was_missing], [true, false]);
+      assert.equal((await api('GET', '/keys/ans-single')).status, 404);
     });
 
     it('destroys the labs: changed, the old role’s facts, no user info, and the keys gone', {
       skip,
     }, async () => {
-      for (const guid of ['ans-single', 'ans-multi']) {
+      for (const guid of ['ans-multi']) {
         const run = await role({ ACTION: 'destroy', guid });
         assert.equal(run.status, 0, run.output);
         assert.equal(run.recap?.changed, 1, guid);
