@@ -1,12 +1,12 @@
 import type { Caller } from '../auth/client-grants.ts';
 import type { Config } from '../config.ts';
-import type { InvocationDeps } from '../invocation/deps.ts';
 import { expiryOf } from '../key-identity.ts';
 import { ValueNotKeptError } from '../lab/key-values.ts';
 import type { Lab, LabKey } from '../ledger/lab-record.ts';
-import { underLease } from '../ledger/lease.ts';
+import { type LeaseDeps, underLease } from '../ledger/lease.ts';
 import type { KeyRecord } from '../litellm/types.ts';
 import { log } from '../log.ts';
+import type { Targets } from '../targets/target-connections.ts';
 import { findRoleMadeKeys, ROLE_MADE_PACKAGE, roleMadeOwner } from './role-made-key.ts';
 
 /**
@@ -111,13 +111,21 @@ export function takenOverLab(
   };
 }
 
+/** What a takeover works with: an operation's own deps have all of it. */
+export interface TakeoverDeps {
+  readonly config: Pick<Config, 'roleKeysTakeover' | 'litellm' | 'labUserBase'>;
+  readonly targets: Pick<Targets, 'connect'>;
+  readonly lease: LeaseDeps;
+  readonly now: () => Date;
+}
+
 /**
  * Before provision, destroy, extend or status of a lab the caller cannot otherwise reach: take over the keys
  * the role made for it (found on the default target, where the role made them), or claim a lab the
  * sweep took over, when the window is open and the caller is one of its clients. The lab as it is
  * afterwards (as another request left it, if one took it first), or as read when there was nothing to take.
  */
-export async function takeOverRoleMadeLab(lab: Lab, caller: Caller, deps: InvocationDeps): Promise<Lab> {
+export async function takeOverRoleMadeLab(lab: Lab, caller: Caller, deps: TakeoverDeps): Promise<Lab> {
   if (!claimable(lab) || !takeoverOpen(deps.config, deps.now(), caller)) return lab;
   const target = deps.config.litellm;
   // Looked for before any lease: a guid the role never saw (most, during the window) writes nothing.

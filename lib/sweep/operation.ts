@@ -2,10 +2,10 @@ import { putEvents } from '../events/bus.ts';
 import { DETAIL_TYPES } from '../events/detail-types.ts';
 import type { InvocationDeps } from '../invocation/deps.ts';
 import { log } from '../log.ts';
-import { type RoleMadeSweepReport, sweepRoleMadeKeys } from '../role-made/role-made-sweep.ts';
 import { publishSweepMetrics } from './metrics.ts';
 import type { SweepReport } from './report.ts';
 import { parseSweepRequest } from './request.ts';
+import { type RoleMadeSweepReport, sweepRoleMadeKeys } from './role-made-sweep.ts';
 import { runSweep } from './sweep.ts';
 
 /** LiteLLM calls still under way this close to the invocation's end are abandoned (and counted as failed). */

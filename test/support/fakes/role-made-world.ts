@@ -11,8 +11,8 @@ import { refuseForeignLab } from '../../../lib/lab/ownership.ts';
 import type { Lab } from '../../../lib/ledger/lab-record.ts';
 import { provisionLab } from '../../../lib/provision/provision-lab.ts';
 import { parseProvisionRequest } from '../../../lib/provision/request.ts';
-import { sweepRoleMadeKeys } from '../../../lib/role-made/role-made-sweep.ts';
 import { takeOverRoleMadeLab } from '../../../lib/role-made/take-over.ts';
+import { sweepRoleMadeKeys } from '../../../lib/sweep/role-made-sweep.ts';
 import { GUID, OWNER, SQUATTER, type StepScheduler, World } from './lab-world.ts';
 import type { MemoryLiteLlm } from './memory-litellm.ts';
 

@@ -5,11 +5,11 @@ import { tryLease } from '../ledger/lease.ts';
 import type { DueLab } from '../ledger/sweep-index.ts';
 import type { KeyApi } from '../litellm/key-api.ts';
 import type { KeyRecord } from '../litellm/types.ts';
-import { deleteExpiredKeys } from '../sweep/delete-expired.ts';
-import { DryRunGate } from '../sweep/dry-run-gate.ts';
-import type { SweepDeps } from '../sweep/sweep.ts';
-import { roleMadeOwner } from './role-made-key.ts';
-import { neverOurs, takenOverLab, takeoverOpen } from './take-over.ts';
+import { roleMadeOwner } from '../role-made/role-made-key.ts';
+import { neverOurs, takenOverLab, takeoverOpen } from '../role-made/take-over.ts';
+import { deleteExpiredKeys } from './delete-expired.ts';
+import { DryRunGate } from './dry-run-gate.ts';
+import type { SweepDeps } from './sweep.ts';
 
 /** What a role-made sweep found on one target and did (or, in a dry run, would do). */
 export interface RoleMadeSweepReport {
