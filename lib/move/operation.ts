@@ -1,10 +1,10 @@
 import { checkTargetLimit, logRawKeyRead, requireScope } from '../auth/access.ts';
 import type { InvocationDeps } from '../invocation/deps.ts';
 import { type LabOperation, runLabOperation } from '../invocation/lab-operation.ts';
-import { ValueNotKeptError } from '../lab/key-values.ts';
 import type { OperationRequest } from '../lab/lifecycle.ts';
 import { refuseForeignLab } from '../lab/ownership.ts';
 import { countPerPackage } from '../metrics.ts';
+import { refuseRoleMadeLab } from '../role-made/take-over.ts';
 import { type MovedLab, moveLab } from './move-lab.ts';
 import { type MoveRequest, parseMoveRequest } from './request.ts';
 import { movedEvent } from './result-event.ts';
@@ -20,8 +20,7 @@ const MOVE: LabOperation<MoveRequest, MovedLab> = {
     requireScope(caller, 'destroy', 'to move labs (their old keys are deleted)');
     refuseForeignLab(caller, lab);
     // Its keys are made anew with their values, which a role-made lab's ledger never had.
-    const roleMade = lab.keys.find((key) => key.sealed === undefined);
-    if (roleMade) throw new ValueNotKeptError(lab.guid, roleMade.alias);
+    refuseRoleMadeLab(lab);
     const target = targets.requested(request.target, caller.limits.targets);
     checkTargetLimit(caller, target.name);
     return target;

@@ -11,8 +11,8 @@ import { findRoleMadeKeys, ROLE_MADE_PACKAGE, roleMadeOwner } from './role-made-
 
 /**
  * The cut-over from the Ansible role: while its window is open, a lab whose keys the role made is
- * taken over into the ledger the first time destroy, extend or status is asked about it (or the
- * role-made sweep finds its keys expired), and from then on is a lab like any other, except that
+ * taken over into the ledger the first time provision, destroy, extend or status is asked about it
+ * (or the role-made sweep finds its keys expired), and from then on is a lab like any other, except that
  * its key values were never the service's to keep: status answers without them, provision and
  * move refuse it, extend and destroy work by key id.
  */
@@ -29,7 +29,7 @@ export function takeoverOpen(config: Pick<Config, 'roleKeysTakeover'>, now: Date
 }
 
 /**
- * A provision of a live lab the role made: refused before anything is made, since its keys'
+ * A provision or move of a lab the role made: refused before anything is made, since its keys'
  * values were never the service's to hand out (and a lab of both would leave the role's keys
  * behind at its destroy).
  */

@@ -1,4 +1,3 @@
-import { durationMs, parseDuration } from '../duration.ts';
 import { BadRequestError } from '../errors.ts';
 import { isExpired } from '../key-identity.ts';
 import { tryLease } from '../ledger/lease.ts';
@@ -9,7 +8,7 @@ import { roleMadeOwner } from '../role-made/role-made-key.ts';
 import { neverOurs, takenOverLab, takeoverOpen } from '../role-made/take-over.ts';
 import { deleteExpiredKeys } from './delete-expired.ts';
 import { DryRunGate } from './dry-run-gate.ts';
-import type { SweepDeps } from './sweep.ts';
+import { msOf, type SweepDeps } from './sweep.ts';
 
 /** What a role-made sweep found on one target and did (or, in a dry run, would do). */
 export interface RoleMadeSweepReport {
@@ -68,8 +67,7 @@ export async function sweepRoleMadeKeys(dryRun: boolean, deps: SweepDeps): Promi
   }
   const target = deps.config.litellm;
   const { litellm } = await deps.targets.connect(target);
-  const grace = parseDuration(deps.config.sweepGrace);
-  const cutoff = new Date(deps.now.getTime() - (grace ? durationMs(grace) : 0));
+  const cutoff = new Date(deps.now.getTime() - msOf(deps.config.sweepGrace));
   const report: RoleMadeSweepReport = {
     dry_run: dryRun,
     scanned: 0,

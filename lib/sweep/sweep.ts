@@ -31,7 +31,8 @@ export interface SweepDeps {
 /** How long the sweep holds a lab it visits, if it stops holding it: a few LiteLLM calls' worth. */
 const VISIT_LEASE_MS = 60_000;
 
-function msOf(text: string): number {
+/** A setting's duration (SWEEP_GRACE, WARN_BEFORE) in milliseconds; 0 if it has none. */
+export function msOf(text: string): number {
   const duration = parseDuration(text);
   return duration ? durationMs(duration) : 0;
 }
